@@ -1,0 +1,7 @@
+"""``python -m rotator`` is the same as the ``rotator`` command."""
+
+import sys
+
+from rotator.cli import main
+
+sys.exit(main())

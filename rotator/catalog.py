@@ -1,0 +1,222 @@
+"""The Azure root CAs rotator knows, with pins, official locations, lifecycle and profiles.
+
+Pins live here (or in the user's config), never in anything downloaded.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from importlib import resources
+from pathlib import Path
+
+from rotator.errors import ConfigError
+
+SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
+ROOT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
+
+DIGICERT = "https://cacerts.digicert.com/"
+MICROSOFT = "https://www.microsoft.com/pkiops/certs/"
+
+CURRENT = "current"
+LEGACY = "legacy"
+RETIRED = "retired"
+STATUSES = (CURRENT, LEGACY, RETIRED)
+
+
+@dataclass(frozen=True)
+class Root:
+    """A root CA and everything needed to obtain and prove it."""
+
+    id: str
+    name: str
+    sha256: str
+    urls: tuple[str, ...] = ()
+    sha1: str = ""
+    key: str = ""
+    not_after: dt.date | None = None
+    status: str = CURRENT
+    note: str = ""
+    embedded: bool = False  # a copy ships in rotator/data/<id>.pem
+    file: Path | None = None  # a local copy named in the user's config
+    custom: bool = False
+    trusted_from: dt.date | None = None
+    retire_after: dt.date | None = None
+    retire_reason: str = ""
+
+    def embedded_bytes(self) -> bytes | None:
+        if not self.embedded:
+            return None
+        return resources.files("rotator.data").joinpath(f"{self.id}.pem").read_bytes()
+
+    def active_at(self, day: dt.date) -> bool:
+        """Whether the lifecycle wants this root in a store on ``day``."""
+        if self.trusted_from is not None and day < self.trusted_from:
+            return False
+        if self.not_after is not None and day > self.not_after and self.status != RETIRED:
+            return False  # an expired root protects nothing: it leaves the stores rotator manages
+        return not (self.retire_after is not None and day > self.retire_after)
+
+
+def _digicert(name: str) -> tuple[str, ...]:
+    return (f"{DIGICERT}{name}.crt.pem", f"{DIGICERT}{name}.crt")
+
+
+BUILTIN_ROOTS: tuple[Root, ...] = (
+    Root(
+        id="digicert-global-root-ca",
+        name="DigiCert Global Root CA",
+        sha256="4348a0e9444c78cb265e058d5e8944b4d84f9662bd26db257f8934a443c70161",
+        sha1="a8985d3a65e5e5c4b2d7d66d40c6dd2fb19c5436",
+        urls=_digicert("DigiCertGlobalRootCA"),
+        key="RSA 2048 (SHA-1 signed)",
+        not_after=dt.date(2031, 11, 10),
+        status=LEGACY,
+        note=(
+            "G1. Azure still lists it for legacy and China regions (China moved to G2 from 2026-03-09; "
+            "replicas may sit on either). Mozilla and Chrome distrusted it for TLS from 2026-04-15 and "
+            "certifi no longer ships it, so it must be added explicitly."
+        ),
+        embedded=True,
+    ),
+    Root(
+        id="digicert-global-root-g2",
+        name="DigiCert Global Root G2",
+        sha256="cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f",
+        sha1="df3c24f9bfd666761b268073fe06d1cc8d4f82a4",
+        urls=_digicert("DigiCertGlobalRootG2"),
+        key="RSA 2048",
+        not_after=dt.date(2038, 1, 15),
+        note="Anchors PostgreSQL and MySQL flexible server chains (MySQL G1->G2 deadline 2025-09-01).",
+        embedded=True,
+    ),
+    Root(
+        id="digicert-global-root-g3",
+        name="DigiCert Global Root G3",
+        sha256="31ad6648f8104138c738f39ea4320133393e3a18cc02296ef97c2ac9ef6731d0",
+        sha1="7e04de896a3e666d00e687d33ffad93be83d349e",
+        urls=_digicert("DigiCertGlobalRootG3"),
+        key="ECC P-384",
+        not_after=dt.date(2038, 1, 15),
+        note="Part of Azure's complete root set.",
+        embedded=True,
+    ),
+    Root(
+        id="digicert-tls-ecc-p384-root-g5",
+        name="DigiCert TLS ECC P384 Root G5",
+        sha256="018e13f0772532cf809bd1b17281867283fc48c6e13be9c69812854a490c1b05",
+        sha1="17f3de5e9f0f19e98ef61f32266e20c407ae30ee",
+        urls=_digicert("DigiCertTLSECCP384RootG5"),
+        key="ECC P-384",
+        not_after=dt.date(2046, 1, 14),
+        note="Part of Azure's complete root set.",
+        embedded=True,
+    ),
+    Root(
+        id="digicert-tls-rsa4096-root-g5",
+        name="DigiCert TLS RSA4096 Root G5",
+        sha256="371a00dc0533b3721a7eeb40e8419e70799d2b0a0f2c1d80693165f7cec4ad75",
+        sha1="a78849dc5d7c758c8cde399856b3aad0b2a57135",
+        urls=_digicert("DigiCertTLSRSA4096RootG5"),
+        key="RSA 4096",
+        not_after=dt.date(2046, 1, 14),
+        note="Part of Azure's complete root set.",
+        embedded=True,
+    ),
+    Root(
+        id="microsoft-rsa-root-2017",
+        name="Microsoft RSA Root Certificate Authority 2017",
+        sha256="c741f70f4b2a8d88bf2e71c14122ef53ef10eba0cfa5e64cfa20f418853073e0",
+        sha1="73a5e64a3bff8316ff0edccc618a906e4eae4d74",
+        urls=(f"{MICROSOFT}Microsoft%20RSA%20Root%20Certificate%20Authority%202017.crt",),
+        key="RSA 4096",
+        not_after=dt.date(2042, 7, 18),
+        note="Cross-anchors Azure database chains next to G2; Microsoft serves DER only.",
+        embedded=True,
+    ),
+    Root(
+        id="microsoft-ecc-root-2017",
+        name="Microsoft ECC Root Certificate Authority 2017",
+        sha256="358df39d764af9e1b766e9c972df352ee15cfac227af6ad1d70e8e4a6edcba02",
+        sha1="999a64c37ff47d9fab95f14769891460eec4c3c5",
+        urls=(f"{MICROSOFT}Microsoft%20ECC%20Root%20Certificate%20Authority%202017.crt",),
+        key="ECC P-384",
+        not_after=dt.date(2042, 7, 18),
+        note="Part of Azure's complete root set; Microsoft serves DER only.",
+        embedded=True,
+    ),
+    Root(
+        id="baltimore-cybertrust-root",
+        name="Baltimore CyberTrust Root",
+        sha256="16af57a9f676b0ab126095aa5ebadef22ab31119d644ac95cd4b93dbf3f26aeb",
+        sha1="d4de20d05e66fc53fe1a50882c78db2852cae474",
+        urls=_digicert("BaltimoreCyberTrustRoot"),
+        key="RSA 2048",
+        not_after=dt.date(2025, 5, 12),
+        status=RETIRED,
+        note="Azure migrated from Baltimore to G2 in 2020-2024; the root expired 2025-05-12.",
+        embedded=True,
+        retire_after=dt.date(2025, 5, 12),
+        retire_reason="expired 2025-05-12 after Azure's Baltimore to DigiCert Global Root G2 migration",
+    ),
+)
+
+_ALL_CURRENT = tuple(r.id for r in BUILTIN_ROOTS if r.status != RETIRED)
+_DATABASE = ("digicert-global-root-g2", "microsoft-rsa-root-2017", "digicert-global-root-ca")
+
+BUILTIN_PROFILES: dict[str, tuple[str, ...]] = {
+    "azure-all": _ALL_CURRENT,
+    "azure-postgresql": _DATABASE,
+    "azure-mysql": _DATABASE,
+    "azure-minimal": ("digicert-global-root-g2", "microsoft-rsa-root-2017"),
+}
+DEFAULT_PROFILE = "azure-all"
+
+
+@dataclass(frozen=True)
+class Catalog:
+    roots: Mapping[str, Root]
+    profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+
+    @classmethod
+    def builtin(cls) -> Catalog:
+        return cls(roots={r.id: r for r in BUILTIN_ROOTS}, profiles=dict(BUILTIN_PROFILES))
+
+    def extended(
+        self, roots: Iterable[Root], profiles: Mapping[str, Iterable[str]], keep: Iterable[str] = ()
+    ) -> Catalog:
+        """The catalog plus the user's own roots and profiles; ``keep`` cancels retirement."""
+        merged = dict(self.roots)
+        for root in roots:
+            if root.id in merged:
+                raise ConfigError(
+                    f"roots: id {root.id!r} is already a catalog root; choose another id for a custom root"
+                )
+            merged[root.id] = root
+        all_profiles = dict(self.profiles)
+        for name, ids in profiles.items():
+            all_profiles[name] = tuple(ids)
+        for key, ids in all_profiles.items():
+            for root_id in ids:
+                if root_id not in merged:
+                    raise ConfigError(f"profiles.{key}: unknown root id {root_id!r}")
+        for root_id in keep:
+            if root_id not in merged:
+                raise ConfigError(f"keep: unknown root id {root_id!r}")
+            merged[root_id] = replace(merged[root_id], retire_after=None, retire_reason="")
+        return Catalog(roots=merged, profiles=all_profiles)
+
+    def select(self, profile: str, include: Iterable[str] = ()) -> tuple[Root, ...]:
+        """The roots of a profile plus extra ids, in profile order, without duplicates."""
+        if profile not in self.profiles:
+            known = ", ".join(sorted(self.profiles))
+            raise ConfigError(f"profile: unknown profile {profile!r} (known: {known})")
+        ids = list(self.profiles[profile])
+        for root_id in include:
+            if root_id not in self.roots:
+                raise ConfigError(f"include: unknown root id {root_id!r}")
+            if root_id not in ids:
+                ids.append(root_id)
+        return tuple(self.roots[i] for i in ids)

@@ -1,0 +1,156 @@
+"""The command line. The only module that prints and chooses exit codes.
+
+Exit codes: 0 success (changed or not), 1 failure (nothing partially written),
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from rotator import __version__, report
+from rotator.engine import sync, wanted_roots
+from rotator.errors import ConfigError, RotatorError
+from rotator.fetch import Downloader
+from rotator.fsutil import atomic_write
+from rotator.obtain import Obtainer
+from rotator.settings import resolve
+
+log = logging.getLogger("rotator")
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 already; keep its one line
+        self.print_usage(sys.stderr)
+        self.exit(2, f"rotator: error: {message}\n")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/rotator.toml)")
+    p.add_argument("--profile", metavar="NAME", help="root set: azure-all (default), azure-postgresql, ...")
+    p.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
+    p.add_argument("--mirror", metavar="DIR|URL", help="a directory or URL holding <id>.pem / <id>.crt")
+    p.add_argument("--offline", action="store_true", help="no network: cache, mirror directory, embedded copies")
+    p.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (default /var/cache/rotator or XDG)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads (TLS-intercepting proxies)")
+    p.add_argument("--at", metavar="DATE", help="evaluate the lifecycle as of DATE (YYYY-MM-DD)")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
+    parser.add_argument("--version", action="version", version=f"rotator {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p_sync = sub.add_parser("sync", help="merge the verified roots into every target")
+    _common(p_sync)
+    p_sync.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to update (repeatable)")
+    p_sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    p_sync.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
+
+    p_cat = sub.add_parser("catalog", help="list the known roots and profiles")
+    p_cat.add_argument("--config", metavar="FILE")
+    p_cat.add_argument("--json", action="store_true")
+
+    p_mirror = sub.add_parser("mirror", help="write verified copies of the selected roots into DIR")
+    _common(p_mirror)
+    p_mirror.add_argument("directory", metavar="DIR")
+    return parser
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    level = logging.WARNING
+    if getattr(args, "verbose", False):
+        level = logging.DEBUG
+    elif getattr(args, "quiet", False):
+        level = logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    # Plain lines: under systemd, journald adds the time and level itself.
+    handler.setFormatter(logging.Formatter("rotator: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _setup_logging(args)
+    try:
+        return int(COMMANDS[args.command](args))
+    except RotatorError as exc:
+        print(f"rotator: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("rotator: interrupted; stores are written atomically, nothing is half-written", file=sys.stderr)
+        return 1
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    resolved = resolve(args, os.environ)
+    result = sync(resolved.request)
+    if args.json:
+        _emit_json(report.sync_json(result))
+    else:
+        for line in report.sync_text(result):
+            print(line)
+    for target in result.targets:
+        if target.error:
+            print(f"rotator: error: {target.error}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    resolved = resolve(args, os.environ)
+    if args.json:
+        _emit_json(report.catalog_json(resolved.catalog))
+    else:
+        for line in report.catalog_text(resolved.catalog):
+            print(line)
+    return 0
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    resolved = resolve(args, os.environ)
+    request = resolved.request
+    active, _ = wanted_roots(resolved.selected, request.at)
+    directory = Path(args.directory)
+    if directory.exists() and not directory.is_dir():
+        raise ConfigError(f"mirror: {directory} exists and is not a directory")
+    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download))
+    try:
+        obtained = obtainer.obtain_all(active)
+    finally:
+        obtainer.close()
+    written = []
+    for o in obtained:
+        path = directory / f"{o.root.id}.pem"
+        atomic_write(path, o.cert.to_pem(), mode=0o644)
+        written.append({"id": o.root.id, "sha256": o.cert.sha256, "path": str(path), "source": o.source})
+    if args.json:
+        _emit_json({"version": report.JSON_VERSION, "command": "mirror", "written": written})
+    else:
+        for w in written:
+            print(f"{w['path']}: {w['id']} (sha256 {w['sha256'][:16]}..., from {w['source']})")
+    return 0
+
+
+COMMANDS = {"sync": cmd_sync, "catalog": cmd_catalog, "mirror": cmd_mirror}

@@ -1,0 +1,236 @@
+"""The TOML configuration: parsed, checked key by key, turned into plain values.
+
+Every error names the key path (``roots[1].sha256``) and is a ConfigError (exit 2).
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rotator.catalog import ROOT_ID, SHA256_HEX, Root
+from rotator.errors import ConfigError
+from stores.base import TargetSpec
+
+DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
+
+TOP_KEYS = {
+    "profile", "include", "keep", "roots", "profiles", "targets", "download",
+    "cache_dir", "state_dir", "metrics_file", "on_change", "daemon",
+}
+ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note"}
+DOWNLOAD_KEYS = {"ca_bundle", "mirror", "connect_timeout", "read_timeout", "retries", "max_bytes"}
+DAEMON_KEYS = {"interval", "jitter"}
+
+
+@dataclass(frozen=True)
+class DownloadConfig:
+    ca_bundle: Path | None = None
+    mirror: str | None = None
+    connect_timeout: float = 10.0
+    read_timeout: float = 20.0
+    retries: int = 3
+    max_bytes: int = 64 * 1024
+
+
+@dataclass(frozen=True)
+class Config:
+    source: Path | None = None
+    profile: str | None = None
+    include: tuple[str, ...] = ()
+    keep: tuple[str, ...] = ()
+    roots: tuple[Root, ...] = ()
+    profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    targets: tuple[TargetSpec, ...] = ()
+    download: DownloadConfig = DownloadConfig()
+    cache_dir: Path | None = None
+    state_dir: Path | None = None
+    metrics_file: Path | None = None
+    on_change: tuple[tuple[str, ...], ...] = ()
+    daemon: Mapping[str, str] = field(default_factory=dict)
+
+
+def locate(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
+    """``--config``, else ``$ROTATOR_CONFIG``, else the system file when it exists."""
+    if explicit:
+        return Path(explicit)
+    if environ.get("ROTATOR_CONFIG"):
+        return Path(environ["ROTATOR_CONFIG"])
+    return DEFAULT_PATH if DEFAULT_PATH.is_file() else None
+
+
+def load(path: Path | None) -> Config:
+    if path is None:
+        return Config()
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} not found; pass an existing file with --config") from exc
+    except OSError as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    try:
+        data = tomllib.loads(raw.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return parse(data, path)
+
+
+def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
+    base = source.parent if source else Path.cwd()
+    _no_unknown(data, TOP_KEYS, "")
+    roots = tuple(_root(r, f"roots[{i}]", base) for i, r in enumerate(_list(data, "roots", "", dict)))
+    seen: set[str] = set()
+    for i, root in enumerate(roots):
+        if root.id in seen:
+            raise ConfigError(f"roots[{i}].id: duplicate id {root.id!r}")
+        seen.add(root.id)
+    profiles_raw = data.get("profiles", {})
+    if not isinstance(profiles_raw, dict):
+        raise ConfigError("profiles: expected a table of name = [root ids]")
+    profiles = {
+        name: tuple(_str_list(ids, f"profiles.{name}")) for name, ids in profiles_raw.items()
+    }
+    targets = tuple(_target(t, f"targets[{i}]") for i, t in enumerate(_list(data, "targets", "", dict)))
+    download = _download(data.get("download", {}), base)
+    daemon_raw = data.get("daemon", {})
+    if not isinstance(daemon_raw, dict):
+        raise ConfigError("daemon: expected a table")
+    _no_unknown(daemon_raw, DAEMON_KEYS, "daemon.")
+    daemon = {k: _str(daemon_raw, k, "daemon.") or "" for k in daemon_raw}
+    return Config(
+        source=source,
+        profile=_str(data, "profile", ""),
+        include=tuple(_str_list(data.get("include", []), "include")),
+        keep=tuple(_str_list(data.get("keep", []), "keep")),
+        roots=roots,
+        profiles=profiles,
+        targets=targets,
+        download=download,
+        cache_dir=_path(data, "cache_dir", "", base),
+        state_dir=_path(data, "state_dir", "", base),
+        metrics_file=_path(data, "metrics_file", "", base),
+        on_change=_commands(data.get("on_change", []), "on_change"),
+        daemon=daemon,
+    )
+
+
+def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
+    _no_unknown(raw, ROOT_KEYS, f"{where}.")
+    root_id = _str(raw, "id", f"{where}.")
+    if not root_id:
+        raise ConfigError(f"{where}.id: required")
+    if not ROOT_ID.match(root_id):
+        raise ConfigError(
+            f"{where}.id: {root_id!r} is not a valid id (lower-case letters, digits, '.', '_', '-'; at most 63)"
+        )
+    pin = (_str(raw, "sha256", f"{where}.") or "").lower().replace(":", "")
+    if not SHA256_HEX.match(pin):
+        raise ConfigError(f"{where}.sha256: expected 64 hex digits (the SHA-256 of the DER certificate)")
+    urls = tuple(_str_list(raw.get("urls", []), f"{where}.urls"))
+    for j, url in enumerate(urls):
+        if not url.startswith(("https://", "http://")):
+            raise ConfigError(f"{where}.urls[{j}]: {url!r} is not an http(s) URL")
+    file = _path(raw, "file", f"{where}.", base)
+    if not urls and file is None:
+        raise ConfigError(f"{where}: give urls, file, or both, so rotator can obtain the root")
+    return Root(
+        id=root_id,
+        name=_str(raw, "name", f"{where}.") or root_id,
+        sha256=pin,
+        urls=urls,
+        file=file,
+        note=_str(raw, "note", f"{where}.") or "custom root from the configuration",
+        custom=True,
+    )
+
+
+def _target(raw: dict[str, Any], where: str) -> TargetSpec:
+    kind = _str(raw, "kind", f"{where}.")
+    if not kind:
+        raise ConfigError(f"{where}.kind: required (pem, jks, pkcs12, java-cacerts, system, pem-dir)")
+    path = _str(raw, "path", f"{where}.")
+    options = []
+    for key, value in raw.items():
+        if key in ("kind", "path"):
+            continue
+        if key == "on_change":
+            value = _commands(value, f"{where}.on_change")
+        options.append((key, value))
+    return TargetSpec(kind=kind, path=path, options=tuple(options), where=where)
+
+
+def _download(raw: Any, base: Path) -> DownloadConfig:
+    if not isinstance(raw, dict):
+        raise ConfigError("download: expected a table")
+    _no_unknown(raw, DOWNLOAD_KEYS, "download.")
+    mirror = _str(raw, "mirror", "download.")
+    if mirror and not mirror.startswith(("https://", "http://")):
+        mirror = str(base / mirror)
+    defaults = DownloadConfig()
+    return DownloadConfig(
+        ca_bundle=_path(raw, "ca_bundle", "download.", base),
+        mirror=mirror,
+        connect_timeout=_number(raw, "connect_timeout", defaults.connect_timeout),
+        read_timeout=_number(raw, "read_timeout", defaults.read_timeout),
+        retries=int(_number(raw, "retries", defaults.retries)),
+        max_bytes=int(_number(raw, "max_bytes", defaults.max_bytes)),
+    )
+
+
+def _commands(raw: Any, where: str) -> tuple[tuple[str, ...], ...]:
+    """``on_change``: one argv list, or a list of argv lists."""
+    if not isinstance(raw, list):
+        raise ConfigError(f"{where}: expected an argv list such as [\"systemctl\", \"reload\", \"app\"]")
+    if raw and all(isinstance(x, str) for x in raw):
+        return (tuple(raw),)
+    out = []
+    for i, cmd in enumerate(raw):
+        if not isinstance(cmd, list) or not cmd or not all(isinstance(x, str) for x in cmd):
+            raise ConfigError(f"{where}[{i}]: expected a non-empty list of strings (an argv)")
+        out.append(tuple(cmd))
+    return tuple(out)
+
+
+def _no_unknown(raw: Mapping[str, Any], allowed: set[str], prefix: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise ConfigError(f"{prefix}{key}: unknown key (allowed: {', '.join(sorted(allowed))})")
+
+
+def _list(raw: Mapping[str, Any], key: str, prefix: str, item: type) -> list[Any]:
+    value = raw.get(key, [])
+    if not isinstance(value, list) or not all(isinstance(v, item) for v in value):
+        kind = "tables ([[" + key + "]])" if item is dict else item.__name__ + "s"
+        raise ConfigError(f"{prefix}{key}: expected a list of {kind}")
+    return value
+
+
+def _str(raw: Mapping[str, Any], key: str, prefix: str) -> str | None:
+    value = raw.get(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{prefix}{key}: expected a string, got {type(value).__name__}")
+    return value
+
+
+def _str_list(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a list of strings")
+    return value
+
+
+def _path(raw: Mapping[str, Any], key: str, prefix: str, base: Path) -> Path | None:
+    value = _str(raw, key, prefix)
+    if value is None:
+        return None
+    return base / os.path.expanduser(value)
+
+
+def _number(raw: Mapping[str, Any], key: str, default: float) -> float:
+    value = raw.get(key, default)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        raise ConfigError(f"download.{key}: expected a positive number")
+    return float(value)

@@ -1,0 +1,53 @@
+"""One error tree. Every message says what failed, where, and the next step.
+
+Only ``rotator.cli`` turns these into output and exit codes: ``exit_code`` is 1
+for a failure (nothing partially written) and 2 for a usage or config error.
+"""
+
+from __future__ import annotations
+
+
+class RotatorError(Exception):
+    """Base of every error rotator reports to the user."""
+
+    exit_code = 1
+
+
+class ConfigError(RotatorError):
+    """The configuration or the command line is wrong: nothing was attempted."""
+
+    exit_code = 2
+
+
+class SourceError(RotatorError):
+    """A candidate source could not deliver a usable certificate (try the next one)."""
+
+
+class PinMismatch(RotatorError):
+    """A source served a certificate that contradicts its pin: a security event.
+
+    Never a reason to fall back quietly: the run stops before any target is written.
+    """
+
+    def __init__(self, root_id: str, location: str, expected: str, received: str) -> None:
+        self.root_id = root_id
+        self.location = location
+        self.expected = expected
+        self.received = received
+        super().__init__(
+            f"{location} served a certificate for root {root_id!r} that does not match its pin: "
+            f"expected SHA-256 {expected}, received {received}; nothing was written. "
+            "Check for a TLS-intercepting proxy or a tampered mirror before trusting this source"
+        )
+
+
+class RootUnavailable(RotatorError):
+    """No candidate source produced a verified copy of a root."""
+
+
+class StoreError(RotatorError):
+    """A trust store could not be read, planned or written; it was left as it was."""
+
+
+class LockTimeout(RotatorError):
+    """Another rotator run holds the lock for longer than we are willing to wait."""

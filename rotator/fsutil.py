@@ -1,0 +1,118 @@
+"""File helpers: atomic replacement that keeps mode, owner and symlinks intact."""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import stat
+import tempfile
+from pathlib import Path
+
+from rotator.errors import StoreError
+
+
+def real_target(path: Path) -> Path:
+    """The file a write must land in: a symlinked store (Debian's JDK cacerts) is updated
+    through its link, never by replacing the link with a regular file."""
+    return Path(os.path.realpath(path))
+
+
+def read_optional(path: Path, what: str) -> bytes | None:
+    """The file's bytes, or None when it does not exist yet."""
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return None
+    except IsADirectoryError as exc:
+        raise StoreError(f"{what} {path} is a directory, not a file; point the target at a file") from exc
+    except PermissionError as exc:
+        raise StoreError(
+            f"cannot read {what} {path}: permission denied; run as its owner (sudo) or through the service"
+        ) from exc
+    except OSError as exc:
+        raise StoreError(f"cannot read {what} {path}: {exc.strerror}") from exc
+
+
+def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
+    """Replace ``path`` with ``data`` so readers see either the old or the new file, never half.
+
+    Writes a temp file in the same directory, fsyncs it, renames it over the target and
+    fsyncs the directory. An existing file keeps its mode and owner; a new one gets ``mode``.
+    """
+    target = real_target(path)
+    directory = target.parent
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise _write_error(directory, exc) from exc
+    try:
+        current = os.stat(target)
+    except FileNotFoundError:
+        current = None
+    except OSError as exc:
+        raise _write_error(target, exc) from exc
+    if current is not None and not _is_regular(current.st_mode):
+        raise StoreError(f"{target} is not a regular file; point the target at a file")
+    try:
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".rotator-tmp", dir=directory)
+    except OSError as exc:
+        raise _write_error(directory, exc) from exc
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+        if current is not None:
+            os.chmod(tmp_name, current.st_mode & 0o7777)
+            if hasattr(os, "chown"):
+                with contextlib.suppress(PermissionError):
+                    os.chown(tmp_name, current.st_uid, current.st_gid)
+        else:
+            os.chmod(tmp_name, mode)
+        os.replace(tmp_name, target)
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise _write_error(target, exc) from exc
+    fsync_dir(directory)
+
+
+def remove_file(path: Path) -> None:
+    """Remove one file and make the removal durable."""
+    try:
+        os.unlink(path)
+    except FileNotFoundError:
+        return
+    except OSError as exc:
+        raise _write_error(path, exc) from exc
+    fsync_dir(path.parent)
+
+
+def fsync_dir(directory: Path) -> None:
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError:
+        return
+    try:
+        os.fsync(fd)
+    except OSError:
+        pass  # some filesystems refuse fsync on directories; the rename is still atomic
+    finally:
+        os.close(fd)
+
+
+def _is_regular(st_mode: int) -> bool:
+    return stat.S_ISREG(st_mode)
+
+
+def _write_error(path: Path, exc: OSError) -> StoreError:
+    if exc.errno in (errno.EACCES, errno.EPERM):
+        return StoreError(
+            f"cannot write {path}: permission denied; run with sudo or through the rotator service"
+        )
+    if exc.errno == errno.EROFS:
+        return StoreError(f"cannot write {path}: read-only file system; point the target at a writable path")
+    if exc.errno == errno.ENOSPC:
+        return StoreError(f"cannot write {path}: no space left on device; free space and run again")
+    return StoreError(f"cannot write {path}: {exc.strerror or exc}")

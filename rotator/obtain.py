@@ -1,0 +1,195 @@
+"""Obtaining verified copies of roots: cache, mirror, local file, official URLs, embedded copy.
+
+The first candidate that passes every check wins. A candidate that is unreachable or not a
+certificate is a warning and the next one is tried; a certificate that contradicts its pin
+is a PinMismatch, which stops the run before anything is written.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import os
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rotator.catalog import RETIRED, Root
+from rotator.certs import Cert, NotACertificate, parse_one
+from rotator.errors import PinMismatch, RootUnavailable, SourceError
+from rotator.fetch import DEFAULT_MAX_BYTES, Downloader
+from rotator.fsutil import atomic_write
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Obtained:
+    root: Root
+    cert: Cert
+    source: str  # cache | mirror | file | url | embedded
+    location: str
+
+
+@dataclass(frozen=True)
+class ObtainSettings:
+    at: dt.datetime
+    offline: bool = False
+    cache_dir: Path | None = None
+    mirror: str | None = None
+    max_bytes: int = DEFAULT_MAX_BYTES
+
+
+@dataclass
+class Obtainer:
+    settings: ObtainSettings
+    downloader: Callable[[], Downloader] | None = None  # made on first use: offline runs never build one
+    warnings: list[str] = field(default_factory=list)
+    _session: Downloader | None = None
+
+    def close(self) -> None:
+        if self._session is not None:
+            self._session.close()
+
+    def obtain_all(self, roots: Sequence[Root]) -> list[Obtained]:
+        return [self.obtain(root) for root in roots]
+
+    def obtain(self, root: Root) -> Obtained:
+        reasons: list[str] = []
+        for source, location, load in self._candidates(root):
+            try:
+                data = load()
+                cert = check_candidate(root, data, location, self.settings.at, self.settings.max_bytes)
+            except PinMismatch:
+                if source == "cache":
+                    # Our own cache file is named by the pin: a mismatch is local corruption.
+                    self._warn(f"cache file {location} does not hold root {root.id}; ignoring it")
+                    continue
+                raise
+            except (SourceError, NotACertificate, OSError) as exc:
+                reason = str(exc) if isinstance(exc, SourceError) else f"{location}: {_describe(exc)}"
+                reasons.append(reason)
+                # A cache or mirror lacking a file is normal; only a failure on a real copy is news.
+                if not (source in ("cache", "mirror") and isinstance(exc, FileNotFoundError)):
+                    self._warn(f"root {root.id}: {reason}; trying the next source")
+                continue
+            if source not in ("cache", "embedded"):
+                self._store_in_cache(root, cert)
+            log.debug("root %s from %s (%s)", root.id, source, location)
+            return Obtained(root=root, cert=cert, source=source, location=location)
+        tried = "; ".join(reasons) or "no sources configured"
+        hint = (
+            "run without --offline, configure a mirror, or give a local file"
+            if self.settings.offline
+            else "check network access and proxies (--download-ca-bundle), or configure a mirror"
+        )
+        raise RootUnavailable(f"root {root.id}: no verified copy from any source ({tried}); {hint}")
+
+    def _warn(self, message: str) -> None:
+        log.warning("%s", message)
+        self.warnings.append(message)
+
+    def _candidates(self, root: Root) -> list[tuple[str, str, Callable[[], bytes]]]:
+        s = self.settings
+        out: list[tuple[str, str, Callable[[], bytes]]] = []
+        if s.cache_dir is not None:
+            path = s.cache_dir / f"{root.sha256}.pem"
+            out.append(("cache", str(path), _reader(path, s.max_bytes)))
+        if s.mirror:
+            if _is_url(s.mirror):
+                if not s.offline:
+                    base = s.mirror if s.mirror.endswith("/") else s.mirror + "/"
+                    for suffix in (".pem", ".crt"):
+                        url = f"{base}{root.id}{suffix}"
+                        out.append(("mirror", url, self._fetcher(url)))
+            else:
+                for suffix in (".pem", ".crt"):
+                    path = Path(s.mirror) / f"{root.id}{suffix}"
+                    out.append(("mirror", str(path), _reader(path, s.max_bytes)))
+        if root.file is not None:
+            out.append(("file", str(root.file), _reader(root.file, s.max_bytes)))
+        if not s.offline:
+            for url in root.urls:
+                out.append(("url", url, self._fetcher(url)))
+        embedded = root.embedded_bytes()
+        if embedded is not None:
+            out.append(("embedded", f"embedded copy of {root.id}", lambda: embedded))
+        return out
+
+    def _fetcher(self, url: str) -> Callable[[], bytes]:
+        def fetch() -> bytes:
+            if self._session is None:
+                if self.downloader is None:
+                    raise SourceError(f"{url}: downloads are not available in this run")
+                self._session = self.downloader()
+            return self._session.get(url)
+
+        return fetch
+
+    def _store_in_cache(self, root: Root, cert: Cert) -> None:
+        cache_dir = self.settings.cache_dir
+        if cache_dir is None:
+            return
+        try:
+            cache_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
+            atomic_write(cache_dir / f"{root.sha256}.pem", cert.to_pem(), mode=0o644)
+        except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs a download
+            self._warn(f"could not write cache {cache_dir}: {exc}")
+
+
+def check_candidate(root: Root, data: bytes, location: str, at: dt.datetime, max_bytes: int) -> Cert:
+    """Every check a root copy must pass, whatever its source."""
+    if len(data) > max_bytes:
+        raise SourceError(f"{location}: {len(data)} bytes exceeds the {max_bytes}-byte limit")
+    try:
+        cert = parse_one(data)
+    except NotACertificate as exc:
+        raise SourceError(f"{location}: {exc}") from exc
+    if cert.sha256 != root.sha256:
+        raise PinMismatch(root.id, location, root.sha256, cert.sha256)
+    # From here the bytes are exactly the pinned certificate: a failure below means the pin
+    # itself names something that is not a usable root, which no other source can fix.
+    if not cert.is_ca:
+        raise RootUnavailable(
+            f"root {root.id}: the pinned certificate {cert.common_name!r} is not a CA (basicConstraints CA=false); "
+            "pin the root certificate, never an intermediate or server certificate"
+        )
+    if not cert.is_self_issued or not cert.signed_by(cert):
+        raise RootUnavailable(
+            f"root {root.id}: the pinned certificate {cert.common_name!r} is not a self-signed root; "
+            "pin the root at the top of the chain"
+        )
+    if cert.expired(at) and root.status != RETIRED:
+        raise RootUnavailable(
+            f"root {root.id}: the pinned certificate expired on {cert.not_after:%Y-%m-%d}; "
+            "remove it from the profile or pin its successor"
+        )
+    return cert
+
+
+def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
+    def read() -> bytes:
+        with open(path, "rb") as handle:
+            return handle.read(max_bytes + 1)
+
+    return read
+
+
+def _is_url(text: str) -> bool:
+    return text.startswith(("https://", "http://"))
+
+
+def _describe(exc: BaseException) -> str:
+    if isinstance(exc, FileNotFoundError):
+        return "not found"
+    if isinstance(exc, OSError):
+        return exc.strerror or str(exc)
+    return str(exc)
+
+
+def default_cache_dir(environ: Mapping[str, str], is_root: bool) -> Path:
+    """/var/cache/rotator for root, else the XDG cache directory."""
+    if is_root:
+        return Path("/var/cache/rotator")
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(environ.get("HOME") or os.path.expanduser("~"), ".cache")
+    return Path(base) / "rotator"

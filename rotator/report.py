@@ -1,0 +1,123 @@
+"""What a run tells the user: plain text for people, one stable JSON document for machines."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rotator.catalog import Catalog
+from rotator.engine import SyncResult
+
+JSON_VERSION = 1
+
+
+def sync_json(result: SyncResult) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "command": "sync",
+        "at": result.at.isoformat(),
+        "dry_run": result.dry_run,
+        "ok": result.ok,
+        "roots": [
+            {
+                "id": o.root.id,
+                "name": o.root.name,
+                "sha256": o.cert.sha256,
+                "not_after": o.cert.not_after.isoformat(),
+                "source": o.source,
+                "location": o.location,
+            }
+            for o in result.roots
+        ],
+        "not_wanted": [
+            {"id": r.id, "reason": r.retire_reason or "not active on this date"} for r in result.inactive
+        ],
+        "targets": [
+            {
+                "target": t.target,
+                "added": [a.root_id for a in t.plan.add] if t.plan else [],
+                "removed": [e.owner_id or e.label for e in t.plan.remove] if t.plan else [],
+                "kept": [{"id": a.root_id, "as": label} for a, label in t.plan.keep] if t.plan else [],
+                "changed": t.changed,
+                "would_change": bool(t.plan and t.plan.changes),
+                "error": t.error,
+            }
+            for t in result.targets
+        ],
+        "warnings": list(result.warnings),
+    }
+
+
+def sync_text(result: SyncResult) -> list[str]:
+    lines = []
+    for o in result.roots:
+        lines.append(f"root {o.root.id}: sha256 {o.cert.sha256[:16]}... verified, from {o.source} ({o.location})")
+    for r in result.inactive:
+        lines.append(f"root {r.id}: not wanted on {result.at:%Y-%m-%d} ({r.retire_reason or 'not active'})")
+    for t in result.targets:
+        if t.error:
+            lines.append(f"{t.target}: FAILED: {t.error}")
+            continue
+        assert t.plan is not None
+        verb = "would add" if result.dry_run else "added"
+        rverb = "would remove" if result.dry_run else "removed"
+        parts = []
+        if t.plan.add:
+            parts.append(f"{verb} {', '.join(a.root_id for a in t.plan.add)}")
+        if t.plan.remove:
+            parts.append(f"{rverb} {', '.join(e.owner_id or e.label for e in t.plan.remove)}")
+        if t.plan.keep:
+            parts.append(f"already present: {', '.join(a.root_id for a, _ in t.plan.keep)}")
+        if not t.plan.changes:
+            parts.insert(0, "up to date")
+        lines.append(f"{t.target}: {'; '.join(parts) or 'up to date'}")
+        if result.dry_run:
+            for a in t.plan.add:
+                lines.append(f"  + {a.root_id} ({a.name}, sha256 {a.cert.sha256})")
+            for e in t.plan.remove:
+                lines.append(f"  - {e.label}")
+            for a, label in t.plan.keep:
+                lines.append(f"  = {a.root_id} as {label}")
+    if not result.targets:
+        lines.append("no targets given: roots verified, nothing written (use --target KIND:PATH or [[targets]])")
+    return lines
+
+
+def catalog_json(catalog: Catalog) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "roots": [
+            {
+                "id": r.id,
+                "name": r.name,
+                "sha256": r.sha256,
+                "sha1": r.sha1 or None,
+                "urls": list(r.urls),
+                "file": str(r.file) if r.file else None,
+                "key": r.key or None,
+                "not_after": r.not_after.isoformat() if r.not_after else None,
+                "status": r.status,
+                "note": r.note,
+                "embedded": r.embedded,
+                "custom": r.custom,
+                "trusted_from": r.trusted_from.isoformat() if r.trusted_from else None,
+                "retire_after": r.retire_after.isoformat() if r.retire_after else None,
+                "retire_reason": r.retire_reason or None,
+            }
+            for r in catalog.roots.values()
+        ],
+        "profiles": {name: list(ids) for name, ids in catalog.profiles.items()},
+    }
+
+
+def catalog_text(catalog: Catalog) -> list[str]:
+    lines = ["roots:"]
+    for r in catalog.roots.values():
+        expiry = f"not after {r.not_after}" if r.not_after else ""
+        lines.append(f"  {r.id:32} {r.status:8} {expiry:22} {r.name}")
+        lines.append(f"  {'':32} sha256 {r.sha256}")
+        if r.note:
+            lines.append(f"  {'':32} {r.note}")
+    lines.append("profiles:")
+    for name, ids in catalog.profiles.items():
+        lines.append(f"  {name}: {', '.join(ids)}")
+    return lines

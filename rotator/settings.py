@@ -1,0 +1,93 @@
+"""Turns the config file and command-line flags into one run's explicit values (flags win)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from rotator import config as config_mod
+from rotator.catalog import DEFAULT_PROFILE, Catalog, Root
+from rotator.config import Config
+from rotator.engine import SyncRequest
+from rotator.errors import ConfigError
+from rotator.fetch import DownloadSettings
+from rotator.obtain import ObtainSettings, default_cache_dir
+from stores import parse_target
+from stores.base import StoreContext, TargetSpec
+
+
+@dataclass(frozen=True)
+class Resolved:
+    config: Config
+    catalog: Catalog
+    profile: str
+    selected: tuple[Root, ...]
+    request: SyncRequest
+
+
+def parse_at(text: str | None) -> dt.datetime:
+    """``--at`` as a UTC instant: a date means the start of that day."""
+    if not text:
+        return dt.datetime.now(dt.UTC)
+    try:
+        value = dt.datetime.fromisoformat(text)
+    except ValueError as exc:
+        raise ConfigError(f"--at: {text!r} is not a date (YYYY-MM-DD) or ISO time") from exc
+    if value.tzinfo is None:
+        value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
+    cfg = config_mod.load(config_mod.locate(getattr(args, "config", None), environ))
+    catalog = Catalog.builtin().extended(cfg.roots, cfg.profiles, keep=cfg.keep)
+    profile = getattr(args, "profile", None) or cfg.profile or DEFAULT_PROFILE
+    include = list(cfg.include) + list(getattr(args, "root", None) or [])
+    selected = catalog.select(profile, include)
+
+    specs: tuple[TargetSpec, ...]
+    cli_targets = getattr(args, "target", None) or []
+    if cli_targets:
+        specs = tuple(parse_target(t) for t in cli_targets)
+    else:
+        specs = cfg.targets
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    cache_arg = getattr(args, "cache_dir", None)
+    if getattr(args, "no_cache", False):
+        cache_dir: Path | None = None
+    elif cache_arg:
+        cache_dir = Path(cache_arg)
+    else:
+        cache_dir = cfg.cache_dir or default_cache_dir(environ, is_root)
+    ca_bundle_arg = getattr(args, "download_ca_bundle", None)
+    download = DownloadSettings(
+        ca_bundle=Path(ca_bundle_arg) if ca_bundle_arg else cfg.download.ca_bundle,
+        connect_timeout=cfg.download.connect_timeout,
+        read_timeout=cfg.download.read_timeout,
+        retries=cfg.download.retries,
+        max_bytes=cfg.download.max_bytes,
+    )
+    obtain = ObtainSettings(
+        at=parse_at(getattr(args, "at", None)),
+        offline=bool(getattr(args, "offline", False)),
+        cache_dir=cache_dir,
+        mirror=getattr(args, "mirror", None) or cfg.download.mirror,
+        max_bytes=cfg.download.max_bytes,
+    )
+    context = StoreContext(
+        environ=tuple(sorted(environ.items())),
+        sysroot=getattr(args, "sysroot", None),
+    )
+    request = SyncRequest(
+        selected=selected,
+        targets=specs,
+        obtain=obtain,
+        download=download,
+        context=context,
+        dry_run=bool(getattr(args, "dry_run", False)),
+    )
+    return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)

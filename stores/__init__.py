@@ -1,0 +1,54 @@
+"""Trust store kinds. The registry below is the one place that maps a target kind to its code."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from rotator.errors import ConfigError
+from stores.base import StoreContext, TargetSpec, TrustStore
+from stores.pem import PemBundle
+
+
+@dataclass(frozen=True)
+class Kind:
+    name: str
+    build: Callable[[TargetSpec, StoreContext], TrustStore]
+    needs_path: bool = True
+    options: frozenset[str] = frozenset()
+    summary: str = ""
+
+
+def _require_path(spec: TargetSpec) -> Path:
+    if not spec.path:
+        raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
+    return Path(spec.path)
+
+
+def _pem(spec: TargetSpec, ctx: StoreContext) -> TrustStore:
+    return PemBundle(_require_path(spec))
+
+
+KINDS: dict[str, Kind] = {
+    "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
+}
+
+
+def build_store(spec: TargetSpec, ctx: StoreContext) -> TrustStore:
+    kind = KINDS.get(spec.kind)
+    if kind is None:
+        known = ", ".join(sorted(KINDS))
+        raise ConfigError(f"{spec.where}: unknown target kind {spec.kind!r} (known: {known})")
+    unknown = sorted(k for k, _ in spec.options if k not in kind.options)
+    if unknown:
+        raise ConfigError(f"{spec.where}: unknown key {unknown[0]!r} for target kind {spec.kind!r}")
+    return kind.build(spec, ctx)
+
+
+def parse_target(text: str, where: str = "--target") -> TargetSpec:
+    """``KIND:PATH`` or a bare ``KIND`` (``system``, ``java-cacerts``)."""
+    kind, sep, path = text.partition(":")
+    if not kind:
+        raise ConfigError(f"{where}: empty target kind in {text!r}; write KIND:PATH, e.g. pem:/etc/azure/roots.pem")
+    return TargetSpec(kind=kind, path=path if sep and path else None, where=where)
