@@ -11,7 +11,7 @@ from rotator.catalog import Root
 from rotator.errors import RotatorError
 from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
-from stores import build_store
+from stores import build_stores as stores_for
 from stores.base import Anchor, Plan, StoreContext, TargetSpec, TrustStore
 
 log = logging.getLogger(__name__)
@@ -63,7 +63,7 @@ def wanted_roots(selected: Sequence[Root], at: dt.datetime) -> tuple[list[Root],
 
 def build_stores(request: SyncRequest) -> list[TrustStore]:
     """Every target's store; a bad spec is a ConfigError before anything is fetched."""
-    return [build_store(spec, request.context) for spec in request.targets]
+    return [store for spec in request.targets for store in stores_for(spec, request.context)]
 
 
 def sync(request: SyncRequest) -> SyncResult:

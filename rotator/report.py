@@ -39,6 +39,7 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
                 "kept": [{"id": a.root_id, "as": label} for a, label in t.plan.keep] if t.plan else [],
                 "changed": t.changed,
                 "would_change": bool(t.plan and t.plan.changes),
+                "notes": list(t.plan.notes) if t.plan else [],
                 "error": t.error,
             }
             for t in result.targets
@@ -70,6 +71,7 @@ def sync_text(result: SyncResult) -> list[str]:
         if not t.plan.changes:
             parts.insert(0, "up to date")
         lines.append(f"{t.target}: {'; '.join(parts) or 'up to date'}")
+        lines.extend(f"  note: {note}" for note in t.plan.notes)
         if result.dry_run:
             for a in t.plan.add:
                 lines.append(f"  + {a.root_id} ({a.name}, sha256 {a.cert.sha256})")

@@ -14,7 +14,8 @@ from stores.pem import PemBundle
 @dataclass(frozen=True)
 class Kind:
     name: str
-    build: Callable[[TargetSpec, StoreContext], TrustStore]
+    # One spec may stand for several stores (java-cacerts: one per JDK found).
+    build: Callable[[TargetSpec, StoreContext], list[TrustStore]]
     needs_path: bool = True
     options: frozenset[str] = frozenset()
     summary: str = ""
@@ -26,8 +27,8 @@ def _require_path(spec: TargetSpec) -> Path:
     return Path(spec.path)
 
 
-def _pem(spec: TargetSpec, ctx: StoreContext) -> TrustStore:
-    return PemBundle(_require_path(spec))
+def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [PemBundle(_require_path(spec))]
 
 
 KINDS: dict[str, Kind] = {
@@ -35,7 +36,7 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def build_store(spec: TargetSpec, ctx: StoreContext) -> TrustStore:
+def build_stores(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     kind = KINDS.get(spec.kind)
     if kind is None:
         known = ", ".join(sorted(KINDS))
