@@ -15,9 +15,9 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rotator import __version__, report
+from rotator import __version__, probe, report
 from rotator.engine import sync, wanted_roots
-from rotator.errors import ConfigError, RotatorError
+from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
 from rotator.fsutil import atomic_write
 from rotator.obtain import Obtainer
@@ -65,6 +65,31 @@ def build_parser() -> argparse.ArgumentParser:
     p_mirror = sub.add_parser("mirror", help="write verified copies of the selected roots into DIR")
     _common(p_mirror)
     p_mirror.add_argument("directory", metavar="DIR")
+
+    p_probe = sub.add_parser(
+        "probe",
+        help="connect to a server and say whether a client using each target would trust its chain",
+        description="Exit 0 when every target trusts the server, 1 when one would reject it, "
+        "2 when the server cannot be reached or speaks no TLS.",
+    )
+    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", help="port 5432 with --starttls postgres, else 443")
+    p_probe.add_argument("--starttls", choices=probe.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
+    p_probe.add_argument("--sslmode", choices=probe.SSLMODES, default=probe.VERIFY_FULL,
+                         help="verify-full (default) also checks the name, verify-ca only the chain")
+    p_probe.add_argument("--timeout", metavar="S", type=float, default=probe.DEFAULT_TIMEOUT,
+                         help=f"connect and handshake timeout in seconds (default {probe.DEFAULT_TIMEOUT:g})")
+    p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
+                         help="a store to judge (repeatable; default: the config's targets)")
+    p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
+    p_probe.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
+    p_probe.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
+    p_probe.add_argument("--mirror", metavar="DIR", help="a directory holding <id>.pem copies of custom roots")
+    p_probe.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache to read roots from")
+    p_probe.add_argument("--at", metavar="DATE", help="judge validity as of DATE (YYYY-MM-DD), e.g. a deadline")
+    p_probe.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p_probe.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    p_probe.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
     return parser
 
 
@@ -153,4 +178,34 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
-COMMANDS = {"sync": cmd_sync, "catalog": cmd_catalog, "mirror": cmd_mirror}
+def cmd_probe(args: argparse.Namespace) -> int:
+    if args.timeout <= 0:
+        raise ConfigError("--timeout: must be a positive number of seconds")
+    endpoint = probe.parse_endpoint(args.endpoint, args.starttls, args.servername)
+    resolved = resolve(args, os.environ)
+    request = probe.ProbeRequest(
+        endpoint=endpoint,
+        roots=tuple(resolved.catalog.roots.values()),
+        selected=resolved.selected,
+        profile=resolved.profile,
+        targets=resolved.request.targets,
+        obtain=resolved.request.obtain,
+        context=resolved.request.context,
+        sslmode=args.sslmode,
+        timeout=args.timeout,
+    )
+    try:
+        result = probe.probe(request)
+    except ServerUnreachable as exc:
+        if args.json:
+            _emit_json(report.probe_unreachable_json(exc, endpoint.starttls))
+        raise
+    if args.json:
+        _emit_json(report.probe_json(result))
+    else:
+        for line in report.probe_text(result):
+            print(line)
+    return 0 if result.ok else 1
+
+
+COMMANDS = {"sync": cmd_sync, "catalog": cmd_catalog, "mirror": cmd_mirror, "probe": cmd_probe}

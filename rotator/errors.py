@@ -51,3 +51,19 @@ class StoreError(RotatorError):
 
 class LockTimeout(RotatorError):
     """Another rotator run holds the lock for longer than we are willing to wait."""
+
+
+class ServerUnreachable(RotatorError):
+    """``rotator probe`` could not get a TLS chain from the server: nothing was judged.
+
+    ``reason`` is a short stable word for scripts: refused, timeout, unresolved, unreachable,
+    no-ssl, closed or handshake.
+    """
+
+    exit_code = 2
+
+    def __init__(self, endpoint: object, reason: str, detail: str) -> None:
+        self.endpoint = str(endpoint)
+        self.reason = reason
+        self.detail = detail
+        super().__init__(f"cannot probe {self.endpoint}: {detail}")

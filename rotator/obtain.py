@@ -45,6 +45,7 @@ class Obtainer:
     settings: ObtainSettings
     downloader: Callable[[], Downloader] | None = None  # made on first use: offline runs never build one
     warnings: list[str] = field(default_factory=list)
+    write_cache: bool = True  # False for read-only runs (probe): nothing is written anywhere
     _session: Downloader | None = None
 
     def close(self) -> None:
@@ -128,7 +129,7 @@ class Obtainer:
 
     def _store_in_cache(self, root: Root, cert: Cert) -> None:
         cache_dir = self.settings.cache_dir
-        if cache_dir is None:
+        if cache_dir is None or not self.write_cache:
             return
         try:
             cache_dir.mkdir(parents=True, exist_ok=True, mode=0o755)

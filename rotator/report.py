@@ -5,7 +5,10 @@ from __future__ import annotations
 from typing import Any
 
 from rotator.catalog import Catalog
+from rotator.certs import Cert
 from rotator.engine import SyncResult
+from rotator.errors import ServerUnreachable
+from rotator.probe import ProbeResult
 
 JSON_VERSION = 1
 
@@ -122,4 +125,136 @@ def catalog_text(catalog: Catalog) -> list[str]:
     lines.append("profiles:")
     for name, ids in catalog.profiles.items():
         lines.append(f"  {name}: {', '.join(ids)}")
+    return lines
+
+
+def probe_json(result: ProbeResult) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "command": "probe",
+        "host": result.endpoint.host,
+        "port": result.endpoint.port,
+        "starttls": result.endpoint.starttls,
+        "servername": result.endpoint.name,
+        "sslmode": result.sslmode,
+        "hostname_checked": result.hostname,
+        "at": result.at.isoformat(),
+        "reachable": True,
+        "tls_version": result.tls_version,
+        "chain": [
+            {
+                "index": i,
+                "subject": c.subject,
+                "issuer": c.issuer,
+                "not_before": c.not_before.isoformat(),
+                "not_after": c.not_after.isoformat(),
+                "sha256": c.sha256,
+                "ca": c.is_ca,
+                "valid_at": not c.expired(result.at) and c.not_before <= result.at,
+            }
+            for i, c in enumerate(result.chain)
+        ],
+        "anchors": [
+            {
+                "id": a.root.id,
+                "name": a.root.name,
+                "sha256": a.cert.sha256,
+                "signs": a.index,
+                "sent_by_server": a.sent,
+            }
+            for a in result.anchors
+        ],
+        "targets": [
+            {
+                "target": t.target,
+                "trusted": t.trusted,
+                "anchor": (
+                    {"id": result.root_id(t.anchor), "subject": t.anchor.subject, "sha256": t.anchor.sha256}
+                    if t.anchor is not None
+                    else None
+                ),
+                "path": [c.sha256 for c in t.path],
+                "reason": t.reason or None,
+                "notes": list(t.notes),
+            }
+            for t in result.targets
+        ],
+        "configured_targets": result.configured_targets,
+        "ok": result.ok,
+        "verdict": probe_verdict(result),
+        "warnings": list(result.warnings),
+    }
+
+
+def probe_unreachable_json(error: ServerUnreachable, starttls: str | None) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "command": "probe",
+        "endpoint": error.endpoint,
+        "starttls": starttls,
+        "reachable": False,
+        "reason": error.reason,
+        "error": error.detail,
+        "ok": False,
+    }
+
+
+def probe_verdict(result: ProbeResult) -> str:
+    where = str(result.endpoint)
+    if not result.configured_targets:
+        target = result.targets[0]
+        scope = f"a store holding profile {target.target.removeprefix('profile:')}'s roots"
+        hint = " (no targets configured: pass --target KIND:PATH to check the stores your clients read)"
+        if target.trusted:
+            return f"OK: {scope} trusts {where}{hint}"
+        return f"FAIL: {scope} would reject {where}: {target.reason}{hint}"
+    bad = [t for t in result.targets if not t.trusted]
+    if not bad:
+        return f"OK: every target ({len(result.targets)}) trusts {where}"
+    names = ", ".join(t.target for t in bad)
+    return f"FAIL: {len(bad)} of {len(result.targets)} targets would reject {where}: {names}"
+
+
+def _anchor_label(result: ProbeResult, cert: Cert | None) -> str:
+    if cert is None:
+        return "nothing"
+    root_id = result.root_id(cert)
+    return f"{root_id} ({cert.common_name})" if root_id else repr(cert.common_name)
+
+
+def probe_text(result: ProbeResult) -> list[str]:
+    ep = result.endpoint
+    tls = result.tls_version or "TLS"
+    how = f"PostgreSQL SSLRequest, then {tls}" if ep.starttls == "postgres" else tls
+    checked = f"name checked: {result.hostname}" if result.hostname else "name not checked (verify-ca)"
+    lines = [f"probe {ep} ({how}); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
+    lines.append(f"chain sent by the server ({len(result.chain)} certificate{'s' if len(result.chain) != 1 else ''}):")
+    for i, c in enumerate(result.chain):
+        state = ""
+        if c.expired(result.at):
+            state = "  EXPIRED"
+        elif c.not_before > result.at:
+            state = "  NOT YET VALID"
+        lines.append(f"  [{i}] {c.subject}")
+        lines.append(f"      issuer     {c.issuer}")
+        lines.append(f"      not after  {c.not_after:%Y-%m-%d %H:%M}Z{state}")
+        lines.append(f"      sha256     {c.sha256}")
+    if result.anchors:
+        lines.append("anchored by catalog roots (by signature):")
+        for a in result.anchors:
+            what = "sent by the server itself" if a.sent else f"signs [{a.index}] {result.chain[a.index].common_name}"
+            lines.append(f"  {a.root.id} ({a.root.name}): {what}")
+    else:
+        lines.append("anchored by catalog roots: none (no catalog root signs any certificate of this chain)")
+    label = "targets" if result.configured_targets else "no targets configured; the profile's roots"
+    lines.append(f"{label} (a client using each store, sslmode={result.sslmode}):")
+    for t in result.targets:
+        if t.trusted:
+            path = " > ".join(c.common_name for c in t.path)
+            lines.append(f"  {t.target}: trusted, anchored at {_anchor_label(result, t.anchor)} (path: {path})")
+        else:
+            lines.append(f"  {t.target}: NOT trusted: {t.reason}")
+        lines.extend(f"    note: {n}" for n in t.notes)
+    lines.extend(f"warning: {w}" for w in result.warnings)
+    lines.append(f"verdict: {probe_verdict(result)}")
     return lines

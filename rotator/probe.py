@@ -1,0 +1,597 @@
+"""``rotator probe``: will a client using each managed store still trust this server?
+
+Three steps, each usable on its own:
+
+1. ``fetch_chain`` connects (TLS directly, or PostgreSQL's SSLRequest first) and collects every
+   certificate the server sends, without verifying anything.
+2. ``anchoring_roots`` names the catalog roots that anchor the chain by signature, not by name:
+   Azure's chains are cross-signed, so several roots can anchor one chain.
+3. ``evaluate`` builds a path from the chain to one store's certificates with cryptography's
+   x509 verification, the way a verifying client (libpq ``verify-full``, pgjdbc) would.
+
+Nothing here prints; ``rotator.cli`` renders the result and picks the exit code.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import ipaddress
+import logging
+import select
+import socket
+import ssl
+import struct
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.verification import (
+    Criticality,
+    ExtensionPolicy,
+    Policy,
+    PolicyBuilder,
+    Store,
+    VerificationError,
+)
+
+from rotator.catalog import Root
+from rotator.certs import Cert, NotACertificate
+from rotator.errors import ConfigError, PinMismatch, RootUnavailable, RotatorError, ServerUnreachable, StoreError
+from rotator.obtain import Obtainer, ObtainSettings
+from stores import build_stores
+from stores.base import StoreContext, TargetSpec
+
+log = logging.getLogger(__name__)
+
+STARTTLS = ("postgres",)
+DEFAULT_TIMEOUT = 10.0
+VERIFY_FULL = "verify-full"
+VERIFY_CA = "verify-ca"
+SSLMODES = (VERIFY_FULL, VERIFY_CA)
+
+# PostgreSQL's SSLRequest: length 8, then the magic request code 1234.5679.
+_SSL_REQUEST = struct.pack("!II", 8, 80877103)
+
+
+# ---------------------------------------------------------------------------- the endpoint
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    host: str
+    port: int
+    starttls: str | None = None
+    servername: str | None = None  # SNI and the name checked; default: host
+
+    @property
+    def name(self) -> str:
+        """The name a ``verify-full`` client checks against the certificate."""
+        return self.servername or self.host
+
+    def __str__(self) -> str:
+        host = f"[{self.host}]" if ":" in self.host else self.host
+        return f"{host}:{self.port}"
+
+
+def default_port(starttls: str | None) -> int:
+    return 5432 if starttls == "postgres" else 443
+
+
+def parse_endpoint(text: str, starttls: str | None = None, servername: str | None = None) -> Endpoint:
+    """``HOST``, ``HOST:PORT``, ``[IPv6]:PORT`` or a bare IPv6 address."""
+    if starttls is not None and starttls not in STARTTLS:
+        raise ConfigError(f"--starttls: {starttls!r} is not supported (known: {', '.join(STARTTLS)})")
+    text = text.strip()
+    port: int | None = None
+    if text.startswith("["):
+        host, sep, rest = text[1:].partition("]")
+        if not sep or (rest and not rest.startswith(":")):
+            raise _usage(f"{text!r} is not HOST[:PORT]; write IPv6 addresses as [ADDRESS]:PORT")
+        port_text = rest[1:]
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    else:
+        host, port_text = text, ""  # a name, or a bare IPv6 address
+    if port_text:
+        if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+            raise _usage(f"{text!r}: port {port_text!r} is not a number from 1 to 65535")
+        port = int(port_text)
+    if not host:
+        raise _usage(f"{text!r}: no host name")
+    return Endpoint(host=host, port=port or default_port(starttls), starttls=starttls, servername=servername)
+
+
+def _usage(message: str) -> RotatorError:
+    return ConfigError(f"probe: {message}")
+
+
+def _is_ip(name: str) -> bool:
+    try:
+        ipaddress.ip_address(name)
+    except ValueError:
+        return False
+    return True
+
+
+# ---------------------------------------------------------------------------- fetching the chain
+
+
+@dataclass(frozen=True)
+class Fetched:
+    chain: tuple[Cert, ...]  # as the server sent it: the server certificate first
+    tls_version: str | None = None
+
+
+def fetch_chain(endpoint: Endpoint, timeout: float = DEFAULT_TIMEOUT) -> Fetched:
+    """Connect, negotiate TLS without verifying anything, and return every certificate sent.
+
+    Raises ``ServerUnreachable`` (exit 2) with a short reason: refused, timeout, unresolved,
+    no-ssl (PostgreSQL answered the SSLRequest with N), closed, handshake.
+    """
+    try:
+        sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
+    except socket.gaierror as exc:
+        raise ServerUnreachable(endpoint, "unresolved", f"cannot resolve {endpoint.host!r} ({exc.strerror})") from exc
+    except ConnectionRefusedError as exc:
+        raise ServerUnreachable(
+            endpoint, "refused", "connection refused (no server listening on that port, or a firewall rejects it)"
+        ) from exc
+    except TimeoutError as exc:
+        raise ServerUnreachable(
+            endpoint, "timeout", f"no answer within {timeout:g}s (a firewall drops the packets, or wrong host)"
+        ) from exc
+    except OSError as exc:
+        raise ServerUnreachable(endpoint, "unreachable", f"cannot connect ({exc.strerror or exc})") from exc
+    try:
+        if endpoint.starttls == "postgres":
+            _postgres_ssl_request(sock, endpoint, timeout)
+        if sys.version_info >= (3, 13):
+            return _handshake_stdlib(sock, endpoint, timeout)
+        return _handshake_pyopenssl(sock, endpoint, timeout)
+    finally:
+        sock.close()
+
+
+def _postgres_ssl_request(sock: socket.socket, endpoint: Endpoint, timeout: float) -> None:
+    try:
+        sock.sendall(_SSL_REQUEST)
+        answer = sock.recv(1)
+    except TimeoutError as exc:
+        raise ServerUnreachable(endpoint, "timeout", f"no answer to PostgreSQL's SSLRequest within {timeout:g}s") \
+            from exc
+    except OSError as exc:
+        raise ServerUnreachable(endpoint, "closed", f"connection lost during SSLRequest ({exc.strerror or exc})") \
+            from exc
+    if answer == b"S":
+        return
+    if answer == b"N":
+        raise ServerUnreachable(
+            endpoint, "no-ssl", "server does not support SSL (PostgreSQL answered the SSLRequest with N: ssl = off)"
+        )
+    if not answer:
+        raise ServerUnreachable(endpoint, "closed", "server closed the connection instead of answering the SSLRequest")
+    raise ServerUnreachable(
+        endpoint, "handshake", f"unexpected answer {answer!r} to PostgreSQL's SSLRequest: is this a PostgreSQL server?"
+    )
+
+
+def _sni(endpoint: Endpoint) -> str | None:
+    return None if _is_ip(endpoint.name) else endpoint.name
+
+
+def _handshake_failed(endpoint: Endpoint, detail: str) -> ServerUnreachable:
+    hint = ""
+    if endpoint.starttls is None and ("wrong version number" in detail or "packet length" in detail
+                                      or "record layer" in detail):
+        hint = "; the server does not speak TLS directly (a PostgreSQL server needs --starttls postgres)"
+    return ServerUnreachable(endpoint, "handshake", f"TLS handshake error: {detail}{hint}")
+
+
+def _handshake_pyopenssl(sock: socket.socket, endpoint: Endpoint, timeout: float) -> Fetched:
+    """Python before 3.13 has no public API for the unverified chain: pyOpenSSL provides it."""
+    from OpenSSL import SSL, crypto
+
+    context = SSL.Context(SSL.TLS_CLIENT_METHOD)
+    context.set_min_proto_version(SSL.TLS1_2_VERSION)
+    context.set_verify(SSL.VERIFY_NONE, None)  # verification happens afterwards, per store
+    conn = SSL.Connection(context, sock)
+    sni = _sni(endpoint)
+    if sni:
+        conn.set_tlsext_host_name(sni.encode("idna"))
+    conn.set_connect_state()
+    sock.setblocking(False)
+    deadline = _deadline(timeout)
+    while True:
+        try:
+            conn.do_handshake()
+            break
+        except SSL.WantReadError:
+            _wait(sock, endpoint, deadline, timeout, write=False)
+        except SSL.WantWriteError:
+            _wait(sock, endpoint, deadline, timeout, write=True)
+        except SSL.SysCallError as exc:
+            raise ServerUnreachable(endpoint, "handshake", f"TLS handshake error: connection closed ({exc})") from exc
+        except SSL.Error as exc:
+            raise _handshake_failed(endpoint, _openssl_reason(exc)) from exc
+    raw = conn.get_peer_cert_chain() or []
+    ders = [crypto.dump_certificate(crypto.FILETYPE_ASN1, c) for c in raw]
+    version = conn.get_protocol_version_name()
+    return Fetched(chain=_parse_chain(ders, endpoint), tls_version=version)
+
+
+def _openssl_reason(exc: Exception) -> str:
+    args = exc.args[0] if exc.args else None
+    if isinstance(args, list) and args:
+        parts = [str(item[-1]) for item in args if isinstance(item, tuple) and item]
+        if parts:
+            return "; ".join(parts)
+    return str(exc) or type(exc).__name__
+
+
+def _handshake_stdlib(sock: socket.socket, endpoint: Endpoint, timeout: float) -> Fetched:
+    """Python 3.13+: ``SSLSocket.get_unverified_chain`` returns the chain as DER bytes."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.minimum_version = ssl.TLSVersion.TLSv1_2
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE  # verification happens afterwards, per store
+    sock.settimeout(timeout)
+    try:
+        tls = context.wrap_socket(sock, server_hostname=_sni(endpoint))
+    except TimeoutError as exc:
+        raise ServerUnreachable(endpoint, "timeout", f"TLS handshake did not finish within {timeout:g}s") from exc
+    except ssl.SSLError as exc:
+        raise _handshake_failed(endpoint, exc.reason or str(exc)) from exc
+    except OSError as exc:
+        raise ServerUnreachable(endpoint, "handshake", f"TLS handshake error: {exc.strerror or exc}") from exc
+    try:
+        # A list of DER-encoded bytes (3.13+ only; mypy checks against 3.11, hence getattr).
+        chain: Any = getattr(tls, "get_unverified_chain")()  # noqa: B009
+        ders = [bytes(c) for c in chain or []]
+        return Fetched(chain=_parse_chain(ders, endpoint), tls_version=tls.version())
+    finally:
+        tls.close()
+
+
+def _deadline(timeout: float) -> float:
+    return time.monotonic() + timeout
+
+
+def _wait(sock: socket.socket, endpoint: Endpoint, deadline: float, timeout: float, *, write: bool) -> None:
+    remaining = deadline - time.monotonic()
+    if remaining > 0:
+        ready = select.select([], [sock], [], remaining) if write else select.select([sock], [], [], remaining)
+        if ready[1] if write else ready[0]:
+            return
+    raise ServerUnreachable(endpoint, "timeout", f"TLS handshake did not finish within {timeout:g}s")
+
+
+def _parse_chain(ders: Sequence[bytes], endpoint: Endpoint) -> tuple[Cert, ...]:
+    if not ders:
+        raise ServerUnreachable(endpoint, "handshake", "TLS handshake error: the server sent no certificate")
+    certs = []
+    for der in ders:
+        try:
+            certs.append(Cert.from_der(der))
+        except NotACertificate as exc:
+            raise ServerUnreachable(endpoint, "handshake", f"the server sent an unparseable certificate ({exc})") \
+                from exc
+    return tuple(certs)
+
+
+# ---------------------------------------------------------------------------- which roots anchor it
+
+
+@dataclass(frozen=True)
+class CatalogAnchor:
+    """A catalog root whose key signs a certificate of the chain (or that the server sent itself)."""
+
+    root: Root
+    cert: Cert
+    index: int  # the chain certificate it signs (or equals)
+    sent: bool = False  # the server sent the root itself
+
+
+def reachable(chain: Sequence[Cert]) -> list[int]:
+    """Indexes of the chain certificates on some signature path up from the server certificate."""
+    if not chain:
+        return []
+    seen = [0]
+    frontier = [0]
+    while frontier:
+        current = chain[frontier.pop()]
+        for i, candidate in enumerate(chain):
+            if i not in seen and candidate.sha256 != current.sha256 and current.signed_by(candidate):
+                seen.append(i)
+                frontier.append(i)
+    return sorted(seen)
+
+
+def anchoring_roots(chain: Sequence[Cert], roots: Sequence[tuple[Root, Cert]]) -> list[CatalogAnchor]:
+    """Every root whose key signs a certificate reachable from the server certificate.
+
+    By signature, never by name alone: a name match whose signature does not verify is no anchor.
+    """
+    hits: list[CatalogAnchor] = []
+    on_path = reachable(chain)
+    for root, root_cert in roots:
+        for i in on_path:
+            cert = chain[i]
+            if cert.sha256 == root_cert.sha256:
+                hits.append(CatalogAnchor(root=root, cert=root_cert, index=i, sent=True))
+                break
+            if not cert.is_self_issued and cert.signed_by(root_cert):
+                hits.append(CatalogAnchor(root=root, cert=root_cert, index=i))
+                break
+    return hits
+
+
+def signing_certs(chain: Sequence[Cert], certs: Sequence[Cert]) -> list[tuple[Cert, int]]:
+    """The given certificates (a store's) that sign a certificate on the chain's signature path."""
+    out: list[tuple[Cert, int]] = []
+    on_path = reachable(chain)
+    for candidate in certs:
+        for i in on_path:
+            cert = chain[i]
+            if cert.sha256 == candidate.sha256 or (not cert.is_self_issued and cert.signed_by(candidate)):
+                out.append((candidate, i))
+                break
+    return out
+
+
+# ---------------------------------------------------------------------------- would a store accept it
+
+
+@dataclass(frozen=True)
+class TargetVerdict:
+    target: str
+    trusted: bool
+    path: tuple[Cert, ...] = ()  # server certificate first, the store's anchor last
+    reason: str = ""  # why not, when not trusted
+    notes: tuple[str, ...] = ()
+
+    @property
+    def anchor(self) -> Cert | None:
+        return self.path[-1] if self.path else None
+
+
+def _server_eku(policy: Policy, cert: x509.Certificate, ext: x509.ExtendedKeyUsage | None) -> None:
+    if ext is None:
+        return
+    if ExtendedKeyUsageOID.SERVER_AUTH not in ext and ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE not in ext:
+        raise ValueError("extendedKeyUsage does not allow TLS server authentication (no serverAuth)")
+
+
+def _verifier_builder(certs: Sequence[Cert], at: dt.datetime) -> PolicyBuilder:
+    """cryptography's verifier, tuned to judge like the TLS clients that read these stores.
+
+    cryptography implements the CA/Browser Forum web PKI profile, which is stricter than what
+    libpq (OpenSSL) and pgjdbc (Java PKIX) check. Where that would reject chains real clients
+    accept, the policy is relaxed; everything else stays strict:
+
+    - authorityKeyIdentifier is optional on CA and server certificates: neither OpenSSL nor Java
+      require it, and private or older PKIs often omit it.
+    - extendedKeyUsage, when present on the server certificate, must allow serverAuth (OpenSSL's
+      and Java's rule). cryptography's client verifier, used for ``verify-ca`` where no name is
+      checked, would otherwise demand clientAuth.
+    - Signatures inside the chain must be SHA-256 or stronger, as they must for OpenSSL at
+      Debian's default security level 2 and for current JDKs: SHA-1 is not relaxed. A trust
+      anchor's own self-signature is never checked by any of them, so a SHA-1 signed root such
+      as DigiCert Global Root CA still works as an anchor.
+    - Validity dates, basicConstraints, keyUsage, name constraints and path length are enforced.
+    """
+    ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
+        x509.AuthorityKeyIdentifier, Criticality.AGNOSTIC, None
+    )
+    ee_policy = (
+        ExtensionPolicy.webpki_defaults_ee()
+        .may_be_present(x509.AuthorityKeyIdentifier, Criticality.AGNOSTIC, None)
+        .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_eku)
+    )
+    return (
+        PolicyBuilder()
+        .store(Store([c.x509 for c in certs]))
+        .time(at)
+        .extension_policies(ca_policy=ca_policy, ee_policy=ee_policy)
+    )
+
+
+def _subject(name: str) -> x509.DNSName | x509.IPAddress:
+    if _is_ip(name):
+        return x509.IPAddress(ipaddress.ip_address(name))
+    return x509.DNSName(name.rstrip(".").lower())
+
+
+def _clean(message: str) -> str:
+    text = message.removeprefix("validation failed: ")
+    cut = text.find(" (encountered processing")
+    if cut > 0:
+        text = text[:cut]
+    text = text.replace("Python extension validator failed: ValueError: ", "")
+    if text.startswith("candidates exhausted"):
+        text = "no path from the server's chain to a certificate in this store"
+    return text
+
+
+def evaluate(
+    target: str, certs: Sequence[Cert], chain: Sequence[Cert], hostname: str | None, at: dt.datetime
+) -> TargetVerdict:
+    """Would a client trusting exactly ``certs`` accept ``chain`` (for ``hostname``, when given)?"""
+    if not chain:
+        return TargetVerdict(target, False, reason="the server sent no certificate")
+    notes = []
+    strays = [c for c in certs if not c.is_ca or not c.is_self_issued]
+    if not certs:
+        return TargetVerdict(target, False, reason="the store is empty or does not exist (run rotator sync)")
+    leaf, intermediates = chain[0].x509, [c.x509 for c in chain[1:]]
+    builder = _verifier_builder(certs, at)
+    try:
+        if hostname is not None:
+            built = builder.build_server_verifier(_subject(hostname)).verify(leaf, intermediates)
+        else:
+            built = builder.build_client_verifier().verify(leaf, intermediates).chain
+    except VerificationError as exc:
+        return TargetVerdict(target, False, reason=_why_not(exc, certs, chain, hostname, at))
+    by_der = {c.der: c for c in [*chain, *certs]}
+    ders = [c.public_bytes(Encoding.DER) for c in built]
+    path = tuple(by_der.get(der) or Cert.from_der(der) for der in ders)
+    anchor = path[-1]
+    if anchor in strays:
+        notes.append(
+            f"this store trusts {anchor.common_name!r} directly, which is not a self-signed root: "
+            "Microsoft rotates intermediates and server certificates without notice; trust the roots instead"
+        )
+    return TargetVerdict(target, True, path=path, notes=tuple(notes))
+
+
+def _why_not(
+    exc: VerificationError, certs: Sequence[Cert], chain: Sequence[Cert], hostname: str | None, at: dt.datetime
+) -> str:
+    reason = _clean(str(exc))
+    signers = signing_certs(chain, certs)
+    if not signers:
+        issuers = {chain[i].issuer for i in reachable(chain)} - {c.subject for c in chain}
+        wanted = ", ".join(sorted(issuers)) or chain[-1].issuer
+        return f"no certificate in this store signs the server's chain (it needs {wanted})"
+    expired = [c for c in chain if c.expired(at) or c.not_before > at]
+    if expired:
+        c = expired[0]
+        return (f"{c.common_name!r} is not valid on {at:%Y-%m-%d} (valid {c.not_before:%Y-%m-%d} to "
+                f"{c.not_after:%Y-%m-%d}); {reason}")
+    if "subjectAltName" in reason and hostname is not None:
+        names = _san_names(chain[0])
+        return f"the server certificate is not valid for {hostname!r} (it names {', '.join(names) or 'nothing'})"
+    signer, _ = signers[0]
+    return f"the chain reaches {signer.common_name!r} in this store, but {reason}"
+
+
+def _san_names(cert: Cert) -> list[str]:
+    try:
+        san = cert.x509.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    except x509.ExtensionNotFound:
+        return []
+    names: list[str] = list(san.get_values_for_type(x509.DNSName))
+    names += [str(ip) for ip in san.get_values_for_type(x509.IPAddress)]
+    return names
+
+
+# ---------------------------------------------------------------------------- one probe run
+
+
+@dataclass(frozen=True)
+class ProbeRequest:
+    endpoint: Endpoint
+    roots: tuple[Root, ...]  # every catalog root (built-in and custom): candidates for anchoring
+    selected: tuple[Root, ...]  # the profile's roots: the pseudo-target when no target is configured
+    profile: str
+    targets: tuple[TargetSpec, ...]
+    obtain: ObtainSettings
+    context: StoreContext = field(default_factory=StoreContext)
+    sslmode: str = VERIFY_FULL
+    timeout: float = DEFAULT_TIMEOUT
+
+    @property
+    def at(self) -> dt.datetime:
+        return self.obtain.at
+
+
+@dataclass(frozen=True)
+class ProbeResult:
+    endpoint: Endpoint
+    at: dt.datetime
+    sslmode: str
+    chain: tuple[Cert, ...]
+    tls_version: str | None
+    anchors: tuple[CatalogAnchor, ...]
+    targets: tuple[TargetVerdict, ...]
+    configured_targets: bool  # False: ``targets`` holds the profile's roots as a stand-in
+    known: tuple[tuple[Root, Cert], ...] = ()  # the catalog roots with a local copy
+    warnings: tuple[str, ...] = ()
+
+    @property
+    def hostname(self) -> str | None:
+        return self.endpoint.name if self.sslmode == VERIFY_FULL else None
+
+    @property
+    def ok(self) -> bool:
+        return bool(self.targets) and all(t.trusted for t in self.targets)
+
+    def root_id(self, cert: Cert | None) -> str | None:
+        """The catalog id of a certificate, when it is one of the catalog roots."""
+        if cert is None:
+            return None
+        for root, root_cert in self.known:
+            if root_cert.sha256 == cert.sha256:
+                return root.id
+        return None
+
+
+def catalog_certs(roots: Sequence[Root], settings: ObtainSettings) -> tuple[list[tuple[Root, Cert]], list[str]]:
+    """Local verified copies of the roots (cache, mirror directory, file, embedded); never downloads."""
+    local = ObtainSettings(at=settings.at, offline=True, cache_dir=settings.cache_dir,
+                           mirror=settings.mirror, max_bytes=settings.max_bytes)
+    obtainer = Obtainer(local, downloader=None, write_cache=False)
+    found: list[tuple[Root, Cert]] = []
+    warnings: list[str] = []
+    for root in roots:
+        try:
+            found.append((root, obtainer.obtain(root).cert))
+        except (RootUnavailable, PinMismatch) as exc:
+            warnings.append(f"cannot tell whether root {root.id} anchors the chain: {exc}")
+    return found, warnings
+
+
+def assess(
+    request: ProbeRequest, fetched: Fetched, roots: Sequence[tuple[Root, Cert]], warnings: Sequence[str] = ()
+) -> ProbeResult:
+    """Everything after the connection: anchors and one verdict per target. No network."""
+    chain = fetched.chain
+    hostname = request.endpoint.name if request.sslmode == VERIFY_FULL else None
+    anchors = anchoring_roots(chain, roots)
+    verdicts: list[TargetVerdict] = []
+    notes = list(warnings)
+    configured = bool(request.targets)
+    if configured:
+        for spec in request.targets:
+            for store in build_stores(spec, request.context):
+                try:
+                    contents = store.read()
+                except StoreError as exc:
+                    verdicts.append(TargetVerdict(store.name, False, reason=f"cannot read the store: {exc}"))
+                    continue
+                if not contents.exists:
+                    verdicts.append(TargetVerdict(store.name, False,
+                                                  reason="the store does not exist yet (run rotator sync)"))
+                    continue
+                verdicts.append(evaluate(store.name, contents.certs(), chain, hostname, request.at))
+    else:
+        day = request.at.date()
+        wanted = {r.id for r in request.selected if r.active_at(day)}
+        certs = [cert for root, cert in roots if root.id in wanted]
+        verdicts.append(evaluate(f"profile:{request.profile}", certs, chain, hostname, request.at))
+    return ProbeResult(
+        endpoint=request.endpoint,
+        at=request.at,
+        sslmode=request.sslmode,
+        chain=chain,
+        tls_version=fetched.tls_version,
+        anchors=tuple(anchors),
+        targets=tuple(verdicts),
+        configured_targets=configured,
+        known=tuple(roots),
+        warnings=tuple(notes),
+    )
+
+
+def probe(request: ProbeRequest) -> ProbeResult:
+    """Connect, then assess. Store specs are checked before connecting (a config error is exit 2 early)."""
+    for spec in request.targets:
+        build_stores(spec, request.context)
+    fetched = fetch_chain(request.endpoint, request.timeout)
+    roots, warnings = catalog_certs(request.roots, request.obtain)
+    return assess(request, fetched, roots, warnings)
+
