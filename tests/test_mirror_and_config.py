@@ -114,7 +114,8 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
     import os
 
     env = dict(os.environ)
-    ok = run_process("sync", "--offline", "--cache-dir", str(tmp_path / "c"), "--target", f"pem:{env_bundle}", env=env)
+    ok = run_process("sync", "--offline", "--cache-dir", str(tmp_path / "c"),
+                     "--state-dir", str(tmp_path / "s"), "--target", f"pem:{env_bundle}", env=env)
     assert ok.code == 0, ok.err
-    bad = run_process("sync", "--offline", "--profile", "nope", env=env)
+    bad = run_process("sync", "--offline", "--state-dir", str(tmp_path / "s"), "--profile", "nope", env=env)
     assert bad.code == 2 and "unknown profile" in bad.err
