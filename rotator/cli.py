@@ -15,13 +15,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rotator import __version__, probe, report
-from rotator.engine import sync, wanted_roots
+from rotator import __version__, metrics, probe, report
+from rotator.engine import build_stores, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
 from rotator.fsutil import atomic_write
 from rotator.obtain import Obtainer
 from rotator.settings import resolve
+from rotator.state import State
+from rotator.state import load as load_state
+from rotator.status import evaluate
 
 log = logging.getLogger("rotator")
 
@@ -42,6 +45,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads (TLS-intercepting proxies)")
     p.add_argument("--at", metavar="DATE", help="evaluate the lifecycle as of DATE (YYYY-MM-DD)")
+    p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
+    p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
@@ -57,6 +62,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_sync.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to update (repeatable)")
     p_sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     p_sync.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
+
+    p_status = sub.add_parser("status", help="read-only: which targets hold which roots, what expires when")
+    _common(p_status)
+    p_status.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to check (repeatable)")
+    p_status.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
+    p_status.add_argument("--warn-days", metavar="N", type=int, default=30,
+                          help="non-compliant when a wanted root expires within N days (default 30)")
 
     p_cat = sub.add_parser("catalog", help="list the known roots and profiles")
     p_cat.add_argument("--config", metavar="FILE")
@@ -140,7 +152,25 @@ def cmd_sync(args: argparse.Namespace) -> int:
     for target in result.targets:
         if target.error:
             print(f"rotator: error: {target.error}", file=sys.stderr)
+        for hook_error in target.hook_errors:
+            print(f"rotator: error: {hook_error}", file=sys.stderr)
     return 0 if result.ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    resolved = resolve(args, os.environ)
+    request = resolved.request
+    stores = [store for _, store in build_stores(request)]
+    status = evaluate(stores, resolved.selected, request.at, args.warn_days)
+    state = load_state(request.state_dir) if request.state_dir else State()
+    if request.metrics_file is not None:
+        metrics.write(request.metrics_file, status, state)
+    if args.json:
+        _emit_json(report.status_json(status, state))
+    else:
+        for line in report.status_text(status, state):
+            print(line)
+    return 0 if status.compliant else 1
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
@@ -208,4 +238,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-COMMANDS = {"sync": cmd_sync, "catalog": cmd_catalog, "mirror": cmd_mirror, "probe": cmd_probe}
+COMMANDS = {
+    "sync": cmd_sync,
+    "status": cmd_status,
+    "catalog": cmd_catalog,
+    "mirror": cmd_mirror,
+    "probe": cmd_probe,
+}

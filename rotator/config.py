@@ -5,6 +5,7 @@ Every error names the key path (``roots[1].sha256``) and is a ConfigError (exit 
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import tomllib
 from collections.abc import Mapping
@@ -20,9 +21,9 @@ DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
 
 TOP_KEYS = {
     "profile", "include", "keep", "roots", "profiles", "targets", "download",
-    "cache_dir", "state_dir", "metrics_file", "on_change", "daemon",
+    "cache_dir", "state_dir", "metrics_file", "on_change", "hook_timeout", "daemon",
 }
-ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note"}
+ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note", "trusted_from", "retire_after", "retire_reason"}
 DOWNLOAD_KEYS = {"ca_bundle", "mirror", "connect_timeout", "read_timeout", "retries", "max_bytes"}
 DAEMON_KEYS = {"interval", "jitter"}
 
@@ -51,6 +52,7 @@ class Config:
     state_dir: Path | None = None
     metrics_file: Path | None = None
     on_change: tuple[tuple[str, ...], ...] = ()
+    hook_timeout: float = 60.0
     daemon: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -113,7 +115,8 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
         cache_dir=_path(data, "cache_dir", "", base),
         state_dir=_path(data, "state_dir", "", base),
         metrics_file=_path(data, "metrics_file", "", base),
-        on_change=_commands(data.get("on_change", []), "on_change"),
+        on_change=_commands(data.get("on_change", []), "on_change") if "on_change" in data else (),
+        hook_timeout=_number(data, "hook_timeout", 60.0, ""),
         daemon=daemon,
     )
 
@@ -145,6 +148,9 @@ def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
         file=file,
         note=_str(raw, "note", f"{where}.") or "custom root from the configuration",
         custom=True,
+        trusted_from=_date(raw, "trusted_from", f"{where}."),
+        retire_after=_date(raw, "retire_after", f"{where}."),
+        retire_reason=_str(raw, "retire_reason", f"{where}.") or "",
     )
 
 
@@ -229,8 +235,24 @@ def _path(raw: Mapping[str, Any], key: str, prefix: str, base: Path) -> Path | N
     return base / os.path.expanduser(value)
 
 
-def _number(raw: Mapping[str, Any], key: str, default: float) -> float:
+def _number(raw: Mapping[str, Any], key: str, default: float, prefix: str = "download.") -> float:
     value = raw.get(key, default)
     if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"download.{key}: expected a positive number")
+        raise ConfigError(f"{prefix}{key}: expected a positive number")
     return float(value)
+
+
+def _date(raw: Mapping[str, Any], key: str, prefix: str) -> dt.date | None:
+    value = raw.get(key)
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value)
+        except ValueError:
+            pass
+    raise ConfigError(f"{prefix}{key}: expected a date (YYYY-MM-DD)")

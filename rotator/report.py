@@ -9,6 +9,8 @@ from rotator.certs import Cert
 from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.probe import ProbeResult
+from rotator.state import State
+from rotator.status import MISSING, OWNED, StatusReport
 
 JSON_VERSION = 1
 
@@ -44,6 +46,8 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
                 "would_change": bool(t.plan and t.plan.changes),
                 "notes": list(t.plan.notes) if t.plan else [],
                 "error": t.error,
+                "drift": list(t.drift),
+                "hook_errors": list(t.hook_errors),
             }
             for t in result.targets
         ],
@@ -75,6 +79,8 @@ def sync_text(result: SyncResult) -> list[str]:
             parts.insert(0, "up to date")
         lines.append(f"{t.target}: {'; '.join(parts) or 'up to date'}")
         lines.extend(f"  note: {note}" for note in t.plan.notes)
+        if t.drift:
+            lines.append(f"  drift: {', '.join(t.drift)} had been removed since the last run; put back")
         if result.dry_run:
             for a in t.plan.add:
                 lines.append(f"  + {a.root_id} ({a.name}, sha256 {a.cert.sha256})")
@@ -125,6 +131,67 @@ def catalog_text(catalog: Catalog) -> list[str]:
     lines.append("profiles:")
     for name, ids in catalog.profiles.items():
         lines.append(f"  {name}: {', '.join(ids)}")
+    return lines
+
+
+def status_json(status: StatusReport, state: State) -> dict[str, Any]:
+    return {
+        "version": JSON_VERSION,
+        "command": "status",
+        "at": status.at.isoformat(),
+        "compliant": status.compliant,
+        "warn_days": status.warn_days,
+        "last_success": state.last_success,
+        "last_failure": state.last_failure,
+        "roots": [
+            {
+                "id": r.root.id,
+                "name": r.root.name,
+                "sha256": r.root.sha256,
+                "not_after": r.not_after.isoformat() if r.not_after else None,
+                "days_left": r.days_left,
+            }
+            for r in status.roots
+        ],
+        "targets": [{"target": t.target, "roots": dict(t.cells), "error": t.error} for t in status.targets],
+        "events": [{"date": e.date.isoformat(), "root": e.root_id, "what": e.what} for e in status.events],
+        "findings": [{"severity": f.severity, "target": f.target, "message": f.message} for f in status.findings],
+    }
+
+
+_CELL = {OWNED: "added", MISSING: "MISSING"}
+
+
+def status_text(status: StatusReport, state: State) -> list[str]:
+    lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
+    if state.last_success:
+        lines.append(f"last successful sync: {state.last_success}")
+    ids = [r.root.id for r in status.roots]
+    width = max([len(t.target) for t in status.targets] + [6])
+    if status.targets:
+        lines.append("")
+        lines.append(f"{'target':{width}}  " + "  ".join(f"{i}" for i in ids))
+        for t in status.targets:
+            if t.error:
+                lines.append(f"{t.target:{width}}  ERROR: {t.error}")
+                continue
+            cells = [f"{_CELL.get(t.cells[i], 'present'):{len(i)}}" for i in ids]
+            lines.append(f"{t.target:{width}}  " + "  ".join(cells))
+        lines.append("(added: rotator added it; present: already there under another name)")
+    lines.append("")
+    lines.append("roots:")
+    for r in status.roots:
+        left = f"{r.days_left} days left" if r.days_left is not None else "expiry unknown"
+        lines.append(f"  {r.root.id:32} not after {r.not_after or '?'}  ({left})")
+    if status.events:
+        lines.append("ahead:")
+        for e in status.events:
+            lines.append(f"  {e.date}  {e.root_id}: {e.what}")
+    if status.findings:
+        lines.append("findings:")
+        for f in status.findings:
+            where = f"{f.target}: " if f.target else ""
+            lines.append(f"  {f.severity}: {where}{f.message}")
     return lines
 
 

@@ -16,6 +16,7 @@ from rotator.engine import SyncRequest
 from rotator.errors import ConfigError
 from rotator.fetch import DownloadSettings
 from rotator.obtain import ObtainSettings, default_cache_dir
+from rotator.state import default_state_dir
 from stores import parse_target
 from stores.base import StoreContext, TargetSpec
 
@@ -82,6 +83,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         environ=tuple(sorted(environ.items())),
         sysroot=getattr(args, "sysroot", None),
     )
+    state_arg = getattr(args, "state_dir", None)
+    metrics_arg = getattr(args, "metrics_file", None)
     request = SyncRequest(
         selected=selected,
         targets=specs,
@@ -89,5 +92,10 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         download=download,
         context=context,
         dry_run=bool(getattr(args, "dry_run", False)),
+        state_dir=Path(state_arg) if state_arg else cfg.state_dir or default_state_dir(environ, is_root),
+        metrics_file=Path(metrics_arg) if metrics_arg else cfg.metrics_file,
+        on_change=cfg.on_change,
+        hook_timeout=cfg.hook_timeout,
+        warn_days=int(getattr(args, "warn_days", None) or 30),
     )
     return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)

@@ -31,6 +31,9 @@ def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     return [PemBundle(_require_path(spec))]
 
 
+# Keys every target accepts; the engine, not the store, acts on them.
+COMMON_OPTIONS = frozenset({"on_change"})
+
 KINDS: dict[str, Kind] = {
     "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
 }
@@ -41,7 +44,7 @@ def build_stores(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     if kind is None:
         known = ", ".join(sorted(KINDS))
         raise ConfigError(f"{spec.where}: unknown target kind {spec.kind!r} (known: {known})")
-    unknown = sorted(k for k, _ in spec.options if k not in kind.options)
+    unknown = sorted(k for k, _ in spec.options if k not in kind.options | COMMON_OPTIONS)
     if unknown:
         raise ConfigError(f"{spec.where}: unknown key {unknown[0]!r} for target kind {spec.kind!r}")
     return kind.build(spec, ctx)

@@ -85,9 +85,10 @@ class PemBundle:
 
     def _load(self) -> bytes | None:
         data = read_optional(self.path, "PEM bundle")
-        if data is not None and data.strip() and b"-----BEGIN" not in data:
+        # Comments alone are a fine (empty) bundle; binary content (DER, a keystore) is not.
+        if data is not None and b"-----BEGIN" not in data and (b"\x00" in data or data[:1] == b"\x30"):
             raise StoreError(
-                f"{self.path} is not a PEM bundle (no BEGIN line found); "
+                f"{self.path} is not a PEM bundle (binary content, no BEGIN line); "
                 "point the target at a PEM file or move this file aside"
             )
         return data

@@ -47,14 +47,21 @@ def cache_dir(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def run(cache_dir: Path) -> object:
-    """Run the CLI in this process; adds --cache-dir under tmp so the machine's cache is never used."""
+def state_dir(tmp_path: Path) -> Path:
+    return tmp_path / "state"
+
+
+@pytest.fixture
+def run(cache_dir: Path, state_dir: Path) -> object:
+    """Run the CLI in this process, with cache and state under tmp (never the machine's)."""
 
     def _run(*args: str) -> Run:
         argv = list(args)
-        if argv and argv[0] in ("sync", "mirror", "status", "daemon") and "--cache-dir" not in argv \
-                and "--no-cache" not in argv:
-            argv[1:1] = ["--cache-dir", str(cache_dir)]
+        if argv and argv[0] in ("sync", "mirror", "status", "daemon"):
+            if "--cache-dir" not in argv and "--no-cache" not in argv:
+                argv[1:1] = ["--cache-dir", str(cache_dir)]
+            if "--state-dir" not in argv:
+                argv[1:1] = ["--state-dir", str(state_dir)]
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
             try:

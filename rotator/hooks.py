@@ -1,0 +1,55 @@
+"""Commands run after a store changed (a Java service to reload, say)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import subprocess
+from collections.abc import Mapping, Sequence
+
+log = logging.getLogger(__name__)
+
+DEFAULT_TIMEOUT = 60.0
+
+
+def run_hooks(
+    commands: Sequence[Sequence[str]],
+    *,
+    target: str,
+    added: Sequence[str],
+    removed: Sequence[str],
+    environ: Mapping[str, str],
+    timeout: float = DEFAULT_TIMEOUT,
+) -> list[str]:
+    """Run each argv once; return one error line per failed hook (the store is not undone)."""
+    env = dict(environ)
+    env.update(
+        ROTATOR_TARGET=target,
+        ROTATOR_ADDED=",".join(added),
+        ROTATOR_REMOVED=",".join(removed),
+    )
+    errors = []
+    for argv in commands:
+        shown = " ".join(argv)
+        try:
+            proc = subprocess.run(
+                list(argv), env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                cwd=os.sep,
+            )
+        except FileNotFoundError:
+            errors.append(f"{target}: on_change hook {shown!r} not found; fix the command in the config")
+            continue
+        except subprocess.TimeoutExpired:
+            errors.append(f"{target}: on_change hook {shown!r} did not finish within {timeout:g}s")
+            continue
+        except OSError as exc:
+            errors.append(f"{target}: on_change hook {shown!r} could not start: {exc.strerror}")
+            continue
+        if proc.returncode != 0:
+            tail = (proc.stderr or proc.stdout).strip().splitlines()[-1:] or [""]
+            errors.append(
+                f"{target}: on_change hook {shown!r} exited {proc.returncode}: {tail[0]}; the store keeps its new roots"
+            )
+        else:
+            log.info("%s: on_change hook %r ran", target, shown)
+    return errors

@@ -1,0 +1,57 @@
+"""One lock per state directory, so a manual run and the daemon never write at the same time."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+from rotator.errors import LockTimeout, RotatorError
+
+LOCK_NAME = "rotator.lock"
+
+
+@contextlib.contextmanager
+def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator[None]:
+    """Hold the lock for the block; wait at most ``timeout`` seconds, then say who holds it."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise RotatorError(
+            f"cannot create the lock in {directory}: {exc.strerror}; pass a writable --state-dir"
+        ) from exc
+    try:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    holder = _holder(fd)
+                    raise LockTimeout(
+                        f"another rotator run ({holder}) has held {directory / LOCK_NAME} for over {timeout:g}s; "
+                        "wait for it to finish or stop it"
+                    ) from None
+                time.sleep(poll)
+        os.ftruncate(fd, 0)
+        os.write(fd, f"{os.getpid()}\n".encode())
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
+
+
+def _holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 64, 0).decode().strip()
+    except OSError:
+        text = ""
+    return f"pid {text}" if text.isdigit() else "unknown pid"

@@ -1,0 +1,40 @@
+"""Prometheus text-format metrics for node_exporter's textfile collector."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
+
+from rotator.errors import RotatorError
+from rotator.state import State
+from rotator.status import MISSING, StatusReport
+
+
+def write(path: Path, report: StatusReport, state: State) -> None:
+    """Write every metric atomically (prometheus_client writes a temp file and renames it)."""
+    registry = CollectorRegistry()
+    present = Gauge("rotator_root_present", "1 when the target holds the root", ["target", "root"], registry=registry)
+    not_after = Gauge("rotator_root_not_after_timestamp_seconds", "Expiry of the root", ["root"], registry=registry)
+    compliant = Gauge("rotator_compliant", "1 when every target holds every wanted root", registry=registry)
+    last_ok = Gauge("rotator_last_success_timestamp_seconds", "Last successful sync", registry=registry)
+    failures = Counter("rotator_sync_failures", "Failed sync runs", registry=registry)
+    drift = Counter("rotator_drift_repairs", "Roots put back after something removed them", registry=registry)
+    for target in report.targets:
+        for root_id, cell in target.cells.items():
+            present.labels(target=target.target, root=root_id).set(0 if cell == MISSING else 1)
+    for root in report.roots:
+        if root.not_after is not None:
+            end = dt.datetime.combine(root.not_after, dt.time(), tzinfo=dt.UTC)
+            not_after.labels(root=root.root.id).set(end.timestamp())
+    compliant.set(1 if report.compliant else 0)
+    if state.last_success:
+        last_ok.set(dt.datetime.fromisoformat(state.last_success).timestamp())
+    failures.inc(state.failures)
+    drift.inc(state.drift_repairs)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        write_to_textfile(str(path), registry)
+    except OSError as exc:
+        raise RotatorError(f"cannot write metrics file {path}: {exc.strerror}; check metrics_file") from exc

@@ -1,0 +1,107 @@
+"""What rotator remembers between runs: per target, which roots were present and which it added.
+
+Ownership itself is read from the stores (aliases and file names ``rotator-<id>``, marker
+comments in bundles), so the state is a record, not the source of truth: a missing file is
+rebuilt from the stores on the next sync. A corrupt file is an error, never silently replaced,
+because it also carries counters that monitoring reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rotator.errors import RotatorError
+from rotator.fsutil import atomic_write
+
+STATE_VERSION = 1
+FILE_NAME = "state.json"
+
+
+@dataclass(frozen=True)
+class RootRecord:
+    sha256: str
+    owned: bool  # rotator added it (False: it was already there under another label)
+    since: str  # ISO time it was first seen in place
+
+
+@dataclass
+class State:
+    targets: dict[str, dict[str, RootRecord]] = field(default_factory=dict)
+    last_success: str | None = None
+    last_failure: str | None = None
+    failures: int = 0
+    drift_repairs: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "version": STATE_VERSION,
+            "last_success": self.last_success,
+            "last_failure": self.last_failure,
+            "failures": self.failures,
+            "drift_repairs": self.drift_repairs,
+            "targets": {
+                name: {rid: {"sha256": r.sha256, "owned": r.owned, "since": r.since} for rid, r in roots.items()}
+                for name, roots in sorted(self.targets.items())
+            },
+        }
+
+
+def default_state_dir(environ: Mapping[str, str], is_root: bool) -> Path:
+    """/var/lib/rotator for root, else the XDG state directory."""
+    if is_root:
+        return Path("/var/lib/rotator")
+    base = environ.get("XDG_STATE_HOME") or os.path.join(
+        environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
+    )
+    return Path(base) / "rotator"
+
+
+def load(directory: Path) -> State:
+    path = directory / FILE_NAME
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError:
+        return State()
+    except OSError as exc:
+        raise RotatorError(f"cannot read state file {path}: {exc.strerror}; check --state-dir") from exc
+    try:
+        doc = json.loads(raw)
+        return _parse(doc)
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise RotatorError(
+            f"state file {path} is corrupt ({exc}); move it aside and run sync again: "
+            "rotator rebuilds it from the stores"
+        ) from exc
+
+
+def save(directory: Path, state: State) -> None:
+    data = json.dumps(state.to_json(), indent=2, sort_keys=True).encode() + b"\n"
+    atomic_write(directory / FILE_NAME, data, mode=0o644)
+
+
+def now_iso(at: dt.datetime) -> str:
+    return at.astimezone(dt.UTC).replace(microsecond=0).isoformat()
+
+
+def _parse(doc: Any) -> State:
+    if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
+        raise ValueError(f"unknown state version {doc.get('version') if isinstance(doc, dict) else doc!r}")
+    targets: dict[str, dict[str, RootRecord]] = {}
+    for name, roots in doc["targets"].items():
+        targets[str(name)] = {
+            str(rid): RootRecord(sha256=str(r["sha256"]), owned=bool(r["owned"]), since=str(r["since"]))
+            for rid, r in roots.items()
+        }
+    return State(
+        targets=targets,
+        last_success=doc.get("last_success"),
+        last_failure=doc.get("last_failure"),
+        failures=int(doc.get("failures", 0)),
+        drift_repairs=int(doc.get("drift_repairs", 0)),
+    )
