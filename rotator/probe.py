@@ -44,7 +44,7 @@ from rotator.certs import Cert, NotACertificate
 from rotator.errors import ConfigError, PinMismatch, RootUnavailable, RotatorError, ServerUnreachable, StoreError
 from rotator.obtain import Obtainer, ObtainSettings
 from stores import build_stores
-from stores.base import StoreContext, TargetSpec
+from stores.base import StoreContext, TargetSpec, TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -546,9 +546,16 @@ def catalog_certs(roots: Sequence[Root], settings: ObtainSettings) -> tuple[list
 
 
 def assess(
-    request: ProbeRequest, fetched: Fetched, roots: Sequence[tuple[Root, Cert]], warnings: Sequence[str] = ()
+    request: ProbeRequest,
+    fetched: Fetched,
+    roots: Sequence[tuple[Root, Cert]],
+    stores: Sequence[TrustStore] | None = None,
+    warnings: Sequence[str] = (),
 ) -> ProbeResult:
-    """Everything after the connection: anchors and one verdict per target. No network."""
+    """Everything after the connection: anchors and one verdict per target store. No network.
+
+    ``stores`` defaults to the stores built from ``request.targets`` through the store registry.
+    """
     chain = fetched.chain
     hostname = request.endpoint.name if request.sslmode == VERIFY_FULL else None
     anchors = anchoring_roots(chain, roots)
@@ -556,18 +563,19 @@ def assess(
     notes = list(warnings)
     configured = bool(request.targets)
     if configured:
-        for spec in request.targets:
-            for store in build_stores(spec, request.context):
-                try:
-                    contents = store.read()
-                except StoreError as exc:
-                    verdicts.append(TargetVerdict(store.name, False, reason=f"cannot read the store: {exc}"))
-                    continue
-                if not contents.exists:
-                    verdicts.append(TargetVerdict(store.name, False,
-                                                  reason="the store does not exist yet (run rotator sync)"))
-                    continue
-                verdicts.append(evaluate(store.name, contents.certs(), chain, hostname, request.at))
+        if stores is None:
+            stores = target_stores(request)
+        for store in stores:
+            try:
+                contents = store.read()
+            except StoreError as exc:
+                verdicts.append(TargetVerdict(store.name, False, reason=f"cannot read the store: {exc}"))
+                continue
+            if not contents.exists:
+                verdicts.append(TargetVerdict(store.name, False,
+                                              reason="the store does not exist yet (run rotator sync)"))
+                continue
+            verdicts.append(evaluate(store.name, contents.certs(), chain, hostname, request.at))
     else:
         day = request.at.date()
         wanted = {r.id for r in request.selected if r.active_at(day)}
@@ -589,9 +597,13 @@ def assess(
 
 def probe(request: ProbeRequest) -> ProbeResult:
     """Connect, then assess. Store specs are checked before connecting (a config error is exit 2 early)."""
-    for spec in request.targets:
-        build_stores(spec, request.context)
+    stores = target_stores(request)
     fetched = fetch_chain(request.endpoint, request.timeout)
     roots, warnings = catalog_certs(request.roots, request.obtain)
-    return assess(request, fetched, roots, warnings)
+    return assess(request, fetched, roots, stores, warnings)
+
+
+def target_stores(request: ProbeRequest) -> list[TrustStore]:
+    """Every configured target's stores, through the registry (any kind, no kind-specific code)."""
+    return [store for spec in request.targets for store in build_stores(spec, request.context)]
 

@@ -392,3 +392,23 @@ def _expired_leaf(issuer: Issued) -> Issued:
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
+
+
+def test_any_store_kind_in_the_registry_is_judged(tmp_path: Path, pki: Pki, old_server: TlsServer, run,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    """probe reads stores only through the registry and ``read()``: a new kind needs no probe change."""
+    import stores
+    from stores.base import Entry, StoreContents
+
+    class FakeStore:
+        def __init__(self, path: str) -> None:
+            self.name = f"fake:{path}"
+
+        def read(self) -> StoreContents:
+            return StoreContents(entries=(Entry("alias-1", Cert.from_der(pki.old_root.der)),))
+
+    kind = stores.Kind("fake", lambda spec, ctx: [FakeStore(spec.path or "")])  # type: ignore[list-item]
+    monkeypatch.setitem(stores.KINDS, "fake", kind)
+    result = run("probe", f"localhost:{old_server.port}", "--target", "fake:one")
+    assert result.code == 0, result.out + result.err
+    assert "fake:one: trusted, anchored at 'Probe Old Root'" in result.out
