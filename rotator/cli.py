@@ -47,6 +47,8 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--at", metavar="DATE", help="evaluate the lifecycle as of DATE (YYYY-MM-DD)")
     p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
     p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
+    p.add_argument("--lock-timeout", metavar="SECONDS", type=float, default=60.0,
+                   help="how long to wait for another run holding the lock (default 60)")
     p.add_argument("--json", action="store_true", help="one JSON document on stdout")
     p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
@@ -69,6 +71,11 @@ def build_parser() -> argparse.ArgumentParser:
     p_status.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
     p_status.add_argument("--warn-days", metavar="N", type=int, default=30,
                           help="non-compliant when a wanted root expires within N days (default 30)")
+
+    p_daemon = sub.add_parser("daemon", help="sync at start and then on a schedule (systemd service)")
+    _common(p_daemon)
+    p_daemon.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to keep right")
+    p_daemon.add_argument("--sysroot", metavar="DIR", help=argparse.SUPPRESS)
 
     p_cat = sub.add_parser("catalog", help="list the known roots and profiles")
     p_cat.add_argument("--config", metavar="FILE")
@@ -106,7 +113,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
-    level = logging.WARNING
+    # The daemon logs one line per event; by hand, only what needs attention.
+    level = logging.INFO if args.command == "daemon" else logging.WARNING
     if getattr(args, "verbose", False):
         level = logging.DEBUG
     elif getattr(args, "quiet", False):
@@ -118,6 +126,7 @@ def _setup_logging(args: argparse.Namespace) -> None:
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
+    logging.getLogger("schedule").setLevel(logging.WARNING)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -208,6 +217,12 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from rotator.daemon import Daemon
+
+    return Daemon(args, os.environ).run()
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise ConfigError("--timeout: must be a positive number of seconds")
@@ -240,6 +255,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 COMMANDS = {
     "sync": cmd_sync,
+    "daemon": cmd_daemon,
     "status": cmd_status,
     "catalog": cmd_catalog,
     "mirror": cmd_mirror,

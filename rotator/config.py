@@ -25,7 +25,7 @@ TOP_KEYS = {
 }
 ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note", "trusted_from", "retire_after", "retire_reason"}
 DOWNLOAD_KEYS = {"ca_bundle", "mirror", "connect_timeout", "read_timeout", "retries", "max_bytes"}
-DAEMON_KEYS = {"interval", "jitter"}
+DAEMON_KEYS = {"interval", "jitter", "retry"}
 
 
 @dataclass(frozen=True)
@@ -182,7 +182,7 @@ def _download(raw: Any, base: Path) -> DownloadConfig:
         mirror=mirror,
         connect_timeout=_number(raw, "connect_timeout", defaults.connect_timeout),
         read_timeout=_number(raw, "read_timeout", defaults.read_timeout),
-        retries=int(_number(raw, "retries", defaults.retries)),
+        retries=int(_number(raw, "retries", defaults.retries, allow_zero=True)),
         max_bytes=int(_number(raw, "max_bytes", defaults.max_bytes)),
     )
 
@@ -235,10 +235,12 @@ def _path(raw: Mapping[str, Any], key: str, prefix: str, base: Path) -> Path | N
     return base / os.path.expanduser(value)
 
 
-def _number(raw: Mapping[str, Any], key: str, default: float, prefix: str = "download.") -> float:
+def _number(
+    raw: Mapping[str, Any], key: str, default: float, prefix: str = "download.", allow_zero: bool = False
+) -> float:
     value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
-        raise ConfigError(f"{prefix}{key}: expected a positive number")
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
+        raise ConfigError(f"{prefix}{key}: expected a {'non-negative' if allow_zero else 'positive'} number")
     return float(value)
 
 

@@ -7,9 +7,11 @@ store does not keep the others from being repaired), under one lock.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
-from collections.abc import Sequence
+import threading
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +29,35 @@ from stores.base import Anchor, Plan, StoreContext, TargetSpec, TrustStore, owne
 log = logging.getLogger(__name__)
 
 
+class Cancelled(RotatorError):
+    """The run was asked to stop (daemon shutdown) between two steps; nothing is half-written."""
+
+
+class RunControl:
+    """Lets another thread stop a run between steps, and wait until no store is being written."""
+
+    def __init__(self) -> None:
+        self._cancel = threading.Event()
+        self._writing = threading.Lock()
+
+    def cancel(self) -> None:
+        self._cancel.set()
+
+    def check(self) -> None:
+        if self._cancel.is_set():
+            raise Cancelled("stopped before finishing: stores already written are complete, the rest untouched")
+
+    @contextlib.contextmanager
+    def writing(self) -> Iterator[None]:
+        with self._writing:
+            self.check()
+            yield
+
+    def block_writes(self, timeout: float) -> bool:
+        """Wait for a write in progress to end and keep any new one from starting (held until exit)."""
+        return self._writing.acquire(timeout=timeout)
+
+
 @dataclass(frozen=True)
 class SyncRequest:
     selected: tuple[Root, ...]  # the profile's roots plus extra ids, before the lifecycle
@@ -41,6 +72,7 @@ class SyncRequest:
     hook_timeout: float = hooks.DEFAULT_TIMEOUT
     lock_timeout: float = 60.0
     warn_days: int = 30
+    control: RunControl | None = field(default=None, compare=False)
 
     @property
     def at(self) -> dt.datetime:
@@ -94,6 +126,8 @@ def sync(request: SyncRequest) -> SyncResult:
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
         try:
             result = _run(request, stores, state)
+        except Cancelled:
+            raise
         except RotatorError:
             state.failures += 1
             state.last_failure = state_mod.now_iso(request.at)
@@ -123,7 +157,8 @@ def status_of(request: SyncRequest, stores: Sequence[TrustStore]) -> StatusRepor
 def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State) -> SyncResult:
     active, inactive = wanted_roots(request.selected, request.at)
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
-    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download))
+    control = request.control or RunControl()
+    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check)
     try:
         # A PinMismatch escapes here: no target has been touched yet.
         result.roots = obtainer.obtain_all(active)
@@ -132,7 +167,8 @@ def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], 
         result.warnings.extend(obtainer.warnings)
     anchors = [Anchor(root_id=o.root.id, name=o.root.name, cert=o.cert) for o in result.roots]
     for spec, store in stores:
-        outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
+        with control.writing():
+            outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
         if outcome.changed:
             outcome = _after_change(request, spec, outcome)
         if not request.dry_run and outcome.error is None and outcome.plan is not None:

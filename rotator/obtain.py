@@ -45,6 +45,7 @@ class Obtainer:
     settings: ObtainSettings
     downloader: Callable[[], Downloader] | None = None  # made on first use: offline runs never build one
     warnings: list[str] = field(default_factory=list)
+    check: Callable[[], None] = lambda: None  # raises to abandon the run between candidates
     write_cache: bool = True  # False for read-only runs (probe): nothing is written anywhere
     _session: Downloader | None = None
 
@@ -58,6 +59,7 @@ class Obtainer:
     def obtain(self, root: Root) -> Obtained:
         reasons: list[str] = []
         for source, location, load in self._candidates(root):
+            self.check()
             try:
                 data = load()
                 cert = check_candidate(root, data, location, self.settings.at, self.settings.max_bytes)

@@ -97,5 +97,6 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         on_change=cfg.on_change,
         hook_timeout=cfg.hook_timeout,
         warn_days=int(getattr(args, "warn_days", None) or 30),
+        lock_timeout=float(getattr(args, "lock_timeout", None) or 60.0),
     )
     return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)

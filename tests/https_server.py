@@ -40,9 +40,9 @@ class Route:
 
 
 class HttpsServer:
-    def __init__(self, directory: Path) -> None:
+    def __init__(self, directory: Path, port: int = 0, ca: Issued | None = None) -> None:
         directory.mkdir(parents=True, exist_ok=True)
-        self.ca: Issued = make_root("rotator test download CA")
+        self.ca: Issued = ca or make_root("rotator test download CA")
         leaf = make_leaf(self.ca, ("localhost",))
         self.ca_file = directory / "download-ca.pem"
         self.ca_file.write_bytes(self.ca.pem)
@@ -74,7 +74,7 @@ class HttpsServer:
                     return
                 self.wfile.write(reply.body)
 
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.load_cert_chain(cert_file, key_file)
@@ -100,8 +100,8 @@ class HttpsServer:
 
 
 @contextmanager
-def https_server(directory: Path) -> Iterator[HttpsServer]:
-    server = HttpsServer(directory)
+def https_server(directory: Path, port: int = 0, ca: Issued | None = None) -> Iterator[HttpsServer]:
+    server = HttpsServer(directory, port, ca)
     server.start()
     deadline = time.monotonic() + 5
     while not server.thread.is_alive() and time.monotonic() < deadline:

@@ -1,0 +1,216 @@
+"""``rotator daemon``: a sync at start, then every interval (with jitter), under systemd.
+
+The main thread only waits, handles signals, pings the watchdog and schedules; each cycle
+runs in a worker thread so a slow download never starves the watchdog. On SIGTERM the
+daemon stops within about a second: a cycle still downloading is abandoned (nothing has
+been written yet at that point), a store write in progress is waited for, never cut.
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, replace
+from types import FrameType
+
+from rotator.engine import Cancelled, RunControl, build_stores, status_of, sync
+from rotator.errors import RotatorError
+from rotator.notify import Notifier
+from rotator.scheduler import CycleScheduler, parse_duration
+from rotator.settings import Resolved, resolve
+
+log = logging.getLogger(__name__)
+
+DEFAULT_INTERVAL = "6h"
+DEFAULT_JITTER = "30m"
+DEFAULT_RETRY = "1m"
+STOP_GRACE_SECONDS = 0.8
+
+
+@dataclass(frozen=True)
+class Timing:
+    interval: int
+    jitter: int
+    retry: int  # first delay after a failure; doubles per failure, capped at the interval
+
+    @classmethod
+    def from_config(cls, daemon: Mapping[str, str]) -> Timing:
+        return cls(
+            interval=parse_duration(daemon.get("interval") or DEFAULT_INTERVAL, "daemon.interval"),
+            jitter=parse_duration(daemon.get("jitter") or DEFAULT_JITTER, "daemon.jitter"),
+            retry=parse_duration(daemon.get("retry") or DEFAULT_RETRY, "daemon.retry"),
+        )
+
+    def backoff(self, failures: int) -> int:
+        return int(min(self.retry * 2 ** max(failures - 1, 0), self.interval))
+
+
+@dataclass
+class CycleOutcome:
+    ok: bool
+    summary: str
+
+
+class Daemon:
+    def __init__(
+        self,
+        args: argparse.Namespace,
+        environ: Mapping[str, str],
+        *,
+        resolver: Callable[[argparse.Namespace, Mapping[str, str]], Resolved] = resolve,
+    ) -> None:
+        self.args = args
+        self.environ = environ
+        self.resolver = resolver
+        self.resolved = resolver(args, environ)  # a bad config at start is exit 2, as for sync
+        self.timing = Timing.from_config(self.resolved.config.daemon)
+        self.notifier = Notifier(environ)
+        self.scheduler = CycleScheduler(self._start_cycle)
+        self.control = RunControl()
+        self.wake = threading.Event()
+        self.stop_requested = False
+        self.reload_requested = False
+        self.worker: threading.Thread | None = None
+        self.outcome: CycleOutcome | None = None
+        self.failures = 0
+        self.ready_sent = False
+        self.last_watchdog = 0.0
+
+    # signals only set flags; the main loop acts on them
+    def _on_stop(self, signum: int, frame: FrameType | None) -> None:
+        self.stop_requested = True
+        self.wake.set()
+
+    def _on_reload(self, signum: int, frame: FrameType | None) -> None:
+        self.reload_requested = True
+        self.wake.set()
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._on_stop)
+        signal.signal(signal.SIGINT, self._on_stop)
+        signal.signal(signal.SIGHUP, self._on_reload)
+        log.info("daemon started: every %ss (+ up to %ss jitter)", self.timing.interval, self.timing.jitter)
+        self._start_cycle()
+        while not self.stop_requested:
+            if self.worker is not None and not self.worker.is_alive():
+                self._finish_cycle()
+            if self.reload_requested and self.worker is None:
+                self._reload()
+            if self.worker is None:
+                self.scheduler.run_pending()
+            self._ping_watchdog()
+            self.wake.wait(timeout=self._tick())
+            self.wake.clear()
+        return self._shutdown()
+
+    def _tick(self) -> float:
+        if self.worker is not None:
+            return 0.05
+        idle = self.scheduler.idle_seconds()
+        tick = 1.0 if idle is None else max(0.05, min(1.0, idle))
+        if self.notifier.watchdog_seconds:
+            tick = min(tick, self.notifier.watchdog_seconds / 4)
+        return tick
+
+    def _ping_watchdog(self) -> None:
+        # systemd arms the watchdog once start-up completes (READY=1); pings start then.
+        period = self.notifier.watchdog_seconds
+        now = time.monotonic()
+        if period and self.ready_sent and now - self.last_watchdog >= period / 2:
+            self.notifier.send("WATCHDOG=1")
+            self.last_watchdog = now
+
+    def _start_cycle(self) -> None:
+        request = replace(self.resolved.request, control=self.control)
+
+        def body() -> None:
+            try:
+                result = sync(request)
+                stores = [store for _, store in build_stores(request)]
+                status = status_of(request, stores)
+                changed = [t.target for t in result.targets if t.changed]
+                failed = [t for t in result.targets if t.error or t.hook_errors]
+                drift = sum(len(t.drift) for t in result.targets)
+                parts = [f"{len(result.targets)} targets, {len(result.roots)} roots"]
+                parts.append(f"changed {len(changed)}" if changed else "no change")
+                if drift:
+                    parts.append(f"repaired {drift} drifted")
+                parts.append("compliant" if status.compliant else "NOT compliant")
+                if failed:
+                    first = failed[0]
+                    reason = first.error or first.hook_errors[0]
+                    self.outcome = CycleOutcome(False, f"{len(failed)} target(s) failed: {reason}")
+                else:
+                    self.outcome = CycleOutcome(True, "; ".join(parts))
+            except Cancelled:
+                self.outcome = CycleOutcome(False, "stopped")
+            except RotatorError as exc:
+                self.outcome = CycleOutcome(False, str(exc))
+            except Exception as exc:  # a bug in one cycle must not end the service
+                log.exception("cycle crashed")
+                self.outcome = CycleOutcome(False, f"internal error: {exc}")
+            finally:
+                self.wake.set()
+
+        self.outcome = None
+        self.worker = threading.Thread(target=body, name="rotator-cycle", daemon=True)
+        self.worker.start()
+
+    def _finish_cycle(self) -> None:
+        assert self.worker is not None
+        self.worker.join()
+        self.worker = None
+        outcome = self.outcome or CycleOutcome(False, "cycle ended without a result")
+        if outcome.ok:
+            self.failures = 0
+            delay, jitter = self.timing.interval, self.timing.jitter
+            line = f"ok: {outcome.summary}; next sync in about {_human(delay)}"
+            log.info("%s", line)
+        else:
+            self.failures += 1
+            delay, jitter = self.timing.backoff(self.failures), 0
+            line = f"failed ({self.failures} in a row): {outcome.summary}; retry in {_human(delay)}"
+            log.error("%s", line)
+        self.scheduler.next_in(delay, jitter)
+        if not self.ready_sent:
+            self.notifier.send("READY=1", f"STATUS={line}")
+            self.ready_sent = True
+        else:
+            self.notifier.status(line)
+
+    def _reload(self) -> None:
+        self.reload_requested = False
+        try:
+            resolved = self.resolver(self.args, self.environ)
+            timing = Timing.from_config(resolved.config.daemon)
+        except RotatorError as exc:
+            log.error("config reload failed, keeping the previous config: %s", exc)
+            self.notifier.status(f"config reload failed, running with the previous config: {exc}")
+            return
+        self.resolved, self.timing = resolved, timing
+        log.info("config reloaded; syncing now")
+        self._start_cycle()
+
+    def _shutdown(self) -> int:
+        self.notifier.send("STOPPING=1")
+        self.control.cancel()
+        if self.worker is not None:
+            self.worker.join(STOP_GRACE_SECONDS)
+            if self.worker.is_alive():
+                # Still downloading (nothing written yet) or inside a store write: wait for the
+                # write to end and keep any other from starting, then leave.
+                self.control.block_writes(timeout=120)
+                log.info("stopping: the unfinished cycle was abandoned before writing")
+        log.info("daemon stopped")
+        return 0
+
+
+def _human(seconds: int) -> str:
+    for unit, size in (("d", 86400), ("h", 3600), ("m", 60)):
+        if seconds >= size and seconds % size == 0:
+            return f"{seconds // size}{unit}"
+    return f"{seconds}s"
