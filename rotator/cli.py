@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rotator import __version__, metrics, report
+from rotator import __version__, report
 from rotator.engine import build_stores, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError
 from rotator.fetch import Downloader
@@ -148,6 +148,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = evaluate(stores, resolved.selected, request.at, args.warn_days)
     state = load_state(request.state_dir) if request.state_dir else State()
     if request.metrics_file is not None:
+        from rotator import metrics  # prometheus_client loads only when metrics are wanted
+
         metrics.write(request.metrics_file, status, state)
     if args.json:
         _emit_json(report.status_json(status, state))
