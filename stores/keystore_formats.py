@@ -58,6 +58,13 @@ class Reason(enum.Enum):
     UNSUPPORTED = "unsupported"  # readable, but cannot be written back safely
 
 
+# Both formats check integrity with a MAC keyed by the password: a wrong password and
+# altered bytes fail the same check, and nothing can tell them apart.
+INTEGRITY_FAILED = (
+    "the password did not open the store (integrity check failed: wrong password, or the file was altered)"
+)
+
+
 class KeystoreProblem(Exception):
     def __init__(self, reason: Reason, detail: str) -> None:
         super().__init__(detail)
@@ -123,10 +130,7 @@ class JksKeystore(Keystore):
             # Keys stay encrypted: pyjks then writes their encrypted bytes back verbatim.
             store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
         except jks.util.KeystoreSignatureException as exc:
-            raise KeystoreProblem(
-                Reason.PASSWORD, "the password did not open the store (integrity check failed: wrong password, "
-                "or the file was altered)"
-            ) from exc
+            raise KeystoreProblem(Reason.PASSWORD, INTEGRITY_FAILED) from exc
         except jks.util.DuplicateAliasException as exc:
             raise KeystoreProblem(Reason.UNSUPPORTED, f"it holds the same alias twice ({exc})") from exc
         except (jks.util.KeystoreException, struct.error, ValueError, IndexError, EOFError) as exc:
@@ -187,7 +191,7 @@ class Pkcs12Keystore(Keystore):
             loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
         except ValueError as exc:
             # The structure was checked above, so this is the MAC or the decryption failing.
-            raise KeystoreProblem(Reason.PASSWORD, "the password did not open the store") from exc
+            raise KeystoreProblem(Reason.PASSWORD, INTEGRITY_FAILED) from exc
         if loaded.key is not None or loaded.cert is not None:
             raise KeystoreProblem(
                 Reason.UNSUPPORTED,
