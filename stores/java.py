@@ -50,6 +50,7 @@ class JavaKeystore:
         self._password = password
         self._new_format = new_format  # None: the file must already exist (a JDK's cacerts)
         self._notes = tuple(notes)
+        self._written: dict[str, str] = {}  # alias -> SHA-256 of what the last apply wrote
 
     def _problem(self, problem: KeystoreProblem) -> StoreError:
         if problem.reason is Reason.PASSWORD:
@@ -108,6 +109,7 @@ class JavaKeystore:
             assert self._new_format is not None
             store = new(self._new_format, self._password.value)
         adds = [TrustedCert(alias=f"{OWNED_PREFIX}{a.root_id}", der=a.cert.der) for a in plan.add]
+        self._written = {f"{OWNED_PREFIX}{a.root_id}": a.cert.sha256 for a in plan.add}
         try:
             data = store.render([e.label for e in plan.remove], adds)
         except (KeystoreProblem, ValueError) as exc:
@@ -117,13 +119,14 @@ class JavaKeystore:
     def verify(self, wanted: Sequence[Anchor]) -> None:
         contents = self.read()
         verify_present(self.name, contents, wanted)
-        # Every entry rotator writes must read back under its alias, or the next run cannot own it.
-        labels = {e.label for e in contents.entries if e.cert is not None}
-        by_fingerprint = {e.cert.sha256 for e in contents.entries if e.cert is not None and e.owner_id}
-        for anchor in wanted:
-            alias = f"{OWNED_PREFIX}{anchor.root_id}"
-            if anchor.cert.sha256 in by_fingerprint and alias not in labels:
-                raise StoreError(f"{self.name}: {anchor.root_id} did not read back under alias {alias}")
+        # What was just written must read back under its alias, or the next run could not own it.
+        found = {e.label: e.cert.sha256 for e in contents.entries if e.cert is not None}
+        for alias, sha256 in self._written.items():
+            if found.get(alias) != sha256:
+                raise StoreError(
+                    f"{self.name}: {alias} did not read back with SHA-256 {sha256} after writing; "
+                    "run sync again and check other tools managing this store"
+                )
 
 
 def _path_of(spec: TargetSpec) -> Path:
