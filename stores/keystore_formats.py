@@ -16,8 +16,8 @@ import enum
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
-import jks
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.serialization import (
@@ -29,6 +29,13 @@ from cryptography.hazmat.primitives.serialization import (
 )
 
 from stores.der import DerError, Tlv, read_exact, sequence
+
+
+def _pyjks() -> Any:
+    # pyjks pulls in pyasn1 and pycryptodome (about 80 ms): only runs that touch a JKS pay for it.
+    import jks
+
+    return jks
 
 JKS_MAGIC = bytes.fromhex("feedfeed")
 JCEKS_MAGIC = bytes.fromhex("cececece")
@@ -114,7 +121,7 @@ class Keystore:
 class JksKeystore(Keystore):
     format = Format.JKS
 
-    def __init__(self, store: jks.KeyStore, password: str) -> None:
+    def __init__(self, store: Any, password: str) -> None:  # a jks.KeyStore
         self._store = store
         self._password = password
         keys = len(store.private_keys)
@@ -122,10 +129,11 @@ class JksKeystore(Keystore):
 
     @classmethod
     def new(cls, password: str) -> JksKeystore:
-        return cls(jks.KeyStore.new("jks", []), password)
+        return cls(_pyjks().KeyStore.new("jks", []), password)
 
     @classmethod
     def load(cls, data: bytes, password: str) -> JksKeystore:
+        jks = _pyjks()
         try:
             # Keys stay encrypted: pyjks then writes their encrypted bytes back verbatim.
             store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
@@ -150,6 +158,7 @@ class JksKeystore(Keystore):
         return [TrustedCert(alias=alias, der=entry.cert) for alias, entry in self._store.certs.items()]
 
     def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+        jks = _pyjks()
         entries = dict(self._store.entries)
         for alias in remove:
             entries.pop(alias, None)

@@ -405,3 +405,21 @@ def test_java_client_trusts_server_only_after_sync(tmp_path: Path, run, reduced,
         refused = kt.java_client(port, untouched, storetype, PW)
         assert refused.returncode == 1, refused.stdout + refused.stderr
         assert "NOT TRUSTED" in refused.stdout and "PKIX path building failed" in refused.stdout
+
+
+def test_legacy_pkcs12_keeps_sha1_protection(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A store made the pre-2021 way stays readable by the old JDKs that made it."""
+    from stores.keystore_formats import OID_SHA1, inspect_pkcs12
+
+    store = tmp_path / "old.p12"
+    kt.keytool("-J-Dkeystore.pkcs12.legacy", "-importcert", "-noprompt", "-alias", "mine", "-file",
+               "/etc/ssl/certs/ISRG_Root_X1.pem", "-storetype", "PKCS12", "-keystore", str(store),
+               *kt.storepass(PW), password=PW)
+    assert inspect_pkcs12(store.read_bytes()).mac == OID_SHA1
+    monkeypatch.setenv("APP_STOREPASS", PW)
+    config = write_config(tmp_path, {"kind": "pkcs12", "path": store, "storepass_env": "APP_STOREPASS"})
+    result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
+    assert result.code == 0, result.err
+    protection = inspect_pkcs12(store.read_bytes())
+    assert protection.mac == OID_SHA1 and protection.encrypted
+    assert set(kt.by_alias(store, PW, "PKCS12")) == {"mine"} | {f"rotator-{root_id}" for root_id in POSTGRES}
