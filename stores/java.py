@@ -27,7 +27,7 @@ from stores.base import (
     verify_present,
 )
 from stores.jdk_discovery import DEFAULT_JVM_DIRS, discover
-from stores.keystore_formats import Format, Keystore, KeystoreProblem, Reason, TrustedCert, detect, load, new
+from stores.keystore_formats import Format, Keystore, KeystoreProblem, Reason, TrustedCert, load, new
 from stores.passwords import PASSWORD_OPTIONS, StorePassword, store_password
 
 CACERTS_PASSWORD = "changeit"  # noqa: S105 - every JDK's cacerts ships with it (Temurin's: no password at all)
@@ -74,7 +74,10 @@ class JavaKeystore:
             raise self._problem(problem) from problem
 
     def read(self) -> StoreContents:
-        store = self._load()
+        return self._contents(self._load())
+
+    @staticmethod
+    def _contents(store: Keystore | None) -> StoreContents:
         if store is None:
             return StoreContents(entries=(), exists=False)
         entries = []
@@ -89,7 +92,7 @@ class JavaKeystore:
 
     def plan(self, wanted: Sequence[Anchor]) -> Plan:
         store = self._load()
-        plan = make_plan(self.name, self.read() if store is not None else StoreContents(exists=False), wanted)
+        plan = make_plan(self.name, self._contents(store), wanted)
         notes = list(self._notes)
         if store is None:
             assert self._new_format is not None
@@ -171,4 +174,4 @@ def build_java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
 
 
 __all__ = ["JAVA_CACERTS_OPTIONS", "PASSWORD_OPTIONS", "JavaKeystore", "build_java_cacerts", "build_jks",
-           "build_pkcs12", "detect"]
+           "build_pkcs12"]
