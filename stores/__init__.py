@@ -8,6 +8,7 @@ from pathlib import Path
 
 from rotator.errors import ConfigError
 from stores.base import StoreContext, TargetSpec, TrustStore
+from stores.java import JAVA_CACERTS_OPTIONS, PASSWORD_OPTIONS, build_java_cacerts, build_jks, build_pkcs12
 from stores.pem import PemBundle
 
 
@@ -36,6 +37,15 @@ COMMON_OPTIONS = frozenset({"on_change"})
 
 KINDS: dict[str, Kind] = {
     "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
+    "jks": Kind("jks", build_jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)"),
+    "pkcs12": Kind("pkcs12", build_pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store"),
+    "java-cacerts": Kind(
+        "java-cacerts",
+        build_java_cacerts,
+        needs_path=False,
+        options=JAVA_CACERTS_OPTIONS,
+        summary="every JDK's cacerts on the host ($JAVA_HOME, java on PATH, /usr/lib/jvm), or the one named",
+    ),
 }
 
 
