@@ -7,8 +7,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rotator.errors import ConfigError
+from stores import system
 from stores.base import StoreContext, TargetSpec, TrustStore
 from stores.pem import PemBundle
+from stores.pemdir import PemDir
 
 
 @dataclass(frozen=True)
@@ -31,11 +33,27 @@ def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     return [PemBundle(_require_path(spec))]
 
 
+def _system(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [system.build(spec, ctx)]
+
+
+def _pem_dir(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [PemDir(_require_path(spec))]
+
 # Keys every target accepts; the engine, not the store, acts on them.
 COMMON_OPTIONS = frozenset({"on_change"})
 
 KINDS: dict[str, Kind] = {
     "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
+    "system": Kind(
+        "system", _system, needs_path=False,
+        options=frozenset({"distro", "refresh", "refresh_timeout"}),
+        summary="the OS trust store: system (detected) or system:debian|rhel|suse|alpine|arch",
+    ),
+    "pem-dir": Kind(
+        "pem-dir", _pem_dir,
+        summary="an OpenSSL hash directory: one PEM per root plus <hash>.0 links (SSL_CERT_DIR, CApath)",
+    ),
 }
 
 
