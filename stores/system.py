@@ -20,10 +20,12 @@ Where the refresh runs (target key ``refresh``):
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import os
 import shlex
 import shutil
+import signal
 import subprocess
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
@@ -305,6 +307,11 @@ class SystemStore:
                                     for x in (flag, str(under(self.root, path))))
             return Refresh(argv, f"refresh: `{shlex.join(argv)}` runs after the anchors change")
         in_image = self._image_has(base[0])
+        if self.mode == "chroot" and not in_image:
+            raise StoreError(
+                f"{self.name}: refresh = chroot, but {self.root} holds no {base[0]}; install the distribution's "
+                "ca-certificates package in the image first, or use refresh = \"auto\" to be told what to run"
+            )
         if self.mode == "chroot" or (in_image and _is_root()):
             argv = ("chroot", str(self.root), *base)
             return Refresh(argv, f"refresh: `{shlex.join(argv)}` runs after the anchors change")
@@ -426,22 +433,18 @@ class SystemStore:
                 f"distribution's ca-certificates package, or use refresh = \"none\" and run `{command}` yourself"
             )
         try:
-            proc = subprocess.run([executable, *argv[1:]], capture_output=True, timeout=self.timeout, env=env,
-                                  stdin=subprocess.DEVNULL, check=False)
+            returncode, output = _run_bounded([executable, *argv[1:]], env=env, timeout=self.timeout)
         except subprocess.TimeoutExpired as exc:
-            output = _tail((exc.stdout or b"") + (exc.stderr or b""))
             raise StoreError(
-                f"{self.name}: `{command}` did not finish within {self.timeout:g}s (raise refresh_timeout if the "
-                f"machine is slow){output}"
+                f"{self.name}: `{command}` did not finish within {self.timeout:g}s and was stopped (raise "
+                f"refresh_timeout if the machine is slow){_tail(exc.output or b'')}"
             ) from exc
         except OSError as exc:
             if exc.errno in (errno.ENOENT, errno.EACCES):
                 raise _CommandMissing(f"{self.name}: cannot run `{command}`: {exc.strerror}") from exc
             raise StoreError(f"{self.name}: cannot run `{command}`: {exc.strerror}") from exc
-        if proc.returncode != 0:
-            raise StoreError(
-                f"{self.name}: `{command}` failed with exit code {proc.returncode}{_tail(proc.stdout + proc.stderr)}"
-            )
+        if returncode != 0:
+            raise StoreError(f"{self.name}: `{command}` failed with exit code {returncode}{_tail(output)}")
 
     # -- verifying -----------------------------------------------------------------------------
 
@@ -478,6 +481,24 @@ def _owner(filename: str) -> str | None:
         return None
     root_id = filename[len(OWNED_PREFIX) : -4]
     return root_id or None
+
+
+def _run_bounded(argv: Sequence[str], *, env: dict[str, str], timeout: float) -> tuple[int, bytes]:
+    """Run argv with its output captured; on timeout the whole process group is killed, so a
+    grandchild holding the pipe open cannot make the wait unbounded."""
+    with subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          env=env, start_new_session=True) as proc:
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                output, _ = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                output = b""
+            raise subprocess.TimeoutExpired(exc.cmd, timeout, output=output) from None
+        return proc.returncode, output
 
 
 def _is_root() -> bool:
