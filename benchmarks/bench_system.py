@@ -64,6 +64,7 @@ def update_by_hand(root: Path) -> None:
 
 def sync(root: Path) -> None:
     proc = subprocess.run([sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "-q",
+                           "--state-dir", str(root.parent / f"{root.name}-state"),
                            "--config", str(root / "rotator.toml"), "--sysroot", str(root)],
                           capture_output=True, text=True, timeout=120, cwd=REPO)
     if proc.returncode != 0:
@@ -107,8 +108,8 @@ def main() -> None:
                 results[name].append(timed(fn, root))
             if bundle_count(a) != bundle_count(b):
                 raise SystemExit(f"bundles differ: rotator {bundle_count(a)}, by hand {bundle_count(b)}")
-            shutil.rmtree(a)
-            shutil.rmtree(b)
+            for tree in (a, b, base / f"sync-{rep}-state"):
+                shutil.rmtree(tree, ignore_errors=True)
         packaged = len(list(MOZILLA.glob("*.crt")))
     med = {k: statistics.median(v) for k, v in results.items()}
     print(f"redirected Debian tree, {min(args.packaged, packaged)} packaged CAs + 7 Azure roots; "

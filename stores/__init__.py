@@ -40,6 +40,7 @@ def _system(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
 def _pem_dir(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     return [PemDir(_require_path(spec))]
 
+
 # Keys every target accepts; the engine, not the store, acts on them.
 COMMON_OPTIONS = frozenset({"on_change"})
 

@@ -436,7 +436,11 @@ def test_not_root_and_not_writable_names_the_directory(tmp_path: Path) -> None:
         local = image / "usr/local/share/ca-certificates"
         if os.geteuid() != 0:
             local.chmod(0o555)
-        argv = ["sync", "--offline", "--no-cache", "--target", "system:debian", "--sysroot", str(image)]
+        state = image.parent / f"{image.name}-state"  # the unprivileged user's own state and lock
+        state.mkdir(mode=0o777)
+        state.chmod(0o777)
+        argv = ["sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", "system:debian",
+                "--sysroot", str(image)]
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # child
@@ -473,3 +477,4 @@ def test_not_root_and_not_writable_names_the_directory(tmp_path: Path) -> None:
         assert list(local.iterdir()) == []
     finally:
         shutil.rmtree(image, ignore_errors=True)
+        shutil.rmtree(image.parent / f"{image.name}-state", ignore_errors=True)
