@@ -7,9 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rotator.errors import ConfigError
+from stores import system
 from stores.base import StoreContext, TargetSpec, TrustStore
 from stores.java import JAVA_CACERTS_OPTIONS, PASSWORD_OPTIONS, build_java_cacerts, build_jks, build_pkcs12
 from stores.pem import PemBundle
+from stores.pemdir import PemDir
 
 
 @dataclass(frozen=True)
@@ -32,6 +34,14 @@ def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     return [PemBundle(_require_path(spec))]
 
 
+def _system(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [system.build(spec, ctx)]
+
+
+def _pem_dir(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [PemDir(_require_path(spec))]
+
+
 # Keys every target accepts; the engine, not the store, acts on them.
 COMMON_OPTIONS = frozenset({"on_change"})
 
@@ -45,6 +55,15 @@ KINDS: dict[str, Kind] = {
         needs_path=False,
         options=JAVA_CACERTS_OPTIONS,
         summary="every JDK's cacerts on the host ($JAVA_HOME, java on PATH, /usr/lib/jvm), or the one named",
+    ),
+    "system": Kind(
+        "system", _system, needs_path=False,
+        options=frozenset({"distro", "refresh", "refresh_timeout"}),
+        summary="the OS trust store: system (detected) or system:debian|rhel|suse|alpine|arch",
+    ),
+    "pem-dir": Kind(
+        "pem-dir", _pem_dir,
+        summary="an OpenSSL hash directory: one PEM per root plus <hash>.0 links (SSL_CERT_DIR, CApath)",
     ),
 }
 
