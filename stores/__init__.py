@@ -85,3 +85,9 @@ def parse_target(text: str, where: str = "--target") -> TargetSpec:
     if not kind:
         raise ConfigError(f"{where}: empty target kind in {text!r}; write KIND:PATH, e.g. pem:/etc/azure/roots.pem")
     return TargetSpec(kind=kind, path=path if sep and path else None, where=where)
+
+
+def accepts_option(kind: str, key: str) -> bool:
+    """Whether targets of ``kind`` take the per-target option ``key``."""
+    known = KINDS.get(kind)
+    return known is not None and key in known.options

@@ -55,8 +55,9 @@ def store_password(spec: TargetSpec, ctx: StoreContext, default: str | None) -> 
     if not given:
         if default is None:
             raise ConfigError(
-                f"{spec.where}: {spec.kind}:{spec.path or ''} needs its store password: add storepass_file, "
-                "storepass_env or storepass_credential to its [[targets]] entry in the config"
+                f"{spec.where}: {spec.kind}:{spec.path or ''} needs its store password: pass --storepass-env VAR "
+                "or --storepass-file FILE, or add storepass_file, storepass_env or storepass_credential "
+                "to its [[targets]] entry in the config"
             )
         return StorePassword(default, f"the default {spec.kind} password" if default else "the empty password")
     key, value = given[0]

@@ -423,3 +423,21 @@ def test_legacy_pkcs12_keeps_sha1_protection(tmp_path: Path, run, monkeypatch: p
     protection = inspect_pkcs12(store.read_bytes())
     assert protection.mac == OID_SHA1 and protection.encrypted
     assert set(kt.by_alias(store, PW, "PKCS12")) == {"mine"} | {f"rotator-{root_id}" for root_id in POSTGRES}
+
+
+def test_password_flags_for_command_line_targets(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = tmp_path / "cli.jks"
+    monkeypatch.setenv("APP_STOREPASS", "s3cret-pw")
+    missing = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}")
+    assert missing.code == 2 and "--storepass-env" in missing.err
+    result = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}",
+                 "--target", f"pem:{tmp_path / 'b.pem'}", "--storepass-env", "APP_STOREPASS")
+    assert result.code == 0, result.err
+    assert "s3cret-pw" not in result.out + result.err
+    aliases = kt.by_alias(store, "s3cret-pw", "JKS")
+    assert set(aliases) == {"rotator-digicert-global-root-g2", "rotator-microsoft-rsa-root-2017"}
+    pw_file = tmp_path / "pw"
+    pw_file.write_text("s3cret-pw\n")
+    status = run("status", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}",
+                 "--storepass-file", str(pw_file))
+    assert status.code == 0, status.out + status.err
