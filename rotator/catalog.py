@@ -45,6 +45,7 @@ class Root:
     trusted_from: dt.date | None = None
     retire_after: dt.date | None = None
     retire_reason: str = ""
+    kept: bool = False  # the user's `keep`: stays in the stores whatever the lifecycle says
 
     def embedded_bytes(self) -> bytes | None:
         if not self.embedded:
@@ -53,9 +54,11 @@ class Root:
 
     def active_at(self, day: dt.date) -> bool:
         """Whether the lifecycle wants this root in a store on ``day``."""
+        if self.kept:
+            return True
         if self.trusted_from is not None and day < self.trusted_from:
             return False
-        if self.not_after is not None and day > self.not_after and self.status != RETIRED:
+        if self.not_after is not None and day > self.not_after:
             return False  # an expired root protects nothing: it leaves the stores rotator manages
         return not (self.retire_after is not None and day > self.retire_after)
 
@@ -205,7 +208,7 @@ class Catalog:
         for root_id in keep:
             if root_id not in merged:
                 raise ConfigError(f"keep: unknown root id {root_id!r}")
-            merged[root_id] = replace(merged[root_id], retire_after=None, retire_reason="")
+            merged[root_id] = replace(merged[root_id], kept=True)
         return Catalog(roots=merged, profiles=all_profiles)
 
     def select(self, profile: str, include: Iterable[str] = ()) -> tuple[Root, ...]:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rotator import __version__, metrics, probe, report
+from rotator import __version__, probe, report
 from rotator.engine import build_stores, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
@@ -54,6 +54,13 @@ def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
 
+def _keystore_password(p: argparse.ArgumentParser) -> None:
+    # Never the password itself on a command line (ps shows it): where to read it from.
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--storepass-env", metavar="VAR", help="keystore password of --target stores from $VAR")
+    group.add_argument("--storepass-file", metavar="FILE", help="keystore password of --target stores from FILE")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
     parser.add_argument("--version", action="version", version=f"rotator {__version__}")
@@ -63,12 +70,14 @@ def build_parser() -> argparse.ArgumentParser:
     _common(p_sync)
     p_sync.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to update (repeatable)")
     p_sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    _keystore_password(p_sync)
     p_sync.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
 
     p_status = sub.add_parser("status", help="read-only: which targets hold which roots, what expires when")
     _common(p_status)
     p_status.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to check (repeatable)")
     p_status.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
+    _keystore_password(p_status)
     p_status.add_argument("--warn-days", metavar="N", type=int, default=30,
                           help="non-compliant when a wanted root expires within N days (default 30)")
 
@@ -100,6 +109,7 @@ def build_parser() -> argparse.ArgumentParser:
                          help=f"connect and handshake timeout in seconds (default {probe.DEFAULT_TIMEOUT:g})")
     p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
                          help="a store to judge (repeatable; default: the config's targets)")
+    _keystore_password(p_probe)
     p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
     p_probe.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
     p_probe.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
@@ -173,6 +183,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     status = evaluate(stores, resolved.selected, request.at, args.warn_days)
     state = load_state(request.state_dir) if request.state_dir else State()
     if request.metrics_file is not None:
+        from rotator import metrics  # prometheus_client loads only when metrics are wanted
+
         metrics.write(request.metrics_file, status, state)
     if args.json:
         _emit_json(report.status_json(status, state))

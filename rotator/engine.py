@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rotator import hooks, lock, metrics
+from rotator import hooks, lock
 from rotator import state as state_mod
 from rotator.catalog import Root
 from rotator.errors import RotatorError
@@ -146,6 +146,8 @@ def _record(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]
     assert request.state_dir is not None
     state_mod.save(request.state_dir, state)
     if request.metrics_file is not None:
+        from rotator import metrics  # prometheus_client loads only when metrics are wanted
+
         report = status_of(request, [s for _, s in stores])
         metrics.write(request.metrics_file, report, state)
 

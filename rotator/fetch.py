@@ -6,13 +6,14 @@ import logging
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import certifi
-import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
 from rotator.errors import ConfigError, SourceError
+
+if TYPE_CHECKING:
+    import requests
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,11 @@ class Downloader:
     """Fetches small files. Unreachable sources raise SourceError so callers move on."""
 
     def __init__(self, settings: DownloadSettings) -> None:
+        # requests is imported here, not at module load: offline runs never pay for it.
+        import requests
+        from requests.adapters import HTTPAdapter
+        from urllib3.util.retry import Retry
+
         self.settings = settings
         if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
             raise ConfigError(
@@ -41,7 +47,7 @@ class Downloader:
             )
         # An explicit path: with verify=True, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently win.
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
-        self.session = requests.Session()
+        self.session: requests.Session = requests.Session()
         retry = Retry(
             total=settings.retries,
             connect=settings.retries,
@@ -62,6 +68,8 @@ class Downloader:
         self.session.close()
 
     def get(self, url: str) -> bytes:
+        import requests
+
         s = self.settings
         started = time.monotonic()
         try:

@@ -162,7 +162,7 @@ def check_candidate(root: Root, data: bytes, location: str, at: dt.datetime, max
             f"root {root.id}: the pinned certificate {cert.common_name!r} is not a self-signed root; "
             "pin the root at the top of the chain"
         )
-    if cert.expired(at) and root.status != RETIRED:
+    if cert.expired(at) and root.status != RETIRED and not root.kept:
         raise RootUnavailable(
             f"root {root.id}: the pinned certificate expired on {cert.not_after:%Y-%m-%d}; "
             "remove it from the profile or pin its successor"

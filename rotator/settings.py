@@ -6,7 +6,7 @@ import argparse
 import datetime as dt
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rotator import config as config_mod
@@ -17,7 +17,7 @@ from rotator.errors import ConfigError
 from rotator.fetch import DownloadSettings
 from rotator.obtain import ObtainSettings, default_cache_dir
 from rotator.state import default_state_dir
-from stores import parse_target
+from stores import accepts_option, parse_target
 from stores.base import StoreContext, TargetSpec
 
 
@@ -43,6 +43,15 @@ def parse_at(text: str | None) -> dt.datetime:
     return value
 
 
+def _with_password(spec: TargetSpec, args: argparse.Namespace) -> TargetSpec:
+    """``--storepass-env/--storepass-file`` reach every --target kind that takes a keystore password."""
+    for key in ("storepass_env", "storepass_file"):
+        value = getattr(args, key, None)
+        if value and accepts_option(spec.kind, key):
+            return replace(spec, options=(*spec.options, (key, value)))
+    return spec
+
+
 def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
     cfg = config_mod.load(config_mod.locate(getattr(args, "config", None), environ))
     catalog = Catalog.builtin().extended(cfg.roots, cfg.profiles, keep=cfg.keep)
@@ -53,7 +62,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
     specs: tuple[TargetSpec, ...]
     cli_targets = getattr(args, "target", None) or []
     if cli_targets:
-        specs = tuple(parse_target(t) for t in cli_targets)
+        specs = tuple(_with_password(parse_target(t), args) for t in cli_targets)
     else:
         specs = cfg.targets
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from rotator.catalog import Root
 from rotator.errors import RotatorError
-from stores.base import TrustStore
+from stores.base import Entry, TrustStore
 
 OWNED = "owned"  # present, added by rotator
 PRESENT = "present"  # present under another label (not rotator's)
@@ -104,12 +104,11 @@ def evaluate(
     )
 
 
-def _content_findings(target: str, entries: Sequence[object], at: dt.datetime) -> list[Finding]:
-    from stores.base import Entry
-
+def _content_findings(target: str, entries: Sequence[Entry], at: dt.datetime) -> list[Finding]:
+    """Pinning (intermediates, server certificates) and expired certificates anywhere in a store."""
     out: list[Finding] = []
     for entry in entries:
-        if not isinstance(entry, Entry) or entry.cert is None:
+        if entry.cert is None:
             continue
         cert = entry.cert
         if not cert.is_ca:

@@ -7,8 +7,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rotator.errors import ConfigError
+from stores import system
 from stores.base import StoreContext, TargetSpec, TrustStore
+from stores.java import JAVA_CACERTS_OPTIONS, PASSWORD_OPTIONS, build_java_cacerts, build_jks, build_pkcs12
 from stores.pem import PemBundle
+from stores.pemdir import PemDir
 
 
 @dataclass(frozen=True)
@@ -31,11 +34,37 @@ def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     return [PemBundle(_require_path(spec))]
 
 
+def _system(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [system.build(spec, ctx)]
+
+
+def _pem_dir(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [PemDir(_require_path(spec))]
+
+
 # Keys every target accepts; the engine, not the store, acts on them.
 COMMON_OPTIONS = frozenset({"on_change"})
 
 KINDS: dict[str, Kind] = {
     "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
+    "jks": Kind("jks", build_jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)"),
+    "pkcs12": Kind("pkcs12", build_pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store"),
+    "java-cacerts": Kind(
+        "java-cacerts",
+        build_java_cacerts,
+        needs_path=False,
+        options=JAVA_CACERTS_OPTIONS,
+        summary="every JDK's cacerts on the host ($JAVA_HOME, java on PATH, /usr/lib/jvm), or the one named",
+    ),
+    "system": Kind(
+        "system", _system, needs_path=False,
+        options=frozenset({"distro", "refresh", "refresh_timeout"}),
+        summary="the OS trust store: system (detected) or system:debian|rhel|suse|alpine|arch",
+    ),
+    "pem-dir": Kind(
+        "pem-dir", _pem_dir,
+        summary="an OpenSSL hash directory: one PEM per root plus <hash>.0 links (SSL_CERT_DIR, CApath)",
+    ),
 }
 
 
@@ -56,3 +85,9 @@ def parse_target(text: str, where: str = "--target") -> TargetSpec:
     if not kind:
         raise ConfigError(f"{where}: empty target kind in {text!r}; write KIND:PATH, e.g. pem:/etc/azure/roots.pem")
     return TargetSpec(kind=kind, path=path if sep and path else None, where=where)
+
+
+def accepts_option(kind: str, key: str) -> bool:
+    """Whether targets of ``kind`` take the per-target option ``key``."""
+    known = KINDS.get(kind)
+    return known is not None and key in known.options

@@ -274,3 +274,56 @@ def test_default_state_dir_for_root_is_var_lib() -> None:
 
     assert default_state_dir({}, True) == Path("/var/lib/rotator")
     assert default_state_dir({"XDG_STATE_HOME": "/x"}, False) == Path("/x/rotator")
+
+
+def test_drift_in_a_jks_deleted_with_keytool(tmp_path: Path, run, state_dir: Path) -> None:
+    from tests.keytool import by_alias, keytool, storepass
+
+    store = tmp_path / "trust.jks"
+    args = ["--offline", "--profile", "azure-minimal", "--target", f"java-cacerts:{store}"]
+    # java-cacerts:PATH needs an existing store: start from a keytool-made JKS holding one foreign root.
+    other, _ = make_root("App Root").write(tmp_path, "app-root")
+    keytool("-importcert", "-noprompt", "-alias", "app-root", "-file", str(other), "-keystore", str(store),
+            "-storetype", "JKS", *storepass("changeit"), password="changeit")
+    assert run("sync", *args).code == 0
+    assert set(by_alias(store, "changeit")) == {"app-root", "rotator-digicert-global-root-g2",
+                                                 "rotator-microsoft-rsa-root-2017"}
+    keytool("-delete", "-alias", "rotator-digicert-global-root-g2", "-keystore", str(store),
+            *storepass("changeit"), password="changeit")
+
+    status = run("status", "--json", *args)
+    assert status.code == 1
+    assert json.loads(status.out)["targets"][0]["roots"]["digicert-global-root-g2"] == "missing"
+    repaired = run("sync", "--json", *args)
+    assert repaired.code == 0, repaired.err
+    assert json.loads(repaired.out)["targets"][0]["drift"] == ["digicert-global-root-g2"]
+    assert by_alias(store, "changeit")["rotator-digicert-global-root-g2"][1] == G2.sha256
+    assert "app-root" in by_alias(store, "changeit")
+    assert run("status", *args).code == 0
+
+
+def test_drift_of_a_system_anchor_is_reported_and_repaired(tmp_path: Path, run, state_dir: Path,
+                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    from tests.systree import debian_tree
+
+    # The real update-ca-certificates in a redirected Debian tree (no hook touches the machine).
+    image = tmp_path / "image"
+    debian_tree(image)
+    config = tmp_path / "rotator.toml"
+    config.write_text('profile = "azure-minimal"\n[[targets]]\nkind = "system"\nrefresh = "host"\n')
+    args = ["--offline", "--config", str(config), "--sysroot", str(image)]
+    assert run("sync", *args).code == 0
+    anchor = image / "usr/local/share/ca-certificates/rotator-microsoft-rsa-root-2017.crt"
+    assert anchor.exists()
+    anchor.unlink()  # say, a configuration-management run cleaned the directory
+
+    status = run("status", "--json", *args)
+    assert status.code == 1
+    assert json.loads(status.out)["targets"][0]["roots"]["microsoft-rsa-root-2017"] == "missing"
+    repaired = run("sync", "--json", *args)
+    assert repaired.code == 0, repaired.err
+    assert json.loads(repaired.out)["targets"][0]["drift"] == ["microsoft-rsa-root-2017"]
+    assert anchor.exists()
+    ms = CATALOG.roots["microsoft-rsa-root-2017"]
+    assert ms.sha256 in fps(image / "etc/ssl/certs/ca-certificates.crt")
+    assert run("status", *args).code == 0

@@ -97,22 +97,6 @@ def write_config(directory: Path, c: Chains) -> Path:
     return config
 
 
-def jks_from_bundle(bundle: Path, jks: Path) -> None:
-    """A JKS truststore holding every certificate of the bundle rotator wrote, made with keytool.
-
-    rotator's own ``jks:`` target is not on this branch yet; once it is, ``rotator sync
-    --target jks:PATH`` replaces this (the bundle's roots are exactly what sync would add).
-    """
-    certs = parse_many(bundle.read_bytes())
-    for i, cert in enumerate(certs):
-        pem = jks.parent / f"jks-import-{i}.pem"
-        pem.write_bytes(cert.to_pem())
-        subprocess.run(["keytool", "-importcert", "-noprompt", "-alias", f"root-{i}", "-file", str(pem),
-                        "-keystore", str(jks), "-storetype", "JKS", "-storepass", "changeit"],
-                       check=True, capture_output=True, timeout=60)
-        pem.unlink()
-
-
 def conninfo(port: int, rootcert: Path) -> str:
     return (f"host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres "
             f"sslmode=verify-full sslrootcert={rootcert} connect_timeout=10")
@@ -142,33 +126,38 @@ def serving_leaf(port: int) -> str:
     return chain.chain[0].sha256
 
 
-def test_rotation_rehearsal(tmp_path: Path, chains: Chains, servers: ExitStack, run) -> None:
-    if shutil.which("psql") is None or shutil.which("java") is None or shutil.which("keytool") is None:
-        pytest.fail("psql, java and keytool are needed (.ci/run installs them)")
+def test_rotation_rehearsal(tmp_path: Path, chains: Chains, servers: ExitStack, run,
+                            monkeypatch: pytest.MonkeyPatch) -> None:
+    if shutil.which("psql") is None or shutil.which("java") is None:
+        pytest.fail("psql and java are needed (.ci/run installs them)")
     config = write_config(tmp_path, chains)
     bundle, old_only = tmp_path / "azure-roots.pem", tmp_path / "old-only.pem"
     jks = tmp_path / "truststore.jks"
+    monkeypatch.setenv("REHEARSAL_STOREPASS", "changeit")
+    jks_target = ["--target", f"jks:{jks}", "--storepass-env", "REHEARSAL_STOREPASS"]
 
-    # rotator writes the stores: both roots (plus G1 and G2) in the bundle, only the old root in the control.
-    synced = run("sync", "--offline", "--config", str(config), "--target", f"pem:{bundle}")
+    # rotator writes the stores: both roots (plus G1 and G2) in the bundle and the JKS truststore,
+    # only the old root in the control bundle.
+    synced = run("sync", "--offline", "--config", str(config), "--target", f"pem:{bundle}", *jks_target)
     assert synced.code == 0, synced.err
     control = run("sync", "--offline", "--config", str(config), "--profile", "old-only", "--target", f"pem:{old_only}")
     assert control.code == 0, control.err
     assert {c.sha256 for c in parse_many(bundle.read_bytes())} >= {chains.old_root.sha256, chains.new_root.sha256}
     assert [c.sha256 for c in parse_many(old_only.read_bytes())] == [chains.old_root.sha256]
-    jks_from_bundle(bundle, jks)
+    assert jks.read_bytes()[:4] == bytes.fromhex("feedfeed")
 
     # The production server on the old chain; a second server already on the new chain.
     prod = servers.enter_context(pg.postgres_server(chains.old, chains.old_leaf))
     staging = servers.enter_context(pg.postgres_server(chains.new, chains.new_leaf))
-    targets = ["--config", str(config), "--target", f"pem:{bundle}", "--target", f"pem:{old_only}"]
+    targets = ["--config", str(config), "--target", f"pem:{bundle}", "--target", f"pem:{old_only}", *jks_target]
 
-    # Before: every client connects, and probe names the old root.
+    # Before: every client connects, and probe names the old root for every store.
     before = run("probe", f"localhost:{prod.port}", "--starttls", "postgres", "--json", *targets)
     assert before.code == 0, before.out + before.err
     doc = json.loads(before.out)
     assert [a["id"] for a in doc["anchors"]] == ["test-old-root"]
-    assert [t["anchor"]["id"] for t in doc["targets"]] == ["test-old-root", "test-old-root"]
+    assert [t["target"] for t in doc["targets"]] == [f"pem:{bundle}", f"pem:{old_only}", f"jks:{jks}"]
+    assert [t["anchor"]["id"] for t in doc["targets"]] == ["test-old-root"] * 3
     assert_psql_connects(prod.port, bundle)
     assert_psql_connects(prod.port, old_only)
     assert_pgjdbc_connects(prod.port, jks)
@@ -178,9 +167,10 @@ def test_rotation_rehearsal(tmp_path: Path, chains: Chains, servers: ExitStack, 
     assert preview.code == 1, preview.out + preview.err
     assert "test-new-root (Rehearsal New Root): signs [1] Rehearsal New Intermediate" in preview.out
     assert f"pem:{bundle}: trusted, anchored at test-new-root" in preview.out
+    assert f"jks:{jks}: trusted, anchored at test-new-root" in preview.out
     assert f"pem:{old_only}: NOT trusted: no certificate in this store signs the server's chain" in preview.out
     assert "it needs CN=Rehearsal New Root" in preview.out
-    assert f"verdict: FAIL: 1 of 2 targets would reject localhost:{staging.port}: pem:{old_only}" in preview.out
+    assert f"verdict: FAIL: 1 of 3 targets would reject localhost:{staging.port}: pem:{old_only}" in preview.out
 
     # The rotation: replace the server's files, reload.
     prod.install_chain(chains.new, chains.new_leaf)
@@ -189,10 +179,11 @@ def test_rotation_rehearsal(tmp_path: Path, chains: Chains, servers: ExitStack, 
 
     # After: rotator's stores still connect; probe names the new root; the control fails, as predicted.
     after = run("probe", f"localhost:{prod.port}", "--starttls", "postgres", "--config", str(config),
-                "--target", f"pem:{bundle}")
+                "--target", f"pem:{bundle}", *jks_target)
     assert after.code == 0, after.out + after.err
     assert "test-new-root (Rehearsal New Root): signs [1] Rehearsal New Intermediate" in after.out
     assert f"pem:{bundle}: trusted, anchored at test-new-root" in after.out
+    assert f"jks:{jks}: trusted, anchored at test-new-root" in after.out
     assert_psql_connects(prod.port, bundle)
     assert_pgjdbc_connects(prod.port, jks)
     failed = pg.psql(conninfo(prod.port, old_only))

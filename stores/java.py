@@ -1,0 +1,177 @@
+"""Java trust stores: ``jks:PATH``, ``pkcs12:PATH`` and every JDK's cacerts (``java-cacerts``).
+
+An existing file keeps the format its bytes show, whatever the target kind says; the kind
+only decides the format of a new file. rotator's entries use the alias ``rotator-<root id>``;
+a root already present under any other alias counts as present.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+
+from rotator.certs import Cert, NotACertificate
+from rotator.errors import ConfigError, StoreError
+from rotator.fsutil import atomic_write, read_optional
+from stores.base import (
+    OWNED_PREFIX,
+    Anchor,
+    Entry,
+    Plan,
+    StoreContents,
+    StoreContext,
+    TargetSpec,
+    TrustStore,
+    make_plan,
+    owned_id,
+    verify_present,
+)
+from stores.jdk_discovery import DEFAULT_JVM_DIRS, discover
+from stores.keystore_formats import Format, Keystore, KeystoreProblem, Reason, TrustedCert, load, new
+from stores.passwords import PASSWORD_OPTIONS, StorePassword, store_password
+
+CACERTS_PASSWORD = "changeit"  # noqa: S105 - every JDK's cacerts ships with it (Temurin's: no password at all)
+JAVA_CACERTS_OPTIONS = PASSWORD_OPTIONS | {"jvm_dirs"}
+
+
+class JavaKeystore:
+    def __init__(
+        self,
+        kind: str,
+        path: Path,
+        password: StorePassword,
+        *,
+        new_format: Format | None,
+        notes: Sequence[str] = (),
+    ) -> None:
+        self.kind = kind
+        self.path = path
+        self.name = f"{kind}:{path}"
+        self._password = password
+        self._new_format = new_format  # None: the file must already exist (a JDK's cacerts)
+        self._notes = tuple(notes)
+        self._written: dict[str, str] = {}  # alias -> SHA-256 of what the last apply wrote
+
+    def _problem(self, problem: KeystoreProblem) -> StoreError:
+        if problem.reason is Reason.PASSWORD:
+            step = f"check the password ({self._password.source}) or set storepass_file, storepass_env or " \
+                   "storepass_credential for this target"
+        elif problem.reason is Reason.DAMAGED:
+            step = "restore it from a backup, or move it aside to let rotator create a new store"
+        else:
+            step = "point the target at a store rotator can manage"
+        return StoreError(f"{self.name}: {problem.detail}; {step}; the file was left untouched")
+
+    def _load(self) -> Keystore | None:
+        data = read_optional(self.path, "keystore")
+        if data is None:
+            if self._new_format is None:
+                raise StoreError(f"{self.name}: no such file; give the path of an existing JDK cacerts file")
+            return None
+        try:
+            return load(data, self._password.value)
+        except KeystoreProblem as problem:
+            raise self._problem(problem) from problem
+
+    def read(self) -> StoreContents:
+        return self._contents(self._load())
+
+    @staticmethod
+    def _contents(store: Keystore | None) -> StoreContents:
+        if store is None:
+            return StoreContents(entries=(), exists=False)
+        entries = []
+        for number, trusted in enumerate(store.trusted(), start=1):
+            try:
+                cert: Cert | None = Cert.from_der(trusted.der)
+            except NotACertificate:
+                cert = None
+            label = trusted.alias if trusted.alias is not None else f"(certificate {number}, no alias)"
+            entries.append(Entry(label=label, cert=cert, owner_id=owned_id(trusted.alias or "")))
+        return StoreContents(entries=tuple(entries))
+
+    def plan(self, wanted: Sequence[Anchor]) -> Plan:
+        store = self._load()
+        plan = make_plan(self.name, self._contents(store), wanted)
+        notes = list(self._notes)
+        if store is None:
+            assert self._new_format is not None
+            notes.append(f"new {self._new_format.value} store")
+        else:
+            notes.extend(store.notes)
+            expected = Format.JKS if self.kind == "jks" else Format.PKCS12 if self.kind == "pkcs12" else None
+            if expected is not None and store.format is not expected:
+                notes.append(f"the file is {store.format.value} and stays {store.format.value}")
+        return Plan(target=plan.target, add=plan.add, keep=plan.keep, remove=plan.remove, notes=tuple(notes))
+
+    def apply(self, plan: Plan) -> None:
+        if not plan.changes:
+            return
+        store = self._load()
+        if store is None:
+            assert self._new_format is not None
+            store = new(self._new_format, self._password.value)
+        adds = [TrustedCert(alias=f"{OWNED_PREFIX}{a.root_id}", der=a.cert.der) for a in plan.add]
+        self._written = {f"{OWNED_PREFIX}{a.root_id}": a.cert.sha256 for a in plan.add}
+        try:
+            data = store.render([e.label for e in plan.remove], adds)
+        except (KeystoreProblem, ValueError) as exc:
+            raise StoreError(f"{self.name}: cannot write the store ({exc}); the file was left untouched") from exc
+        atomic_write(self.path, data, mode=0o644)
+
+    def verify(self, wanted: Sequence[Anchor]) -> None:
+        contents = self.read()
+        verify_present(self.name, contents, wanted)
+        # What was just written must read back under its alias, or the next run could not own it.
+        found = {e.label: e.cert.sha256 for e in contents.entries if e.cert is not None}
+        for alias, sha256 in self._written.items():
+            if found.get(alias) != sha256:
+                raise StoreError(
+                    f"{self.name}: {alias} did not read back with SHA-256 {sha256} after writing; "
+                    "run sync again and check other tools managing this store"
+                )
+
+
+def _path_of(spec: TargetSpec) -> Path:
+    if not spec.path:
+        raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
+    return Path(spec.path)
+
+
+def build_jks(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [JavaKeystore("jks", _path_of(spec), store_password(spec, ctx, None), new_format=Format.JKS)]
+
+
+def build_pkcs12(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    return [JavaKeystore("pkcs12", _path_of(spec), store_password(spec, ctx, None), new_format=Format.PKCS12)]
+
+
+def _jvm_dirs(spec: TargetSpec) -> list[Path]:
+    raw = spec.option("jvm_dirs", list(DEFAULT_JVM_DIRS))
+    if not isinstance(raw, list) or not all(isinstance(d, str) and d for d in raw):
+        raise ConfigError(f"{spec.where}.jvm_dirs: expected a list of directories")
+    return [Path(d) for d in raw]
+
+
+def build_java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    """One store per distinct cacerts file: the one named, or every one found on the host."""
+    password = store_password(spec, ctx, CACERTS_PASSWORD)
+    if spec.path:
+        return [JavaKeystore("java-cacerts", Path(spec.path), password, new_format=None)]
+    root = Path(ctx.sysroot) if ctx.sysroot else None
+    found = discover(
+        java_home=ctx.getenv("JAVA_HOME"), path_env=ctx.getenv("PATH"), jvm_dirs=_jvm_dirs(spec), root=root
+    )
+    if not found.found:
+        raise StoreError(
+            f"{spec.where}: java-cacerts found no JDK cacerts; looked at {', '.join(found.looked)}; "
+            "set JAVA_HOME, or name the file with java-cacerts:PATH"
+        )
+    return [
+        JavaKeystore("java-cacerts", f.path, password, new_format=None, notes=(f"used by {f.describe()}",))
+        for f in found.found
+    ]
+
+
+__all__ = ["JAVA_CACERTS_OPTIONS", "PASSWORD_OPTIONS", "JavaKeystore", "build_java_cacerts", "build_jks",
+           "build_pkcs12"]

@@ -1,0 +1,304 @@
+"""Reading and writing Java keystores as bytes: JKS through pyjks, PKCS#12 through cryptography.
+
+Nothing here knows paths or targets: problems are raised as ``KeystoreProblem`` with a
+``reason`` the store turns into a message naming the file and the next step.
+
+A store is only rewritten when rotator can show it will not lose or change what it does not
+own. For JKS that is proven directly: the loaded store, serialized again unchanged, must give
+back the file's exact bytes (private key entries stay encrypted and are copied verbatim).
+For PKCS#12 the file is rebuilt from its certificates, so any bag that is not a certificate
+(a private or secret key, a CRL) makes the store refused.
+"""
+
+from __future__ import annotations
+
+import enum
+import struct
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.serialization import (
+    BestAvailableEncryption,
+    Encoding,
+    NoEncryption,
+    PrivateFormat,
+    pkcs12,
+)
+
+from stores.der import DerError, Tlv, read_exact, sequence
+
+
+def _pyjks() -> Any:
+    # pyjks pulls in pyasn1 and pycryptodome (about 80 ms): only runs that touch a JKS pay for it.
+    import jks
+
+    return jks
+
+JKS_MAGIC = bytes.fromhex("feedfeed")
+JCEKS_MAGIC = bytes.fromhex("cececece")
+
+OID_DATA = "1.2.840.113549.1.7.1"
+OID_ENCRYPTED_DATA = "1.2.840.113549.1.7.6"
+OID_CERT_BAG = "1.2.840.113549.1.12.10.1.3"
+OID_SHA1 = "1.3.14.3.2.26"
+OID_SHA256 = "2.16.840.1.101.3.4.2.1"
+BAG_NAMES = {
+    "1.2.840.113549.1.12.10.1.1": "a private key",
+    "1.2.840.113549.1.12.10.1.2": "a private key",
+    "1.2.840.113549.1.12.10.1.4": "a CRL",
+    "1.2.840.113549.1.12.10.1.5": "a secret key",
+    "1.2.840.113549.1.12.10.1.6": "nested safe contents",
+}
+
+
+class Format(enum.Enum):
+    JKS = "JKS"
+    PKCS12 = "PKCS12"
+
+
+class Reason(enum.Enum):
+    PASSWORD = "password"  # noqa: S105 - the password did not open the store
+    DAMAGED = "damaged"  # truncated, corrupt, not a keystore
+    UNSUPPORTED = "unsupported"  # readable, but cannot be written back safely
+
+
+# Both formats check integrity with a MAC keyed by the password: a wrong password and
+# altered bytes fail the same check, and nothing can tell them apart.
+INTEGRITY_FAILED = (
+    "the password did not open the store (integrity check failed: wrong password, or the file was altered)"
+)
+
+
+class KeystoreProblem(Exception):
+    def __init__(self, reason: Reason, detail: str) -> None:
+        super().__init__(detail)
+        self.reason = reason
+        self.detail = detail
+
+
+def detect(data: bytes) -> Format:
+    """The format of an existing store, from its first bytes (never from a name or kind)."""
+    if not data:
+        raise KeystoreProblem(Reason.DAMAGED, "the file is empty")
+    if data[:4] == JKS_MAGIC:
+        return Format.JKS
+    if data[:4] == JCEKS_MAGIC:
+        raise KeystoreProblem(
+            Reason.UNSUPPORTED,
+            "it is a JCEKS keystore, which rotator cannot write back; convert it with "
+            "keytool -importkeystore -deststoretype PKCS12 and point the target at the copy",
+        )
+    if data[0] == 0x30:
+        return Format.PKCS12
+    raise KeystoreProblem(
+        Reason.DAMAGED, f"it is not a keystore (starts with {data[:4].hex()}, neither JKS nor PKCS12)"
+    )
+
+
+@dataclass(frozen=True)
+class TrustedCert:
+    alias: str | None  # PKCS#12 certificates may lack a friendly name
+    der: bytes
+
+
+class Keystore:
+    """A loaded store: its trusted certificates, and a way to write it back changed."""
+
+    format: Format
+    notes: tuple[str, ...] = ()
+
+    def trusted(self) -> list[TrustedCert]:
+        raise NotImplementedError
+
+    def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+        """The store's bytes with the aliases in ``remove`` gone and ``add`` appended."""
+        raise NotImplementedError
+
+
+class JksKeystore(Keystore):
+    format = Format.JKS
+
+    def __init__(self, store: Any, password: str) -> None:  # a jks.KeyStore
+        self._store = store
+        self._password = password
+        keys = len(store.private_keys)
+        self.notes = (f"{keys} private key entr{'y' if keys == 1 else 'ies'} kept unchanged",) if keys else ()
+
+    @classmethod
+    def new(cls, password: str) -> JksKeystore:
+        return cls(_pyjks().KeyStore.new("jks", []), password)
+
+    @classmethod
+    def load(cls, data: bytes, password: str) -> JksKeystore:
+        jks = _pyjks()
+        try:
+            # Keys stay encrypted: pyjks then writes their encrypted bytes back verbatim.
+            store = jks.KeyStore.loads(data, password, try_decrypt_keys=False)
+        except jks.util.KeystoreSignatureException as exc:
+            raise KeystoreProblem(Reason.PASSWORD, INTEGRITY_FAILED) from exc
+        except jks.util.DuplicateAliasException as exc:
+            raise KeystoreProblem(Reason.UNSUPPORTED, f"it holds the same alias twice ({exc})") from exc
+        except (jks.util.KeystoreException, struct.error, ValueError, IndexError, EOFError) as exc:
+            raise KeystoreProblem(Reason.DAMAGED, f"it is damaged or truncated ({exc or type(exc).__name__})") from exc
+        if store.store_type != "jks" or store.secret_keys:
+            raise KeystoreProblem(Reason.UNSUPPORTED, "it holds entries rotator cannot write back")
+        # The round-trip proof: unchanged, the store must serialize to the very same bytes.
+        if store.saves(password) != data:
+            raise KeystoreProblem(
+                Reason.UNSUPPORTED,
+                "it cannot be written back byte for byte (an old JKS version or non-ASCII aliases), "
+                "so rewriting could change entries rotator does not own",
+            )
+        return cls(store, password)
+
+    def trusted(self) -> list[TrustedCert]:
+        return [TrustedCert(alias=alias, der=entry.cert) for alias, entry in self._store.certs.items()]
+
+    def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+        jks = _pyjks()
+        entries = dict(self._store.entries)
+        for alias in remove:
+            entries.pop(alias, None)
+        for cert in add:
+            assert cert.alias is not None
+            entries[cert.alias] = jks.TrustedCertEntry.new(cert.alias, cert.der)
+        out: bytes = jks.KeyStore.new("jks", list(entries.values())).saves(self._password)
+        return out
+
+
+@dataclass(frozen=True)
+class Protection:
+    """How a PKCS#12 file is protected, so a rewrite keeps it readable by the same clients."""
+
+    mac: str | None  # digest OID of the MAC, None when the file has none (Temurin's cacerts)
+    encrypted: bool  # certificates inside an encrypted container
+
+
+class Pkcs12Keystore(Keystore):
+    format = Format.PKCS12
+
+    def __init__(self, certs: list[pkcs12.PKCS12Certificate], password: str, protection: Protection) -> None:
+        self._certs = certs
+        self._password = password
+        self._protection = protection
+
+    @classmethod
+    def new(cls, password: str) -> Pkcs12Keystore:
+        # An empty password gets Temurin's layout (no MAC, no encryption): Java opens it with
+        # or without a password; with a password, keytool's own default protection.
+        if not password:
+            return cls([], password, Protection(mac=None, encrypted=False))
+        return cls([], password, Protection(mac=OID_SHA256, encrypted=True))
+
+    @classmethod
+    def load(cls, data: bytes, password: str) -> Pkcs12Keystore:
+        protection = inspect_pkcs12(data)
+        try:
+            loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
+        except ValueError as exc:
+            # The structure was checked above, so this is the MAC or the decryption failing.
+            raise KeystoreProblem(Reason.PASSWORD, INTEGRITY_FAILED) from exc
+        if loaded.key is not None or loaded.cert is not None:
+            raise KeystoreProblem(
+                Reason.UNSUPPORTED,
+                "it holds a private key, which rotator cannot write back safely; keep trusted roots in a "
+                "separate trust store",
+            )
+        return cls(list(loaded.additional_certs), password, protection)
+
+    def trusted(self) -> list[TrustedCert]:
+        return [
+            TrustedCert(alias=c.friendly_name.decode("utf-8", "replace") if c.friendly_name else None,
+                        der=c.certificate.public_bytes(Encoding.DER))
+            for c in self._certs
+        ]
+
+    def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+        drop = {alias.encode("utf-8") for alias in remove}
+        certs = [c for c in self._certs if c.friendly_name is None or c.friendly_name not in drop]
+        for cert in add:
+            assert cert.alias is not None
+            certs.append(pkcs12.PKCS12Certificate(_load_der(cert.der), cert.alias.encode("utf-8")))
+        prot = self._protection
+        if prot.mac is None and not prot.encrypted:
+            return _strip_mac(pkcs12.serialize_java_truststore(certs, NoEncryption()))
+        if not self._password:
+            return pkcs12.serialize_java_truststore(certs, NoEncryption())
+        if prot.mac == OID_SHA1:
+            # Keep files made by older JDKs readable by them: SHA-1 MAC, 3DES certificate container.
+            legacy = (
+                PrivateFormat.PKCS12.encryption_builder()
+                .kdf_rounds(50000)
+                .key_cert_algorithm(pkcs12.PBES.PBESv1SHA1And3KeyTripleDESCBC)
+                .hmac_hash(hashes.SHA1())  # noqa: S303 - what those JDKs can read
+                .build(self._password.encode("utf-8"))
+            )
+            return pkcs12.serialize_java_truststore(certs, legacy)
+        return pkcs12.serialize_java_truststore(certs, BestAvailableEncryption(self._password.encode("utf-8")))
+
+
+def inspect_pkcs12(data: bytes) -> Protection:
+    """Walk the outer layers: damaged files, and bags rotator would drop, are refused here."""
+    try:
+        pfx = read_exact(data)
+        parts = pfx.children()
+        if pfx.tag != 0x30 or len(parts) not in (2, 3) or parts[0].tag != 0x02:
+            raise DerError("not a PKCS#12 PFX structure")
+        auth_safe = _content(parts[1], OID_DATA)
+        encrypted = False
+        for info in auth_safe.children():
+            kind = info.children()[0].oid()
+            if kind == OID_ENCRYPTED_DATA:
+                encrypted = True
+                continue
+            if kind != OID_DATA:
+                raise KeystoreProblem(Reason.UNSUPPORTED, f"it holds a container of type {kind} rotator cannot read")
+            for bag in _content(info, OID_DATA).children():
+                bag_id = bag.children()[0].oid()
+                if bag_id != OID_CERT_BAG:
+                    what = BAG_NAMES.get(bag_id, f"an entry of type {bag_id}")
+                    raise KeystoreProblem(
+                        Reason.UNSUPPORTED,
+                        f"it holds {what}, which rotator cannot write back safely; keep trusted roots in a "
+                        "separate trust store",
+                    )
+        mac = None
+        if len(parts) == 3:
+            mac = parts[2].children()[0].children()[0].children()[0].oid()
+    except (DerError, IndexError) as exc:
+        raise KeystoreProblem(Reason.DAMAGED, f"it is damaged or truncated ({exc or 'unexpected structure'})") from exc
+    return Protection(mac=mac, encrypted=encrypted)
+
+
+def _content(info: Tlv, expected_oid: str) -> Tlv:
+    """The inner value of a ContentInfo of type data: ``[0] EXPLICIT OCTET STRING`` holding DER."""
+    fields = info.children()
+    if fields[0].oid() != expected_oid or len(fields) != 2 or fields[1].tag != 0xA0:
+        raise DerError("unexpected content type")
+    octets = read_exact(fields[1].value)
+    if octets.tag != 0x04:
+        raise DerError("content is not an OCTET STRING")
+    return read_exact(octets.value)
+
+
+def _strip_mac(data: bytes) -> bytes:
+    version, auth_safe, *_ = read_exact(data).children()
+    return sequence(version.raw, auth_safe.raw)
+
+
+def _load_der(der: bytes) -> x509.Certificate:
+    return x509.load_der_x509_certificate(der)
+
+
+def load(data: bytes, password: str) -> Keystore:
+    if detect(data) is Format.JKS:
+        return JksKeystore.load(data, password)
+    return Pkcs12Keystore.load(data, password)
+
+
+def new(fmt: Format, password: str) -> Keystore:
+    return JksKeystore.new(password) if fmt is Format.JKS else Pkcs12Keystore.new(password)
+

@@ -1,0 +1,82 @@
+"""Keystore passwords: from a file, an environment variable or a systemd credential.
+
+Never from the command line and never logged: a ``StorePassword`` prints as its source only.
+A missing or unreadable source is a configuration error (exit 2) found before anything runs.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rotator.errors import ConfigError
+from stores.base import StoreContext, TargetSpec
+
+PASSWORD_OPTIONS = frozenset({"storepass_file", "storepass_env", "storepass_credential"})
+
+
+@dataclass(frozen=True)
+class StorePassword:
+    value: str = field(repr=False)
+    source: str  # where it came from, for messages: "storepass_env APP_STOREPASS"
+
+    def __str__(self) -> str:
+        return self.source
+
+
+def _strip_newline(text: str) -> str:
+    # Files written with echo end in a line break that is not part of the password.
+    if text.endswith("\r\n"):
+        return text[:-2]
+    return text[:-1] if text.endswith("\n") else text
+
+
+def _read_secret_file(path: Path, where: str, what: str) -> str:
+    try:
+        raw = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigError(f"{where}: {what} {path} does not exist; create it or fix the path") from exc
+    except IsADirectoryError as exc:
+        raise ConfigError(f"{where}: {what} {path} is a directory, not a file") from exc
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {what} {path}: {exc.strerror}") from exc
+    try:
+        return _strip_newline(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        raise ConfigError(f"{where}: {what} {path} is not UTF-8 text") from exc
+
+
+def store_password(spec: TargetSpec, ctx: StoreContext, default: str | None) -> StorePassword:
+    """The password configured for a target, or ``default`` when none is (``changeit`` for JDK cacerts)."""
+    given = [(key, spec.option(key)) for key in sorted(PASSWORD_OPTIONS) if spec.option(key) is not None]
+    if len(given) > 1:
+        keys = " and ".join(k for k, _ in given)
+        raise ConfigError(f"{spec.where}: {keys} both set; give the store password one way only")
+    if not given:
+        if default is None:
+            raise ConfigError(
+                f"{spec.where}: {spec.kind}:{spec.path or ''} needs its store password: pass --storepass-env VAR "
+                "or --storepass-file FILE, or add storepass_file, storepass_env or storepass_credential "
+                "to its [[targets]] entry in the config"
+            )
+        return StorePassword(default, f"the default {spec.kind} password" if default else "the empty password")
+    key, value = given[0]
+    where = f"{spec.where}.{key}"
+    if not isinstance(value, str) or not value:
+        raise ConfigError(f"{where}: expected a non-empty string")
+    if key == "storepass_file":
+        return StorePassword(_read_secret_file(Path(value), where, "password file"), f"storepass_file {value}")
+    if key == "storepass_env":
+        secret = ctx.getenv(value)
+        if secret is None:
+            raise ConfigError(f"{where}: environment variable {value} is not set; export it or use storepass_file")
+        return StorePassword(secret, f"storepass_env {value}")
+    if "/" in value or value in (".", ".."):
+        raise ConfigError(f"{where}: {value!r} is not a credential name (no slashes)")
+    directory = ctx.getenv("CREDENTIALS_DIRECTORY")
+    if not directory:
+        raise ConfigError(
+            f"{where}: $CREDENTIALS_DIRECTORY is not set; run under systemd with LoadCredential={value}:/path/to/file"
+        )
+    secret = _read_secret_file(Path(directory) / value, where, "credential")
+    return StorePassword(secret, f"storepass_credential {value}")

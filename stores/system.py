@@ -1,0 +1,515 @@
+"""``system`` / ``system:DISTRO``: the operating system's trust store.
+
+rotator writes one PEM anchor file per root into the distribution's anchor directory
+(``rotator-<root id>.crt`` or ``.pem``), runs the distribution's refresh command when an
+anchor changed, and checks that the consolidated bundle then holds every root.
+
+``DISTROS`` below is the one table of distributions: adding one is adding one row.
+
+Where the refresh runs (target key ``refresh``):
+
+- ``auto`` (default): on this machine; with ``--sysroot DIR``, as ``chroot DIR CMD`` when DIR
+  holds the command and rotator runs as root, otherwise not at all and the report says which
+  command to run inside the image.
+- ``chroot``: always ``chroot DIR CMD`` (needs ``--sysroot``).
+- ``host``: this machine's command, first on PATH. For a distribution whose command takes path
+  flags (Debian's ``update-ca-certificates``), every path points under the sysroot; the links
+  it writes then name those paths, so this is for trees used where they are (and for tests).
+- ``none``: write the anchors only; the report says what to run.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from rotator.certs import NotACertificate, parse_many
+from rotator.errors import ConfigError, StoreError
+from rotator.fsutil import atomic_write, read_optional, remove_file
+from stores.base import OWNED_PREFIX, Anchor, Entry, Plan, StoreContents, StoreContext, TargetSpec, make_plan
+
+SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+DEFAULT_TIMEOUT = 120.0
+REFRESH_MODES = ("auto", "chroot", "host", "none")
+OUTPUT_LIMIT = 4000
+
+
+@dataclass(frozen=True)
+class Distro:
+    """One row of the distribution table. Paths are absolute inside the (sys)root."""
+
+    name: str
+    label: str
+    ids: frozenset[str]  # os-release ID / ID_LIKE words that mean this distribution
+    anchor_dir: str
+    suffix: str  # what rotator names its anchor files with
+    reads: tuple[str, ...]  # suffixes the refresh picks up; empty: every file
+    bundle: str  # the consolidated PEM bundle the refresh writes
+    refresh: tuple[str, ...]
+    refresh_fresh: tuple[str, ...]  # after a removal or replacement (Debian: clears stale links)
+    release_files: tuple[str, ...]  # evidence when os-release says nothing we know
+    path_flags: tuple[tuple[str, str], ...] = ()  # flag, path: how ``refresh = host`` redirects paths
+
+
+DEBIAN_LOCAL = "/usr/local/share/ca-certificates"
+
+DISTROS: tuple[Distro, ...] = (
+    Distro(
+        name="debian",
+        label="Debian, Ubuntu",
+        ids=frozenset({"debian", "ubuntu", "linuxmint", "raspbian", "pop", "kali", "devuan", "elementary"}),
+        anchor_dir=DEBIAN_LOCAL,
+        suffix=".crt",
+        reads=(".crt",),
+        bundle="/etc/ssl/certs/ca-certificates.crt",
+        refresh=("update-ca-certificates",),
+        refresh_fresh=("update-ca-certificates", "--fresh"),
+        release_files=("/etc/debian_version",),
+        path_flags=(
+            ("--certsconf", "/etc/ca-certificates.conf"),
+            ("--certsdir", "/usr/share/ca-certificates"),
+            ("--localcertsdir", DEBIAN_LOCAL),
+            ("--etccertsdir", "/etc/ssl/certs"),
+            ("--hooksdir", "/etc/ca-certificates/update.d"),
+        ),
+    ),
+    Distro(
+        name="rhel",
+        label="RHEL, Fedora, CentOS, Rocky, Alma, Amazon Linux, Oracle Linux",
+        ids=frozenset({"rhel", "fedora", "centos", "rocky", "almalinux", "amzn", "ol", "scientific"}),
+        anchor_dir="/etc/pki/ca-trust/source/anchors",
+        suffix=".pem",
+        reads=(),
+        bundle="/etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+        refresh=("update-ca-trust", "extract"),
+        refresh_fresh=("update-ca-trust", "extract"),
+        release_files=("/etc/redhat-release", "/etc/system-release"),
+    ),
+    Distro(
+        name="suse",
+        label="SUSE, openSUSE",
+        ids=frozenset({"suse", "sles", "sled", "opensuse", "opensuse-leap", "opensuse-tumbleweed"}),
+        anchor_dir="/etc/pki/trust/anchors",
+        suffix=".pem",
+        reads=(),
+        bundle="/var/lib/ca-certificates/ca-bundle.pem",
+        refresh=("update-ca-certificates",),
+        refresh_fresh=("update-ca-certificates",),
+        release_files=("/etc/SuSE-release",),
+    ),
+    Distro(
+        name="alpine",
+        label="Alpine",
+        ids=frozenset({"alpine"}),
+        anchor_dir="/usr/local/share/ca-certificates",
+        suffix=".crt",
+        reads=(".crt",),
+        bundle="/etc/ssl/certs/ca-certificates.crt",
+        refresh=("update-ca-certificates",),
+        refresh_fresh=("update-ca-certificates",),
+        release_files=("/etc/alpine-release",),
+    ),
+    Distro(
+        name="arch",
+        label="Arch, Manjaro",
+        ids=frozenset({"arch", "archarm", "manjaro", "endeavouros"}),
+        anchor_dir="/etc/ca-certificates/trust-source/anchors",
+        suffix=".crt",
+        reads=(),
+        bundle="/etc/ca-certificates/extracted/tls-ca-bundle.pem",
+        refresh=("trust", "extract-compat"),
+        refresh_fresh=("trust", "extract-compat"),
+        release_files=("/etc/arch-release",),
+    ),
+)
+
+BY_NAME = {d.name: d for d in DISTROS}
+
+
+def under(root: Path, path: str) -> Path:
+    """``path`` (absolute inside the image) as seen from this machine."""
+    return root / path.lstrip("/")
+
+
+def os_release(root: Path) -> dict[str, str]:
+    """The KEY=value pairs of ``etc/os-release`` (or ``usr/lib/os-release``) under ``root``."""
+    for candidate in ("/etc/os-release", "/usr/lib/os-release"):
+        data = read_optional(under(root, candidate), "os-release file")
+        if data is None:
+            continue
+        values: dict[str, str] = {}
+        for line in data.decode("utf-8", "replace").splitlines():
+            key, sep, value = line.strip().partition("=")
+            if not sep or key.startswith("#"):
+                continue
+            try:
+                words = shlex.split(value)
+            except ValueError:
+                words = [value.strip("\"'")]
+            values[key] = " ".join(words)
+        return values
+    return {}
+
+
+def detect(root: Path) -> Distro | None:
+    """os-release ID, then each ID_LIKE word; then release files; then which anchor dir exists."""
+    release = os_release(root)
+    words = release.get("ID", "").lower().split() + release.get("ID_LIKE", "").lower().split()
+    for word in words:
+        for distro in DISTROS:
+            if word in distro.ids:
+                return distro
+    for distro in DISTROS:
+        if any(os.path.lexists(under(root, f)) for f in distro.release_files):
+            return distro
+    for distro in DISTROS:
+        if under(root, distro.anchor_dir).is_dir():
+            return distro
+    return None
+
+
+def build(spec: TargetSpec, ctx: StoreContext) -> SystemStore:
+    """The store for a ``system`` target; detection happens here, at run time, never at import."""
+    forced = spec.path or _opt_str(spec, "distro")
+    if spec.path and spec.option("distro") is not None and spec.option("distro") != spec.path:
+        raise ConfigError(f"{spec.where}: system:{spec.path} and distro = {spec.option('distro')!r} disagree")
+    mode = _opt_str(spec, "refresh") or "auto"
+    if mode not in REFRESH_MODES:
+        raise ConfigError(f"{spec.where}.refresh: {mode!r} is not one of {', '.join(REFRESH_MODES)}")
+    if mode == "chroot" and not ctx.sysroot:
+        raise ConfigError(f"{spec.where}.refresh: 'chroot' needs --sysroot DIR (the image tree to chroot into)")
+    timeout = spec.option("refresh_timeout", DEFAULT_TIMEOUT)
+    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
+        raise ConfigError(f"{spec.where}.refresh_timeout: expected a positive number of seconds")
+    root = Path(ctx.sysroot) if ctx.sysroot else Path("/")
+    if ctx.sysroot and not root.is_dir():
+        raise ConfigError(f"--sysroot {root}: not a directory; pass the root of the image tree")
+    names = "|".join(BY_NAME)
+    if forced:
+        distro = BY_NAME.get(forced)
+        if distro is None:
+            raise ConfigError(f"{spec.where}: unknown distribution {forced!r}; use system:{names}")
+    else:
+        found = detect(root)
+        if found is None:
+            release = os_release(root)
+            seen = f"ID={release.get('ID', '?')}, ID_LIKE={release.get('ID_LIKE', '')}" if release else "no os-release"
+            raise ConfigError(
+                f"{spec.where}: cannot tell the distribution of {root} ({seen}) and none of the known anchor "
+                f"directories exists; name it: system:{names}"
+            )
+        distro = found
+    return SystemStore(distro, root=root, sysroot=bool(ctx.sysroot), mode=mode, timeout=float(timeout),
+                       environ=dict(ctx.environ))
+
+
+def _opt_str(spec: TargetSpec, key: str) -> str | None:
+    value = spec.option(key)
+    if value is not None and not isinstance(value, str):
+        raise ConfigError(f"{spec.where}.{key}: expected a string")
+    return value
+
+
+@dataclass(frozen=True)
+class Refresh:
+    """How this run refreshes the store: an argv to run, or the note saying what to run by hand."""
+
+    argv: tuple[str, ...] | None
+    note: str
+
+
+class SystemStore:
+    kind = "system"
+
+    def __init__(self, distro: Distro, *, root: Path, sysroot: bool = False, mode: str = "auto",
+                 timeout: float = DEFAULT_TIMEOUT, environ: dict[str, str] | None = None) -> None:
+        self.distro = distro
+        self.root = root
+        self.sysroot = sysroot
+        self.mode = mode
+        self.timeout = timeout
+        self.environ = environ or {}
+        self.anchor_dir = under(root, distro.anchor_dir)
+        self.bundle = under(root, distro.bundle)
+        self.name = f"system:{distro.name}" + (f" (sysroot {root})" if sysroot else "")
+        self._refreshed = False
+
+    # -- reading -------------------------------------------------------------------------------
+
+    def _reads(self, filename: str) -> bool:
+        return not self.distro.reads or filename.endswith(self.distro.reads)
+
+    def anchor_name(self, anchor: Anchor) -> str:
+        return f"{OWNED_PREFIX}{anchor.root_id}{self.distro.suffix}"
+
+    def read(self) -> StoreContents:
+        """Every certificate in the anchor directory that the refresh will pick up.
+
+        rotator's own files are ``rotator-<id>.crt|.pem``; one the distribution would not read
+        (wrong suffix) is listed without a certificate, so the plan replaces it.
+        """
+        try:
+            names = sorted(os.listdir(self.anchor_dir))
+        except FileNotFoundError:
+            return StoreContents(entries=(), exists=False)
+        except OSError as exc:
+            raise StoreError(
+                f"cannot list anchor directory {self.anchor_dir}: {exc.strerror}; "
+                "run with sudo or through the rotator service"
+            ) from exc
+        entries: list[Entry] = []
+        for filename in names:
+            path = self.anchor_dir / filename
+            if filename.startswith(".") or not path.is_file():
+                continue
+            owner = _owner(filename)
+            if not self._reads(filename):
+                if owner is not None:
+                    entries.append(Entry(label=filename, cert=None, owner_id=owner))
+                continue
+            data = read_optional(path, "anchor file") or b""
+            try:
+                certs = parse_many(data)
+            except NotACertificate:
+                certs = []
+            if owner is not None:
+                entries.append(Entry(label=filename, cert=certs[0] if len(certs) == 1 else None, owner_id=owner))
+            else:
+                entries.extend(Entry(label=filename, cert=c) for c in certs)
+        return StoreContents(entries=tuple(entries))
+
+    def bundle_fingerprints(self) -> set[str] | None:
+        data = read_optional(self.bundle, "consolidated bundle")
+        if data is None:
+            return None
+        return {c.sha256 for c in parse_many(data)}
+
+    # -- planning ------------------------------------------------------------------------------
+
+    def refresh_for(self, fresh: bool) -> Refresh:
+        """The refresh this run would do (pure: looks at files and PATH, runs nothing)."""
+        base = self.distro.refresh_fresh if fresh else self.distro.refresh
+        command = shlex.join(base)
+        if self.mode == "none":
+            return Refresh(None, f"refresh = none: run `{command}` yourself so the bundle includes the anchors")
+        if not self.sysroot or self.mode == "host":
+            argv = base
+            if self.sysroot:
+                argv = base + tuple(x for flag, path in self.distro.path_flags
+                                    for x in (flag, str(under(self.root, path))))
+            return Refresh(argv, f"refresh: `{shlex.join(argv)}` runs after the anchors change")
+        in_image = self._image_has(base[0])
+        if self.mode == "chroot" and not in_image:
+            raise StoreError(
+                f"{self.name}: refresh = chroot, but {self.root} holds no {base[0]}; install the distribution's "
+                "ca-certificates package in the image first, or use refresh = \"auto\" to be told what to run"
+            )
+        if self.mode == "chroot" or (in_image and _is_root()):
+            argv = ("chroot", str(self.root), *base)
+            return Refresh(argv, f"refresh: `{shlex.join(argv)}` runs after the anchors change")
+        why = f"{self.root} holds no {base[0]}" if not in_image else "chroot needs root"
+        return Refresh(
+            None,
+            f"{why}: anchors are written, the bundle is not refreshed; run `{command}` inside the image "
+            f"(e.g. a RUN step after this one) before anything reads {self.distro.bundle}",
+        )
+
+    def _image_has(self, command: str) -> bool:
+        return any(os.path.lexists(under(self.root, d) / command) for d in SEARCH_PATH.split(":"))
+
+    def hints(self) -> tuple[str, ...]:
+        bundle = self.distro.bundle
+        return (
+            f"Python requests and pip use certifi, not this store: set REQUESTS_CA_BUNDLE={bundle}; "
+            f"Pythons with their own OpenSSL (conda, python.org builds) need SSL_CERT_FILE={bundle}",
+            f"Node.js ignores the OS store: set NODE_EXTRA_CA_CERTS={bundle} (read at start: restart node)",
+        )
+
+    def plan(self, wanted: Sequence[Anchor]) -> Plan:
+        plan = make_plan(self.name, self.read(), wanted)
+        notes: list[str] = []
+        refresh = self.refresh_for(fresh=self._needs_fresh(plan))
+        if refresh.argv is not None:
+            # An anchor on disk that the bundle lacks (written without a refresh, or a DER file the
+            # refresh appended unparsed): rotator writes its own PEM anchor and refreshes.
+            in_bundle = self.bundle_fingerprints()
+            lacking = [(a, label) for a, label in plan.keep if in_bundle is None or a.cert.sha256 not in in_bundle]
+            if lacking:
+                where = f"{self.distro.bundle} does not exist" if in_bundle is None else \
+                    f"{self.distro.bundle} lacks {', '.join(a.root_id for a, _ in lacking)}"
+                notes.append(f"{where}: rewriting the anchors and refreshing")
+                plan = replace(plan, add=plan.add + tuple(a for a, _ in lacking),
+                               keep=tuple(k for k in plan.keep if k not in lacking))
+                refresh = self.refresh_for(fresh=self._needs_fresh(plan))
+        if plan.changes:
+            notes.append(refresh.note)
+        notes.extend(self.hints())
+        return replace(plan, notes=tuple(notes))
+
+    def _needs_fresh(self, plan: Plan) -> bool:
+        """A removal, or a file rewritten under its own name: Debian then needs ``--fresh``
+        (otherwise the old hash link stays)."""
+        return bool(plan.remove) or any((self.anchor_dir / self.anchor_name(a)).exists() for a in plan.add)
+
+    # -- writing -------------------------------------------------------------------------------
+
+    def _check_writable(self) -> None:
+        if _is_root():
+            return
+        existing = self.anchor_dir
+        while not existing.exists() and existing != existing.parent:
+            existing = existing.parent
+        if not os.access(existing, os.W_OK | os.X_OK):
+            raise StoreError(
+                f"cannot write anchors into {self.anchor_dir}: {existing} is not writable by this user "
+                "(not root); run with sudo, or let the rotator service (which runs as root) do it"
+            )
+
+    def apply(self, plan: Plan) -> None:
+        self._refreshed = False
+        if not plan.changes:
+            return
+        self._check_writable()
+        fresh = self._needs_fresh(plan)
+        touched = [self.anchor_dir / e.label for e in plan.remove]
+        touched += [self.anchor_dir / self.anchor_name(a) for a in plan.add]
+        snapshot = {p: read_optional(p, "anchor file") for p in dict.fromkeys(touched)}
+        try:
+            for entry in plan.remove:
+                remove_file(self.anchor_dir / entry.label)
+            for anchor in plan.add:
+                atomic_write(self.anchor_dir / self.anchor_name(anchor), anchor.cert.to_pem(), mode=0o644)
+        except StoreError:
+            self._restore(snapshot)
+            raise
+        refresh = self.refresh_for(fresh=fresh)
+        if refresh.argv is None:
+            return
+        try:
+            self._run(refresh.argv)
+        except StoreError as exc:
+            self._restore(snapshot)
+            again = self._refresh_again(exc)
+            raise StoreError(f"{exc}; the anchors in {self.anchor_dir} were put back as they were{again}") from exc
+        self._refreshed = True
+
+    def _restore(self, snapshot: dict[Path, bytes | None]) -> None:
+        for path, data in snapshot.items():
+            if data is None:
+                remove_file(path)
+            else:
+                atomic_write(path, data, mode=0o644)
+
+    def _refresh_again(self, first: StoreError) -> str:
+        if isinstance(first, _CommandMissing):
+            return ""
+        argv = self.refresh_for(fresh=True).argv
+        if argv is None:
+            return ""
+        try:
+            self._run(argv)
+        except StoreError as exc:
+            return f", but refreshing them again failed too ({exc}); run `{shlex.join(argv)}` by hand"
+        return " and refreshed again"
+
+    def _run(self, argv: Sequence[str]) -> None:
+        env = dict(self.environ) if self.environ else dict(os.environ)
+        search = env.get("PATH") or SEARCH_PATH
+        if argv[0] == "chroot":
+            env["PATH"] = SEARCH_PATH  # the command is looked up inside the image
+        executable = shutil.which(argv[0], path=search) or shutil.which(argv[0], path=SEARCH_PATH)
+        command = shlex.join(argv)
+        if executable is None:
+            raise _CommandMissing(
+                f"{self.name}: refresh command {argv[0]!r} not found (PATH={search}); install the "
+                f"distribution's ca-certificates package, or use refresh = \"none\" and run `{command}` yourself"
+            )
+        try:
+            returncode, output = _run_bounded([executable, *argv[1:]], env=env, timeout=self.timeout)
+        except subprocess.TimeoutExpired as exc:
+            raise StoreError(
+                f"{self.name}: `{command}` did not finish within {self.timeout:g}s and was stopped (raise "
+                f"refresh_timeout if the machine is slow){_tail(exc.output or b'')}"
+            ) from exc
+        except OSError as exc:
+            if exc.errno in (errno.ENOENT, errno.EACCES):
+                raise _CommandMissing(f"{self.name}: cannot run `{command}`: {exc.strerror}") from exc
+            raise StoreError(f"{self.name}: cannot run `{command}`: {exc.strerror}") from exc
+        if returncode != 0:
+            raise StoreError(f"{self.name}: `{command}` failed with exit code {returncode}{_tail(output)}")
+
+    # -- verifying -----------------------------------------------------------------------------
+
+    def verify(self, wanted: Sequence[Anchor]) -> None:
+        have = self.read().fingerprints()
+        missing = [a.root_id for a in wanted if a.cert.sha256 not in have]
+        if missing:
+            raise StoreError(
+                f"{self.name}: after writing, {self.anchor_dir} still lacks {', '.join(missing)}; something "
+                "else rewrote it, run sync again and check other tools managing it"
+            )
+        if not self._refreshed:
+            return
+        in_bundle = self.bundle_fingerprints()
+        if in_bundle is None:
+            raise StoreError(
+                f"{self.name}: the refresh ran but {self.bundle} does not exist; check the distribution's "
+                "ca-certificates package and run the refresh by hand to see its output"
+            )
+        missing = [a.root_id for a in wanted if a.cert.sha256 not in in_bundle]
+        if missing:
+            raise StoreError(
+                f"{self.name}: after the refresh, {self.bundle} lacks {', '.join(missing)} although the anchors "
+                f"are in {self.anchor_dir}; check that they are PEM files the refresh reads"
+            )
+
+
+class _CommandMissing(StoreError):
+    """The refresh command is not there: running it again after restoring would not help."""
+
+
+def _owner(filename: str) -> str | None:
+    if not filename.startswith(OWNED_PREFIX) or not filename.endswith((".crt", ".pem")):
+        return None
+    root_id = filename[len(OWNED_PREFIX) : -4]
+    return root_id or None
+
+
+def _run_bounded(argv: Sequence[str], *, env: dict[str, str], timeout: float) -> tuple[int, bytes]:
+    """Run argv with its output captured; on timeout the whole process group is killed, so a
+    grandchild holding the pipe open cannot make the wait unbounded."""
+    with subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+                          env=env, start_new_session=True) as proc:
+        try:
+            output, _ = proc.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired as exc:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(proc.pid, signal.SIGKILL)
+            try:
+                output, _ = proc.communicate(timeout=5)
+            except subprocess.TimeoutExpired:
+                output = b""
+            raise subprocess.TimeoutExpired(exc.cmd, timeout, output=output) from None
+        return proc.returncode, output
+
+
+def _is_root() -> bool:
+    return hasattr(os, "geteuid") and os.geteuid() == 0
+
+
+def _tail(output: bytes) -> str:
+    text = output.decode("utf-8", "replace").strip()
+    if not text:
+        return " (no output)"
+    if len(text) > OUTPUT_LIMIT:
+        text = "..." + text[-OUTPUT_LIMIT:]
+    return f"; output:\n{text}"
+
