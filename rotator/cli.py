@@ -110,6 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
     p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
                          help="a store to judge (repeatable; default: the config's targets)")
     _keystore_password(p_probe)
+    p_probe.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
     p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
     p_probe.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
     p_probe.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
