@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from rotator.engine import Cancelled, RunControl, build_stores, status_of, sync
+from rotator.engine import Cancelled, RunControl, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.scheduler import CycleScheduler, parse_duration
@@ -125,13 +125,12 @@ class Daemon:
             self.last_watchdog = now
 
     def _start_cycle(self) -> None:
-        request = replace(self.resolved.request, control=self.control)
+        request = replace(self.resolved.request, control=self.control, with_status=True)
 
         def body() -> None:
             try:
                 result = sync(request)
-                stores = [store for _, store in build_stores(request)]
-                status = status_of(request, stores)
+                status = result.status
                 changed = [t.target for t in result.targets if t.changed]
                 failed = [t for t in result.targets if t.error or t.hook_errors]
                 drift = sum(len(t.drift) for t in result.targets)
@@ -139,7 +138,8 @@ class Daemon:
                 parts.append(f"changed {len(changed)}" if changed else "no change")
                 if drift:
                     parts.append(f"repaired {drift} drifted")
-                parts.append("compliant" if status.compliant else "NOT compliant")
+                if status is not None:
+                    parts.append("compliant" if status.compliant else "NOT compliant")
                 if failed:
                     first = failed[0]
                     reason = first.error or first.hook_errors[0]

@@ -72,6 +72,7 @@ class SyncRequest:
     hook_timeout: float = hooks.DEFAULT_TIMEOUT
     lock_timeout: float = 60.0
     warn_days: int = 30
+    with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
     control: RunControl | None = field(default=None, compare=False)
 
     @property
@@ -97,6 +98,7 @@ class SyncResult:
     inactive: list[Root] = field(default_factory=list)  # selected but not wanted on this date
     targets: list[TargetResult] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    status: StatusReport | None = None  # when asked for, or when metrics were written
 
     @property
     def ok(self) -> bool:
@@ -121,7 +123,10 @@ def sync(request: SyncRequest) -> SyncResult:
     if request.dry_run or request.state_dir is None:
         # A dry run writes nothing, not even the lock file or the state.
         state = state_mod.load(request.state_dir) if request.state_dir else State()
-        return _run(request, stores, state)
+        result = _run(request, stores, state)
+        if request.with_status:
+            result.status = status_of(request, [s for _, s in stores])
+        return result
     with lock.held(request.state_dir, timeout=request.lock_timeout):
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
         try:
@@ -138,18 +143,24 @@ def sync(request: SyncRequest) -> SyncResult:
         else:
             state.failures += 1
             state.last_failure = state_mod.now_iso(request.at)
-        _record(request, stores, state)
+        result.status = _record(request, stores, state)
         return result
 
 
-def _record(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State) -> None:
+def _record(
+    request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State
+) -> StatusReport | None:
+    """Save the state; evaluate status (one more read of each store) only when someone wants it."""
     assert request.state_dir is not None
     state_mod.save(request.state_dir, state)
+    if request.metrics_file is None and not request.with_status:
+        return None
+    report = status_of(request, [s for _, s in stores])
     if request.metrics_file is not None:
         from rotator import metrics  # prometheus_client loads only when metrics are wanted
 
-        report = status_of(request, [s for _, s in stores])
         metrics.write(request.metrics_file, report, state)
+    return report
 
 
 def status_of(request: SyncRequest, stores: Sequence[TrustStore]) -> StatusReport:

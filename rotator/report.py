@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotator.catalog import Catalog
 from rotator.certs import Cert
 from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
-from rotator.probe import ProbeResult
 from rotator.state import State
 from rotator.status import MISSING, OWNED, StatusReport
+
+if TYPE_CHECKING:
+    from rotator.probe import ProbeResult
 
 JSON_VERSION = 1
 

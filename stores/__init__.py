@@ -7,11 +7,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rotator.errors import ConfigError
-from stores import system
 from stores.base import StoreContext, TargetSpec, TrustStore
-from stores.java import JAVA_CACERTS_OPTIONS, PASSWORD_OPTIONS, build_java_cacerts, build_jks, build_pkcs12
-from stores.pem import PemBundle
-from stores.pemdir import PemDir
+from stores.passwords import PASSWORD_OPTIONS
+
+# Each kind's module is imported when a target of that kind is built, so a run that writes one
+# PEM bundle does not load keystore, distribution or hash-directory code (start-up time is most
+# of what a sync costs).
 
 
 @dataclass(frozen=True)
@@ -31,14 +32,38 @@ def _require_path(spec: TargetSpec) -> Path:
 
 
 def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    from stores.pem import PemBundle
+
     return [PemBundle(_require_path(spec))]
 
 
+def _jks(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    from stores.java import build_jks
+
+    return build_jks(spec, ctx)
+
+
+def _pkcs12(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    from stores.java import build_pkcs12
+
+    return build_pkcs12(spec, ctx)
+
+
+def _java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    from stores.java import build_java_cacerts
+
+    return build_java_cacerts(spec, ctx)
+
+
 def _system(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    from stores import system
+
     return [system.build(spec, ctx)]
 
 
 def _pem_dir(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    from stores.pemdir import PemDir
+
     return [PemDir(_require_path(spec))]
 
 
@@ -47,13 +72,13 @@ COMMON_OPTIONS = frozenset({"on_change"})
 
 KINDS: dict[str, Kind] = {
     "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
-    "jks": Kind("jks", build_jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)"),
-    "pkcs12": Kind("pkcs12", build_pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store"),
+    "jks": Kind("jks", _jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)"),
+    "pkcs12": Kind("pkcs12", _pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store"),
     "java-cacerts": Kind(
         "java-cacerts",
-        build_java_cacerts,
+        _java_cacerts,
         needs_path=False,
-        options=JAVA_CACERTS_OPTIONS,
+        options=PASSWORD_OPTIONS | {"jvm_dirs"},
         summary="every JDK's cacerts on the host ($JAVA_HOME, java on PATH, /usr/lib/jvm), or the one named",
     ),
     "system": Kind(
