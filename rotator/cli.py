@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from rotator import __version__, probe, report
+from rotator import __version__, probe, report, tlsfetch
 from rotator.engine import build_stores, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
@@ -101,12 +101,12 @@ def build_parser() -> argparse.ArgumentParser:
         "2 when the server cannot be reached or speaks no TLS.",
     )
     p_probe.add_argument("endpoint", metavar="HOST[:PORT]", help="port 5432 with --starttls postgres, else 443")
-    p_probe.add_argument("--starttls", choices=probe.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p_probe.add_argument("--starttls", choices=tlsfetch.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
     p_probe.add_argument("--sslmode", choices=probe.SSLMODES, default=probe.VERIFY_FULL,
                          help="verify-full (default) also checks the name, verify-ca only the chain")
-    p_probe.add_argument("--timeout", metavar="S", type=float, default=probe.DEFAULT_TIMEOUT,
-                         help=f"connect and handshake timeout in seconds (default {probe.DEFAULT_TIMEOUT:g})")
+    p_probe.add_argument("--timeout", metavar="S", type=float, default=tlsfetch.DEFAULT_TIMEOUT,
+                         help=f"connect and handshake timeout in seconds (default {tlsfetch.DEFAULT_TIMEOUT:g})")
     p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
                          help="a store to judge (repeatable; default: the config's targets)")
     _keystore_password(p_probe)
@@ -239,7 +239,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 def cmd_probe(args: argparse.Namespace) -> int:
     if args.timeout <= 0:
         raise ConfigError("--timeout: must be a positive number of seconds")
-    endpoint = probe.parse_endpoint(args.endpoint, args.starttls, args.servername)
+    endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
     resolved = resolve(args, os.environ)
     request = probe.ProbeRequest(
         endpoint=endpoint,

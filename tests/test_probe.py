@@ -15,7 +15,8 @@ from cryptography.hazmat.primitives import hashes
 from rotator.catalog import Catalog
 from rotator.certs import Cert, parse_many, parse_one
 from rotator.errors import ConfigError
-from rotator.probe import anchoring_roots, evaluate, parse_endpoint, signing_certs
+from rotator.probe import anchoring_roots, evaluate, signing_certs
+from rotator.tlsfetch import parse_endpoint
 from tests.conftest import DATA, run_process
 from tests.pki import NOW, Issued, make_intermediate, make_leaf, make_root
 from tests.tls_server import NoSslPostgres, Plaintext, Silent, TlsServer, free_port, serving

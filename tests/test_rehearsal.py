@@ -23,7 +23,7 @@ import pytest
 
 from rotator.certs import parse_many
 from rotator.errors import ServerUnreachable
-from rotator.probe import Endpoint, fetch_chain
+from rotator.tlsfetch import Endpoint, fetch_chain
 from tests import postgres as pg
 from tests.pki import Issued, make_intermediate, make_leaf, make_root
 from tests.tls_server import free_port
