@@ -60,7 +60,8 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
 def sync_text(result: SyncResult) -> list[str]:
     lines = []
     for o in result.roots:
-        lines.append(f"root {o.root.id}: sha256 {o.cert.sha256[:16]}... verified, from {o.source} ({o.location})")
+        origin = "the embedded copy" if o.source == "embedded" else f"{o.source} {o.location}"
+        lines.append(f"root {o.root.id}: verified (sha256 {o.cert.sha256[:16]}...), from {origin}")
     for r in result.inactive:
         lines.append(f"root {r.id}: not wanted on {result.at:%Y-%m-%d} ({r.retire_reason or 'not active'})")
     for t in result.targets:

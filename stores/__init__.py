@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,8 @@ class Kind:
 def _require_path(spec: TargetSpec) -> Path:
     if not spec.path:
         raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
-    return Path(spec.path)
+    # Absolute, so the target has one name in the state whatever directory rotator runs from.
+    return Path(os.path.abspath(spec.path))
 
 
 def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
