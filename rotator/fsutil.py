@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import glob
 import os
 import stat
 import tempfile
 from pathlib import Path
 
 from rotator.errors import StoreError
+
+TEMP_SUFFIX = ".rotator-tmp"
 
 
 def real_target(path: Path) -> Path:
@@ -54,8 +57,9 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise _write_error(target, exc) from exc
     if current is not None and not _is_regular(current.st_mode):
         raise StoreError(f"{target} is not a regular file; point the target at a file")
+    _remove_stale_temps(directory, target.name)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".rotator-tmp", dir=directory)
+        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=directory)
     except OSError as exc:
         raise _write_error(directory, exc) from exc
     try:
@@ -76,6 +80,14 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
             os.unlink(tmp_name)
         raise _write_error(target, exc) from exc
     fsync_dir(directory)
+
+
+def _remove_stale_temps(directory: Path, name: str) -> None:
+    """Temp files a killed run left for this target. Runs hold one lock, so none is in use;
+    their suffix keeps refresh tools (``*.crt`` only) and ``openssl rehash`` from reading them."""
+    for stale in directory.glob(f".{glob.escape(name)}.*{TEMP_SUFFIX}"):
+        with contextlib.suppress(OSError):
+            os.unlink(stale)
 
 
 def remove_file(path: Path) -> None:
