@@ -239,3 +239,13 @@ def test_two_syncs_started_together_both_finish_and_the_store_is_intact(tmp_path
     # The lock serialises the runs: one adds the roots, the other then finds them in place.
     assert sorted("added digicert-global-root-ca" in out for out in outputs) == [False, True]
     assert sum("up to date" in out for out in outputs) == 1
+
+
+@pytest.mark.parametrize("line, key", [('interval = "6x"', "daemon.interval"), ('jitter = "ten"', "daemon.jitter"),
+                                       ('every = "1h"', "daemon.every")])
+def test_bad_daemon_settings_are_usage_errors(tmp_path: Path, run, line: str, key: str) -> None:
+    config = tmp_path / "rotator.toml"
+    config.write_text(f"[daemon]\n{line}\n")
+    result = run("daemon", "--offline", "--config", str(config))
+    assert result.code == 2
+    assert key in result.err
