@@ -114,6 +114,8 @@ class PemDir:
         if unlinked:
             plan = replace(plan, add=plan.add + tuple(a for a, _ in unlinked),
                            keep=tuple(k for k in plan.keep if k not in unlinked))
+        if not plan.changes:
+            return plan  # the hints are said when the directory changes, not on every no-op run
         notes = (
             f"OpenSSL, .NET on Linux and Python's ssl read it through SSL_CERT_DIR={self.directory}; "
             f"requests through REQUESTS_CA_BUNDLE={self.directory}",

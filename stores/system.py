@@ -217,8 +217,9 @@ class SystemStore:
                                keep=tuple(k for k in plan.keep if k not in lacking))
                 refresh = self.refresh_for(fresh=self._needs_fresh(plan))
         if plan.changes:
+            # Said when the store changes, not on every no-op run of a daemon.
             notes.append(refresh.note)
-        notes.extend(self.hints())
+            notes.extend(self.hints())
         return replace(plan, notes=tuple(notes))
 
     def _needs_fresh(self, plan: Plan) -> bool:
