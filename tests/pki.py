@@ -107,3 +107,33 @@ def make_leaf(issuer: Issued, hostnames: tuple[str, ...] = ("localhost",), *, ip
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
+
+
+@dataclass
+class Rotation:
+    """An "old" and a "new" root, each with an intermediate and a ``localhost`` server certificate:
+    a server rotating from one chain to the other."""
+
+    old_root: Issued
+    old_ca: Issued
+    old_leaf: Issued
+    new_root: Issued
+    new_ca: Issued
+    new_leaf: Issued
+
+    @property
+    def old(self) -> list[Issued]:
+        return [self.old_leaf, self.old_ca]
+
+    @property
+    def new(self) -> list[Issued]:
+        return [self.new_leaf, self.new_ca]
+
+
+def make_rotation(label: str, old_root_cn: str = "Old Root", new_root_cn: str = "New Root") -> Rotation:
+    old_root = make_root(f"{label} {old_root_cn}")
+    old_ca = make_intermediate(old_root, f"{label} Old Intermediate")
+    new_root = make_root(f"{label} {new_root_cn}")
+    new_ca = make_intermediate(new_root, f"{label} New Intermediate")
+    return Rotation(old_root, old_ca, make_leaf(old_ca, ("localhost",)), new_root, new_ca,
+                    make_leaf(new_ca, ("localhost",)))

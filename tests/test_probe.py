@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -18,37 +17,23 @@ from rotator.errors import ConfigError
 from rotator.probe import anchoring_roots, evaluate, signing_certs
 from rotator.tlsfetch import parse_endpoint
 from tests.conftest import DATA, run_process
-from tests.pki import NOW, Issued, make_intermediate, make_leaf, make_root
+from tests.pki import NOW, Issued, Rotation, make_intermediate, make_leaf, make_root, make_rotation
 from tests.tls_server import NoSslPostgres, Plaintext, Silent, TlsServer, free_port, serving
 
 
-@dataclass
-class Pki:
-    old_root: Issued
-    old_ca: Issued
-    old_leaf: Issued
-    new_root: Issued
-    new_ca: Issued
-    new_leaf: Issued
-
-
 @pytest.fixture(scope="module")
-def pki() -> Pki:
-    old_root = make_root("Probe Old Root")
-    old_ca = make_intermediate(old_root, "Probe Old Intermediate")
-    new_root = make_root("Probe New Root")
-    new_ca = make_intermediate(new_root, "Probe New Intermediate")
-    return Pki(old_root, old_ca, make_leaf(old_ca), new_root, new_ca, make_leaf(new_ca))
+def pki() -> Rotation:
+    return make_rotation("Probe")
 
 
 @pytest.fixture
-def old_server(tmp_path: Path, pki: Pki) -> Iterator[TlsServer]:
+def old_server(tmp_path: Path, pki: Rotation) -> Iterator[TlsServer]:
     server = TlsServer(tmp_path / "old-server", [pki.old_leaf, pki.old_ca], pki.old_leaf)
     with serving(server):
         yield server
 
 
-def write_config(tmp_path: Path, pki: Pki, targets: list[str] = ()) -> Path:
+def write_config(tmp_path: Path, pki: Rotation, targets: list[str] = ()) -> Path:
     """Both test roots as custom catalog roots, pinned."""
     pki.old_root.write(tmp_path / "roots", "old-root")
     pki.new_root.write(tmp_path / "roots", "new-root")
@@ -73,7 +58,7 @@ def bundle(path: Path, *certs: Issued) -> Path:
 # ------------------------------------------------------------------ direct TLS
 
 
-def test_direct_tls_trusted_names_root_and_target(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_direct_tls_trusted_names_root_and_target(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     config = write_config(tmp_path, pki)
     store = bundle(tmp_path / "old.pem", pki.old_root)
     result = run("probe", f"localhost:{old_server.port}", "--config", str(config), "--target", f"pem:{store}")
@@ -84,7 +69,7 @@ def test_direct_tls_trusted_names_root_and_target(tmp_path: Path, pki: Pki, old_
     assert "verdict: OK: every target (1) trusts" in result.out
 
 
-def test_json_reports_chain_anchor_and_targets(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_json_reports_chain_anchor_and_targets(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     config = write_config(tmp_path, pki)
     good = bundle(tmp_path / "both.pem", pki.old_root, pki.new_root)
     bad = bundle(tmp_path / "new.pem", pki.new_root)
@@ -104,7 +89,7 @@ def test_json_reports_chain_anchor_and_targets(tmp_path: Path, pki: Pki, old_ser
     assert doc["ok"] is False and doc["verdict"].startswith("FAIL: 1 of 2 targets")
 
 
-def test_targets_come_from_the_config(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_targets_come_from_the_config(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     config = write_config(tmp_path, pki, targets=[f"pem:{store}"])
     result = run("probe", f"localhost:{old_server.port}", "--config", str(config))
@@ -112,7 +97,7 @@ def test_targets_come_from_the_config(tmp_path: Path, pki: Pki, old_server: TlsS
     assert f"pem:{store}: trusted" in result.out
 
 
-def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     config = write_config(tmp_path, pki)
     result = run("probe", f"localhost:{old_server.port}", "--config", str(config))
     assert result.code == 0, result.out + result.err
@@ -124,7 +109,7 @@ def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Pki, 
     assert "anchored by catalog roots: none" in plain.out
 
 
-def test_hostname_mismatch_fails_verify_full_only(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_hostname_mismatch_fails_verify_full_only(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     full = run("probe", f"127.0.0.1:{old_server.port}", "--servername", "db.example.org", "--target", f"pem:{store}")
     assert full.code == 1
@@ -135,14 +120,14 @@ def test_hostname_mismatch_fails_verify_full_only(tmp_path: Path, pki: Pki, old_
     assert "name not checked (verify-ca)" in ca.out
 
 
-def test_ip_address_is_checked_against_ip_san(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_ip_address_is_checked_against_ip_san(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     result = run("probe", f"127.0.0.1:{old_server.port}", "--target", f"pem:{store}")
     assert result.code == 0, result.out
     assert "name checked: 127.0.0.1" in result.out
 
 
-def test_untrusted_chain_says_which_root_is_missing(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_untrusted_chain_says_which_root_is_missing(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "new.pem", pki.new_root)
     result = run("probe", f"localhost:{old_server.port}", "--target", f"pem:{store}")
     assert result.code == 1
@@ -150,7 +135,7 @@ def test_untrusted_chain_says_which_root_is_missing(tmp_path: Path, pki: Pki, ol
     assert "it needs CN=Probe Old Root" in result.out
 
 
-def test_expired_chain_is_rejected_with_dates(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_expired_chain_is_rejected_with_dates(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     later = (NOW + dt.timedelta(days=400)).date().isoformat()
     result = run("probe", f"localhost:{old_server.port}", "--target", f"pem:{store}", "--at", later)
@@ -159,7 +144,7 @@ def test_expired_chain_is_rejected_with_dates(tmp_path: Path, pki: Pki, old_serv
     assert "'localhost' is not valid on" in result.out
 
 
-def test_expired_server_certificate_now(tmp_path: Path, pki: Pki, run) -> None:
+def test_expired_server_certificate_now(tmp_path: Path, pki: Rotation, run) -> None:
     leaf = _expired_leaf(pki.old_ca)
     store = bundle(tmp_path / "old.pem", pki.old_root)
     with serving(TlsServer(tmp_path / "srv", [leaf, pki.old_ca], leaf)) as server:
@@ -168,7 +153,7 @@ def test_expired_server_certificate_now(tmp_path: Path, pki: Pki, run) -> None:
     assert "EXPIRED" in result.out and "is not valid on" in result.out
 
 
-def test_missing_and_empty_stores_are_not_trusted(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_missing_and_empty_stores_are_not_trusted(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     empty = tmp_path / "empty.pem"
     empty.write_text("")
     result = run("probe", f"localhost:{old_server.port}", "--target", f"pem:{tmp_path / 'nope.pem'}",
@@ -178,14 +163,14 @@ def test_missing_and_empty_stores_are_not_trusted(tmp_path: Path, pki: Pki, old_
     assert "the store is empty" in result.out
 
 
-def test_intermediate_in_a_store_is_flagged(tmp_path: Path, pki: Pki, old_server: TlsServer, run) -> None:
+def test_intermediate_in_a_store_is_flagged(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "pinned.pem", pki.old_ca)
     result = run("probe", f"localhost:{old_server.port}", "--target", f"pem:{store}")
     assert result.code == 0, result.out
     assert "which is not a self-signed root" in result.out
 
 
-def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Pki, run) -> None:
+def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Rotation, run) -> None:
     """New root cross-signed by the old one: both anchor, and a store with either trusts the server."""
     cross = _cross_sign(pki.new_root, pki.old_root)
     config = write_config(tmp_path, pki)
@@ -201,7 +186,7 @@ def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Pki,
     assert [t["anchor"]["id"] for t in doc["targets"]] == ["test-old-root", "test-new-root"]
 
 
-def test_starttls_postgres_with_a_fake_server(tmp_path: Path, pki: Pki, run) -> None:
+def test_starttls_postgres_with_a_fake_server(tmp_path: Path, pki: Rotation, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     with serving(TlsServer(tmp_path / "srv", [pki.old_leaf, pki.old_ca], pki.old_leaf, starttls=True)) as server:
         result = run("probe", f"localhost:{server.port}", "--starttls", "postgres", "--target", f"pem:{store}")
@@ -315,7 +300,7 @@ def test_name_match_without_signature_is_no_anchor() -> None:
     assert anchoring_roots([Cert.from_der(forged.der)], _catalog_roots()) == []  # type: ignore[arg-type]
 
 
-def test_evaluate_a_given_chain_without_network(pki: Pki) -> None:
+def test_evaluate_a_given_chain_without_network(pki: Rotation) -> None:
     chain = [Cert.from_der(pki.new_leaf.der), Cert.from_der(pki.new_ca.der)]
     store = [Cert.from_der(pki.new_root.der)]
     ok = evaluate("pem:x", store, chain, "localhost", dt.datetime.now(dt.UTC))
@@ -395,7 +380,7 @@ def _expired_leaf(issuer: Issued) -> Issued:
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
 
 
-def test_any_store_kind_in_the_registry_is_judged(tmp_path: Path, pki: Pki, old_server: TlsServer, run,
+def test_any_store_kind_in_the_registry_is_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer, run,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """probe reads stores only through the registry and ``read()``: a new kind needs no probe change."""
     import stores

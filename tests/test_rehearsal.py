@@ -16,7 +16,6 @@ import shutil
 import subprocess
 from collections.abc import Iterator
 from contextlib import ExitStack
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -25,7 +24,7 @@ from rotator.certs import parse_many
 from rotator.errors import ServerUnreachable
 from rotator.tlsfetch import Endpoint, fetch_chain
 from tests import postgres as pg
-from tests.pki import Issued, make_intermediate, make_leaf, make_root
+from tests.pki import Rotation, make_rotation
 from tests.tls_server import free_port
 
 pytestmark = pytest.mark.slow
@@ -43,32 +42,11 @@ def pgjdbc_jar() -> str | None:
     return "/usr/share/java/postgresql.jar" if os.path.exists("/usr/share/java/postgresql.jar") else None
 
 
-@dataclass
-class Chains:
-    old_root: Issued
-    old_ca: Issued
-    old_leaf: Issued
-    new_root: Issued
-    new_ca: Issued
-    new_leaf: Issued
-
-    @property
-    def old(self) -> list[Issued]:
-        return [self.old_leaf, self.old_ca]
-
-    @property
-    def new(self) -> list[Issued]:
-        return [self.new_leaf, self.new_ca]
 
 
 @pytest.fixture(scope="module")
-def chains() -> Chains:
-    old_root = make_root("Rehearsal Old Root (G1 stand-in)")
-    old_ca = make_intermediate(old_root, "Rehearsal Old Intermediate")
-    new_root = make_root("Rehearsal New Root (G2 stand-in)")
-    new_ca = make_intermediate(new_root, "Rehearsal New Intermediate")
-    return Chains(old_root, old_ca, make_leaf(old_ca, ("localhost",)), new_root, new_ca,
-                  make_leaf(new_ca, ("localhost",)))
+def chains() -> Rotation:
+    return make_rotation("Rehearsal", "Old Root (G1 stand-in)", "New Root (G2 stand-in)")
 
 
 @pytest.fixture
@@ -77,7 +55,7 @@ def servers() -> Iterator[ExitStack]:
         yield stack
 
 
-def write_config(directory: Path, c: Chains) -> Path:
+def write_config(directory: Path, c: Rotation) -> Path:
     """Both roots as custom roots with pins; profile ``rehearsal`` holds both, ``old-only`` the old one."""
     c.old_root.write(directory / "roots", "old-root")
     c.new_root.write(directory / "roots", "new-root")
@@ -126,7 +104,7 @@ def serving_leaf(port: int) -> str:
     return chain.chain[0].sha256
 
 
-def test_rotation_rehearsal(tmp_path: Path, chains: Chains, servers: ExitStack, run,
+def test_rotation_rehearsal(tmp_path: Path, chains: Rotation, servers: ExitStack, run,
                             monkeypatch: pytest.MonkeyPatch) -> None:
     if shutil.which("psql") is None or shutil.which("java") is None:
         pytest.fail("psql and java are needed (.ci/run installs them)")
@@ -194,7 +172,7 @@ def test_rotation_rehearsal(tmp_path: Path, chains: Chains, servers: ExitStack, 
     assert f"pem:{old_only}: NOT trusted" in control_probe.out
 
 
-def test_probe_unreachable_and_ssl_off(tmp_path: Path, chains: Chains, servers: ExitStack, run) -> None:
+def test_probe_unreachable_and_ssl_off(tmp_path: Path, chains: Rotation, servers: ExitStack, run) -> None:
     refused = run("probe", f"127.0.0.1:{free_port()}", "--starttls", "postgres", "--json")
     assert refused.code == 2
     assert json.loads(refused.out)["reason"] == "refused"
