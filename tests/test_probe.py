@@ -97,7 +97,8 @@ def test_targets_come_from_the_config(tmp_path: Path, pki: Rotation, old_server:
     assert f"pem:{store}: trusted" in result.out
 
 
-def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
+def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer,
+                                                       run) -> None:
     config = write_config(tmp_path, pki)
     result = run("probe", f"localhost:{old_server.port}", "--config", str(config))
     assert result.code == 0, result.out + result.err
