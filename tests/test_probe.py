@@ -267,13 +267,15 @@ def _catalog_roots() -> list[tuple[object, Cert]]:
     return [(root, parse_one(root.embedded_bytes() or b"")) for root in catalog.roots.values()]
 
 
-def test_real_azure_chain_anchors_at_g2_by_cross_sign() -> None:
+def test_real_azure_chain_anchors_at_g2_by_cross_sign_and_at_the_new_root_directly() -> None:
     ocsp02 = parse_one((DATA / "microsoft-tls-g2-rsa-ca-ocsp-02.pem").read_bytes())
     xsign = parse_one((DATA / "microsoft-tls-rsa-root-g2-xsign.pem").read_bytes())
     chain = [ocsp02, xsign]  # as Azure sends it above the server certificate
     anchors = anchoring_roots(chain, _catalog_roots())  # type: ignore[arg-type]
-    assert [(a.root.id, a.index, a.sent) for a in anchors] == [("digicert-global-root-g2", 1, False)]
+    assert [(a.root.id, a.index, a.sent) for a in anchors] == [
+        ("digicert-global-root-g2", 1, False), ("microsoft-tls-rsa-root-g2", 0, False)]
     assert chain[anchors[0].index].common_name == "Microsoft TLS RSA Root G2"
+    assert chain[anchors[1].index].common_name == "Microsoft TLS G2 RSA CA OCSP 02"
 
 
 def test_real_azure_chain_is_not_anchored_by_microsoft_rsa_2017_alone() -> None:
