@@ -249,6 +249,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         context=resolved.request.context,
         sslmode=args.sslmode,
         timeout=args.timeout,
+        cross_signs=resolved.catalog.cross_signs,
     )
     try:
         result = probe.probe(request)

@@ -332,12 +332,23 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
                     else None
                 ),
                 "path": [c.sha256 for c in t.path],
+                "route": t.route or None,
+                "cross_sign": (
+                    {"subject": t.cross_sign.subject_id, "issuer": t.cross_sign.issuer_id,
+                     "sha256": t.cross_sign.sha256, "not_after": t.cross_sign.not_after.isoformat()}
+                    if t.cross_sign is not None
+                    else None
+                ),
                 "reason": t.reason or None,
                 "notes": list(t.notes),
             }
             for t in result.targets
         ],
         "configured_targets": result.configured_targets,
+        "missing_cross_signs": [
+            {"subject": c.subject_id, "name": c.subject_name, "issuer": c.issuer_id}
+            for c in result.missing_cross_signs
+        ],
         "ok": result.ok,
         "verdict": probe_verdict(result),
         "warnings": list(result.warnings),
@@ -409,7 +420,13 @@ def probe_text(result: ProbeResult) -> list[str]:
     for t in result.targets:
         if t.trusted:
             path = " > ".join(c.common_name for c in t.path)
-            lines.append(f"  {t.target}: trusted, anchored at {_anchor_label(result, t.anchor)} (path: {path})")
+            if t.cross_sign is not None:
+                route = (f"through the cross-sign of {t.cross_sign.subject_name} by {t.cross_sign.issuer_id}, "
+                         f"valid to {t.cross_sign.not_after}")
+            else:
+                route = "direct root"
+            lines.append(f"  {t.target}: trusted, anchored at {_anchor_label(result, t.anchor)}, {route} "
+                         f"(path: {path})")
         else:
             lines.append(f"  {t.target}: NOT trusted: {t.reason}")
         lines.extend(f"    note: {n}" for n in t.notes)

@@ -123,8 +123,7 @@ def _removed_on(root: Root) -> str:
 
 
 def _put_instead(root: Root) -> str:
-    return (f"give the client that still needs it its own bundle (a pem:, jks: or pem-dir: target with "
-            f"include = [\"{root.id}\"])")
+    return f"put it in the bundle of the client that needs it (a pem: target with include = [\"{root.id}\"])"
 
 
 def skipped_note(root: Root, target: str) -> ScopeNote:
@@ -148,5 +147,5 @@ def removed_note(root: Root, label: str, scope: Scope, target: str) -> ScopeNote
 def foreign_note(root: Root, label: str) -> ScopeNote:
     return ScopeNote(FOREIGN, root.id, label, (
         f"{root.name} is here as {label}, not added by rotator, so it is left as it is; {_removed_on(root)}, yet "
-        "every program using this store trusts it for every website: if only some clients need it, remove it "
-        f"here (with the tool that put it there) and {_put_instead(root)}"))
+        "every program reading this store trusts it for every website: if only some clients need it, remove it "
+        f"with the tool that put it there and {_put_instead(root)}"))

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from rotator.catalog import BUILTIN_PROFILES, CURRENT, RETIRED, TRUST_IN, TRUST_NOT_YET, TRUST_REMOVED, Catalog
+from rotator.catalog import BUILTIN_PROFILES, CURRENT, TRUST_IN, TRUST_NOT_YET, TRUST_REMOVED, Catalog
 from rotator.certs import parse_one
 from tests.conftest import DATA
 
