@@ -238,7 +238,7 @@ def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
     assert removed.code == 0, removed.err
     assert not (anchors / "rotator-digicert-global-root-ca.crt").exists()
     assert G1.sha256 not in fps(bundle)
-    assert (f"  removed digicert-global-root-ca (as rotator-digicert-global-root-ca.crt): DigiCert Global Root CA, "
+    assert ("  removed digicert-global-root-ca (as rotator-digicert-global-root-ca.crt): DigiCert Global Root CA, "
             "which rotator had added: the public trust programs removed it on 2026-04-15") in removed.out
     assert any("--fresh" in c for c in calls(tmp_path / "refresh.log"))
     assert G1.sha256 in fps(app)  # the application bundle keeps it
