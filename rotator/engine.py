@@ -21,7 +21,7 @@ from rotator.catalog import CrossSign, Root
 from rotator.errors import RotatorError
 from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
-from rotator.scope import Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
+from rotator.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
 from rotator.state import RootRecord, State
 from rotator.status import StatusReport, evaluate
 from stores import build_stores as stores_for
@@ -224,6 +224,9 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State) -> SyncRes
             outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
         if outcome.plan is not None:
             outcome = replace(outcome, scope_notes=explain(bound, outcome.plan, request.known, day))
+            for note in outcome.scope_notes:
+                if note.action == REMOVED and outcome.changed:  # once, when it happens (the daemon's journal)
+                    log.info("%s: removed %s: %s", store.name, note.root_id, note.message)
         if outcome.changed:
             outcome = _after_change(request, spec, outcome)
         if not request.dry_run and outcome.error is None and outcome.plan is not None:

@@ -29,7 +29,6 @@ class Scope:
     roots: tuple[Root, ...]
     host_wide: bool = False
     allow_distrusted: tuple[str, ...] = ()
-    own: bool = False  # the target sets its own profile or include
 
     def withheld(self, day: dt.date) -> list[Root]:
         """Selected roots this store must not receive on ``day``: publicly distrusted, not allowed."""
@@ -77,7 +76,6 @@ def resolve_scope(
         roots=roots,
         host_wide=host_wide,
         allow_distrusted=tuple(allowed or ()),
-        own=bool(own_profile) or own_include is not None,
     )
 
 

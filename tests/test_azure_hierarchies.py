@@ -308,3 +308,13 @@ def test_cross_signs_are_never_written_as_anchors(tmp_path: Path, run) -> None:
     held = fps(bundle)
     assert not held & {c.sha256 for c in CATALOG.cross_signs}
     assert all(Cert.from_der(c.der).is_self_issued for c in parse_many(bundle.read_bytes()))
+
+
+def test_mirror_holds_what_every_target_selects(tmp_path: Path, run) -> None:
+    """An air-gapped host syncing from the mirror needs the roots of every target's own profile too."""
+    config = tmp_path / "rotator.toml"
+    config.write_text(f'profile = "azure-minimal"\n[[targets]]\nkind = "pem"\npath = "{tmp_path / "a.pem"}"\n'
+                      'profile = "azure-legacy"\n')
+    mirror = tmp_path / "mirror"
+    assert run("mirror", "--offline", "--config", str(config), str(mirror)).code == 0
+    assert {p.stem for p in mirror.iterdir()} == set(CATALOG.profiles["azure-legacy"])
