@@ -115,8 +115,8 @@ def find_program(name: str, search_path: str) -> tuple[str | None, list[str]]:
 
 
 def check_program(argv: Sequence[str], environ: Mapping[str, str], uids: frozenset[int]) -> Finding | None:
-    """A hook's program and every PATH directory searched before it: a name planted earlier in
-    PATH would run instead of the one meant."""
+    """A hook's program and every PATH directory searched up to its own: a program planted in
+    one of them under the same name would run instead of the one meant."""
     program, searched = find_program(argv[0], environ.get("PATH") or os.defpath)
     for directory in searched:
         finding = check(directory, uids, new_entries_matter=True)
