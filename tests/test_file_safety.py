@@ -367,7 +367,7 @@ def _interpreter_for_nobody() -> tuple[list[str], dict[str, str]] | str:
         if probe.returncode == 0:
             return ["runuser", "-u", "nobody", "--", python, "-m", "rotator"], env
         errors.append(f"{python}: {probe.stderr.strip().splitlines()[-1:]}")
-    return f"nobody cannot run this checkout (not readable by other users?): {'; '.join(errors)}"
+    return f"no python that nobody may run with this checkout: {'; '.join(errors)}"
 
 
 @pytest.fixture
