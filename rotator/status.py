@@ -183,8 +183,8 @@ def _deadline(
     if reach.path != CROSS_SIGN or reach.cross_sign is None or reach.until is None:
         return [], []
     cs = reach.cross_sign
-    fix = _fix(cs, known)
     left = (reach.until - day).days
+    fix = _fix(cs, known, late=left < 0)
     if left < 0:
         message = (f"can no longer anchor {cs.subject_name}: the {reach.anchor} cross-sign expired on {reach.until}; "
                    f"servers on that hierarchy will be rejected; {fix}")
@@ -198,10 +198,11 @@ def _deadline(
     return findings, [Event(reach.until, cs.subject_id, what, target=target)]
 
 
-def _fix(cs: CrossSign, known: Sequence[Root]) -> str:
+def _fix(cs: CrossSign, known: Sequence[Root], *, late: bool = False) -> str:
     if any(r.id == cs.subject_id for r in known):
         return f"add {cs.subject_id} to this target (include = [\"{cs.subject_id}\"])"
-    return f"no pin for the self-signed {cs.subject_name} is known to this catalog yet: update rotator before then"
+    when = "" if late else " before then"
+    return f"no pin for the self-signed {cs.subject_name} is known to this catalog yet: update rotator{when}"
 
 
 def _distrust_findings(
