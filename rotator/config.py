@@ -129,7 +129,7 @@ def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
     root_id = _str(raw, "id", f"{where}.")
     if not root_id:
         raise ConfigError(f"{where}.id: required")
-    if not ROOT_ID.match(root_id):
+    if not ROOT_ID.fullmatch(root_id):
         raise ConfigError(
             f"{where}.id: {root_id!r} is not a valid id (lower-case letters, digits, '.', '_', '-'; at most 63)"
         )

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rotator import hooks, lock
+from rotator import hooks, lock, ownership
 from rotator import state as state_mod
 from rotator.catalog import CrossSign, Root
 from rotator.errors import RotatorError
@@ -25,7 +25,7 @@ from rotator.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, r
 from rotator.state import RootRecord, State
 from rotator.status import StatusReport, evaluate
 from stores import build_stores as stores_for
-from stores.base import Anchor, Plan, StoreContext, TargetSpec, TrustStore, owned_id
+from stores.base import Anchor, Plan, StoreContext, TargetSpec, TrustStore
 
 log = logging.getLogger(__name__)
 
@@ -315,7 +315,7 @@ def _records(plan: Plan, previous: dict[str, RootRecord], at: dt.datetime) -> di
     for anchor, label in plan.keep:
         old = previous.get(anchor.root_id)
         since = old.since if old is not None and old.sha256 == anchor.cert.sha256 else now
-        owned = owned_id(label) == anchor.root_id
+        owned = ownership.is_label_of(label, anchor.root_id)
         records[anchor.root_id] = RootRecord(sha256=anchor.cert.sha256, owned=owned, since=since)
     for anchor in plan.add:
         records[anchor.root_id] = RootRecord(sha256=anchor.cert.sha256, owned=True, since=now)

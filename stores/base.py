@@ -1,8 +1,9 @@
 """What every trust store kind shares: the entries it holds, the plan of a change, the interface.
 
 A store is built from explicit paths. Ownership is read from the store itself (aliases
-``rotator-<id>``, files ``rotator-<id>.*``, marker comments in bundles), so a lost state file
-never makes rotator forget what it added, and never makes it remove what it did not add.
+``rotator-<id>``, files ``rotator-<id>.*``, marker comments in bundles; ``rotator.ownership``
+formats and parses them), so a lost state file never makes rotator forget what it added, and
+never makes it remove what it did not add.
 """
 
 from __future__ import annotations
@@ -12,8 +13,6 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from rotator.certs import Cert
-
-OWNED_PREFIX = "rotator-"
 
 
 @dataclass(frozen=True)
@@ -59,17 +58,6 @@ class Plan:
     @property
     def changes(self) -> bool:
         return bool(self.add or self.remove)
-
-
-def owned_id(label: str) -> str | None:
-    """The root id in a rotator-owned label such as ``rotator-digicert-global-root-g2``."""
-    base = label.rsplit("/", 1)[-1]
-    for suffix in (".crt", ".pem"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    if base.startswith(OWNED_PREFIX) and len(base) > len(OWNED_PREFIX):
-        return base[len(OWNED_PREFIX) :]
-    return None
 
 
 def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) -> Plan:

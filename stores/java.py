@@ -10,11 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from rotator import ownership
 from rotator.certs import Cert, NotACertificate
 from rotator.errors import ConfigError, StoreError
 from rotator.fsutil import atomic_write, read_optional
 from stores.base import (
-    OWNED_PREFIX,
     Anchor,
     Entry,
     Plan,
@@ -23,7 +23,6 @@ from stores.base import (
     TargetSpec,
     TrustStore,
     make_plan,
-    owned_id,
     verify_present,
 )
 from stores.jdk_discovery import DEFAULT_JVM_DIRS, discover
@@ -87,7 +86,7 @@ class JavaKeystore:
             except NotACertificate:
                 cert = None
             label = trusted.alias if trusted.alias is not None else f"(certificate {number}, no alias)"
-            entries.append(Entry(label=label, cert=cert, owner_id=owned_id(trusted.alias or "")))
+            entries.append(Entry(label=label, cert=cert, owner_id=ownership.owner(trusted.alias or "")))
         return StoreContents(entries=tuple(entries))
 
     def plan(self, wanted: Sequence[Anchor]) -> Plan:
@@ -111,8 +110,8 @@ class JavaKeystore:
         if store is None:
             assert self._new_format is not None
             store = new(self._new_format, self._password.value)
-        adds = [TrustedCert(alias=f"{OWNED_PREFIX}{a.root_id}", der=a.cert.der) for a in plan.add]
-        self._written = {f"{OWNED_PREFIX}{a.root_id}": a.cert.sha256 for a in plan.add}
+        adds = [TrustedCert(alias=ownership.label(a.root_id), der=a.cert.der) for a in plan.add]
+        self._written = {ownership.label(a.root_id): a.cert.sha256 for a in plan.add}
         try:
             data = store.render([e.label for e in plan.remove], adds)
         except (KeystoreProblem, ValueError) as exc:

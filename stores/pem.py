@@ -8,17 +8,17 @@ and their order. rotator's own blocks are marked by a comment line just above th
 from __future__ import annotations
 
 import base64
-import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from rotator import ownership
 from rotator.certs import PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
 from rotator.fsutil import atomic_write, read_optional
 from stores.base import Anchor, Entry, Plan, StoreContents, make_plan, verify_present
 
-MARKER = re.compile(rb"^# rotator-(?P<id>[a-z0-9][a-z0-9._-]*):[^\n]*\n", re.MULTILINE)
+MARKER = ownership.PEM_MARKER
 
 
 @dataclass(frozen=True)
@@ -48,13 +48,13 @@ def _blocks(data: bytes) -> list[_Block]:
         except (NotACertificate, ValueError):
             cert = None
         line = data.count(b"\n", 0, match.start()) + 1
-        label = f"rotator-{owner}" if owner else f"certificate {number} (line {line})"
+        label = ownership.label(owner) if owner else f"certificate {number} (line {line})"
         blocks.append(_Block(start, end, Entry(label=label, cert=cert, owner_id=owner)))
     return blocks
 
 
 def render_block(anchor: Anchor) -> bytes:
-    header = f"# rotator-{anchor.root_id}: {anchor.name} (sha256 {anchor.cert.sha256})\n"
+    header = f"# {ownership.label(anchor.root_id)}: {anchor.name} (sha256 {anchor.cert.sha256})\n"
     return header.encode() + anchor.cert.to_pem()
 
 

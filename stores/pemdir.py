@@ -16,14 +16,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rotator import ownership
 from rotator.certs import Cert, NotACertificate, parse_many, parse_one
 from rotator.errors import StoreError
 from rotator.fsutil import atomic_write, fsync_dir, read_optional, remove_file
-from stores.base import OWNED_PREFIX, Anchor, Entry, Plan, StoreContents, make_plan
+from stores.base import Anchor, Entry, Plan, StoreContents, make_plan
 from stores.subject_hash import subject_hash
 
 HASH_NAME = re.compile(r"^(?P<hash>[0-9a-f]{8})\.(?P<n>[0-9]+)$")
-OWNED_NAME = re.compile(r"^" + re.escape(OWNED_PREFIX) + r"(?P<id>[a-z0-9][a-z0-9._-]*)\.pem$")
+OWNED_SUFFIXES = (".pem",)  # rotator's files here: rotator-<id>.pem
 
 
 @dataclass(frozen=True)
@@ -69,10 +70,10 @@ class PemDir:
         entries: list[Entry] = []
         owned: dict[str, Cert | None] = {}
         for filename in names:
-            match = OWNED_NAME.match(filename)
-            if match and (self.directory / filename).is_file() and not (self.directory / filename).is_symlink():
+            owner = ownership.owner(filename, OWNED_SUFFIXES)
+            if owner and (self.directory / filename).is_file() and not (self.directory / filename).is_symlink():
                 owned[filename] = self._one(filename)
-                entries.append(Entry(label=filename, cert=owned[filename], owner_id=match.group("id")))
+                entries.append(Entry(label=filename, cert=owned[filename], owner_id=owner))
         linked: set[str] = set()
         for filename in names:
             match = HASH_NAME.match(filename)
@@ -80,13 +81,13 @@ class PemDir:
                 continue
             path = self.directory / filename
             target = os.readlink(path) if path.is_symlink() else None
-            target_match = OWNED_NAME.match(target) if target is not None else None
-            if target is not None and target_match is not None:
+            target_owner = ownership.owner(target, OWNED_SUFFIXES) if target is not None else None
+            if target is not None and target_owner is not None:
                 cert = owned.get(target)
                 if cert is not None and subject_hash(cert.x509) == match.group("hash"):
                     linked.add(target)
                 else:  # stale: our file is gone, unreadable, or has another subject now
-                    entries.append(Entry(label=filename, cert=None, owner_id=target_match.group("id")))
+                    entries.append(Entry(label=filename, cert=None, owner_id=target_owner))
                 continue
             # Somebody else's hash entry: it counts as present when it is what its name says.
             try:
@@ -110,7 +111,8 @@ class PemDir:
         scan = self._scan() or _Scan(entries=(), linked=frozenset())
         plan = make_plan(self.name, StoreContents(entries=scan.entries), wanted)
         # A rotator file without its hash link is invisible to OpenSSL: write it and link it.
-        unlinked = [(a, label) for a, label in plan.keep if OWNED_NAME.match(label) and label not in scan.linked]
+        unlinked = [(a, label) for a, label in plan.keep
+                    if ownership.owner(label, OWNED_SUFFIXES) and label not in scan.linked]
         if unlinked:
             plan = replace(plan, add=plan.add + tuple(a for a, _ in unlinked),
                            keep=tuple(k for k in plan.keep if k not in unlinked))
@@ -133,12 +135,12 @@ class PemDir:
         except OSError as exc:
             raise _cannot_write(self.directory, exc) from exc
         for entry in plan.remove:
-            if OWNED_NAME.match(entry.label):
+            if ownership.owner(entry.label, OWNED_SUFFIXES):
                 for link in self._links_to(entry.label):
                     remove_file(self.directory / link)
             remove_file(self.directory / entry.label)
         for anchor in plan.add:
-            filename = f"{OWNED_PREFIX}{anchor.root_id}.pem"
+            filename = ownership.label(anchor.root_id, ".pem")
             atomic_write(self.directory / filename, anchor.cert.to_pem(), mode=0o644)
             self._link(filename, subject_hash(anchor.cert.x509))
 

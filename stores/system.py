@@ -31,10 +31,11 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
+from rotator import ownership
 from rotator.certs import NotACertificate, parse_many
 from rotator.errors import ConfigError, StoreError
 from rotator.fsutil import atomic_write, read_optional, remove_file
-from stores.base import OWNED_PREFIX, Anchor, Entry, Plan, StoreContents, StoreContext, TargetSpec, make_plan
+from stores.base import Anchor, Entry, Plan, StoreContents, StoreContext, TargetSpec, make_plan
 from stores.distros import BY_NAME, Distro, detect, os_release, under
 
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
@@ -115,7 +116,7 @@ class SystemStore:
         return not self.distro.reads or filename.endswith(self.distro.reads)
 
     def anchor_name(self, anchor: Anchor) -> str:
-        return f"{OWNED_PREFIX}{anchor.root_id}{self.distro.suffix}"
+        return ownership.label(anchor.root_id, self.distro.suffix)
 
     def read(self) -> StoreContents:
         """Every certificate in the anchor directory that the refresh will pick up.
@@ -137,7 +138,7 @@ class SystemStore:
             path = self.anchor_dir / filename
             if filename.startswith(".") or not path.is_file():
                 continue
-            owner = _owner(filename)
+            owner = ownership.owner(filename, ownership.FILE_SUFFIXES)
             if not self._reads(filename):
                 if owner is not None:
                     entries.append(Entry(label=filename, cert=None, owner_id=owner))
@@ -342,13 +343,6 @@ class SystemStore:
 
 class _CommandMissing(StoreError):
     """The refresh command is not there: running it again after restoring would not help."""
-
-
-def _owner(filename: str) -> str | None:
-    if not filename.startswith(OWNED_PREFIX) or not filename.endswith((".crt", ".pem")):
-        return None
-    root_id = filename[len(OWNED_PREFIX) : -4]
-    return root_id or None
 
 
 def _run_bounded(argv: Sequence[str], *, env: dict[str, str], timeout: float) -> tuple[int, bytes]:

@@ -1,0 +1,55 @@
+"""The ownership label: how rotator marks, in the store itself, what it added.
+
+Every entry rotator writes is labelled ``rotator-<root id>``: a keystore alias as it is, a
+file name with the suffix its store kind writes (``rotator-<id>.crt``, ``rotator-<id>.pem``),
+a PEM bundle's marker comment ``# rotator-<id>: ...`` above the block. A label is rotator's
+exactly when it is what ``label`` would write for a valid root id (the catalog's id rule)
+with one of the suffixes its store kind reads. Anything else (``rotator-``, ``rotator-../x``,
+upper case, ``debian:rotator-x.pem`` written by another tool) is somebody else's and is never
+removed. This is the only place that formats or parses the label.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from rotator.catalog import ROOT_ID
+
+PREFIX = "rotator-"
+# File kinds accept both: a file with the suffix its distribution does not read is still rotator's to replace.
+FILE_SUFFIXES = (".crt", ".pem")
+
+# The catalog's id rule without its anchors, for the bundle marker, which sits mid-line.
+_ID = ROOT_ID.pattern.removeprefix("^").removesuffix("$")
+# ``# rotator-<id>: <name> (sha256 ...)`` on its own line, just above the block it owns.
+PEM_MARKER = re.compile(rb"^# " + PREFIX.encode() + rb"(?P<id>" + _ID.encode() + rb"):[^\n]*\n", re.MULTILINE)
+
+
+def valid_id(root_id: str) -> bool:
+    """The catalog's id rule: lower case, digits, ``.``, ``_``, ``-``; starts with a letter or digit."""
+    return ROOT_ID.fullmatch(root_id) is not None
+
+
+def label(root_id: str, suffix: str = "") -> str:
+    """rotator's label for root_id: an alias, or with suffix a file name."""
+    if not valid_id(root_id):
+        raise ValueError(f"{root_id!r} is not a root id")
+    return f"{PREFIX}{root_id}{suffix}"
+
+
+def owner(name: str, suffixes: Sequence[str] = ("",)) -> str | None:
+    """The root id when name is rotator's label for it with one of suffixes (in that order), else None."""
+    for suffix in suffixes:
+        if not name.endswith(suffix):
+            continue
+        base = name[: len(name) - len(suffix)]
+        root_id = base[len(PREFIX) :] if base.startswith(PREFIX) else ""
+        if valid_id(root_id):
+            return root_id
+    return None
+
+
+def is_label_of(name: str, root_id: str) -> bool:
+    """Whether name is rotator's label for root_id in any store kind (alias or file name)."""
+    return valid_id(root_id) and name in {label(root_id, suffix) for suffix in ("", *FILE_SUFFIXES)}
