@@ -69,7 +69,6 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
     Nothing rotator does not own is ever removed.
     """
     wanted_ids = {a.root_id: a for a in wanted}
-    present = {e.cert.sha256: e for e in contents.entries if e.cert is not None}
     remove: list[Entry] = []
     for entry in contents.entries:
         if entry.owner_id is None:
@@ -79,11 +78,13 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
         if anchor is None or stale_copy or entry.cert is None:
             remove.append(entry)
     removed_labels = {e.label for e in remove}
+    # A copy about to be removed does not make its root present; any other copy does, wherever it sits.
+    present = {e.cert.sha256: e for e in contents.entries if e.cert is not None and e.label not in removed_labels}
     add: list[Anchor] = []
     keep: list[tuple[Anchor, str]] = []
     for anchor in wanted:
         found = present.get(anchor.cert.sha256)
-        if found is not None and found.label not in removed_labels:
+        if found is not None:
             keep.append((anchor, found.label))
         else:
             add.append(anchor)
