@@ -45,6 +45,7 @@ def temps(directory: Path) -> list[Path]:
     return sorted(directory.glob(".*.rotator-tmp"))
 
 
+@pytest.mark.slow
 def test_pem_bundle_survives_a_crash_mid_write(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.pem"
     original = b"# the app's bundle, with its own roots\n" + (

@@ -184,6 +184,7 @@ def test_503_then_200_is_retried(tmp_path: Path, run, https: HttpsServer, root: 
     assert https.routes["/flaky"].hits == 2
 
 
+@pytest.mark.slow
 def test_persistent_503_is_unreachable(tmp_path: Path, run, https: HttpsServer, root: Issued,
                                        bundle: Path) -> None:
     url = https.serve("/down", Reply(status=503, body=b"busy"))
@@ -193,6 +194,7 @@ def test_persistent_503_is_unreachable(tmp_path: Path, run, https: HttpsServer, 
     assert https.routes["/down"].hits == 3  # first try plus two retries
 
 
+@pytest.mark.slow
 def test_body_that_stalls_past_the_read_timeout(tmp_path: Path, run, https: HttpsServer, root: Issued,
                                                 bundle: Path) -> None:
     url = https.serve("/stall", Reply(body=root.der, stall_after=10, stall_seconds=5))
@@ -204,6 +206,7 @@ def test_body_that_stalls_past_the_read_timeout(tmp_path: Path, run, https: Http
     assert bundle.read_bytes() == b"# existing content\n"
 
 
+@pytest.mark.slow
 def test_refused_connection_is_a_warning_then_next_source(tmp_path: Path, run, https: HttpsServer,
                                                           root: Issued, bundle: Path) -> None:
     dead = "https://127.0.0.1:9/root.der"  # discard port: nothing listens
@@ -213,6 +216,7 @@ def test_refused_connection_is_a_warning_then_next_source(tmp_path: Path, run, h
     assert "127.0.0.1:9" in result.err and "unreachable" in result.err
 
 
+@pytest.mark.slow
 def test_ca_bundle_from_environment_does_not_replace_the_explicit_one(
         tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path,
         monkeypatch: pytest.MonkeyPatch) -> None:

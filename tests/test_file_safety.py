@@ -276,6 +276,7 @@ def test_a_lock_file_link_is_never_followed(tmp_path: Path, run, mirror: Path) -
     assert victim.read_text() == "keep me\n"
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("umask", [0o000, 0o077])
 def test_files_rotator_creates_get_their_modes_whatever_the_umask(umask: int, tmp_path: Path, mirror: Path) -> None:
     base = tmp_path / "var"
@@ -393,6 +394,7 @@ def as_nobody(shared: Path) -> Callable[..., Run]:
     return _run
 
 
+@pytest.mark.slow
 def test_as_a_user_their_own_files_and_roots_are_trusted(shared: Path, as_nobody) -> None:
     home = shared / "home"
     marker = home / "reloaded"
@@ -414,6 +416,7 @@ def test_as_a_user_their_own_files_and_roots_are_trusted(shared: Path, as_nobody
            f"fix: chown root {home}" in as_root.stderr
 
 
+@pytest.mark.slow
 def test_as_a_user_files_of_other_users_are_refused(shared: Path, as_nobody) -> None:
     home = shared / "home"
     owned_by_daemon = write(home / "daemon.toml", "", uid=DAEMON)
@@ -436,6 +439,7 @@ def test_as_a_user_files_of_other_users_are_refused(shared: Path, as_nobody) -> 
     assert not (home / "app.jks").exists()
 
 
+@pytest.mark.slow
 def test_as_a_user_a_link_planted_by_another_is_not_followed(shared: Path, as_nobody) -> None:
     home = shared / "home"
     victim = write(home / "victim.pem", "", uid=NOBODY)

@@ -11,7 +11,8 @@ import pytest
 from tests import keytool as kt
 from tests.pki import make_intermediate, make_leaf, make_root
 
-pytestmark = pytest.mark.skipif(not Path(kt.KEYTOOL).exists(), reason="keytool (a JDK) is required")
+# Every test here drives keytool (a JVM) or a Java client: end-to-end, outside the quick loop.
+pytestmark = [pytest.mark.skipif(not Path(kt.KEYTOOL).exists(), reason="keytool (a JDK) is required"), pytest.mark.slow]
 
 G1 = "4348a0e9444c78cb265e058d5e8944b4d84f9662bd26db257f8934a443c70161"
 G2 = "cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f"

@@ -77,6 +77,7 @@ def test_discover_skips_missing_and_dangling(host: dict[str, Path]) -> None:
     assert found.looked == ["$JAVA_HOME (unset)", "java on PATH (none)", str(host["jvm"]), "/nonexistent/jvm"]
 
 
+@pytest.mark.slow
 def test_java_cacerts_syncs_every_distinct_store(tmp_path: Path, run, host: dict[str, Path],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     host["shared"].unlink()
@@ -116,6 +117,7 @@ def test_java_cacerts_none_found_names_where_it_looked(tmp_path: Path, run,
     assert f"$JAVA_HOME (unset), java on PATH (none), {empty}" in line
 
 
+@pytest.mark.slow
 def test_java_cacerts_in_an_image_tree_stays_inside_it(tmp_path: Path, run) -> None:
     """--sysroot: Debian's absolute link /etc/ssl/certs/java/cacerts is followed inside the image."""
     image = tmp_path / "image"

@@ -276,6 +276,7 @@ def test_default_state_dir_for_root_is_var_lib() -> None:
     assert default_state_dir({"XDG_STATE_HOME": "/x"}, False) == Path("/x/rotator")
 
 
+@pytest.mark.slow
 def test_drift_in_a_jks_deleted_with_keytool(tmp_path: Path, run, state_dir: Path) -> None:
     from tests.keytool import by_alias, keytool, storepass
 
@@ -302,6 +303,7 @@ def test_drift_in_a_jks_deleted_with_keytool(tmp_path: Path, run, state_dir: Pat
     assert run("status", *args).code == 0
 
 
+@pytest.mark.slow
 def test_drift_of_a_system_anchor_is_reported_and_repaired(tmp_path: Path, run, state_dir: Path,
                                                            monkeypatch: pytest.MonkeyPatch) -> None:
     from tests.systree import debian_tree

@@ -109,6 +109,7 @@ def test_usage_errors_exit_2(run, tmp_path: Path) -> None:
     assert bad_at.code == 2 and "--at" in bad_at.err
 
 
+@pytest.mark.slow
 def test_real_process_exit_codes(tmp_path: Path) -> None:
     env_bundle = tmp_path / "p.pem"
     import os

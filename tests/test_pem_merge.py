@@ -112,7 +112,7 @@ BUNDLES = st.lists(pieces(), max_size=8).map(b"".join)
 WANTED = st.lists(st.sampled_from(IDS), unique=True).map(lambda ids: [anchor(i) for i in ids])
 
 
-@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=BUNDLES, wanted=WANTED, cut_last_newline=st.booleans())
 def test_merging_twice_equals_merging_once_and_keeps_every_foreign_certificate(
     scratch: Path, data: bytes, wanted: list[Anchor], cut_last_newline: bool

@@ -59,6 +59,7 @@ def bundle(path: Path, *certs: Issued) -> Path:
 # ------------------------------------------------------------------ direct TLS
 
 
+@pytest.mark.slow
 def test_direct_tls_trusted_names_root_and_target(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     config = write_config(tmp_path, pki)
     store = bundle(tmp_path / "old.pem", pki.old_root)
@@ -70,6 +71,7 @@ def test_direct_tls_trusted_names_root_and_target(tmp_path: Path, pki: Rotation,
     assert "verdict: OK: every target (1) trusts" in result.out
 
 
+@pytest.mark.slow
 def test_json_reports_chain_anchor_and_targets(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     config = write_config(tmp_path, pki)
     good = bundle(tmp_path / "both.pem", pki.old_root, pki.new_root)
@@ -90,6 +92,7 @@ def test_json_reports_chain_anchor_and_targets(tmp_path: Path, pki: Rotation, ol
     assert doc["ok"] is False and doc["verdict"].startswith("FAIL: 1 of 2 targets")
 
 
+@pytest.mark.slow
 def test_targets_come_from_the_config(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     config = write_config(tmp_path, pki, targets=[f"pem:{store}"])
@@ -98,6 +101,7 @@ def test_targets_come_from_the_config(tmp_path: Path, pki: Rotation, old_server:
     assert f"pem:{store}: trusted" in result.out
 
 
+@pytest.mark.slow
 def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer,
                                                        run) -> None:
     config = write_config(tmp_path, pki)
@@ -111,6 +115,7 @@ def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Rotat
     assert "anchored by catalog roots: none" in plain.out
 
 
+@pytest.mark.slow
 def test_hostname_mismatch_fails_verify_full_only(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     full = run("probe", f"127.0.0.1:{old_server.port}", "--servername", "db.example.org", "--target", f"pem:{store}")
@@ -122,6 +127,7 @@ def test_hostname_mismatch_fails_verify_full_only(tmp_path: Path, pki: Rotation,
     assert "name not checked (verify-ca)" in ca.out
 
 
+@pytest.mark.slow
 def test_ip_address_is_checked_against_ip_san(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     result = run("probe", f"127.0.0.1:{old_server.port}", "--target", f"pem:{store}")
@@ -129,6 +135,7 @@ def test_ip_address_is_checked_against_ip_san(tmp_path: Path, pki: Rotation, old
     assert "name checked: 127.0.0.1" in result.out
 
 
+@pytest.mark.slow
 def test_untrusted_chain_says_which_root_is_missing(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "new.pem", pki.new_root)
     result = run("probe", f"localhost:{old_server.port}", "--target", f"pem:{store}")
@@ -137,6 +144,7 @@ def test_untrusted_chain_says_which_root_is_missing(tmp_path: Path, pki: Rotatio
     assert "it needs CN=Probe Old Root" in result.out
 
 
+@pytest.mark.slow
 def test_expired_chain_is_rejected_with_dates(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     later = (NOW + dt.timedelta(days=400)).date().isoformat()
@@ -146,6 +154,7 @@ def test_expired_chain_is_rejected_with_dates(tmp_path: Path, pki: Rotation, old
     assert "'localhost' is not valid on" in result.out
 
 
+@pytest.mark.slow
 def test_expired_server_certificate_now(tmp_path: Path, pki: Rotation, run) -> None:
     leaf = _expired_leaf(pki.old_ca)
     store = bundle(tmp_path / "old.pem", pki.old_root)
@@ -155,6 +164,7 @@ def test_expired_server_certificate_now(tmp_path: Path, pki: Rotation, run) -> N
     assert "EXPIRED" in result.out and "is not valid on" in result.out
 
 
+@pytest.mark.slow
 def test_missing_and_empty_stores_are_not_trusted(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     empty = tmp_path / "empty.pem"
     empty.write_text("")
@@ -165,6 +175,7 @@ def test_missing_and_empty_stores_are_not_trusted(tmp_path: Path, pki: Rotation,
     assert "the store is empty" in result.out
 
 
+@pytest.mark.slow
 def test_intermediate_in_a_store_is_flagged(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     store = bundle(tmp_path / "pinned.pem", pki.old_ca)
     result = run("probe", f"localhost:{old_server.port}", "--target", f"pem:{store}")
@@ -172,6 +183,7 @@ def test_intermediate_in_a_store_is_flagged(tmp_path: Path, pki: Rotation, old_s
     assert "which is not a self-signed root" in result.out
 
 
+@pytest.mark.slow
 def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Rotation, run) -> None:
     """New root cross-signed by the old one: both anchor, and a store with either trusts the server."""
     cross = _cross_sign(pki.new_root, pki.old_root)
@@ -196,6 +208,7 @@ def _test_cross_sign_fact(pki: Rotation, cross: Issued, monkeypatch: pytest.Monk
     return fact
 
 
+@pytest.mark.slow
 def test_probe_names_the_route_direct_or_cross_sign(tmp_path: Path, pki: Rotation, run,
                                                     monkeypatch: pytest.MonkeyPatch) -> None:
     cross = _cross_sign(pki.new_root, pki.old_root)
@@ -222,6 +235,7 @@ def test_probe_names_the_route_direct_or_cross_sign(tmp_path: Path, pki: Rotatio
     assert doc["missing_cross_signs"] == []
 
 
+@pytest.mark.slow
 def test_probe_says_which_anchor_a_chain_without_its_cross_sign_needs(tmp_path: Path, pki: Rotation, run,
                                                                       monkeypatch: pytest.MonkeyPatch) -> None:
     _test_cross_sign_fact(pki, _cross_sign(pki.new_root, pki.old_root), monkeypatch)
@@ -244,6 +258,7 @@ def test_probe_says_which_anchor_a_chain_without_its_cross_sign_needs(tmp_path: 
                                            "issuer": "test-old-root"}]
 
 
+@pytest.mark.slow
 def test_starttls_postgres_with_a_fake_server(tmp_path: Path, pki: Rotation, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     with serving(TlsServer(tmp_path / "srv", [pki.old_leaf, pki.old_ca], pki.old_leaf, starttls=True)) as server:
@@ -270,6 +285,7 @@ def test_refused_json(run) -> None:
                    "reachable": False, "reason": "refused", "error": doc["error"], "ok": False}
 
 
+@pytest.mark.slow
 def test_postgres_without_ssl(run) -> None:
     with serving(NoSslPostgres()) as server:
         result = run("probe", f"127.0.0.1:{server.port}", "--starttls", "postgres")
@@ -277,6 +293,7 @@ def test_postgres_without_ssl(run) -> None:
     assert "server does not support SSL" in result.err
 
 
+@pytest.mark.slow
 def test_handshake_timeout(run) -> None:
     with serving(Silent()) as server:
         result = run("probe", f"127.0.0.1:{server.port}", "--timeout", "0.5", "--json")
@@ -285,6 +302,7 @@ def test_handshake_timeout(run) -> None:
     assert "did not finish within 0.5s" in result.err
 
 
+@pytest.mark.slow
 def test_not_tls_is_a_handshake_error(run) -> None:
     with serving(Plaintext()) as server:
         result = run("probe", f"127.0.0.1:{server.port}", "--timeout", "5")
@@ -298,6 +316,7 @@ def test_unresolvable_host(run) -> None:
     assert "cannot resolve" in result.err
 
 
+@pytest.mark.slow
 def test_exit_code_as_a_process() -> None:
     result = run_process("probe", f"127.0.0.1:{free_port()}", "--starttls", "postgres")
     assert result.code == 2
@@ -440,6 +459,7 @@ def _expired_leaf(issuer: Issued) -> Issued:
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
 
 
+@pytest.mark.slow
 def test_any_store_kind_in_the_registry_is_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer, run,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     """probe reads stores only through the registry and ``read()``: a new kind needs no probe change."""

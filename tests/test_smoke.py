@@ -1,5 +1,7 @@
 from pathlib import Path
 
+import pytest
+
 from tests.conftest import run_process
 
 
@@ -10,6 +12,7 @@ def test_offline_sync_writes_every_default_root(tmp_path: Path, run) -> None:
     assert bundle.read_bytes().count(b"BEGIN CERTIFICATE") == 7
 
 
+@pytest.mark.slow
 def test_version_as_module() -> None:
     result = run_process("--version")
     assert result.code == 0

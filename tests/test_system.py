@@ -135,6 +135,7 @@ def test_debian_real_refresh_adds_links_bundle_and_removes_only_its_own(
     assert openssl_verify(certs_dir, leaf_pem, inter_pem).returncode != 0
 
 
+@pytest.mark.slow
 @needs_update_ca
 def test_debian_bundle_lacking_an_anchor_is_refreshed(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     """An anchor on disk the bundle does not hold (written without a refresh) is repaired."""
@@ -251,6 +252,7 @@ def test_missing_refresh_command_puts_anchors_back(tmp_path: Path, run, monkeypa
     assert sorted(p.name for p in anchors.iterdir()) == ["corp.pem"]
 
 
+@pytest.mark.slow
 def test_refresh_timeout_is_bounded(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     image, anchors, bundle = rhel_image(tmp_path)
     bindir, log = tmp_path / "bin", tmp_path / "refresh.log"
