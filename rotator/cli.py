@@ -98,14 +98,19 @@ def build_parser() -> argparse.ArgumentParser:
         "probe",
         help="connect to a server and say whether a client using each target would trust its chain",
         description="Exit 0 when every target trusts the server, 1 when one would reject it, "
-        "2 when the server cannot be reached or speaks no TLS.",
+        "2 when the server cannot be reached or speaks no TLS (or the chain file cannot be read).",
     )
-    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", help="port 5432 with --starttls postgres, else 443")
+    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?",
+                         help="port 5432 with --starttls postgres, else 443")
+    p_probe.add_argument("--chain-file", metavar="FILE",
+                         help="judge a saved chain instead of connecting (openssl s_client -showcerts output "
+                         "or a PEM bundle)")
     p_probe.add_argument("--starttls", choices=tlsfetch.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument("--sslmode", choices=probe.SSLMODES, default=probe.VERIFY_FULL,
-                         help="verify-full (default) also checks the name, verify-ca only the chain")
-    p_probe.add_argument("--timeout", metavar="S", type=float, default=tlsfetch.DEFAULT_TIMEOUT,
+    p_probe.add_argument("--sslmode", choices=probe.SSLMODES,
+                         help="verify-full (default) also checks the name, verify-ca only the chain; "
+                         "with --chain-file the name is checked only when --servername is given")
+    p_probe.add_argument("--timeout", metavar="S", type=float,
                          help=f"connect and handshake timeout in seconds (default {tlsfetch.DEFAULT_TIMEOUT:g})")
     p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
                          help="a store to judge (repeatable; default: the config's targets)")
@@ -236,10 +241,29 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return Daemon(args, os.environ).run()
 
 
+def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
+    """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
+    if args.chain_file is None:
+        if args.endpoint is None:
+            raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
+        if args.timeout is not None and args.timeout <= 0:
+            raise ConfigError("--timeout: must be a positive number of seconds")
+        endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
+        return endpoint, args.sslmode or probe.VERIFY_FULL
+    if args.endpoint is not None:
+        raise ConfigError("probe: give HOST[:PORT] or --chain-file FILE, not both")
+    for flag, value in (("--starttls", args.starttls), ("--timeout", args.timeout)):
+        if value is not None:
+            raise ConfigError(f"{flag}: no connection is made with --chain-file; leave it out")
+    if args.sslmode == probe.VERIFY_FULL and not args.servername:
+        raise ConfigError("--chain-file: the name is checked only with --servername NAME (the name clients connect to)")
+    sslmode = args.sslmode or (probe.VERIFY_FULL if args.servername else probe.VERIFY_CA)
+    # No host: the endpoint only carries the name to check.
+    return tlsfetch.Endpoint(host="", port=0, servername=args.servername), sslmode
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise ConfigError("--timeout: must be a positive number of seconds")
-    endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
+    endpoint, sslmode = _probe_mode(args)
     resolved = resolve(args, os.environ)
     request = probe.ProbeRequest(
         endpoint=endpoint,
@@ -249,15 +273,23 @@ def cmd_probe(args: argparse.Namespace) -> int:
         targets=resolved.request.targets,
         obtain=resolved.request.obtain,
         context=resolved.request.context,
-        sslmode=args.sslmode,
-        timeout=args.timeout,
+        sslmode=sslmode,
+        timeout=args.timeout or tlsfetch.DEFAULT_TIMEOUT,
     )
+    if args.chain_file is not None:
+        from rotator import chainfile
+
+        return _probe_output(args, chainfile.probe_file(request, Path(args.chain_file)))
     try:
         result = probe.probe(request)
     except ServerUnreachable as exc:
         if args.json:
             _emit_json(report.probe_unreachable_json(exc, endpoint.starttls))
         raise
+    return _probe_output(args, result)
+
+
+def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
     if args.json:
         _emit_json(report.probe_json(result))
     else:

@@ -202,8 +202,9 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
     return {
         "version": JSON_VERSION,
         "command": "probe",
-        "host": result.endpoint.host,
-        "port": result.endpoint.port,
+        "chain_file": result.chain_file,
+        "host": None if result.chain_file else result.endpoint.host,
+        "port": None if result.chain_file else result.endpoint.port,
         "starttls": result.endpoint.starttls,
         "servername": result.endpoint.name,
         "sslmode": result.sslmode,
@@ -211,6 +212,7 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
         "at": result.at.isoformat(),
         "reachable": True,
         "tls_version": result.tls_version,
+        "server_certificate": result.has_leaf,
         "chain": [
             {
                 "index": i,
@@ -269,8 +271,19 @@ def probe_unreachable_json(error: ServerUnreachable, starttls: str | None) -> di
     }
 
 
+def _probed(result: ProbeResult) -> str:
+    return f"the chain in {result.chain_file}" if result.chain_file else str(result.endpoint)
+
+
 def probe_verdict(result: ProbeResult) -> str:
-    where = str(result.endpoint)
+    verdict = _verdict(result)
+    if not result.has_leaf:
+        verdict += " (as far as the chain goes: the file holds no server certificate)"
+    return verdict
+
+
+def _verdict(result: ProbeResult) -> str:
+    where = _probed(result)
     if not result.configured_targets:
         target = result.targets[0]
         scope = f"a store holding profile {target.target.removeprefix('profile:')}'s roots"
@@ -297,8 +310,18 @@ def probe_text(result: ProbeResult) -> list[str]:
     tls = result.tls_version or "TLS"
     how = f"PostgreSQL SSLRequest, then {tls}" if ep.starttls == "postgres" else tls
     checked = f"name checked: {result.hostname}" if result.hostname else "name not checked (verify-ca)"
-    lines = [f"probe {ep} ({how}); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
-    lines.append(f"chain sent by the server ({len(result.chain)} certificate{'s' if len(result.chain) != 1 else ''}):")
+    count = f"{len(result.chain)} certificate{'s' if len(result.chain) != 1 else ''}"
+    if result.chain_file:
+        if not result.has_leaf:
+            checked = "name not checked (no server certificate in the file)"
+        elif not result.hostname:
+            checked = "name not checked (give --servername NAME to check it)"
+        lines = [f"probe chain file {result.chain_file} (no connection); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
+        held = "server certificate first" if result.has_leaf else "no server certificate"
+        lines.append(f"chain in the file ({count}, {held}):")
+    else:
+        lines = [f"probe {ep} ({how}); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
+        lines.append(f"chain sent by the server ({count}):")
     for i, c in enumerate(result.chain):
         state = ""
         if c.expired(result.at):
@@ -312,7 +335,8 @@ def probe_text(result: ProbeResult) -> list[str]:
     if result.anchors:
         lines.append("anchored by catalog roots (by signature):")
         for a in result.anchors:
-            what = "sent by the server itself" if a.sent else f"signs [{a.index}] {result.chain[a.index].common_name}"
+            itself = "in the file itself" if result.chain_file else "sent by the server itself"
+            what = itself if a.sent else f"signs [{a.index}] {result.chain[a.index].common_name}"
             lines.append(f"  {a.root.id} ({a.root.name}): {what}")
     else:
         lines.append("anchored by catalog roots: none (no catalog root signs any certificate of this chain)")
