@@ -11,9 +11,9 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rotator import __version__, probe, report, tlsfetch
 from rotator.engine import build_stores, sync, wanted_roots
@@ -25,6 +25,9 @@ from rotator.settings import resolve
 from rotator.state import State
 from rotator.state import load as load_state
 from rotator.status import evaluate
+
+if TYPE_CHECKING:
+    from rotator.published import CheckRecord
 
 log = logging.getLogger("rotator")
 
@@ -86,9 +89,27 @@ def build_parser() -> argparse.ArgumentParser:
     p_daemon.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to keep right")
     p_daemon.add_argument("--sysroot", metavar="DIR", help=argparse.SUPPRESS)
 
-    p_cat = sub.add_parser("catalog", help="list the known roots and profiles")
+    p_cat = sub.add_parser("catalog", help="list the known roots and profiles; check them against Azure's list")
     p_cat.add_argument("--config", metavar="FILE")
     p_cat.add_argument("--json", action="store_true")
+    cat_sub = p_cat.add_subparsers(dest="catalog_command", metavar="ACTION", parser_class=_Parser)
+    p_check = cat_sub.add_parser(
+        "check",
+        help="compare the catalog with Azure's published CA list; propose verified entries for new roots",
+        description="Exit 0 when the catalog agrees with the list, 1 when they differ, 2 when the list "
+        "cannot be fetched or read. Nothing is trusted or changed.",
+    )
+    p_check.add_argument("--source", metavar="URL|FILE", help="the list's markdown source (default: Microsoft's)")
+    p_check.add_argument("--cross-check", metavar="FILE|DIR|URL", action="append",
+                         help="a second channel for proposed roots: a bundle or directory of certificates, "
+                         "or another URL of the certificate (repeatable)")
+    p_check.add_argument("--config", metavar="FILE", help="TOML config (custom roots are part of the comparison)")
+    p_check.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads")
+    p_check.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (custom roots' local copies)")
+    p_check.add_argument("--state-dir", metavar="DIR", help="where the result is kept for status and the daemon")
+    p_check.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
     p_mirror = sub.add_parser("mirror", help="write verified copies of the selected roots into DIR")
     _common(p_mirror)
@@ -201,6 +222,8 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    if args.catalog_command == "check":
+        return cmd_catalog_check(args)
     resolved = resolve(args, os.environ)
     if args.json:
         _emit_json(report.catalog_json(resolved.catalog))
@@ -208,6 +231,44 @@ def cmd_catalog(args: argparse.Namespace) -> int:
         for line in report.catalog_text(resolved.catalog):
             print(line)
     return 0
+
+
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    from rotator import catalog_check, check_report, upstream
+
+    resolved = resolve(args, os.environ)
+    request = resolved.request
+    source = args.source or upstream.DEFAULT_SOURCE
+    state_dir = request.state_dir
+    try:
+        checked = catalog_check.run(source, tuple(resolved.catalog.roots.values()), request.obtain, request.download,
+                                    args.cross_check or ())
+    except upstream.ListUnreadable as exc:
+        error = str(exc)
+        _keep_check(state_dir, lambda previous: catalog_check.failure_record(source, request.at, error, previous))
+        if args.json:
+            _emit_json(check_report.check_unreadable_json(source, error))
+        raise
+    _keep_check(state_dir, lambda previous: catalog_check.success_record(checked, source))
+    if args.json:
+        _emit_json(check_report.check_json(checked))
+    else:
+        for line in check_report.check_text(checked):
+            print(line)
+    return 0 if checked.result.ok else 1
+
+
+def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
+    """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
+    from rotator import published
+
+    if state_dir is None:
+        return
+    try:
+        published.save(state_dir, record(published.load(state_dir)))
+    except (RotatorError, OSError) as exc:
+        print(f"rotator: warning: the result was not kept in {state_dir} ({exc}); status will not show it",
+              file=sys.stderr)
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
