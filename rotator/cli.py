@@ -15,7 +15,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rotator import __version__, probe, report, tlsfetch
+from rotator import __version__, probe, published, report, tlsfetch
 from rotator.engine import build_stores, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
@@ -207,7 +207,9 @@ def cmd_status(args: argparse.Namespace) -> int:
     resolved = resolve(args, os.environ)
     request = resolved.request
     stores = [store for _, store in build_stores(request)]
-    status = evaluate(stores, resolved.selected, request.at, args.warn_days)
+    record = published.load_or_note(request.state_dir)
+    status = evaluate(stores, resolved.selected, request.at, args.warn_days,
+                      intermediates=published.intermediates(record), catalog_check=record)
     state = load_state(request.state_dir) if request.state_dir else State()
     if request.metrics_file is not None:
         from rotator import metrics  # prometheus_client loads only when metrics are wanted
@@ -260,8 +262,6 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 
 def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
     """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
-    from rotator import published
-
     if state_dir is None:
         return
     try:
@@ -336,6 +336,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         context=resolved.request.context,
         sslmode=sslmode,
         timeout=args.timeout or tlsfetch.DEFAULT_TIMEOUT,
+        intermediates=published.intermediates(published.load_or_note(resolved.request.state_dir)),
     )
     if args.chain_file is not None:
         from rotator import chainfile

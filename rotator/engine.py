@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rotator import hooks, lock
+from rotator import hooks, lock, published
 from rotator import state as state_mod
 from rotator.catalog import Root
 from rotator.errors import RotatorError
@@ -164,7 +164,9 @@ def _record(
 
 
 def status_of(request: SyncRequest, stores: Sequence[TrustStore]) -> StatusReport:
-    return evaluate(stores, request.selected, request.at, request.warn_days)
+    record = published.load_or_note(request.state_dir)
+    return evaluate(stores, request.selected, request.at, request.warn_days,
+                    intermediates=published.intermediates(record), catalog_check=record)
 
 
 def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State) -> SyncResult:

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from cryptography import x509
@@ -270,6 +270,7 @@ class ProbeRequest:
     context: StoreContext = field(default_factory=StoreContext)
     sslmode: str = VERIFY_FULL
     timeout: float = DEFAULT_TIMEOUT
+    intermediates: Mapping[str, str] = field(default_factory=dict)  # Azure's published ones, SHA-1 -> name
 
     @property
     def at(self) -> dt.datetime:
@@ -290,6 +291,7 @@ class ProbeResult:
     warnings: tuple[str, ...] = ()
     chain_file: str | None = None  # the saved chain judged, when not from a connection
     has_leaf: bool = True  # False: a saved chain without its server certificate
+    azure_intermediates: tuple[tuple[int, str], ...] = ()  # chain index, published name
 
     @property
     def hostname(self) -> str | None:
@@ -379,6 +381,9 @@ def assess(
         warnings=tuple(notes),
         chain_file=chain_file,
         has_leaf=has_leaf,
+        azure_intermediates=tuple(
+            (i, request.intermediates[c.sha1]) for i, c in enumerate(chain) if c.sha1 in request.intermediates
+        ),
     )
 
 

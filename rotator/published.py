@@ -38,7 +38,7 @@ BUILTIN_INTERMEDIATES: Mapping[str, str] = {
 class CheckRecord:
     """The outcome of the last check, as saved."""
 
-    at: str  # ISO time of the attempt
+    at: str  # ISO time of the attempt ("" when the saved file was damaged)
     source: str
     ok: bool | None  # True: agrees; False: differs; None: the list could not be read
     error: str | None = None
@@ -48,7 +48,7 @@ class CheckRecord:
 
     @property
     def at_time(self) -> dt.datetime:
-        return dt.datetime.fromisoformat(self.at)
+        return dt.datetime.fromisoformat(self.at) if self.at else dt.datetime.min.replace(tzinfo=dt.UTC)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -91,6 +91,15 @@ def load(state_dir: Path | None) -> CheckRecord | None:
         raise RotatorError(
             f"{path} is damaged ({exc}); delete it and run rotator catalog check again"
         ) from exc
+
+
+def load_or_note(state_dir: Path | None) -> CheckRecord | None:
+    """``load`` for status and the daemon: a damaged file becomes a record saying so (and due a new
+    check), so that a side file never stops a sync."""
+    try:
+        return load(state_dir)
+    except RotatorError as exc:
+        return CheckRecord(at="", source=str(state_dir), ok=None, error=str(exc))
 
 
 def save(state_dir: Path, record: CheckRecord) -> None:

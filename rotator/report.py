@@ -159,6 +159,7 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
         "targets": [{"target": t.target, "roots": dict(t.cells), "error": t.error} for t in status.targets],
         "events": [{"date": e.date.isoformat(), "root": e.root_id, "what": e.what} for e in status.events],
         "findings": [{"severity": f.severity, "target": f.target, "message": f.message} for f in status.findings],
+        "catalog_check": status.catalog_check.to_json() if status.catalog_check else None,
     }
 
 
@@ -169,6 +170,11 @@ def status_text(status: StatusReport, state: State) -> list[str]:
     lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
     if state.last_success:
         lines.append(f"last successful sync: {state.last_success}")
+    check = status.catalog_check
+    if check is not None and check.at:
+        agrees = "agrees with the catalog" if check.ok else "DIFFERS from the catalog"
+        verdict = "could not be read" if check.ok is None else agrees
+        lines.append(f"Azure's published CA list: {verdict} (checked {check.at})")
     ids = [r.root.id for r in status.roots]
     width = max([len(t.target) for t in status.targets] + [6])
     if status.targets:
@@ -251,6 +257,9 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
             }
             for t in result.targets
         ],
+        "azure_intermediates": [
+            {"index": i, "name": name, "sha1": result.chain[i].sha1} for i, name in result.azure_intermediates
+        ],
         "configured_targets": result.configured_targets,
         "ok": result.ok,
         "verdict": probe_verdict(result),
@@ -332,6 +341,9 @@ def probe_text(result: ProbeResult) -> list[str]:
         lines.append(f"      issuer     {c.issuer}")
         lines.append(f"      not after  {c.not_after:%Y-%m-%d %H:%M}Z{state}")
         lines.append(f"      sha256     {c.sha256}")
+    if result.azure_intermediates:
+        lines.append("Azure intermediates (on Microsoft's published list; rotated without notice, never pin them):")
+        lines.extend(f"  [{i}] {name}" for i, name in result.azure_intermediates)
     if result.anchors:
         lines.append("anchored by catalog roots (by signature):")
         for a in result.anchors:

@@ -6,11 +6,12 @@ Presence is checked against the pins (SHA-256), so status needs no network and n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rotator.catalog import Root
 from rotator.errors import RotatorError
+from rotator.published import CheckRecord
 from stores.base import Entry, TrustStore
 
 OWNED = "owned"  # present, added by rotator
@@ -57,6 +58,7 @@ class StatusReport:
     targets: list[TargetStatus]
     events: list[Event]
     findings: list[Finding]
+    catalog_check: CheckRecord | None = None  # the last comparison with Azure's published list
 
     @property
     def compliant(self) -> bool:
@@ -64,8 +66,15 @@ class StatusReport:
 
 
 def evaluate(
-    stores: Sequence[TrustStore], selected: Sequence[Root], at: dt.datetime, warn_days: int = 30
+    stores: Sequence[TrustStore],
+    selected: Sequence[Root],
+    at: dt.datetime,
+    warn_days: int = 30,
+    *,
+    intermediates: Mapping[str, str] | None = None,
+    catalog_check: CheckRecord | None = None,
 ) -> StatusReport:
+    """``intermediates``: Azure's published intermediates, SHA-1 -> name (``rotator.published``)."""
     day = at.date()
     wanted = [r for r in selected if r.active_at(day)]
     findings: list[Finding] = []
@@ -90,7 +99,7 @@ def evaluate(
             if entry.cert is not None and root.id not in expiry:
                 expiry[root.id] = entry.cert.not_after.date()
         targets.append(TargetStatus(target=store.name, cells=cells))
-        findings.extend(_content_findings(store.name, contents.entries, at))
+        findings.extend(_content_findings(store.name, contents.entries, at, intermediates or {}))
     roots: list[RootStatus] = []
     for root in wanted:
         end = expiry.get(root.id)
@@ -98,13 +107,34 @@ def evaluate(
         roots.append(RootStatus(root=root, not_after=end, days_left=days))
         if days is not None and days <= warn_days:
             findings.append(Finding(ERROR, None, f"root {root.id} expires on {end} ({days} days left)"))
+    findings.extend(_catalog_findings(catalog_check))
     return StatusReport(
         at=at, warn_days=warn_days, roots=roots, targets=targets, events=events_ahead(selected, day),
-        findings=findings,
+        findings=findings, catalog_check=catalog_check,
     )
 
 
-def _content_findings(target: str, entries: Sequence[Entry], at: dt.datetime) -> list[Finding]:
+def _catalog_findings(record: CheckRecord | None) -> list[Finding]:
+    """A difference from Azure's published list is news, not non-compliance: the stores are as configured."""
+    if record is None:
+        return []
+    out = []
+    if record.error:
+        out.append(Finding(WARNING, None, f"the last check of Azure's published CA list failed ({record.at}): "
+                                          f"{record.error}"))
+    if record.differences:
+        when = record.last_read or record.at
+        first = "; ".join(message for _, message in record.differences[:3])
+        more = f" (and {len(record.differences) - 3} more)" if len(record.differences) > 3 else ""
+        out.append(Finding(WARNING, None, (
+            f"Azure's published CA list differs from the catalog (read {when}): {first}{more}; "
+            "run rotator catalog check for details and proposals")))
+    return out
+
+
+def _content_findings(
+    target: str, entries: Sequence[Entry], at: dt.datetime, intermediates: Mapping[str, str]
+) -> list[Finding]:
     """Pinning (intermediates, server certificates) and expired certificates anywhere in a store."""
     out: list[Finding] = []
     for entry in entries:
@@ -115,6 +145,11 @@ def _content_findings(target: str, entries: Sequence[Entry], at: dt.datetime) ->
             out.append(Finding(WARNING, target, (
                 f"server certificate {cert.common_name!r} at {entry.label} is pinned in a trust store; "
                 "Azure rotates these without notice: trust the roots instead")))
+        elif cert.sha1 in intermediates:
+            out.append(Finding(WARNING, target, (
+                f"intermediate {cert.common_name!r} at {entry.label} is a published Azure intermediate "
+                f"({intermediates[cert.sha1]}, SHA-1 {cert.sha1}): remove it: Azure rotates intermediates "
+                "without notice; trust the roots instead")))
         elif not cert.is_self_issued:
             out.append(Finding(WARNING, target, (
                 f"intermediate {cert.common_name!r} (issued by {cert.issuer}) at {entry.label} is pinned in a "

@@ -298,3 +298,64 @@ def test_the_real_microsoft_tls_rsa_root_g2_is_proven_from_its_published_row(
     assert [c.verdict for c in proposal.channels] == [AGREES, SILENT]
     assert proposal.root_id == "microsoft-tls-rsa-root-g2"
     assert f'sha256 = "{TLS_ROOT_G2_SHA256}"' in proposal.entry()
+
+
+# ------------------------------------------------------------------ what status and probe learn from the list
+
+
+def test_status_flags_a_published_azure_intermediate_in_a_managed_bundle(tmp_path: Path, run) -> None:
+    bundle = tmp_path / "roots.pem"
+    ocsp02 = (DATA / "microsoft-tls-g2-rsa-ca-ocsp-02.pem").read_bytes()
+    bundle.write_bytes(embedded_pem("digicert-global-root-g2") + ocsp02)
+    result = run("status", "--offline", "--profile", "azure-minimal", "--target", f"pem:{bundle}")
+    assert ("intermediate 'Microsoft TLS G2 RSA CA OCSP 02' at" in result.out
+            and "is a published Azure intermediate (Microsoft TLS G2 RSA CA OCSP 02, SHA-1 "
+            "f8a408b8fbeea077b75738658641be77154720eb): remove it: Azure rotates intermediates without notice"
+            in result.out), result.out
+
+
+def test_an_intermediate_learnt_from_the_last_check_is_flagged_and_differences_show(
+    tmp_path: Path, https: HttpsServer, run, new_root: Issued, state_dir: Path
+) -> None:
+    intermediate = make_intermediate(new_root, "Contoso TLS Issuing CA 09")
+    bundle = tmp_path / "roots.pem"
+    bundle.write_bytes(embedded_pem("digicert-global-root-g2") + embedded_pem("microsoft-rsa-root-2017")
+                       + intermediate.pem)
+    status = ("status", "--offline", "--profile", "azure-minimal", "--target", f"pem:{bundle}", "--json")
+    before = json.loads(run(*status).out)
+    assert not any("published Azure intermediate" in f["message"] for f in before["findings"])
+    assert before["catalog_check"] is None
+
+    sub = row("Contoso TLS Issuing CA 09", "https://example.invalid/ca09.crt", serial_of(intermediate),
+              sha1_of(intermediate))
+    chains = "\n\n## Root Certificate Authority chains"
+    page = PAGE.replace(chains, "\n" + sub + chains)
+    page = "\n".join(line for line in page.splitlines() if "[DigiCert Global Root G3]" not in line)
+    url = serve_page(https, page)
+    checked = run("catalog", "check", "--source", url, "--download-ca-bundle", str(https.ca_file),
+                  "--config", str(config_for(tmp_path)), "--state-dir", str(state_dir))
+    assert checked.code == 1, checked.out + checked.err
+
+    after = json.loads(run(*status).out)
+    messages = [f["message"] for f in after["findings"]]
+    assert any("'Contoso TLS Issuing CA 09'" in m and "published Azure intermediate" in m and "remove it" in m
+               for m in messages), messages
+    assert any("Azure's published CA list differs from the catalog" in m and "digicert-global-root-g3" in m
+               for m in messages)
+    assert after["catalog_check"]["ok"] is False and after["compliant"] is True  # news, not non-compliance
+    text = run(*status[:-1])
+    assert "Azure's published CA list: DIFFERS from the catalog" in text.out
+
+
+def test_the_builtin_intermediates_are_the_real_certificates() -> None:
+    """Each built-in SHA-1 is a certificate in tests/data that a catalog root (or the self-signed Microsoft
+    TLS RSA Root G2) really signs: the list holds nothing that was not checked."""
+    certs = {c.sha1: c for c in (parse_one(p.read_bytes()) for p in DATA.glob("*.pem"))}
+    issuers = [parse_one(r.embedded_bytes() or b"") for r in Catalog.builtin().roots.values() if r.embedded]
+    issuers.append(parse_one((DATA / "microsoft-tls-rsa-root-g2.pem").read_bytes()))
+    assert len(published.BUILTIN_INTERMEDIATES) == 4
+    for sha1, name in published.BUILTIN_INTERMEDIATES.items():
+        cert = certs[sha1]
+        assert name.startswith(cert.common_name)
+        assert cert.is_ca and not cert.is_self_issued
+        assert any(cert.signed_by(issuer) for issuer in issuers), name

@@ -85,6 +85,9 @@ def test_new_azure_chain_is_anchored_at_g2_as_far_as_it_goes(tmp_path: Path, run
     assert f"pem:{g2}: trusted, anchored at digicert-global-root-g2" in result.out
     assert "no server certificate" in result.out and "as far as the chain goes" in result.out
     assert "name not checked" in result.out
+    assert "Azure intermediates (on Microsoft's published list" in result.out
+    assert "  [0] Microsoft TLS G2 RSA CA OCSP 02\n" in result.out
+    assert "  [1] Microsoft TLS RSA Root G2 (cross-signed by DigiCert Global Root G2)\n" in result.out
 
 
 def test_store_with_microsoft_rsa_2017_only_does_not_trust_it_and_names_the_missing_anchor(
@@ -100,6 +103,8 @@ def test_store_with_microsoft_rsa_2017_only_does_not_trust_it_and_names_the_miss
     assert "CN=DigiCert Global Root G2" in verdict["reason"]
     assert [a["id"] for a in doc["anchors"]] == ["digicert-global-root-g2"]
     assert doc["chain_file"] == str(chain) and doc["server_certificate"] is False and doc["host"] is None
+    assert [(a["index"], a["sha1"]) for a in doc["azure_intermediates"]] == [
+        (0, "f8a408b8fbeea077b75738658641be77154720eb"), (1, "b5ee89e77326ab2bf1775bd99c19a28947ff8184")]
 
 
 def test_self_signed_microsoft_tls_rsa_root_g2_anchors_the_chain_without_the_cross_sign(tmp_path: Path, run) -> None:
@@ -168,6 +173,7 @@ def test_real_s_client_output_is_judged_like_the_live_server(tmp_path: Path, pki
         live = run("probe", f"127.0.0.1:{server.port}", "--servername", "localhost", "--config", str(config),
                    "--target", f"pem:{store}", "--json")
     assert "Certificate chain" in captured.stdout and live.code == 0, live.out + live.err
+    assert json.loads(live.out)["azure_intermediates"] == []  # a test PKI: nothing of Azure's
     transcript = tmp_path / "s_client.txt"
     transcript.write_text(captured.stdout)
     offline = run("probe", "--chain-file", str(transcript), "--servername", "localhost", "--config", str(config),
