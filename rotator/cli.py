@@ -103,11 +103,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("--cross-check", metavar="FILE|DIR|URL", action="append",
                          help="a second channel for proposed roots: a bundle or directory of certificates, "
                          "or another URL of the certificate (repeatable)")
-    p_check.add_argument("--config", metavar="FILE", help="TOML config (custom roots are part of the comparison)")
+    # SUPPRESS: `rotator catalog --json check` keeps the flag given before the action.
+    p_check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                         help="TOML config (custom roots are part of the comparison)")
     p_check.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads")
     p_check.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (custom roots' local copies)")
     p_check.add_argument("--state-dir", metavar="DIR", help="where the result is kept for status and the daemon")
-    p_check.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p_check.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                         help="one JSON document on stdout")
     p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
