@@ -359,3 +359,75 @@ def test_the_builtin_intermediates_are_the_real_certificates() -> None:
         assert name.startswith(cert.common_name)
         assert cert.is_ca and not cert.is_self_issued
         assert any(cert.signed_by(issuer) for issuer in issuers), name
+
+
+# ------------------------------------------------------------------ the daemon's schedule, in process
+
+
+def _daemon(tmp_path: Path, https: HttpsServer, page: str, *extra: str, check: str = "1d"):
+    from rotator.cli import build_parser
+    from rotator.daemon import Daemon
+
+    url = serve_page(https, page)
+    config = config_for(tmp_path, extra=f'[daemon]\ncatalog_check = "{check}"\ncatalog_source = "{url}"\n')
+    config.write_text(config.read_text().replace("[download]", f'[download]\nca_bundle = "{https.ca_file}"'))
+    args = build_parser().parse_args(["daemon", "--config", str(config), "--state-dir", str(tmp_path / "state"),
+                                      "--cache-dir", str(tmp_path / "cache"), *extra])
+    return Daemon(args, {})
+
+
+def _check_once(daemon) -> None:
+    daemon._maybe_check()
+    assert daemon.check_worker is not None
+    daemon.check_worker.join(timeout=30)
+    daemon._finish_check()
+
+
+def test_daemon_check_schedule_and_status_line(tmp_path: Path, https: HttpsServer) -> None:
+    import time
+
+    page = "\n".join(line for line in PAGE.splitlines() if "[DigiCert Global Root G3]" not in line)
+    daemon = _daemon(tmp_path, https, page)
+    assert daemon.next_check <= time.monotonic()  # never checked: due at once
+    daemon.status_line = "ok: 0 targets, 2 roots; no change"
+    _check_once(daemon)
+    assert daemon.check_record is not None and daemon.check_record.ok is False
+    assert daemon._status().endswith("Azure's CA list differs from the catalog (1 difference: rotator catalog check)")
+    assert daemon.next_check > time.monotonic() + 86000  # next in a day
+    daemon._maybe_check()
+    assert daemon.check_worker is None  # not due again
+
+    # a restarted daemon keeps the time of the last check and the standing difference
+    again = _daemon(tmp_path, https, page)
+    assert again.next_check > time.monotonic() + 86000
+    again.status_line = "ok"
+    assert "differs from the catalog" in again._status()
+
+
+def test_daemon_check_failure_is_retried_sooner_and_keeps_the_last_difference(
+    tmp_path: Path, https: HttpsServer
+) -> None:
+    import time
+
+    page = "\n".join(line for line in PAGE.splitlines() if "[DigiCert Global Root G3]" not in line)
+    daemon = _daemon(tmp_path, https, page, check="7d")
+    _check_once(daemon)
+    https.serve(PAGE_PATH, Reply(status=503))
+    daemon.next_check = time.monotonic()
+    _check_once(daemon)
+    record = daemon.check_record
+    assert record is not None and record.ok is None and "HTTP 503" in (record.error or "")
+    daemon.status_line = "ok"
+    assert daemon._status() == "ok; Azure's CA list differed at the last read, unreadable since"
+    assert time.monotonic() + 6 * 3600 - 60 < daemon.next_check < time.monotonic() + 6 * 3600 + 60
+
+
+@pytest.mark.parametrize(("check", "extra"), [("off", ()), ("1d", ("--offline",))])
+def test_daemon_never_checks_when_off_or_offline(tmp_path: Path, https: HttpsServer, check: str,
+                                                 extra: tuple[str, ...]) -> None:
+    daemon = _daemon(tmp_path, https, PAGE, *extra, check=check)
+    assert daemon.next_check == float("inf")
+    daemon._maybe_check()
+    assert daemon.check_worker is None
+    daemon.status_line = "ok"
+    assert daemon._status() == "ok"
