@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from rotator import __version__, probe, published, report, tlsfetch
-from rotator.engine import build_stores, sync, wanted_roots
+from rotator.engine import status_of, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
 from rotator.fsutil import atomic_write
@@ -24,7 +24,6 @@ from rotator.obtain import Obtainer
 from rotator.settings import resolve
 from rotator.state import State
 from rotator.state import load as load_state
-from rotator.status import evaluate
 
 if TYPE_CHECKING:
     from rotator.published import CheckRecord
@@ -209,10 +208,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     resolved = resolve(args, os.environ)
     request = resolved.request
-    stores = [store for _, store in build_stores(request)]
-    record = published.load_or_note(request.state_dir)
-    status = evaluate(stores, resolved.selected, request.at, args.warn_days,
-                      intermediates=published.intermediates(record), catalog_check=record)
+    status = status_of(request)
     state = load_state(request.state_dir) if request.state_dir else State()
     if request.metrics_file is not None:
         from rotator import metrics  # prometheus_client loads only when metrics are wanted
@@ -277,7 +273,7 @@ def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], C
 def cmd_mirror(args: argparse.Namespace) -> int:
     resolved = resolve(args, os.environ)
     request = resolved.request
-    active, _ = wanted_roots(resolved.selected, request.at)
+    active, _ = wanted_roots(resolved.every_selected, request.at)
     directory = Path(args.directory)
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"mirror: {directory} exists and is not a directory")
@@ -339,6 +335,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         context=resolved.request.context,
         sslmode=sslmode,
         timeout=args.timeout or tlsfetch.DEFAULT_TIMEOUT,
+        cross_signs=resolved.catalog.cross_signs,
         intermediates=published.intermediates(published.load_or_note(resolved.request.state_dir)),
     )
     if args.chain_file is not None:

@@ -32,8 +32,8 @@ TLS_ROOT_G2_SHA256 = "6a170583db584151e1c454eeca2a64cc5d8e484a5bd1156e720b445865
 
 
 def config_for(tmp_path: Path, extra: str = "") -> Path:
-    """Microsoft TLS RSA Root G2 (on the page) as a custom root from a local file, so the page and the
-    catalog agree whether or not the built-in catalog carries it."""
+    """Microsoft TLS RSA Root G2 once more, as a custom root from a local file: a custom root is
+    compared through its verified copy (the config pins SHA-256 only)."""
     (tmp_path / "roots").mkdir(exist_ok=True)
     (tmp_path / "roots" / "tls-rsa-root-g2.pem").write_bytes((DATA / "microsoft-tls-rsa-root-g2.pem").read_bytes())
     config = tmp_path / "rotator.toml"

@@ -101,7 +101,8 @@ def test_store_with_microsoft_rsa_2017_only_does_not_trust_it_and_names_the_miss
     verdict = doc["targets"][0]
     assert verdict["trusted"] is False
     assert "CN=DigiCert Global Root G2" in verdict["reason"]
-    assert [a["id"] for a in doc["anchors"]] == ["digicert-global-root-g2"]
+    # by signature: G2 through the cross-sign, and the self-signed Microsoft TLS RSA Root G2 directly
+    assert [a["id"] for a in doc["anchors"]] == ["digicert-global-root-g2", "microsoft-tls-rsa-root-g2"]
     assert doc["chain_file"] == str(chain) and doc["server_certificate"] is False and doc["host"] is None
     assert [(a["index"], a["sha1"]) for a in doc["azure_intermediates"]] == [
         (0, "f8a408b8fbeea077b75738658641be77154720eb"), (1, "b5ee89e77326ab2bf1775bd99c19a28947ff8184")]
@@ -118,6 +119,7 @@ def test_self_signed_microsoft_tls_rsa_root_g2_anchors_the_chain_without_the_cro
     by_target = {t["target"]: t for t in doc["targets"]}
     assert by_target[f"pem:{root}"]["trusted"] is True
     assert by_target[f"pem:{root}"]["anchor"]["sha256"] == TLS_ROOT_G2_SHA256
+    assert by_target[f"pem:{root}"]["anchor"]["id"] == "microsoft-tls-rsa-root-g2"
     assert by_target[f"pem:{g2_only}"]["trusted"] is False  # without the cross-sign G2 cannot reach it
     assert result.code == 1
 
