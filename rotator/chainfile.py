@@ -9,6 +9,7 @@ intermediates alone) is judged from its lowest CA certificate upward, and the pr
 
 from __future__ import annotations
 
+import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -29,10 +30,17 @@ class SavedChain:
 
 
 def read(path: Path) -> SavedChain:
-    """The certificates of ``path``, server certificate first. A ConfigError (exit 2) names what is wrong."""
+    """The certificates of ``path`` ("-": standard input), server certificate first.
+
+    A ConfigError (exit 2) names what is wrong.
+    """
     try:
-        with path.open("rb") as handle:
-            data = handle.read(MAX_BYTES + 1)
+        if str(path) == "-":  # openssl s_client -showcerts ... | rotator probe --chain-file -
+            data = sys.stdin.buffer.read(MAX_BYTES + 1)
+            path = Path("<stdin>")
+        else:
+            with path.open("rb") as handle:
+                data = handle.read(MAX_BYTES + 1)
     except FileNotFoundError as exc:
         raise ConfigError(f"--chain-file: {path} not found") from exc
     except IsADirectoryError as exc:
@@ -98,6 +106,7 @@ def probe_file(request: ProbeRequest, path: Path) -> ProbeResult:
     """
     stores = target_stores(request)
     saved = read(path)
+    path = saved.path
     roots, warnings = catalog_certs(request.roots, request.obtain)
     notes = list(warnings)
     if not saved.has_leaf:

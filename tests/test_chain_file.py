@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -248,3 +249,13 @@ def test_two_server_certificates_are_refused(tmp_path: Path, pki: Rotation, run)
     two.write_bytes(pki.old_leaf.pem + pki.new_leaf.pem)
     result = run("probe", "--chain-file", str(two))
     assert result.code == 2 and "2 server certificates" in result.err
+
+
+def test_the_chain_from_standard_input(tmp_path: Path) -> None:
+    g2 = store_of(tmp_path, "g2.pem", embedded_pem("digicert-global-root-g2"))
+    proc = subprocess.run(
+        [sys.executable, "-m", "rotator", "probe", "--chain-file", "-", "--target", f"pem:{g2}", "--at", WHILE_VALID],
+        input=s_client_text([real(OCSP02), real(TLS_ROOT_G2_XSIGN)]), capture_output=True, text=True, timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "probe chain file <stdin> (no connection)" in proc.stdout
