@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from rotator import catalog_check, published
-from rotator.engine import Cancelled, RunControl, sync
+from rotator.engine import Cancelled, RunControl, SyncRequest, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.published import CheckRecord
@@ -144,8 +144,19 @@ class Daemon:
             self.notifier.send("WATCHDOG=1")
             self.last_watchdog = now
 
-    def _start_cycle(self) -> None:
+    def cycle_request(self) -> SyncRequest:
+        """The request for the next cycle, judged at the time it starts.
+
+        A daemon runs for months: the lifecycle (a root retired on its date, a cross-sign that
+        ended) must follow the clock, not the moment the config was read. ``--at`` pins the date.
+        """
         request = replace(self.resolved.request, control=self.control, with_status=True)
+        if getattr(self.args, "at", None):
+            return request
+        return replace(request, obtain=replace(request.obtain, at=dt.datetime.now(dt.UTC)))
+
+    def _start_cycle(self) -> None:
+        request = self.cycle_request()
 
         def body() -> None:
             try:
