@@ -3,9 +3,11 @@ scheduler that holds the next cycle (the one module that uses ``schedule``)."""
 
 from __future__ import annotations
 
-import time
+import datetime as dt
+import types
 
 import pytest
+import schedule
 
 from rotator.daemon import DEFAULT_INTERVAL, DEFAULT_JITTER, DEFAULT_RETRY, Timing
 from rotator.errors import ConfigError
@@ -75,6 +77,44 @@ def test_a_zero_delay_still_waits_a_second() -> None:
     assert 0 < _bounds(scheduler) <= 1
 
 
+class FakeMonotonic:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def step_wall_clock_back_one_day(monkeypatch: pytest.MonkeyPatch) -> None:
+    """``schedule`` reads the wall clock through its ``datetime`` module. Stepping the machine's
+    clock is not something a test may do, so the step is made there, for ``schedule`` only."""
+
+    class SteppedBack(dt.datetime):
+        @classmethod
+        def now(cls, tz: dt.tzinfo | None = None) -> dt.datetime:  # type: ignore[override]
+            return dt.datetime.now(tz) - dt.timedelta(days=1)
+
+    stepped = types.SimpleNamespace(**{name: getattr(dt, name) for name in dir(dt) if not name.startswith("__")})
+    stepped.datetime = SteppedBack
+    monkeypatch.setattr(schedule, "datetime", stepped)
+
+
+def test_a_wall_clock_step_back_does_not_delay_the_cycle(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[int] = []
+    clock = FakeMonotonic()
+    scheduler = CycleScheduler(lambda: calls.append(1), monotonic=clock)
+    scheduler.next_in(3600, 1800)
+    step_wall_clock_back_one_day(monkeypatch)
+    assert _bounds(scheduler) <= 5400  # not the day the wall clock now adds
+    clock.now += 5399
+    scheduler.run_pending()
+    assert calls == []
+    clock.now += 1  # the longest wait (interval plus all the jitter) is over
+    scheduler.run_pending()
+    assert calls == [1]
+    assert scheduler.idle_seconds() is None
+
+
 def test_a_job_that_raises_neither_escapes_nor_runs_again_by_itself(caplog: pytest.LogCaptureFixture) -> None:
     calls: list[int] = []
 
@@ -82,13 +122,15 @@ def test_a_job_that_raises_neither_escapes_nor_runs_again_by_itself(caplog: pyte
         calls.append(1)
         raise RuntimeError("boom")
 
-    scheduler = CycleScheduler(job)
-    scheduler.next_in(1)
-    time.sleep(_bounds(scheduler) + 0.05)
+    clock = FakeMonotonic()
+    scheduler = CycleScheduler(job, monotonic=clock)
+    scheduler.next_in(60)
+    clock.now += 60
     scheduler.run_pending()
     assert calls == [1]
     assert "cycle failed unexpectedly" in caplog.text
     # One-shot: the daemon schedules the next cycle itself; nothing is pending until it does.
     assert scheduler.idle_seconds() is None
+    clock.now += 3600
     scheduler.run_pending()
     assert calls == [1]
