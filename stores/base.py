@@ -43,7 +43,8 @@ class StoreContents:
         return {e.cert.sha256 for e in self.entries if e.cert is not None}
 
     def certs(self) -> list[Cert]:
-        return [e.cert for e in self.entries if e.cert is not None]
+        """Every certificate the X.509 parser accepts (a bundle's blocks are parsed only here)."""
+        return [e.cert for e in self.entries if e.cert is not None and e.cert.parseable]
 
 
 @dataclass(frozen=True)

@@ -28,10 +28,30 @@ class _Block:
     entry: Entry
 
 
-def _blocks(data: bytes) -> list[_Block]:
+@dataclass(frozen=True)
+class _Parsed:
+    """A bundle's bytes and its blocks, kept so one run parses each version of the file once."""
+
+    data: bytes
+    blocks: tuple[_Block, ...]
+
+    def contents(self) -> StoreContents:
+        return StoreContents(entries=tuple(b.entry for b in self.blocks))
+
+
+def _blocks(data: bytes, offset: int = 0, number: int = 0) -> list[_Block]:
+    """The certificate blocks from ``offset`` on, numbered after ``number`` earlier blocks.
+
+    One pass: the line number is carried from block to block, never recounted from the start
+    (a bundle of 100,000 certificates would otherwise take hours).
+    """
     blocks: list[_Block] = []
-    for number, match in enumerate(PEM_BLOCK.finditer(data), start=1):
+    line, counted = data.count(b"\n", 0, offset) + 1, offset
+    for match in PEM_BLOCK.finditer(data, offset):
+        number += 1
         start, end = match.start(), match.end()
+        line += data.count(b"\n", counted, start)
+        counted = start
         if data[end : end + 2] == b"\r\n":
             end += 2
         elif data[end : end + 1] == b"\n":
@@ -43,14 +63,17 @@ def _blocks(data: bytes) -> list[_Block]:
             if marker is not None and marker.end() == start:
                 owner = marker.group("id").decode()
                 start = line_start
-        try:
-            cert: Cert | None = Cert.from_der(base64.b64decode(match.group("body")))
-        except (NotACertificate, ValueError):
-            cert = None
-        line = data.count(b"\n", 0, match.start()) + 1
         label = f"rotator-{owner}" if owner else f"certificate {number} (line {line})"
-        blocks.append(_Block(start, end, Entry(label=label, cert=cert, owner_id=owner)))
+        blocks.append(_Block(start, end, Entry(label=label, cert=_cert(match.group("body")), owner_id=owner)))
     return blocks
+
+
+def _cert(body: bytes) -> Cert | None:
+    """The block's certificate, or None when it does not decode to one (kept, never parsed further)."""
+    try:
+        return Cert.from_der_lazily(base64.b64decode(body))
+    except (NotACertificate, ValueError):
+        return None
 
 
 def render_block(anchor: Anchor) -> bytes:
@@ -58,12 +81,12 @@ def render_block(anchor: Anchor) -> bytes:
     return header.encode() + anchor.cert.to_pem()
 
 
-def merged(data: bytes, plan: Plan) -> bytes:
+def merged(data: bytes, plan: Plan, blocks: Sequence[_Block] | None = None) -> bytes:
     """The bundle with the plan applied; every byte not named by the plan stays where it was."""
     drop = {e.label for e in plan.remove}
     out = bytearray()
     pos = 0
-    for block in _blocks(data):
+    for block in _blocks(data) if blocks is None else blocks:
         if block.entry.owner_id is not None and block.entry.label in drop:
             out += data[pos : block.start]
             pos = block.end
@@ -82,6 +105,10 @@ class PemBundle:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = f"pem:{path}"
+        # The last version of the file this object parsed. Every step still reads the file, and
+        # the parse is reused only when the bytes are identical, so a change made by someone
+        # else in between is always seen.
+        self._parsed: _Parsed | None = None
 
     def _load(self) -> bytes | None:
         data = read_optional(self.path, "PEM bundle")
@@ -93,11 +120,16 @@ class PemBundle:
             )
         return data
 
+    def _parse(self, data: bytes) -> _Parsed:
+        if self._parsed is None or self._parsed.data != data:
+            self._parsed = _Parsed(data, tuple(_blocks(data)))
+        return self._parsed
+
     def read(self) -> StoreContents:
         data = self._load()
         if data is None:
             return StoreContents(entries=(), exists=False)
-        return StoreContents(entries=tuple(b.entry for b in _blocks(data)))
+        return self._parse(data).contents()
 
     def plan(self, wanted: Sequence[Anchor]) -> Plan:
         return make_plan(self.name, self.read(), wanted)
@@ -105,8 +137,21 @@ class PemBundle:
     def apply(self, plan: Plan) -> None:
         if not plan.changes:
             return
-        data = self._load() or b""
-        atomic_write(self.path, merged(data, plan), mode=0o644)
+        current = self._parse(self._load() or b"")
+        data = merged(current.data, plan, current.blocks)
+        atomic_write(self.path, data, mode=0o644)
+        self._parsed = _after(current, data, plan)
 
     def verify(self, wanted: Sequence[Anchor]) -> None:
+        # Read back from disk: identical bytes to what was written mean the blocks known for them
+        # hold; anything else is parsed afresh.
         verify_present(self.name, self.read(), wanted)
+
+
+def _after(before: _Parsed, data: bytes, plan: Plan) -> _Parsed:
+    """The blocks of the merged bundle without parsing it again when roots were only added:
+    the old blocks stay where they were and only the appended tail is read."""
+    if plan.remove:
+        return _Parsed(data, tuple(_blocks(data)))
+    tail = len(before.data) if before.data.endswith(b"\n") or not before.data else len(before.data) + 1
+    return _Parsed(data, before.blocks + tuple(_blocks(data, tail, len(before.blocks))))
