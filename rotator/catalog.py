@@ -9,7 +9,6 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 
 from rotator.errors import ConfigError
@@ -50,6 +49,8 @@ class Root:
     def embedded_bytes(self) -> bytes | None:
         if not self.embedded:
             return None
+        from importlib import resources  # about 3 ms: only when an embedded copy is read
+
         return resources.files("rotator.data").joinpath(f"{self.id}.pem").read_bytes()
 
     def active_at(self, day: dt.date) -> bool:

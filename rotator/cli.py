@@ -7,26 +7,16 @@ Exit codes: 0 success (changed or not), 1 failure (nothing partially written),
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from rotator import __version__, probe, report, tlsfetch
-from rotator.engine import build_stores, sync, wanted_roots
+from rotator import __version__, probe_options
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
-from rotator.fetch import Downloader
-from rotator.fsutil import atomic_write
-from rotator.obtain import Obtainer
-from rotator.settings import resolve
-from rotator.state import State
-from rotator.state import load as load_state
-from rotator.status import evaluate
 
-log = logging.getLogger("rotator")
+# Each command imports what it uses when it runs: --version and --help answer without loading
+# the engine, and only probe loads ssl and the X.509 verifier (start-up is most of a no-op run).
 
 
 class _Parser(argparse.ArgumentParser):
@@ -101,12 +91,12 @@ def build_parser() -> argparse.ArgumentParser:
         "2 when the server cannot be reached or speaks no TLS.",
     )
     p_probe.add_argument("endpoint", metavar="HOST[:PORT]", help="port 5432 with --starttls postgres, else 443")
-    p_probe.add_argument("--starttls", choices=tlsfetch.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p_probe.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument("--sslmode", choices=probe.SSLMODES, default=probe.VERIFY_FULL,
+    p_probe.add_argument("--sslmode", choices=probe_options.SSLMODES, default=probe_options.VERIFY_FULL,
                          help="verify-full (default) also checks the name, verify-ca only the chain")
-    p_probe.add_argument("--timeout", metavar="S", type=float, default=tlsfetch.DEFAULT_TIMEOUT,
-                         help=f"connect and handshake timeout in seconds (default {tlsfetch.DEFAULT_TIMEOUT:g})")
+    p_probe.add_argument("--timeout", metavar="S", type=float, default=probe_options.DEFAULT_TIMEOUT,
+                         help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})")
     p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
                          help="a store to judge (repeatable; default: the config's targets)")
     _keystore_password(p_probe)
@@ -124,6 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
+    import logging
+
     # The daemon logs one line per event; by hand, only what needs attention.
     level = logging.INFO if args.command == "daemon" else logging.WARNING
     if getattr(args, "verbose", False):
@@ -141,6 +133,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else list(argv)
+    if args_given == ["--version"]:  # the one answer that needs no parser at all
+        print(f"rotator {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -158,10 +154,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _emit_json(doc: dict[str, Any]) -> None:
+    import json
+
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import sync
+    from rotator.settings import resolve
+
     resolved = resolve(args, os.environ)
     result = sync(resolved.request)
     if args.json:
@@ -178,6 +180,13 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import build_stores
+    from rotator.settings import resolve
+    from rotator.state import State
+    from rotator.state import load as load_state
+    from rotator.status import evaluate
+
     resolved = resolve(args, os.environ)
     request = resolved.request
     stores = [store for _, store in build_stores(request)]
@@ -196,6 +205,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.settings import resolve
+
     resolved = resolve(args, os.environ)
     if args.json:
         _emit_json(report.catalog_json(resolved.catalog))
@@ -206,6 +218,15 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import report
+    from rotator.engine import wanted_roots
+    from rotator.fetch import Downloader
+    from rotator.fsutil import atomic_write
+    from rotator.obtain import Obtainer
+    from rotator.settings import resolve
+
     resolved = resolve(args, os.environ)
     request = resolved.request
     active, _ = wanted_roots(resolved.selected, request.at)
@@ -237,6 +258,9 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    from rotator import probe, report, tlsfetch
+    from rotator.settings import resolve
+
     if args.timeout <= 0:
         raise ConfigError("--timeout: must be a positive number of seconds")
     endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)

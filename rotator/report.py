@@ -9,10 +9,10 @@ from rotator.certs import Cert
 from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.state import State
-from rotator.status import MISSING, OWNED, StatusReport
 
 if TYPE_CHECKING:
     from rotator.probe import ProbeResult
+    from rotator.status import StatusReport
 
 JSON_VERSION = 1
 
@@ -162,10 +162,10 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
     }
 
 
-_CELL = {OWNED: "added", MISSING: "MISSING"}
-
-
 def status_text(status: StatusReport, state: State) -> list[str]:
+    from rotator.status import MISSING, OWNED  # a sync's report does not load status
+
+    cell_text = {OWNED: "added", MISSING: "MISSING"}
     lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
     if state.last_success:
         lines.append(f"last successful sync: {state.last_success}")
@@ -178,7 +178,7 @@ def status_text(status: StatusReport, state: State) -> list[str]:
             if t.error:
                 lines.append(f"{t.target:{width}}  ERROR: {t.error}")
                 continue
-            cells = [f"{_CELL.get(t.cells[i], 'present'):{len(i)}}" for i in ids]
+            cells = [f"{cell_text.get(t.cells[i], 'present'):{len(i)}}" for i in ids]
             lines.append(f"{t.target:{width}}  " + "  ".join(cells))
         lines.append("(added: rotator added it; present: already there under another name)")
     lines.append("")

@@ -16,7 +16,16 @@ from pathlib import Path
 from rotator.certs import PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
 from rotator.fsutil import atomic_write, read_optional
-from stores.base import Anchor, Entry, Plan, StoreContents, make_plan, verify_present
+from stores.base import (
+    Anchor,
+    Entry,
+    Plan,
+    StampedFile,
+    StoreContents,
+    make_plan,
+    stat_or_none,
+    verify_present,
+)
 
 MARKER = re.compile(rb"^# rotator-(?P<id>[a-z0-9][a-z0-9._-]*):[^\n]*\n", re.MULTILINE)
 
@@ -26,6 +35,8 @@ class _Block:
     start: int  # where the block (with its marker line, if owned) starts
     end: int  # just past the block and its line break
     entry: Entry
+    number: int  # 1-based position among the bundle's blocks
+    line: int  # line of the BEGIN line
 
 
 @dataclass(frozen=True)
@@ -63,9 +74,13 @@ def _blocks(data: bytes, offset: int = 0, number: int = 0) -> list[_Block]:
             if marker is not None and marker.end() == start:
                 owner = marker.group("id").decode()
                 start = line_start
-        label = f"rotator-{owner}" if owner else f"certificate {number} (line {line})"
-        blocks.append(_Block(start, end, Entry(label=label, cert=_cert(match.group("body")), owner_id=owner)))
+        entry = Entry(label=_label(owner, number, line), cert=_cert(match.group("body")), owner_id=owner)
+        blocks.append(_Block(start, end, entry, number, line))
     return blocks
+
+
+def _label(owner: str | None, number: int, line: int) -> str:
+    return f"rotator-{owner}" if owner else f"certificate {number} (line {line})"
 
 
 def _cert(body: bytes) -> Cert | None:
@@ -109,9 +124,15 @@ class PemBundle:
         # the parse is reused only when the bytes are identical, so a change made by someone
         # else in between is always seen.
         self._parsed: _Parsed | None = None
+        self._last: StampedFile | None = None
+
+    def last_read(self) -> StampedFile | None:
+        return self._last
 
     def _load(self) -> bytes | None:
+        before = stat_or_none(self.path)
         data = read_optional(self.path, "PEM bundle")
+        self._last = StampedFile(before, data) if before is not None and data is not None else None
         # Comments alone are a fine (empty) bundle; binary content (DER, a keystore) is not.
         if data is not None and b"-----BEGIN" not in data and (b"\x00" in data or data[:1] == b"\x30"):
             raise StoreError(
@@ -149,9 +170,23 @@ class PemBundle:
 
 
 def _after(before: _Parsed, data: bytes, plan: Plan) -> _Parsed:
-    """The blocks of the merged bundle without parsing it again when roots were only added:
-    the old blocks stay where they were and only the appended tail is read."""
-    if plan.remove:
-        return _Parsed(data, tuple(_blocks(data)))
-    tail = len(before.data) if before.data.endswith(b"\n") or not before.data else len(before.data) + 1
-    return _Parsed(data, before.blocks + tuple(_blocks(data, tail, len(before.blocks))))
+    """The blocks of the merged bundle without parsing it again: the blocks that stayed move up
+    by what was cut before them (``merged`` cuts whole blocks only), and only the appended tail
+    is read."""
+    drop = {e.label for e in plan.remove}
+    kept: list[_Block] = []
+    cut_bytes = cut_lines = cut_blocks = 0
+    for block in before.blocks:
+        if block.entry.owner_id is not None and block.entry.label in drop:
+            cut_bytes += block.end - block.start
+            cut_lines += before.data.count(b"\n", block.start, block.end)
+            cut_blocks += 1
+            continue
+        number, line = block.number - cut_blocks, block.line - cut_lines
+        entry = block.entry
+        if entry.owner_id is None:
+            entry = Entry(label=_label(None, number, line), cert=entry.cert)
+        kept.append(_Block(block.start - cut_bytes, block.end - cut_bytes, entry, number, line))
+    body = len(before.data) - cut_bytes
+    tail = body if body == 0 or data[body - 1 : body] == b"\n" else body + 1
+    return _Parsed(data, (*kept, *_blocks(data, tail, len(kept))))
