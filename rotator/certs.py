@@ -264,13 +264,20 @@ def _looks_like_certificate(der: bytes) -> bool:
 
 
 def _der_time(tag: int, raw: bytes) -> dt.datetime:
+    """UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280 requires them.
+
+    Parsed by hand: strptime loads locale and calendar modules, more than a no-op run costs.
+    """
     text = raw.decode("ascii")
-    if tag == 0x17 and len(text) == 13 and text.endswith("Z"):  # UTCTime YYMMDDHHMMSSZ
+    if tag == 0x17 and len(text) == 13 and text.endswith("Z"):
         year = int(text[:2])
         text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
-    elif not (tag == 0x18 and len(text) == 15 and text.endswith("Z")):  # GeneralizedTime
+    elif not (tag == 0x18 and len(text) == 15 and text.endswith("Z")):
         raise ValueError("unsupported time encoding")
-    return dt.datetime.strptime(text, "%Y%m%d%H%M%SZ").replace(tzinfo=dt.UTC)
+    if not text[:14].isdigit():
+        raise ValueError("not a time")
+    month, day, hour, minute, second = (int(text[i : i + 2]) for i in range(4, 14, 2))
+    return dt.datetime(int(text[:4]), month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
 def _der_validity(der: bytes) -> tuple[dt.datetime, dt.datetime]:

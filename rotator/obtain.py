@@ -121,9 +121,8 @@ class Obtainer:
         if not s.offline:
             for url in root.urls:
                 out.append(("url", url, self._fetcher(url)))
-        embedded = root.embedded_bytes()
-        if embedded is not None:
-            out.append(("embedded", f"embedded copy of {root.id}", lambda: embedded))
+        if root.embedded:
+            out.append(("embedded", f"embedded copy of {root.id}", lambda: _embedded(root)))
         return out
 
     def _fetcher(self, url: str) -> Callable[[], bytes]:
@@ -188,6 +187,12 @@ def check_root(root: Root, cert: Cert) -> None:
             f"root {root.id}: the pinned certificate {cert.common_name!r} is not a self-signed root; "
             "pin the root at the top of the chain"
         )
+
+
+def _embedded(root: Root) -> bytes:
+    data = root.embedded_bytes()
+    assert data is not None  # only called for embedded roots
+    return data
 
 
 def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
