@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from rotator.engine import Cancelled, RunControl, sync
+from rotator.engine import Cancelled, RunControl, StatusReads, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.scheduler import CycleScheduler, parse_duration
@@ -71,6 +71,7 @@ class Daemon:
         self.notifier = Notifier(environ)
         self.scheduler = CycleScheduler(self._start_cycle)
         self.control = RunControl()
+        self.status_reads = StatusReads()
         self.wake = threading.Event()
         self.stop_requested = False
         self.reload_requested = False
@@ -125,7 +126,9 @@ class Daemon:
             self.last_watchdog = now
 
     def _start_cycle(self) -> None:
-        request = replace(self.resolved.request, control=self.control, with_status=True)
+        request = replace(
+            self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads
+        )
 
         def body() -> None:
             try:

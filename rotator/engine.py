@@ -24,7 +24,17 @@ from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
 from rotator.state import RootRecord, Seen, State
 from stores import build_stores as stores_for
-from stores.base import Anchor, Plan, StoreContext, TargetSpec, TrustStore, one_file, owned_id
+from stores.base import (
+    Anchor,
+    FileStamp,
+    Plan,
+    StoreContents,
+    StoreContext,
+    TargetSpec,
+    TrustStore,
+    one_file,
+    owned_id,
+)
 
 if TYPE_CHECKING:
     from rotator.status import StatusReport
@@ -77,6 +87,8 @@ class SyncRequest:
     warn_days: int = 30
     with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
     control: RunControl | None = field(default=None, compare=False)
+    # The daemon's memory of what status read in earlier cycles (None: read every store afresh).
+    status_reads: StatusReads | None = field(default=None, compare=False)
 
     @property
     def at(self) -> dt.datetime:
@@ -169,7 +181,72 @@ def _record(
 def status_of(request: SyncRequest, stores: Sequence[TrustStore]) -> StatusReport:
     from rotator.status import evaluate  # a plain sync never evaluates status
 
+    if request.status_reads is not None:
+        stores = request.status_reads.through(stores)
     return evaluate(stores, request.selected, request.at, request.warn_days)
+
+
+class StatusReads:
+    """What the daemon's status pass read from each one-file store, kept from cycle to cycle.
+
+    A store whose bytes are still the ones read (same SHA-256) is answered from memory, with the
+    certificates it parsed then; anything else is read again. Only the stores of the latest
+    cycle are kept, so memory does not grow with the number of cycles.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[FileStamp, StoreContents]] = {}
+
+    def through(self, stores: Sequence[TrustStore]) -> list[TrustStore]:
+        kept: dict[str, tuple[FileStamp, StoreContents]] = {}
+        out: list[TrustStore] = []
+        for store in stores:
+            single = one_file(store)
+            previous = self._kept.get(store.name)
+            if single is not None and previous is not None and previous[0].matches(single.path):
+                kept[store.name] = previous
+                out.append(_Read(store, previous[1]))
+                continue
+            out.append(_Remembering(store, kept))
+        self._kept = kept
+        return out
+
+
+class _Read:
+    """A store answered from memory (status only calls ``read``)."""
+
+    def __init__(self, store: TrustStore, contents: StoreContents) -> None:
+        self.name = store.name
+        self._store = store
+        self._contents = contents
+
+    def read(self) -> StoreContents:
+        return self._contents
+
+    def plan(self, wanted: Sequence[Anchor]) -> Plan:
+        return self._store.plan(wanted)
+
+    def apply(self, plan: Plan) -> None:
+        self._store.apply(plan)
+
+    def verify(self, wanted: Sequence[Anchor]) -> None:
+        self._store.verify(wanted)
+
+
+class _Remembering(_Read):
+    """A store read now; a one-file store's contents are kept with the stamp of the bytes read."""
+
+    def __init__(self, store: TrustStore, kept: dict[str, tuple[FileStamp, StoreContents]]) -> None:
+        super().__init__(store, StoreContents())
+        self._kept = kept
+
+    def read(self) -> StoreContents:
+        contents = self._store.read()
+        single = one_file(self._store)
+        last = single.last_read() if single is not None else None
+        if last is not None:
+            self._kept[self.name] = (last.stamp(), contents)
+        return contents
 
 
 def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State) -> SyncResult:

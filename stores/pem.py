@@ -99,19 +99,28 @@ def render_block(anchor: Anchor) -> bytes:
 def merged(data: bytes, plan: Plan, blocks: Sequence[_Block] | None = None) -> bytes:
     """The bundle with the plan applied; every byte not named by the plan stays where it was."""
     drop = {e.label for e in plan.remove}
-    out = bytearray()
+    view = memoryview(data)  # slices of a view are not copies: the result is built in one join
+    parts: list[bytes | memoryview] = []
     pos = 0
     for block in _blocks(data) if blocks is None else blocks:
         if block.entry.owner_id is not None and block.entry.label in drop:
-            out += data[pos : block.start]
+            parts.append(view[pos : block.start])
             pos = block.end
-    out += data[pos:]
+    parts.append(view[pos:])
     if plan.add:
-        if out and not out.endswith(b"\n"):
-            out += b"\n"
-        for anchor in plan.add:
-            out += render_block(anchor)
-    return bytes(out)
+        kept_end = _last_byte(data, parts)
+        if kept_end not in (None, b"\n"):
+            parts.append(b"\n")
+        parts.extend(render_block(anchor) for anchor in plan.add)
+    return b"".join(parts)
+
+
+def _last_byte(data: bytes, parts: Sequence[bytes | memoryview]) -> bytes | None:
+    """The last byte of what is kept so far, None when nothing is."""
+    for part in reversed(parts):
+        if len(part):
+            return bytes(part[-1:])
+    return None
 
 
 class PemBundle:

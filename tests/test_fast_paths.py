@@ -267,3 +267,30 @@ def test_blocks_known_after_a_write_are_those_of_a_fresh_parse(tmp_path: Path) -
     assert [(b.start, b.end, b.number, b.line, b.entry.label, b.entry.cert and b.entry.cert.sha256)
             for b in derived.blocks] == [
         (b.start, b.end, b.number, b.line, b.entry.label, b.entry.cert and b.entry.cert.sha256) for b in fresh]
+
+
+def test_daemon_status_reuses_earlier_reads_until_the_file_changes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from dataclasses import replace
+
+    from rotator.engine import StatusReads
+
+    bundle = tmp_path / "bundle.pem"
+    _foreign_bundle(bundle, 2)
+    reads = StatusReads()
+    request = replace(_request(bundle, tmp_path / "state", with_status=True), status_reads=reads)
+    parses = _count_full_parses(monkeypatch)
+    cycles = [sync(request) for _ in range(5)]
+    assert all(c.ok and c.status is not None and c.status.compliant for c in cycles)
+    # The first cycle writes (its status reuses that parse), the second reads the result in full
+    # once and stamps it; from then on neither the sync nor the status pass parses the bundle.
+    assert len(parses) == 2
+
+    # A foreign expired certificate appears: the next status pass reads the file and reports it.
+    expired = make_root("Old Foreign", not_before=NOW - dt.timedelta(days=400), days=10).pem
+    bundle.write_bytes(bundle.read_bytes() + expired)
+    later = sync(request)
+    assert len(parses) == 3
+    assert later.status is not None
+    assert any("expired certificate 'Old Foreign'" in f.message for f in later.status.findings)
