@@ -248,17 +248,14 @@ def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
 
 
 def _looks_like_certificate(der: bytes) -> bool:
-    """SEQUENCE { SEQUENCE tbs, SEQUENCE algorithm, BIT STRING signature } covering every byte."""
+    """One DER SEQUENCE covering every byte, starting with another SEQUENCE (the TBSCertificate).
+
+    Cheap on purpose (it runs for every block of a bundle); the parser judges the rest when a
+    field is first asked for.
+    """
     try:
         tag, start, end = _tlv(der, 0)
-        if tag != 0x30 or end != len(der):
-            return False
-        tags = []
-        pos = start
-        while pos < end:
-            child, _, pos = _tlv(der, pos)
-            tags.append(child)
-        return tags == [0x30, 0x30, 0x03]
+        return tag == 0x30 and end == len(der) and der[start : start + 1] == b"\x30"
     except ValueError:
         return False
 

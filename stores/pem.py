@@ -7,7 +7,7 @@ and their order. rotator's own blocks are marked by a comment line just above th
 
 from __future__ import annotations
 
-import base64
+import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -86,7 +86,7 @@ def _label(owner: str | None, number: int, line: int) -> str:
 def _cert(body: bytes) -> Cert | None:
     """The block's certificate, or None when it does not decode to one (kept, never parsed further)."""
     try:
-        return Cert.from_der_lazily(base64.b64decode(body))
+        return Cert.from_der_lazily(binascii.a2b_base64(body))  # what b64decode calls, minus its checks
     except (NotACertificate, ValueError):
         return None
 
@@ -183,7 +183,12 @@ def _after(before: _Parsed, data: bytes, plan: Plan) -> _Parsed:
     by what was cut before them (``merged`` cuts whole blocks only), and only the appended tail
     is read."""
     drop = {e.label for e in plan.remove}
-    kept: list[_Block] = []
+    if not drop:
+        kept: list[_Block] = list(before.blocks)
+        body = len(before.data)
+        tail = body if body == 0 or data[body - 1 : body] == b"\n" else body + 1
+        return _Parsed(data, (*kept, *_blocks(data, tail, len(kept))))
+    kept = []
     cut_bytes = cut_lines = cut_blocks = 0
     for block in before.blocks:
         if block.entry.owner_id is not None and block.entry.label in drop:
