@@ -22,11 +22,12 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from rotator.catalog import DEFAULT_PROFILE, Catalog
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "rotator" / "data"
-AZURE = ["digicert-global-root-ca", "digicert-global-root-g2", "digicert-global-root-g3",
-         "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
-         "microsoft-rsa-root-2017", "microsoft-ecc-root-2017"]
+# The default profile's roots (what a sync without --profile writes), as the manual routes use them.
+AZURE = list(Catalog.builtin().profiles[DEFAULT_PROFILE])
 PASSWORD_VAR = "BENCH_STOREPASS"
 TIME = Path("/usr/bin/time")
 
@@ -320,12 +321,11 @@ def system(b: Bench, work: Path) -> None:
         b.skipped("update-ca-certificates", "not installed (Debian's ca-certificates)")
         return
     print("system (a redirected Debian tree)", file=sys.stderr)
-    from benchmarks.bench_system import AZURE as SYSTEM_AZURE
     from benchmarks.bench_system import UPDATE, build_tree, flags
 
     template = build_tree(work / "systree", 10_000)
     tree, state = work / "systree-live", work / "systree-state"
-    crts = " ".join(str(DATA / f"{r}.pem") for r in SYSTEM_AZURE)
+    crts = " ".join(str(DATA / f"{r}.pem") for r in AZURE)
     local = tree / "usr/local/share/ca-certificates"
     by_hand = "copy 7 roots as .crt + update-ca-certificates"
     script = (f"for f in {crts}; do cp $f {local}/azure-$(basename $f .pem).crt; done && "
