@@ -108,14 +108,14 @@ def merged(data: bytes, plan: Plan, blocks: Sequence[_Block] | None = None) -> b
             pos = block.end
     parts.append(view[pos:])
     if plan.add:
-        kept_end = _last_byte(data, parts)
+        kept_end = _last_byte(parts)
         if kept_end not in (None, b"\n"):
             parts.append(b"\n")
         parts.extend(render_block(anchor) for anchor in plan.add)
     return b"".join(parts)
 
 
-def _last_byte(data: bytes, parts: Sequence[bytes | memoryview]) -> bytes | None:
+def _last_byte(parts: Sequence[bytes | memoryview]) -> bytes | None:
     """The last byte of what is kept so far, None when nothing is."""
     for part in reversed(parts):
         if len(part):
