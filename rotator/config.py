@@ -25,7 +25,7 @@ TOP_KEYS = {
 }
 ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note", "trusted_from", "retire_after", "retire_reason"}
 DOWNLOAD_KEYS = {"ca_bundle", "mirror", "connect_timeout", "read_timeout", "retries", "max_bytes"}
-DAEMON_KEYS = {"interval", "jitter", "retry"}
+DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
 
 
 @dataclass(frozen=True)

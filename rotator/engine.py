@@ -198,15 +198,18 @@ def _record(request: SyncRequest, stores: Sequence[Bound], state: State) -> Stat
 
 
 def status_of(request: SyncRequest, stores: Sequence[Bound] | None = None) -> StatusReport:
+    from rotator import published
     from rotator.status import evaluate  # a plain sync never evaluates status
 
     bound = build_stores(request) if stores is None else stores
     read = [b.store for b in bound]
     if request.status_reads is not None:
         read = request.status_reads.through(read)
+    record = published.load_or_note(request.state_dir)
     return evaluate(
         [(store, b.scope) for store, b in zip(read, bound, strict=True)], request.selected, request.at,
         request.warn_days, known=request.known, cross_signs=request.cross_signs,
+        intermediates=published.intermediates(record), catalog_check=record,
     )
 
 
