@@ -225,6 +225,7 @@ def _modules_after(args: list[str], tmp_path: Path) -> set[str]:
     return set(proc.stdout.split("\n")[-2].split())
 
 
+@pytest.mark.slow
 def test_version_and_help_load_nothing_heavy(tmp_path: Path) -> None:
     for args in (["--version"], ["sync", "--help"]):
         proc = subprocess.run(
@@ -235,6 +236,7 @@ def test_version_and_help_load_nothing_heavy(tmp_path: Path) -> None:
         assert not loaded & {"cryptography", "rotator.engine", "ssl", "requests", "jks"}, args
 
 
+@pytest.mark.slow
 def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp_path: Path) -> None:
     state = ["--state-dir", str(tmp_path / "state"), "--offline"]
     targets = ["--target", f"pem:{tmp_path / 'b.pem'}", "--target", f"jks:{tmp_path / 'b.jks'}",
