@@ -55,6 +55,7 @@ JAVA_LABEL = "java cacerts alias "  # plan entries for the Java cacerts (anchor 
 JAVA_PASSWORD = "changeit"  # noqa: S105 - what the distributions' Java trust packages use
 # Debian's update-ca-certificates reports a failed hook on stdout and still exits 0.
 HOOK_FAILED = re.compile(r"^E: .*exited with code \d+", re.MULTILINE)
+ERROR_LINE = re.compile(r"^E: |error|exception|cannot|denied|read-only", re.IGNORECASE)
 
 
 def build(spec: TargetSpec, ctx: StoreContext) -> SystemStore:
@@ -399,11 +400,13 @@ class SystemStore:
         self._refresh_output = output
         if returncode != 0:
             raise StoreError(f"{self.name}: `{command}` failed with exit code {returncode}{_tail(output)}")
-        failed = HOOK_FAILED.findall(output.decode("utf-8", "replace"))
-        if failed:
+        text = output.decode("utf-8", "replace")
+        if HOOK_FAILED.search(text):
+            # The hook's own error lines and update-ca-certificates' verdict; not the whole listing.
+            lines = [line.strip() for line in text.splitlines() if ERROR_LINE.search(line)]
             raise StoreError(
-                f"{self.name}: `{command}` exited 0 but a hook failed ({'; '.join(failed)}), so a store it "
-                f"maintains is stale; fix the hook (run `{command}` by hand to see it){_tail(output)}"
+                f"{self.name}: `{command}` exited 0 but a hook failed, so a store it maintains (such as the Java "
+                f"cacerts) is stale: {' | '.join(lines)[-OUTPUT_LIMIT:]}"
             )
 
     # -- verifying -----------------------------------------------------------------------------
