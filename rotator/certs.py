@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.x509.oid import NameOID
 
 PEM_BLOCK = re.compile(
@@ -76,7 +77,11 @@ class Cert:
     @property
     def is_ca(self) -> bool:
         try:
-            bc = self.x509.extensions.get_extension_for_class(x509.BasicConstraints).value
+            with warnings.catch_warnings():
+                # The extensions are parsed here, on first use: cryptography warns then about a root
+                # with serial 0 (a few in distribution bundles). Not news to a service's journal.
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                bc = self.x509.extensions.get_extension_for_class(x509.BasicConstraints).value
         except x509.ExtensionNotFound:
             return False
         return bc.ca
