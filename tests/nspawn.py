@@ -8,6 +8,7 @@ the container runs with ``--register=no --keep-unit`` and commands reach it thro
 
 from __future__ import annotations
 
+import hashlib
 import os
 import shutil
 import signal
@@ -19,7 +20,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 BUILD_SCRIPT = REPO / "tests" / "systemd" / "build-image.sh"
 CACHE_DIR = Path(os.environ.get("ROTATOR_TEST_CACHE", "/var/cache/rotator-tests"))
-IMAGE = CACHE_DIR / "bookworm-systemd.tar"
+# Named by the recipe's hash: a changed recipe builds a new image instead of reusing a stale one.
+IMAGE = CACHE_DIR / f"bookworm-systemd-{hashlib.sha256(BUILD_SCRIPT.read_bytes()).hexdigest()[:12]}.tar"
 INSIDE_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 
 
