@@ -13,7 +13,6 @@ import os
 import shutil
 import signal
 import subprocess
-import tarfile
 import time
 from pathlib import Path
 
@@ -70,8 +69,8 @@ class Container:
 
     def boot(self, timeout: float = 90) -> None:
         self.rootfs.mkdir(parents=True)
-        with tarfile.open(self.image) as tar:
-            tar.extractall(self.rootfs, filter="fully_trusted")  # our own image: keep owners, devices, links
+        # GNU tar as root keeps owners, modes, devices and links: the tree is the image as built.
+        subprocess.run(["tar", "-C", str(self.rootfs), "-xf", str(self.image)], check=True, timeout=300)
         with self.boot_log.open("wb") as log:
             self.proc = subprocess.Popen(
                 ["systemd-nspawn", "-D", str(self.rootfs), "-M", self.name, "--register=no", "--keep-unit",
