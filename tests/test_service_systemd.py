@@ -177,6 +177,13 @@ def test_ready_and_every_example_target_written(installed: Host) -> None:
         assert line in dropin.splitlines()
     assert host.c.path("/etc/systemd/system/rotator-sync.service.d/rotator-sandbox.conf").is_symlink()
     assert "rotator-sandbox.conf" in host.c.run(["systemctl", "cat", "rotator-sync.service"]).stdout
+    # The installed units with their drop-in, as this systemd reads them: clean, and still hardened.
+    verify = host.c.run(["systemd-analyze", "verify", "rotator.service", "rotator-sync.service",
+                         "rotator-sync.timer"], check=False)
+    assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
+    security = host.c.run(["systemd-analyze", "security", "rotator.service"], check=False).stdout
+    exposure = re.search(r"Overall exposure level for rotator.service: (\d+\.\d+)", security)
+    assert exposure and float(exposure.group(1)) <= 2.5, security[-500:]
 
     pem = {c.sha256 for c in parse_many(host.c.path("/etc/azure/azure-roots.pem").read_bytes())}
     assert pem == wanted
