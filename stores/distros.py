@@ -33,6 +33,7 @@ class Distro:
     # (password changeit), and the alias it gives rotator's anchor there ("{}": the root id).
     java_cacerts: str | None = None
     java_alias: str | None = None
+    java_hook: str | None = None  # what makes the refresh maintain it, when that is optional
 
 
 DEBIAN_LOCAL = "/usr/local/share/ca-certificates"
@@ -59,6 +60,7 @@ DISTROS: tuple[Distro, ...] = (
         # ca-certificates-java's hook: it adds debian:<name in /etc/ssl/certs>, never removes one.
         java_cacerts="/etc/ssl/certs/java/cacerts",
         java_alias="debian:rotator-{}.pem",
+        java_hook="/etc/ca-certificates/update.d/jks-keystore",  # gone: the file is no longer maintained
     ),
     Distro(
         name="rhel",

@@ -121,7 +121,10 @@ class SystemStore:
         self.environ = environ or {}
         self.anchor_dir = under(root, distro.anchor_dir)
         self.bundle = under(root, distro.bundle)
-        self.java_cacerts = under(root, distro.java_cacerts) if distro.java_cacerts else None
+        # Checked only where the refresh maintains it: a cacerts left behind by a removed Java trust
+        # package (its hook gone) would otherwise fail every run.
+        maintained = distro.java_hook is None or os.path.lexists(under(root, distro.java_hook))
+        self.java_cacerts = under(root, distro.java_cacerts) if distro.java_cacerts and maintained else None
         self.name = f"system:{distro.name}" + (f" (sysroot {root})" if sysroot else "")
         self._refreshed = False
         self._refresh_output = b""

@@ -114,3 +114,10 @@ def test_a_java_cacerts_left_stale_is_never_called_up_to_date(tmp_path: Path, ru
     repaired = sync(run, tmp_path, image, "--profile", "azure-postgresql")
     assert repaired.code == 0, repaired.err
     assert rotator_aliases(image) == {f"debian:rotator-{i}.pem" for i in POSTGRESQL_IDS}
+
+
+def test_a_java_cacerts_no_hook_maintains_is_left_alone(tmp_path: Path, run, image: Path) -> None:
+    # ca-certificates-java removed (its hook gone), its cacerts left behind: not a consumer of the refresh.
+    result = sync(run, tmp_path, image, "--profile", "azure-postgresql")
+    assert result.code == 0, result.err
+    assert rotator_aliases(image) == set()
