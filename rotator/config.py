@@ -29,7 +29,7 @@ DOWNLOAD_KEYS = {
     "offline", "ca_bundle", "mirror", "connect_timeout", "read_timeout", "total_timeout", "budget", "retries",
     "max_bytes",
 }
-DAEMON_KEYS = {"interval", "jitter", "retry"}
+DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
 
 
 @dataclass(frozen=True)
