@@ -7,28 +7,21 @@ Exit codes: 0 success (changed or not), 1 failure (nothing partially written),
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rotator import __version__, probe, published, report, tlsfetch
-from rotator.engine import status_of, sync, wanted_roots
+from rotator import __version__, probe_options
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
-from rotator.fetch import Downloader
-from rotator.fsutil import atomic_write
-from rotator.obtain import Obtainer
-from rotator.settings import resolve
-from rotator.state import State
-from rotator.state import load as load_state
 
+# Each command imports what it uses when it runs: --version and --help answer without loading
+# the engine, and only probe loads ssl and the X.509 verifier (start-up is most of a no-op run).
 if TYPE_CHECKING:
-    from rotator.published import CheckRecord
+    from pathlib import Path
 
-log = logging.getLogger("rotator")
+    from rotator import probe, tlsfetch
+    from rotator.published import CheckRecord
 
 
 class _Parser(argparse.ArgumentParser):
@@ -144,13 +137,13 @@ def build_parser() -> argparse.ArgumentParser:
     p_probe.add_argument("--chain-file", metavar="FILE",
                          help="judge a saved chain instead of connecting (openssl s_client -showcerts output "
                          "or a PEM bundle)")
-    p_probe.add_argument("--starttls", choices=tlsfetch.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p_probe.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument("--sslmode", choices=probe.SSLMODES,
+    p_probe.add_argument("--sslmode", choices=probe_options.SSLMODES,
                          help="verify-full (default) also checks the name, verify-ca only the chain; "
                          "with --chain-file the name is checked only when --servername is given")
     p_probe.add_argument("--timeout", metavar="S", type=float,
-                         help=f"connect and handshake timeout in seconds (default {tlsfetch.DEFAULT_TIMEOUT:g})")
+                         help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})")
     p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
                          help="a store to judge (repeatable; default: the config's targets)")
     _keystore_password(p_probe)
@@ -168,6 +161,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
+    import logging
+
     # The daemon logs one line per event; by hand, only what needs attention.
     level = logging.INFO if args.command == "daemon" else logging.WARNING
     if getattr(args, "verbose", False):
@@ -185,6 +180,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else list(argv)
+    if args_given == ["--version"]:  # the one answer that needs no parser at all
+        print(f"rotator {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -202,10 +201,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _emit_json(doc: dict[str, Any]) -> None:
+    import json
+
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import sync
+    from rotator.settings import resolve
+
     resolved = resolve(args, os.environ)
     result = sync(resolved.request)
     if args.json:
@@ -222,6 +227,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import status_of
+    from rotator.settings import resolve
+    from rotator.state import State
+    from rotator.state import load as load_state
+
     resolved = resolve(args, os.environ)
     request = resolved.request
     status = status_of(request)
@@ -239,6 +250,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.settings import resolve
+
     if args.catalog_command == "check":
         return cmd_catalog_check(args)
     resolved = resolve(args, os.environ)
@@ -252,6 +266,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 def cmd_catalog_check(args: argparse.Namespace) -> int:
     from rotator import catalog_check, check_report, upstream
+    from rotator.settings import resolve
 
     resolved = resolve(args, os.environ)
     request = resolved.request
@@ -276,6 +291,8 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 
 
 def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
+    from rotator import published
+
     """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
     if state_dir is None:
         return
@@ -287,6 +304,15 @@ def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], C
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import report
+    from rotator.engine import wanted_roots
+    from rotator.fetch import Downloader
+    from rotator.fsutil import atomic_write
+    from rotator.obtain import Obtainer
+    from rotator.settings import resolve
+
     resolved = resolve(args, os.environ)
     request = resolved.request
     active, _ = wanted_roots(resolved.every_selected, request.at)
@@ -318,6 +344,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 
 def cmd_service(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
     from rotator import config as config_mod
     from rotator import service
 
@@ -349,6 +377,8 @@ def cmd_service(args: argparse.Namespace) -> int:
 
 def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
     """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
+    from rotator import probe, tlsfetch
+
     if args.chain_file is None:
         if args.endpoint is None:
             raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
@@ -369,6 +399,11 @@ def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import probe, published, report, tlsfetch
+    from rotator.settings import resolve
+
     endpoint, sslmode = _probe_mode(args)
     resolved = resolve(args, os.environ)
     request = probe.ProbeRequest(
@@ -398,6 +433,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
+    from rotator import report
+
     if args.json:
         _emit_json(report.probe_json(result))
     else:

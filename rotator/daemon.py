@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from rotator import catalog_check, published
-from rotator.engine import Cancelled, RunControl, SyncRequest, sync
+from rotator.engine import Cancelled, RunControl, StatusReads, SyncRequest, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.published import CheckRecord
@@ -86,6 +86,7 @@ class Daemon:
         self.notifier = Notifier(environ)
         self.scheduler = CycleScheduler(self._start_cycle)
         self.control = RunControl()
+        self.status_reads = StatusReads()
         self.wake = threading.Event()
         self.stop_requested = False
         self.reload_requested = False
@@ -152,7 +153,9 @@ class Daemon:
         A daemon runs for months: the lifecycle (a root retired on its date, a cross-sign that
         ended) must follow the clock, not the moment the config was read. ``--at`` pins the date.
         """
-        request = replace(self.resolved.request, control=self.control, with_status=True)
+        request = replace(
+            self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads
+        )
         if getattr(self.args, "at", None):
             return request
         return replace(request, obtain=replace(request.obtain, at=dt.datetime.now(dt.UTC)))

@@ -10,10 +10,11 @@ from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.scope import FOREIGN, REMOVED, SKIPPED, ScopeNote
 from rotator.state import State
-from rotator.status import CROSS_SIGN, DIRECT, MISSING, OWNED, WITHHELD, Reach, StatusReport
 
+# rotator.status is imported by the functions that report status: a sync's report does not load it.
 if TYPE_CHECKING:
     from rotator.probe import ProbeResult
+    from rotator.status import Reach, StatusReport
 
 JSON_VERSION = 1
 
@@ -186,6 +187,8 @@ def catalog_text(catalog: Catalog) -> list[str]:
 
 
 def status_json(status: StatusReport, state: State) -> dict[str, Any]:
+    from rotator.status import WITHHELD
+
     return {
         "version": JSON_VERSION,
         "command": "status",
@@ -235,10 +238,10 @@ def _reach_json(r: Reach) -> dict[str, Any]:
     }
 
 
-_CELL = {OWNED: "added", MISSING: "MISSING", WITHHELD: "withheld"}
-
-
 def status_text(status: StatusReport, state: State) -> list[str]:
+    from rotator.status import MISSING, OWNED, WITHHELD
+
+    cell_text = {OWNED: "added", MISSING: "MISSING", WITHHELD: "withheld"}
     lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
     if state.last_success:
         lines.append(f"last successful sync: {state.last_success}")
@@ -256,7 +259,7 @@ def status_text(status: StatusReport, state: State) -> list[str]:
             if t.error:
                 lines.append(f"{t.target:{width}}  ERROR: {t.error}")
                 continue
-            cells = [f"{_CELL.get(t.cells[i], 'present') if i in t.cells else '-':{len(i)}}" for i in ids]
+            cells = [f"{cell_text.get(t.cells[i], 'present') if i in t.cells else '-':{len(i)}}" for i in ids]
             lines.append(f"{t.target:{width}}  " + "  ".join(cells))
         lines.append("(added: rotator added it; present: already there under another name; -: not selected "
                      "for this target; withheld: publicly distrusted, kept out of a host-wide store)")
@@ -285,6 +288,8 @@ def status_text(status: StatusReport, state: State) -> list[str]:
 
 
 def _reach_text(r: Reach) -> str:
+    from rotator.status import CROSS_SIGN, DIRECT
+
     if r.path == DIRECT:
         return f"directly ({r.anchor}, until {r.until})"
     if r.path == CROSS_SIGN:
