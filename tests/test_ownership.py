@@ -155,3 +155,13 @@ def test_keystore_claims_only_its_own_aliases(tmp_path: Path, fmt: Format) -> No
     assert [e.label for e in plan.remove] == ["rotator-old"]
     store.apply(plan)
     assert sorted(e.label for e in store.read().entries) == sorted(foreign)
+
+
+def test_system_store_drops_only_java_aliases_made_from_its_own_anchors(tmp_path: Path) -> None:
+    # Debian's ca-certificates-java names the copy of an anchor debian:<link name>; rotator removes
+    # those of its own anchors when the root goes, and never one made from somebody else's file.
+    store = SystemStore(BY_NAME["debian"], root=tmp_path, sysroot=True, mode="none")
+    aliases = ["debian:rotator-old.pem", "debian:rotator-kept.pem", "debian:rotator-X.pem", "debian:rotator-.pem",
+               "debian:rotator-old.crt", "debian:corp.pem", "rotator-old", "debian:rotator-a b.pem"]
+    stale = store._stale_java_aliases(dict.fromkeys(aliases, "sha"), [_anchor("kept", G2)])
+    assert [(e.label.rsplit(" ", 1)[-1], e.owner_id) for e in stale] == [("debian:rotator-old.pem", "old")]
