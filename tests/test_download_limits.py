@@ -52,6 +52,7 @@ def test_offline_must_be_a_boolean(tmp_path: Path, run) -> None:
     assert result.code == 2 and "download.offline: expected true or false" in result.err
 
 
+@pytest.mark.slow
 def test_one_runs_downloads_share_a_time_budget(tmp_path: Path, run, https: HttpsServer) -> None:
     root = make_root("budget test root")
     stalled = https.serve("/stalled.der", Reply(body=root.der, stall_after=10, stall_seconds=10))
