@@ -8,7 +8,6 @@ been written yet at that point), a store write in progress is waited for, never 
 
 from __future__ import annotations
 
-import argparse
 import logging
 import signal
 import threading
@@ -17,11 +16,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import FrameType
 
+from rotator.config import parse_duration
 from rotator.engine import Cancelled, RunControl, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
-from rotator.scheduler import CycleScheduler, parse_duration
-from rotator.settings import Resolved, resolve
+from rotator.scheduler import CycleScheduler
+from rotator.settings import Flags, Resolved, require_targets, resolve
 
 log = logging.getLogger(__name__)
 
@@ -58,15 +58,16 @@ class CycleOutcome:
 class Daemon:
     def __init__(
         self,
-        args: argparse.Namespace,
+        flags: Flags,
         environ: Mapping[str, str],
         *,
-        resolver: Callable[[argparse.Namespace, Mapping[str, str]], Resolved] = resolve,
+        resolver: Callable[[Flags, Mapping[str, str]], Resolved] = resolve,
     ) -> None:
-        self.args = args
+        self.flags = flags
         self.environ = environ
         self.resolver = resolver
-        self.resolved = resolver(args, environ)  # a bad config at start is exit 2, as for sync
+        self.resolved = resolver(flags, environ)  # a bad config at start is exit 2, as for sync
+        require_targets(self.resolved)
         self.timing = Timing.from_config(self.resolved.config.daemon)
         self.notifier = Notifier(environ)
         self.scheduler = CycleScheduler(self._start_cycle)
@@ -185,7 +186,8 @@ class Daemon:
     def _reload(self) -> None:
         self.reload_requested = False
         try:
-            resolved = self.resolver(self.args, self.environ)
+            resolved = self.resolver(self.flags, self.environ)
+            require_targets(resolved)
             timing = Timing.from_config(resolved.config.daemon)
         except RotatorError as exc:
             log.error("config reload failed, keeping the previous config: %s", exc)

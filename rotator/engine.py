@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -70,8 +70,10 @@ class SyncRequest:
     metrics_file: Path | None = None
     on_change: tuple[tuple[str, ...], ...] = ()
     hook_timeout: float = hooks.DEFAULT_TIMEOUT
-    lock_timeout: float = 60.0
-    warn_days: int = 30
+    lock_timeout: float = field(kw_only=True)  # defaults: rotator.settings
+    warn_days: int = field(kw_only=True)
+    # The targets are the configured set (not --target): state of any other target is stale.
+    complete_set: bool = False
     with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
     control: RunControl | None = field(default=None, compare=False)
 
@@ -118,19 +120,24 @@ def build_stores(request: SyncRequest) -> list[tuple[TargetSpec, TrustStore]]:
     return [(spec, store) for spec in request.targets for store in stores_for(spec, request.context)]
 
 
-def sync(request: SyncRequest) -> SyncResult:
+def sync(request: SyncRequest, progress: Callable[[str], None] = lambda message: None) -> SyncResult:
+    """``progress`` hears about steps that take a while (a slow download, waiting for the lock)."""
     stores = build_stores(request)
     if request.dry_run or request.state_dir is None:
         # A dry run writes nothing, not even the lock file or the state.
         state = state_mod.load(request.state_dir) if request.state_dir else State()
-        result = _run(request, stores, state)
+        result = _run(request, stores, state, progress)
         if request.with_status:
             result.status = status_of(request, [s for _, s in stores])
         return result
-    with lock.held(request.state_dir, timeout=request.lock_timeout):
+    with lock.held(request.state_dir, timeout=request.lock_timeout, on_wait=progress):
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
+        forgotten = state.prune({store.name for _, store in stores}, others_stale=request.complete_set)
+        if forgotten:
+            log.info("state: forgot %d target(s) no longer configured or gone: %s", len(forgotten),
+                     ", ".join(forgotten))
         try:
-            result = _run(request, stores, state)
+            result = _run(request, stores, state, progress)
         except Cancelled:
             raise
         except RotatorError:
@@ -167,11 +174,17 @@ def status_of(request: SyncRequest, stores: Sequence[TrustStore]) -> StatusRepor
     return evaluate(stores, request.selected, request.at, request.warn_days)
 
 
-def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State) -> SyncResult:
+def _run(
+    request: SyncRequest,
+    stores: Sequence[tuple[TargetSpec, TrustStore]],
+    state: State,
+    progress: Callable[[str], None],
+) -> SyncResult:
     active, inactive = wanted_roots(request.selected, request.at)
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
     control = request.control or RunControl()
-    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check)
+    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check,
+                        progress=progress)
     try:
         # A PinMismatch escapes here: no target has been touched yet.
         result.roots = obtainer.obtain_all(active)
@@ -186,6 +199,7 @@ def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], 
             outcome = _after_change(request, spec, outcome)
         if not request.dry_run and outcome.error is None and outcome.plan is not None:
             state.targets[store.name] = _records(outcome.plan, state.targets.get(store.name, {}), request.at)
+            state.synced[store.name] = state_mod.now_iso(request.at)
             state.drift_repairs += len(outcome.drift)
         result.targets.append(outcome)
     return result

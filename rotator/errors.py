@@ -20,7 +20,15 @@ class ConfigError(RotatorError):
 
 
 class SourceError(RotatorError):
-    """A candidate source could not deliver a usable certificate (try the next one)."""
+    """A candidate source could not deliver a usable certificate (try the next one).
+
+    ``short`` is the gist in a few words ("DNS", "connection refused", "HTTP 404") for the one
+    line a user sees per root; the message keeps the detail.
+    """
+
+    def __init__(self, message: str, short: str = "") -> None:
+        super().__init__(message)
+        self.short = short or message
 
 
 class PinMismatch(RotatorError):

@@ -6,7 +6,7 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rotator.errors import LockTimeout, RotatorError
@@ -15,8 +15,13 @@ LOCK_NAME = "rotator.lock"
 
 
 @contextlib.contextmanager
-def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator[None]:
-    """Hold the lock for the block; wait at most ``timeout`` seconds, then say who holds it."""
+def held(
+    directory: Path, timeout: float, poll: float = 0.05, on_wait: Callable[[str], None] = lambda message: None
+) -> Iterator[None]:
+    """Hold the lock for the block; wait at most ``timeout`` seconds (0: not at all), then say who holds it.
+
+    ``on_wait`` hears once that the run is waiting, and for whom, so a wait is never silent.
+    """
     try:
         directory.mkdir(parents=True, exist_ok=True)
         fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
@@ -26,6 +31,7 @@ def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator
         ) from exc
     try:
         deadline = time.monotonic() + timeout
+        waiting = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -37,6 +43,9 @@ def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator
                         f"another rotator run ({holder}) has held {directory / LOCK_NAME} for over {timeout:g}s; "
                         "wait for it to finish or stop it"
                     ) from None
+                if not waiting:
+                    waiting = True
+                    on_wait(f"waiting up to {timeout:g}s for the lock {directory / LOCK_NAME} held by {_holder(fd)}")
                 time.sleep(poll)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

@@ -7,12 +7,15 @@ is a PinMismatch, which stops the run before anything is written.
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import logging
 import os
-from collections.abc import Callable, Mapping, Sequence
+import threading
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rotator.catalog import RETIRED, Root
 from rotator.certs import Cert, NotACertificate, parse_one
@@ -47,6 +50,7 @@ class Obtainer:
     warnings: list[str] = field(default_factory=list)
     check: Callable[[], None] = lambda: None  # raises to abandon the run between candidates
     write_cache: bool = True  # False for read-only runs (probe): nothing is written anywhere
+    progress: Callable[[str], None] = lambda message: None  # told when one step takes a while
     _session: Downloader | None = None
 
     def close(self) -> None:
@@ -58,10 +62,12 @@ class Obtainer:
 
     def obtain(self, root: Root) -> Obtained:
         reasons: list[str] = []
+        failed: dict[str, list[str]] = {}  # source -> short reasons, for the one line a user sees
         for source, location, load in self._candidates(root):
             self.check()
             try:
-                data = load()
+                with _say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
+                    data = load()
                 cert = check_candidate(root, data, location, self.settings.at, self.settings.max_bytes)
             except PinMismatch:
                 if source == "cache":
@@ -70,12 +76,20 @@ class Obtainer:
                     continue
                 raise
             except (SourceError, NotACertificate, OSError) as exc:
-                reason = str(exc) if isinstance(exc, SourceError) else f"{location}: {_describe(exc)}"
+                short = exc.short if isinstance(exc, SourceError) else _describe(exc)
+                reason = str(exc) if isinstance(exc, SourceError) else f"{location}: {short}"
                 reasons.append(reason)
+                log.debug("root %s: %s; trying the next source", root.id, reason)
                 # A cache or mirror lacking a file is normal; only a failure on a real copy is news.
                 if not (source in ("cache", "mirror") and isinstance(exc, FileNotFoundError)):
-                    self._warn(f"root {root.id}: {reason}; trying the next source")
+                    host = urlsplit(location).hostname if _is_url(location) else None
+                    gist = f"{host}: {short}" if host else short
+                    failed.setdefault(source, [])
+                    if gist not in failed[source]:
+                        failed[source].append(gist)
                 continue
+            if failed:
+                self._warn(f"root {root.id}: {_failures(failed)}, using {_origin(source, location)}")
             if source not in ("cache", "embedded"):
                 self._store_in_cache(root, cert)
             log.debug("root %s from %s (%s)", root.id, source, location)
@@ -138,6 +152,32 @@ class Obtainer:
             atomic_write(cache_dir / f"{root.sha256}.pem", cert.to_pem(), mode=0o644)
         except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs a download
             self._warn(f"could not write cache {cache_dir}: {exc}")
+
+
+SLOW_STEP = 2.0  # seconds a step may take before the user is told what it waits for
+_FAILED = {"url": "download failed", "mirror": "mirror failed", "file": "file failed", "cache": "cache failed"}
+
+
+def _failures(failed: Mapping[str, Sequence[str]]) -> str:
+    return "; ".join(f"{_FAILED.get(source, source)} ({', '.join(gists)})" for source, gists in failed.items())
+
+
+def _origin(source: str, location: str) -> str:
+    if source == "embedded":
+        return "the embedded copy"
+    return f"the cache ({location})" if source == "cache" else location
+
+
+@contextlib.contextmanager
+def _say_if_slow(progress: Callable[[str], None], message: str, after: float = SLOW_STEP) -> Iterator[None]:
+    """Tell ``progress`` what the run waits for, once, if the block takes longer than ``after``."""
+    timer = threading.Timer(after, progress, args=(f"{message} ...",))
+    timer.daemon = True
+    timer.start()
+    try:
+        yield
+    finally:
+        timer.cancel()
 
 
 def check_candidate(root: Root, data: bytes, location: str, at: dt.datetime, max_bytes: int) -> Cert:

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from rotator.catalog import Catalog
+from rotator.catalog import Catalog, Root
 from rotator.certs import Cert
 from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.state import State
-from rotator.status import MISSING, OWNED, StatusReport
+from rotator.status import ERROR, MISSING, OWNED, PRESENT, StatusReport
 
 if TYPE_CHECKING:
     from rotator.probe import ProbeResult
@@ -35,9 +36,7 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
             }
             for o in result.roots
         ],
-        "not_wanted": [
-            {"id": r.id, "reason": r.retire_reason or "not active on this date"} for r in result.inactive
-        ],
+        "not_wanted": [{"id": r.id, "reason": _not_wanted(r, result.at)} for r in result.inactive],
         "targets": [
             {
                 "target": t.target,
@@ -63,10 +62,10 @@ def sync_text(result: SyncResult) -> list[str]:
         origin = "the embedded copy" if o.source == "embedded" else f"{o.source} {o.location}"
         lines.append(f"root {o.root.id}: verified (sha256 {o.cert.sha256[:16]}...), from {origin}")
     for r in result.inactive:
-        lines.append(f"root {r.id}: not wanted on {result.at:%Y-%m-%d} ({r.retire_reason or 'not active'})")
+        lines.append(f"root {r.id}: not wanted on {result.at:%Y-%m-%d} ({_not_wanted(r, result.at)})")
     for t in result.targets:
         if t.error:
-            lines.append(f"{t.target}: FAILED: {t.error}")
+            lines.append(f"{t.target}: FAILED (the error is on stderr); left as it was")
             continue
         assert t.plan is not None
         verb = "would add" if result.dry_run else "added"
@@ -91,9 +90,19 @@ def sync_text(result: SyncResult) -> list[str]:
                 lines.append(f"  - {e.label}")
             for a, label in t.plan.keep:
                 lines.append(f"  = {a.root_id} as {label}")
-    if not result.targets:
-        lines.append("no targets given: roots verified, nothing written (use --target KIND:PATH or [[targets]])")
     return lines
+
+
+def _not_wanted(root: Root, at: dt.datetime) -> str:
+    if root.not_after is not None and root.not_after < at.date():
+        return f"expired on {root.not_after:%Y-%m-%d}"
+    if root.trusted_from is not None and root.trusted_from > at.date():
+        return f"trusted from {root.trusted_from:%Y-%m-%d}"
+    if root.retire_reason:
+        return root.retire_reason
+    if root.retire_after is not None and root.retire_after < at.date():
+        return f"retired after {root.retire_after:%Y-%m-%d}"
+    return "not active on this date"
 
 
 def catalog_json(catalog: Catalog) -> dict[str, Any]:
@@ -156,32 +165,48 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
             }
             for r in status.roots
         ],
-        "targets": [{"target": t.target, "roots": dict(t.cells), "error": t.error} for t in status.targets],
+        "targets": [
+            {"target": t.target, "exists": t.exists, "roots": dict(t.cells), "error": t.error,
+             "last_sync": state.synced.get(t.target)}
+            for t in status.targets
+        ],
         "events": [{"date": e.date.isoformat(), "root": e.root_id, "what": e.what} for e in status.events],
         "findings": [{"severity": f.severity, "target": f.target, "message": f.message} for f in status.findings],
     }
 
 
-_CELL = {OWNED: "added", MISSING: "MISSING"}
+_CELL = {OWNED: "added", PRESENT: "present", MISSING: "MISSING"}
 
 
-def status_text(status: StatusReport, state: State) -> list[str]:
+def status_errors(status: StatusReport) -> list[str]:
+    """What makes the status non-compliant, one line each (for --quiet)."""
+    return [f"{f.target}: {f.message}" if f.target else f.message for f in status.findings if f.severity == ERROR]
+
+
+def status_text(status: StatusReport, state: State, *, verbose: bool = False) -> list[str]:
+    """Fits 100 columns: one line per target; with ``verbose``, one line per target and root."""
     lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
-    if state.last_success:
-        lines.append(f"last successful sync: {state.last_success}")
-    ids = [r.root.id for r in status.roots]
-    width = max([len(t.target) for t in status.targets] + [6])
-    if status.targets:
-        lines.append("")
-        lines.append(f"{'target':{width}}  " + "  ".join(f"{i}" for i in ids))
-        for t in status.targets:
-            if t.error:
-                lines.append(f"{t.target:{width}}  ERROR: {t.error}")
-                continue
-            cells = [f"{_CELL.get(t.cells[i], 'present'):{len(i)}}" for i in ids]
-            lines.append(f"{t.target:{width}}  " + "  ".join(cells))
-        lines.append("(added: rotator added it; present: already there under another name)")
-    lines.append("")
+    lines.append("targets:")
+    total = len(status.roots)
+    for t in status.targets:
+        synced = state.synced.get(t.target)
+        when = f"last sync {synced[:16].replace('T', ' ')}" if synced else "never synced"
+        if t.error:
+            lines.append(f"  {t.target}: cannot read ({when}); see findings")
+            continue
+        if not t.exists:
+            lines.append(f"  {t.target}: does not exist ({when}); rotator sync creates it")
+            continue
+        counts = {kind: sum(1 for c in t.cells.values() if c == kind) for kind in (OWNED, PRESENT, MISSING)}
+        held = f"{total - counts[MISSING]} of {total} roots"
+        parts = [f"{counts[OWNED]} added"] if counts[OWNED] else []
+        if counts[PRESENT]:
+            parts.append(f"{counts[PRESENT]} already there")
+        if counts[MISSING]:
+            parts.append(f"{counts[MISSING]} MISSING")
+        lines.append(f"  {t.target}: {held} ({', '.join(parts) or 'none'}); {when}")
+        if verbose:
+            lines.extend(f"    {root_id:32} {_CELL[cell]}" for root_id, cell in t.cells.items())
     lines.append("roots:")
     for r in status.roots:
         left = f"{r.days_left} days left" if r.days_left is not None else "expiry unknown"
@@ -195,6 +220,8 @@ def status_text(status: StatusReport, state: State) -> list[str]:
         for f in status.findings:
             where = f"{f.target}: " if f.target else ""
             lines.append(f"  {f.severity}: {where}{f.message}")
+    if not verbose:
+        lines.append("(each target's roots one by one: -v; everything: --json)")
     return lines
 
 

@@ -40,6 +40,7 @@ class TargetStatus:
     target: str
     cells: dict[str, str] = field(default_factory=dict)  # root id -> OWNED | PRESENT | MISSING
     error: str | None = None
+    exists: bool = True
 
 
 @dataclass(frozen=True)
@@ -64,7 +65,7 @@ class StatusReport:
 
 
 def evaluate(
-    stores: Sequence[TrustStore], selected: Sequence[Root], at: dt.datetime, warn_days: int = 30
+    stores: Sequence[TrustStore], selected: Sequence[Root], at: dt.datetime, warn_days: int
 ) -> StatusReport:
     day = at.date()
     wanted = [r for r in selected if r.active_at(day)]
@@ -78,6 +79,11 @@ def evaluate(
             targets.append(TargetStatus(target=store.name, error=str(exc)))
             findings.append(Finding(ERROR, store.name, f"cannot read: {exc}"))
             continue
+        if not contents.exists:
+            # One finding, not one per root: the file is not there at all.
+            targets.append(TargetStatus(target=store.name, cells={r.id: MISSING for r in wanted}, exists=False))
+            findings.append(Finding(ERROR, store.name, "does not exist: run rotator sync to create it"))
+            continue
         by_sha = {e.cert.sha256: e for e in contents.entries if e.cert is not None}
         cells: dict[str, str] = {}
         for root in wanted:
@@ -90,6 +96,7 @@ def evaluate(
             if entry.cert is not None and root.id not in expiry:
                 expiry[root.id] = entry.cert.not_after.date()
         targets.append(TargetStatus(target=store.name, cells=cells))
+        findings.extend(Finding(ERROR, store.name, problem) for problem in contents.problems)
         findings.extend(_content_findings(store.name, contents.entries, at))
     roots: list[RootStatus] = []
     for root in wanted:

@@ -38,6 +38,8 @@ class Entry:
 class StoreContents:
     entries: tuple[Entry, ...] = ()
     exists: bool = True
+    # What keeps the store from serving what it holds (an OS bundle not refreshed): status errors.
+    problems: tuple[str, ...] = ()
 
     def fingerprints(self) -> set[str]:
         return {e.cert.sha256 for e in self.entries if e.cert is not None}

@@ -130,8 +130,13 @@ def test_status_table_and_warn_days(tmp_path: Path, run) -> None:
     after = run("status", *args)
     assert after.code == 0, after.out
     lines = after.out.splitlines()
-    row = next(line for line in lines if line.startswith(f"pem:{bundle}"))
-    assert "present" in row and "added" in row  # G2 was there already, the others rotator added
+    row = next(line for line in lines if line.startswith(f"  pem:{bundle}: "))
+    assert "3 of 3 roots (2 added, 1 already there)" in row  # G2 was there already, the others rotator added
+    detail = run("status", "-v", *args).out.splitlines()
+    at = detail.index(row)
+    assert sorted(line.split() for line in detail[at + 1 : at + 4]) == [
+        ["digicert-global-root-ca", "added"], ["digicert-global-root-g2", "present"],
+        ["microsoft-rsa-root-2017", "added"]]
     assert "2031-11-10  digicert-global-root-ca: expires" in after.out
     # G1 expires 2031-11-10: with a long enough warning window the status turns red.
     warned = run("status", "--json", "--warn-days", "2000", *args)
