@@ -69,11 +69,13 @@ class Obtainer:
                 with _say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
                     data = load()
                 cert = check_candidate(root, data, location, self.settings.at, self.settings.max_bytes)
-            except PinMismatch:
+            except PinMismatch as exc:
                 if source == "cache":
                     # Our own cache file is named by the pin: a mismatch is local corruption.
                     self._warn(f"cache file {location} does not hold root {root.id}; ignoring it")
                     continue
+                if source == "file":
+                    raise PinMismatch(root.id, location, exc.expected, exc.received, local_file=True) from None
                 raise
             except (SourceError, NotACertificate, OSError) as exc:
                 short = exc.short if isinstance(exc, SourceError) else _describe(exc)

@@ -45,6 +45,7 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
                 "kept": [{"id": a.root_id, "as": label} for a, label in t.plan.keep] if t.plan else [],
                 "changed": t.changed,
                 "would_change": bool(t.plan and t.plan.changes),
+                "unfinished": bool(t.plan and t.plan.unfinished),
                 "notes": list(t.plan.notes) if t.plan else [],
                 "error": t.error,
                 "drift": list(t.drift),
@@ -78,7 +79,7 @@ def sync_text(result: SyncResult) -> list[str]:
         if t.plan.keep:
             parts.append(f"already present: {', '.join(a.root_id for a, _ in t.plan.keep)}")
         if not t.plan.changes:
-            parts.insert(0, "up to date")
+            parts.insert(0, "NOT refreshed (see the note)" if t.plan.unfinished else "up to date")
         lines.append(f"{t.target}: {'; '.join(parts) or 'up to date'}")
         lines.extend(f"  note: {note}" for note in t.plan.notes)
         if t.drift:

@@ -7,8 +7,10 @@ never makes rotator forget what it added, and never makes it remove what it did 
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from rotator.certs import Cert
@@ -57,6 +59,7 @@ class Plan:
     keep: tuple[tuple[Anchor, str], ...] = ()  # (anchor, label it was found under)
     remove: tuple[Entry, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    unfinished: bool = False  # nothing to write, yet the store does not serve what it holds (see notes)
 
     @property
     def changes(self) -> bool:
@@ -152,6 +155,16 @@ class TargetSpec:
             if k == key:
                 return v
         return default
+
+
+def target_path(spec: TargetSpec) -> Path:
+    """The target's path, ``~`` expanded and absolute, so a target has one name in the state
+    whatever directory rotator runs from (a shell leaves ``pem:~/x.pem`` unexpanded)."""
+    if not spec.path:
+        from rotator.errors import ConfigError
+
+        raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
+    return Path(os.path.abspath(os.path.expanduser(spec.path)))
 
 
 @dataclass(frozen=True)
