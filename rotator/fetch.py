@@ -58,7 +58,7 @@ class Downloader:
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
         self.session: requests.Session = requests.Session()
         self._deadline = time.monotonic() + settings.run_budget
-        self._down: dict[str, str] = {}  # host -> why it could not be reached earlier in this run
+        self._down: dict[str, str] = {}  # host[:port] -> why it could not be reached earlier in this run
         retry = Retry(
             total=settings.retries,
             connect=0,
@@ -82,7 +82,7 @@ class Downloader:
         import requests
 
         s = self.settings
-        host = urlsplit(url).hostname or ""
+        host = urlsplit(url).netloc  # host and port: another port on the same host may well answer
         if host in self._down:
             raise SourceError(f"{url}: {self._down[host]} (earlier in this run)", self._down[host])
         started = time.monotonic()

@@ -84,7 +84,7 @@ class Obtainer:
                 log.debug("root %s: %s; trying the next source", root.id, reason)
                 # A cache or mirror lacking a file is normal; only a failure on a real copy is news.
                 if not (source in ("cache", "mirror") and isinstance(exc, FileNotFoundError)):
-                    host = urlsplit(location).hostname if _is_url(location) else None
+                    host = urlsplit(location).netloc if _is_url(location) else None
                     gist = f"{host}: {short}" if host else short
                     failed.setdefault(source, [])
                     if gist not in failed[source]:

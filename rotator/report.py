@@ -190,24 +190,25 @@ def status_text(status: StatusReport, state: State, *, verbose: bool = False) ->
     lines.append("targets:")
     total = len(status.roots)
     for t in status.targets:
+        # The name on a line of its own: paths are long, the facts below stay within 100 columns.
+        lines.append(f"  {t.target}")
         synced = state.synced.get(t.target)
         when = f"last sync {synced[:16].replace('T', ' ')}" if synced else "never synced"
         if t.error:
-            lines.append(f"  {t.target}: cannot read ({when}); see findings")
+            lines.append(f"    cannot read ({when}); see findings")
             continue
         if not t.exists:
-            lines.append(f"  {t.target}: does not exist ({when}); rotator sync creates it")
+            lines.append(f"    does not exist ({when}); rotator sync creates it")
             continue
         counts = {kind: sum(1 for c in t.cells.values() if c == kind) for kind in (OWNED, PRESENT, MISSING)}
-        held = f"{total - counts[MISSING]} of {total} roots"
         parts = [f"{counts[OWNED]} added"] if counts[OWNED] else []
         if counts[PRESENT]:
             parts.append(f"{counts[PRESENT]} already there")
         if counts[MISSING]:
             parts.append(f"{counts[MISSING]} MISSING")
-        lines.append(f"  {t.target}: {held} ({', '.join(parts) or 'none'}); {when}")
+        lines.append(f"    {total - counts[MISSING]} of {total} roots ({', '.join(parts) or 'none'}); {when}")
         if verbose:
-            lines.extend(f"    {root_id:32} {_CELL[cell]}" for root_id, cell in t.cells.items())
+            lines.extend(f"      {root_id:32} {_CELL[cell]}" for root_id, cell in t.cells.items())
     lines.append("roots:")
     for r in status.roots:
         left = f"{r.days_left} days left" if r.days_left is not None else "expiry unknown"

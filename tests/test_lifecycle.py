@@ -130,7 +130,7 @@ def test_status_table_and_warn_days(tmp_path: Path, run) -> None:
     after = run("status", *args)
     assert after.code == 0, after.out
     lines = after.out.splitlines()
-    row = next(line for line in lines if line.startswith(f"  pem:{bundle}: "))
+    row = lines[lines.index(f"  pem:{bundle}") + 1]
     assert "3 of 3 roots (2 added, 1 already there)" in row  # G2 was there already, the others rotator added
     detail = run("status", "-v", *args).out.splitlines()
     at = detail.index(row)
