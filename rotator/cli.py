@@ -11,7 +11,7 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +21,7 @@ from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
 from rotator.fsutil import atomic_write
 from rotator.obtain import Obtainer
+from rotator.progress import Progress, silent
 from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS, Flags, require_targets, resolve
 from rotator.state import State
 from rotator.state import load as load_state
@@ -339,10 +340,10 @@ def cmd_probe(args: argparse.Namespace) -> int:
     return 0 if result.ok else 1
 
 
-def _progress(args: argparse.Namespace) -> Callable[[str], None]:
+def _progress(args: argparse.Namespace) -> Progress:
     """Where a step that takes a while says so: stderr, unless --quiet or --json."""
     if args.quiet or getattr(args, "json", False):
-        return lambda message: None
+        return silent
 
     def show(message: str) -> None:
         print(f"rotator: {message}", file=sys.stderr, flush=True)

@@ -11,7 +11,7 @@ import contextlib
 import datetime as dt
 import logging
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -21,6 +21,7 @@ from rotator.catalog import Root
 from rotator.errors import RotatorError
 from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
+from rotator.progress import Progress, say_if_slow, silent
 from rotator.state import RootRecord, State
 from rotator.status import StatusReport, evaluate
 from stores import build_stores as stores_for
@@ -120,7 +121,7 @@ def build_stores(request: SyncRequest) -> list[tuple[TargetSpec, TrustStore]]:
     return [(spec, store) for spec in request.targets for store in stores_for(spec, request.context)]
 
 
-def sync(request: SyncRequest, progress: Callable[[str], None] = lambda message: None) -> SyncResult:
+def sync(request: SyncRequest, progress: Progress = silent) -> SyncResult:
     """``progress`` hears about steps that take a while (a slow download, waiting for the lock)."""
     stores = build_stores(request)
     if request.dry_run or request.state_dir is None:
@@ -178,7 +179,7 @@ def _run(
     request: SyncRequest,
     stores: Sequence[tuple[TargetSpec, TrustStore]],
     state: State,
-    progress: Callable[[str], None],
+    progress: Progress,
 ) -> SyncResult:
     active, inactive = wanted_roots(request.selected, request.at)
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
@@ -193,7 +194,7 @@ def _run(
         result.warnings.extend(obtainer.warnings)
     anchors = [Anchor(root_id=o.root.id, name=o.root.name, cert=o.cert) for o in result.roots]
     for spec, store in stores:
-        with control.writing():
+        with control.writing(), say_if_slow(progress, f"{store.name}: still working"):
             outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
         if outcome.changed:
             outcome = _after_change(request, spec, outcome)

@@ -6,17 +6,18 @@ import contextlib
 import fcntl
 import os
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from rotator.errors import LockTimeout, RotatorError
+from rotator.progress import Progress, silent
 
 LOCK_NAME = "rotator.lock"
 
 
 @contextlib.contextmanager
 def held(
-    directory: Path, timeout: float, poll: float = 0.05, on_wait: Callable[[str], None] = lambda message: None
+    directory: Path, timeout: float, poll: float = 0.05, on_wait: Progress = silent
 ) -> Iterator[None]:
     """Hold the lock for the block; wait at most ``timeout`` seconds (0: not at all), then say who holds it.
 

@@ -7,12 +7,10 @@ is a PinMismatch, which stops the run before anything is written.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import os
-import threading
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -22,6 +20,7 @@ from rotator.certs import Cert, NotACertificate, parse_one
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
 from rotator.fetch import DEFAULT_MAX_BYTES, Downloader
 from rotator.fsutil import atomic_write
+from rotator.progress import Progress, say_if_slow, silent
 
 log = logging.getLogger(__name__)
 
@@ -50,7 +49,7 @@ class Obtainer:
     warnings: list[str] = field(default_factory=list)
     check: Callable[[], None] = lambda: None  # raises to abandon the run between candidates
     write_cache: bool = True  # False for read-only runs (probe): nothing is written anywhere
-    progress: Callable[[str], None] = lambda message: None  # told when one step takes a while
+    progress: Progress = silent  # told when one step takes a while
     _session: Downloader | None = None
 
     def close(self) -> None:
@@ -66,7 +65,7 @@ class Obtainer:
         for source, location, load in self._candidates(root):
             self.check()
             try:
-                with _say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
+                with say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
                     data = load()
                 cert = check_candidate(root, data, location, self.settings.at, self.settings.max_bytes)
             except PinMismatch as exc:
@@ -156,7 +155,6 @@ class Obtainer:
             self._warn(f"could not write cache {cache_dir}: {exc}")
 
 
-SLOW_STEP = 2.0  # seconds a step may take before the user is told what it waits for
 _FAILED = {"url": "download failed", "mirror": "mirror failed", "file": "file failed", "cache": "cache failed"}
 
 
@@ -168,18 +166,6 @@ def _origin(source: str, location: str) -> str:
     if source == "embedded":
         return "the embedded copy"
     return f"the cache ({location})" if source == "cache" else location
-
-
-@contextlib.contextmanager
-def _say_if_slow(progress: Callable[[str], None], message: str, after: float = SLOW_STEP) -> Iterator[None]:
-    """Tell ``progress`` what the run waits for, once, if the block takes longer than ``after``."""
-    timer = threading.Timer(after, progress, args=(f"{message} ...",))
-    timer.daemon = True
-    timer.start()
-    try:
-        yield
-    finally:
-        timer.cancel()
 
 
 def check_candidate(root: Root, data: bytes, location: str, at: dt.datetime, max_bytes: int) -> Cert:

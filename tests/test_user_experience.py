@@ -424,7 +424,7 @@ def test_every_option_of_every_command_has_help() -> None:
     parser = build_parser()
     for name, command in parser.commands.items():
         for action in command._actions:
-            if action.dest in ("help", "sysroot") and (action.dest == "help" or name == "daemon"):
+            if action.dest == "help":
                 continue
             assert action.help, f"rotator {name} {action.option_strings or action.dest}: no help"
 
