@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
 import time
@@ -10,6 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rotator.errors import LockTimeout, RotatorError
+from rotator.fsutil import make_dirs
 from rotator.progress import Progress, silent
 
 LOCK_NAME = "rotator.lock"
@@ -24,13 +26,20 @@ def held(
     ``on_wait`` hears once that the run is waiting, and for whom, so a wait is never silent.
     """
     try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
+        make_dirs(directory)
+        # Never through a link: one planted here would have root truncate any file.
+        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
     except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RotatorError(
+                f"{directory / LOCK_NAME} is a symbolic link, which rotator never follows; remove it"
+            ) from exc
         raise RotatorError(
             f"cannot create the lock in {directory}: {exc.strerror}; pass a writable --state-dir"
         ) from exc
     try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o644)  # whatever the umask
         deadline = time.monotonic() + timeout
         waiting = False
         while True:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import TypeVar
 
 from rotator import config as config_mod
+from rotator import filesafety
 from rotator.catalog import DEFAULT_PROFILE, Catalog, Root
 from rotator.config import Config
 from rotator.engine import SyncRequest
@@ -19,6 +21,8 @@ from rotator.obtain import ObtainSettings, default_cache_dir
 from rotator.state import default_state_dir
 from stores import accepts_option, parse_target
 from stores.base import StoreContext, TargetSpec
+
+log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
@@ -97,6 +101,7 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
         specs = tuple(_with_password(parse_target(t), flags) for t in flags.targets)
     else:
         specs = cfg.targets
+    check_sources(cfg, specs, environ)
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     cache_dir: Path | None
     if flags.no_cache:
@@ -161,3 +166,26 @@ def require_targets(resolved: Resolved) -> None:
     raise ConfigError(
         f"no targets configured; nothing to do: pass --target KIND:PATH (e.g. pem:/etc/azure/roots.pem) or add {where}"
     )
+
+
+def check_sources(cfg: Config, specs: tuple[TargetSpec, ...], environ: Mapping[str, str]) -> None:
+    """Files that decide what rotator runs, trusts or reads as a secret must be safe from other
+    users (docs/configuration.md); the config file itself was checked before it was read."""
+    uids = filesafety.trusted_uids()
+    for root in cfg.roots:
+        if root.file is not None:
+            filesafety.require(root.file, f"file of root {root.id}", uids)
+    hooks: list[tuple[str, object]] = [("on_change", cfg.on_change)]
+    hooks += [(f"{spec.where}.on_change", spec.option("on_change")) for spec in specs]
+    for where, commands in hooks:
+        for argv in commands if isinstance(commands, tuple) else ():
+            filesafety.require_program(argv, environ, f"{where} hook", uids)
+    for spec in specs:
+        password_file = spec.option("storepass_file")
+        if isinstance(password_file, str) and password_file:
+            what = f"{spec.where}.storepass_file"
+            filesafety.require(password_file, what, uids)
+            mode = filesafety.readable_by_others(password_file)
+            if mode:
+                log.warning("%s %s (%s) is readable by every user; fix: chmod o-r %s",
+                            what, password_file, mode, password_file)

@@ -157,6 +157,8 @@ def _handshake_failed(endpoint: Endpoint, detail: str) -> ServerUnreachable:
     hint = ""
     if "wrong version number" in detail or "packet length" in detail or "record layer" in detail:
         hint = _postgres_hint(endpoint, "; the server does not speak TLS directly")
+    elif "eof" in detail.lower():  # hung up on the ClientHello, as PostgreSQL does
+        hint = _postgres_hint(endpoint)
     return ServerUnreachable(endpoint, "handshake", f"TLS handshake error: {detail}{hint}")
 
 
