@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rotator import __version__, probe, report, tlsfetch
-from rotator.engine import build_stores, sync, wanted_roots
+from rotator.engine import status_of, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
 from rotator.fsutil import atomic_write
@@ -25,7 +25,6 @@ from rotator.progress import Progress, silent
 from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS, Flags, require_targets, resolve
 from rotator.state import State
 from rotator.state import load as load_state
-from rotator.status import evaluate
 
 log = logging.getLogger("rotator")
 
@@ -247,8 +246,7 @@ def cmd_status(args: argparse.Namespace) -> int:
     resolved = resolve(flags_of(args), os.environ)
     require_targets(resolved)
     request = resolved.request
-    stores = [store for _, store in build_stores(request)]
-    status = evaluate(stores, resolved.selected, request.at, request.warn_days)
+    status = status_of(request)
     state = load_state(request.state_dir) if request.state_dir else State()
     if request.metrics_file is not None:
         from rotator import metrics  # prometheus_client loads only when metrics are wanted
@@ -276,7 +274,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def cmd_mirror(args: argparse.Namespace) -> int:
     resolved = resolve(flags_of(args), os.environ)
     request = resolved.request
-    active, _ = wanted_roots(resolved.selected, request.at)
+    active, _ = wanted_roots(resolved.every_selected, request.at)
     directory = Path(os.path.expanduser(args.directory))
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"mirror: {directory} exists and is not a directory")
@@ -323,6 +321,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         context=resolved.request.context,
         sslmode=args.sslmode,
         timeout=args.timeout,
+        cross_signs=resolved.catalog.cross_signs,
     )
     try:
         result = probe.probe(request)

@@ -18,6 +18,7 @@ from rotator.engine import SyncRequest
 from rotator.errors import ConfigError
 from rotator.fetch import DownloadSettings
 from rotator.obtain import ObtainSettings, default_cache_dir
+from rotator.scope import resolve_scope
 from rotator.state import default_state_dir
 from stores import accepts_option, parse_target
 from stores.base import StoreContext, TargetSpec
@@ -64,6 +65,14 @@ class Resolved:
     selected: tuple[Root, ...]
     request: SyncRequest
 
+    @property
+    def every_selected(self) -> tuple[Root, ...]:
+        """The global selection plus every root a target selects for itself (what a mirror must hold)."""
+        roots = {r.id: r for r in self.selected}
+        for scope in self.request.scopes:
+            roots.update((r.id, r) for r in scope.roots if r.id not in roots)
+        return tuple(roots.values())
+
 
 def parse_at(text: str | None) -> dt.datetime:
     """``--at`` as a UTC instant: a date means the start of that day."""
@@ -94,13 +103,15 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
     cfg = config_mod.load(config_mod.locate(flags.config, environ))
     catalog = Catalog.builtin().extended(cfg.roots, cfg.profiles, keep=cfg.keep)
     profile = _or(_first(flags.profile, cfg.profile), DEFAULT_PROFILE)
-    selected = catalog.select(profile, [*cfg.include, *flags.roots])
+    include = [*cfg.include, *flags.roots]
+    selected = catalog.select(profile, include)
 
     specs: tuple[TargetSpec, ...]
     if flags.targets:
         specs = tuple(_with_password(parse_target(t), flags) for t in flags.targets)
     else:
         specs = cfg.targets
+    scopes = tuple(resolve_scope(spec, catalog, profile, include) for spec in specs)
     check_sources(cfg, specs, environ)
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     cache_dir: Path | None
@@ -126,6 +137,9 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
     request = SyncRequest(
         selected=selected,
         targets=specs,
+        scopes=scopes,
+        known=tuple(catalog.roots.values()),
+        cross_signs=catalog.cross_signs,
         obtain=obtain,
         download=download,
         context=context,

@@ -76,8 +76,8 @@ def test_retirement_removes_only_where_rotator_added_it(tmp_path: Path, run) -> 
 
 def test_future_g1_expiry_rehearsal(tmp_path: Path, run) -> None:
     bundle = tmp_path / "pg.pem"
-    assert run("sync", "--offline", "--profile", "azure-postgresql", "--target", f"pem:{bundle}").code == 0
-    result = run("sync", "--offline", "--profile", "azure-postgresql", "--target", f"pem:{bundle}",
+    assert run("sync", "--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}").code == 0
+    result = run("sync", "--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}",
                  "--dry-run", "--at", "2031-12-01")
     assert result.code == 0, result.err
     assert "would remove digicert-global-root-ca" in result.out
@@ -122,7 +122,7 @@ def test_drift_is_reported_repaired_and_status_goes_green(tmp_path: Path, run, s
 def test_status_table_and_warn_days(tmp_path: Path, run) -> None:
     bundle = tmp_path / "b.pem"
     bundle.write_bytes(G2.embedded_bytes() or b"")
-    args = ["--offline", "--profile", "azure-postgresql", "--target", f"pem:{bundle}"]
+    args = ["--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}"]
     before = run("status", *args)
     assert before.code == 1
     assert "NOT COMPLIANT" in before.out and "MISSING" in before.out
@@ -131,12 +131,13 @@ def test_status_table_and_warn_days(tmp_path: Path, run) -> None:
     assert after.code == 0, after.out
     lines = after.out.splitlines()
     row = lines[lines.index(f"  pem:{bundle}") + 1]
-    assert "3 of 3 roots (2 added, 1 already there)" in row  # G2 was there already, the others rotator added
+    # G2 was there already, the others rotator added
+    assert "8 of 8 roots of azure-legacy (7 added, 1 already there)" in row
     detail = run("status", "-v", *args).out.splitlines()
     at = detail.index(row)
-    assert sorted(line.split() for line in detail[at + 1 : at + 4]) == [
-        ["digicert-global-root-ca", "added"], ["digicert-global-root-g2", "present"],
-        ["microsoft-rsa-root-2017", "added"]]
+    cells = dict(line.split() for line in detail[at + 1 : at + 9])
+    assert cells == {root_id: "present" if root_id == G2.id else "added"
+                     for root_id in Catalog.builtin().profiles["azure-legacy"]}
     assert "2031-11-10  digicert-global-root-ca: expires" in after.out
     # G1 expires 2031-11-10: with a long enough warning window the status turns red.
     warned = run("status", "--json", "--warn-days", "2000", *args)
