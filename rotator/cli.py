@@ -11,11 +11,11 @@ import json
 import logging
 import os
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rotator import __version__, probe, report, tlsfetch
+from rotator import __version__, probe, published, report, tlsfetch
 from rotator.engine import status_of, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
@@ -25,6 +25,9 @@ from rotator.progress import Progress, silent
 from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS, Flags, require_targets, resolve
 from rotator.state import State
 from rotator.state import load as load_state
+
+if TYPE_CHECKING:
+    from rotator.published import CheckRecord
 
 log = logging.getLogger("rotator")
 
@@ -112,11 +115,33 @@ def build_parser() -> _Parser:
     _state(p_daemon, lock=True)
     _output(p_daemon, json_doc=False)  # it logs, one line per event
 
-    p_cat = command("catalog", help="list the known roots and profiles",
+    p_cat = command("catalog", help="list the known roots and profiles; check them against Azure's list",
                     description="The roots rotator knows (built in and from the config), with pins and notes, "
-                    "and the profiles.")
+                    "and the profiles; `rotator catalog check` compares them with Azure's published list.")
     p_cat.add_argument("--config", metavar="FILE", help="TOML config whose custom roots and profiles to include")
     p_cat.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    cat_sub = p_cat.add_subparsers(dest="catalog_command", metavar="ACTION", parser_class=_Parser,
+                                   help="check: compare the catalog with Azure's published CA list")
+    p_check = cat_sub.add_parser(
+        "check",
+        help="compare the catalog with Azure's published CA list; propose verified entries for new roots",
+        description="Exit 0 when the catalog agrees with the list, 1 when they differ, 2 when the list "
+        "cannot be fetched or read. Nothing is trusted or changed.",
+    )
+    p_check.add_argument("--source", metavar="URL|FILE", help="the list's markdown source (default: Microsoft's)")
+    p_check.add_argument("--cross-check", metavar="FILE|DIR|URL", action="append",
+                         help="a second channel for proposed roots: a bundle or directory of certificates, "
+                         "or another URL of the certificate (repeatable)")
+    # SUPPRESS: `rotator catalog --json check` keeps the flag given before the action.
+    p_check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                         help="TOML config (custom roots are part of the comparison)")
+    p_check.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads")
+    p_check.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (custom roots' local copies)")
+    p_check.add_argument("--state-dir", metavar="DIR", help="where the result is kept for status and the daemon")
+    p_check.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                         help="one JSON document on stdout")
+    p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
     p_mirror = command("mirror", help="write verified copies of the selected roots into DIR",
                        description="Write a verified copy of each selected root into DIR as <id>.pem, for hosts "
@@ -129,14 +154,19 @@ def build_parser() -> _Parser:
         "probe",
         help="connect to a server and say whether a client using each target would trust its chain",
         description="Exit 0 when every target trusts the server, 1 when one would reject it, "
-        "2 when the server cannot be reached or speaks no TLS.",
+        "2 when the server cannot be reached or speaks no TLS (or the chain file cannot be read).",
     )
-    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", help="port 5432 with --starttls postgres, else 443")
+    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?",
+                         help="port 5432 with --starttls postgres, else 443")
+    p_probe.add_argument("--chain-file", metavar="FILE",
+                         help="judge a saved chain instead of connecting (openssl s_client -showcerts output "
+                         "or a PEM bundle)")
     p_probe.add_argument("--starttls", choices=tlsfetch.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument("--sslmode", choices=probe.SSLMODES, default=probe.VERIFY_FULL,
-                         help="verify-full (default) also checks the name, verify-ca only the chain")
-    p_probe.add_argument("--timeout", metavar="S", type=float, default=tlsfetch.DEFAULT_TIMEOUT,
+    p_probe.add_argument("--sslmode", choices=probe.SSLMODES,
+                         help="verify-full (default) also checks the name, verify-ca only the chain; "
+                         "with --chain-file the name is checked only when --servername is given")
+    p_probe.add_argument("--timeout", metavar="S", type=float,
                          help=f"connect and handshake timeout in seconds (default {tlsfetch.DEFAULT_TIMEOUT:g})")
     _targets(p_probe, "judge (default: the config's targets)")
     p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
@@ -263,12 +293,50 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    if args.catalog_command == "check":
+        return cmd_catalog_check(args)
     resolved = resolve(flags_of(args), os.environ)
     if args.json:
         _emit_json(report.catalog_json(resolved.catalog))
     else:
         _print(args, report.catalog_text(resolved.catalog))
     return 0
+
+
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    from rotator import catalog_check, check_report, upstream
+
+    resolved = resolve(flags_of(args), os.environ)
+    request = resolved.request
+    source = args.source or upstream.DEFAULT_SOURCE
+    state_dir = request.state_dir
+    try:
+        checked = catalog_check.run(source, tuple(resolved.catalog.roots.values()), request.obtain, request.download,
+                                    args.cross_check or ())
+    except upstream.ListUnreadable as exc:
+        error = str(exc)
+        _keep_check(state_dir, lambda previous: catalog_check.failure_record(source, request.at, error, previous))
+        if args.json:
+            _emit_json(check_report.check_unreadable_json(source, error))
+        raise
+    _keep_check(state_dir, lambda previous: catalog_check.success_record(checked, source))
+    if args.json:
+        _emit_json(check_report.check_json(checked))
+    else:
+        for line in check_report.check_text(checked):
+            print(line)
+    return 0 if checked.result.ok else 1
+
+
+def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
+    """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
+    if state_dir is None:
+        return
+    try:
+        published.save(state_dir, record(published.load(state_dir)))
+    except (RotatorError, OSError) as exc:
+        print(f"rotator: warning: the result was not kept in {state_dir} ({exc}); status will not show it",
+              file=sys.stderr)
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
@@ -301,15 +369,34 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return Daemon(flags_of(args), os.environ).run()
 
 
+def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
+    """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
+    if args.chain_file is None:
+        if args.endpoint is None:
+            raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
+        if args.timeout is not None and args.timeout <= 0:
+            raise ConfigError("--timeout: must be a positive number of seconds")
+        endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
+        return endpoint, args.sslmode or probe.VERIFY_FULL
+    if args.endpoint is not None:
+        raise ConfigError("probe: give HOST[:PORT] or --chain-file FILE, not both")
+    for flag, value in (("--starttls", args.starttls), ("--timeout", args.timeout)):
+        if value is not None:
+            raise ConfigError(f"{flag}: no connection is made with --chain-file; leave it out")
+    if args.sslmode == probe.VERIFY_FULL and not args.servername:
+        raise ConfigError("--chain-file: the name is checked only with --servername NAME (the name clients connect to)")
+    sslmode = args.sslmode or (probe.VERIFY_FULL if args.servername else probe.VERIFY_CA)
+    # No host: the endpoint only carries the name to check.
+    return tlsfetch.Endpoint(host="", port=0, servername=args.servername), sslmode
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
-        raise ConfigError("--timeout: must be a positive number of seconds")
+    endpoint, sslmode = _probe_mode(args)
     if args.mirror is not None and args.mirror.startswith(("https://", "http://")):
         raise ConfigError(
             "--mirror: probe never downloads and reads a mirror directory only; "
             "make one with `rotator mirror DIR` and pass --mirror DIR"
         )
-    endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
     resolved = resolve(flags_of(args), os.environ)
     request = probe.ProbeRequest(
         endpoint=endpoint,
@@ -319,16 +406,25 @@ def cmd_probe(args: argparse.Namespace) -> int:
         targets=resolved.request.targets,
         obtain=resolved.request.obtain,
         context=resolved.request.context,
-        sslmode=args.sslmode,
-        timeout=args.timeout,
+        sslmode=sslmode,
+        timeout=tlsfetch.DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         cross_signs=resolved.catalog.cross_signs,
+        intermediates=published.intermediates(published.load_or_note(resolved.request.state_dir)),
     )
+    if args.chain_file is not None:
+        from rotator import chainfile
+
+        return _probe_output(args, chainfile.probe_file(request, Path(args.chain_file)))
     try:
         result = probe.probe(request)
     except ServerUnreachable as exc:
         if args.json:
             _emit_json(report.probe_unreachable_json(exc, endpoint.starttls))
         raise
+    return _probe_output(args, result)
+
+
+def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
     if args.json:
         _emit_json(report.probe_json(result))
     elif args.quiet:

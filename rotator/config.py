@@ -27,7 +27,8 @@ TOP_KEYS = {
 }
 ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note", "trusted_from", "retire_after", "retire_reason"}
 DOWNLOAD_KEYS = {"ca_bundle", "mirror", "connect_timeout", "read_timeout", "retries", "max_bytes"}
-DAEMON_KEYS = {"interval", "jitter", "retry"}
+DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
+DAEMON_DURATIONS = ("interval", "jitter", "retry", "catalog_check")  # catalog_check may also be "off"
 
 
 @dataclass(frozen=True)
@@ -107,9 +108,11 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
         raise ConfigError("daemon: expected a table")
     _no_unknown(daemon_raw, DAEMON_KEYS, "daemon.")
     daemon = {k: _str(daemon_raw, k, "daemon.") or "" for k in daemon_raw}
-    for key, value in daemon.items():
+    for key in DAEMON_DURATIONS:
         # Checked here, for every command: `sync --dry-run --config F` is how a config is checked.
-        parse_duration(value, f"daemon.{key}")
+        value = daemon.get(key)
+        if value and not (key == "catalog_check" and value.strip() == "off"):
+            parse_duration(value, f"daemon.{key}")
     return Config(
         source=source,
         profile=_str(data, "profile", ""),

@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from rotator import hooks, lock
+from rotator import hooks, lock, published
 from rotator import state as state_mod
 from rotator.catalog import CrossSign, Root
 from rotator.errors import RotatorError
@@ -192,9 +192,11 @@ def _record(request: SyncRequest, stores: Sequence[Bound], state: State) -> Stat
 
 def status_of(request: SyncRequest, stores: Sequence[Bound] | None = None) -> StatusReport:
     bound = build_stores(request) if stores is None else stores
+    record = published.load_or_note(request.state_dir)
     return evaluate(
         [(b.store, b.scope) for b in bound], request.selected, request.at, request.warn_days,
         known=request.known, cross_signs=request.cross_signs,
+        intermediates=published.intermediates(record), catalog_check=record,
     )
 
 

@@ -168,8 +168,10 @@ def toml_examples() -> list[tuple[str, str]]:
 
 @pytest.mark.parametrize(("page", "body"), toml_examples(), ids=[p for p, _ in toml_examples()])
 def test_every_toml_example_is_a_valid_config(page: str, body: str) -> None:
-    # "<64 hex digits ...>" is the reader's to fill in: any well-formed pin stands for it.
+    # "<64 hex digits ...>" and "<the row's download URL>" are the reader's to fill in: any well-formed
+    # pin and URL stand for them.
     body = re.sub(r'(sha256\s*=\s*)"<[^"]*>"', lambda m: m.group(1) + '"' + "0" * 64 + '"', body)
+    body = re.sub(r'"<[^"]*>"', '"https://example.invalid/placeholder"', body)
     cfg = config_mod.parse(tomllib.loads(body), REPO / "rotator.toml")
     catalog = Catalog.builtin().extended(cfg.roots, cfg.profiles, keep=cfg.keep)
     catalog.select(cfg.profile or DEFAULT_PROFILE, cfg.include)
