@@ -108,6 +108,9 @@ def _why_not_run(argv: tuple[str, ...], tmp: Path) -> str | None:
         return "abbreviated"
     if argv[0] in ("probe", "daemon"):
         return "needs a server / runs until stopped"
+    if argv[:2] == ("catalog", "check") and ("--source" not in argv
+                                             or not Path(argv[argv.index("--source") + 1]).exists()):
+        return "fetches Azure's published list"
     targets = [argv[i + 1] for i, w in enumerate(argv[:-1]) if w == "--target"]
     for target in targets:
         kind = target.split(":", 1)[0]
