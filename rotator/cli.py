@@ -7,29 +7,23 @@ Exit codes: 0 success (changed or not), 1 failure (nothing partially written),
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import os
 import sys
 from collections.abc import Callable, Sequence
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from rotator import __version__, probe, published, report, tlsfetch
-from rotator.engine import status_of, sync, wanted_roots
+from rotator import __version__, probe_options
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
-from rotator.fetch import Downloader
-from rotator.fsutil import atomic_write
-from rotator.obtain import Obtainer
-from rotator.progress import Progress, silent
-from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS, Flags, require_targets, resolve
-from rotator.state import State
-from rotator.state import load as load_state
 
+# Each command imports what it uses when it runs: --version and --help answer without loading
+# the engine, and only probe loads ssl and the X.509 verifier (start-up is most of a no-op run).
 if TYPE_CHECKING:
-    from rotator.published import CheckRecord
+    from pathlib import Path
 
-log = logging.getLogger("rotator")
+    from rotator import probe, tlsfetch
+    from rotator.progress import Progress
+    from rotator.published import CheckRecord
+    from rotator.settings import Flags
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,12 +49,13 @@ def _selection(p: argparse.ArgumentParser) -> None:
     p.add_argument("--at", metavar="DATE", help="evaluate the lifecycle as of DATE (YYYY-MM-DD)")
 
 
-def _state(p: argparse.ArgumentParser, *, lock: bool) -> None:
+def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
+    """State and metrics; ``lock_default`` (the default shown in help) for the commands that take the lock."""
     p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
     p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
-    if lock:
+    if lock_default is not None:
         p.add_argument("--lock-timeout", metavar="SECONDS", type=float,
-                       help=f"how long to wait for another run holding the lock (default {DEFAULT_LOCK_TIMEOUT:g}; "
+                       help=f"how long to wait for another run holding the lock (default {lock_default:g}; "
                        "0: do not wait)")
 
 
@@ -81,6 +76,9 @@ def _targets(p: argparse.ArgumentParser, what: str) -> None:
 
 
 def build_parser() -> _Parser:
+    # The flag defaults live in settings, defined once; every command but --version loads it anyway.
+    from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS
+
     parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
     parser.add_argument("--version", action="version", version=f"rotator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
@@ -96,7 +94,7 @@ def build_parser() -> _Parser:
     _targets(p_sync, "update")
     p_sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     _selection(p_sync)
-    _state(p_sync, lock=True)
+    _state(p_sync, lock_default=DEFAULT_LOCK_TIMEOUT)
     _output(p_sync)
 
     p_status = command("status", help="read-only: which targets hold which roots, what expires when",
@@ -106,13 +104,13 @@ def build_parser() -> _Parser:
     p_status.add_argument("--warn-days", metavar="N", type=int,
                           help=f"non-compliant when a wanted root expires within N days (default {DEFAULT_WARN_DAYS})")
     _selection(p_status)
-    _state(p_status, lock=False)
+    _state(p_status, lock_default=None)
     _output(p_status)
 
     p_daemon = command("daemon", help="sync at start and then on a schedule (systemd service)")
     _targets(p_daemon, "keep right")
     _selection(p_daemon)
-    _state(p_daemon, lock=True)
+    _state(p_daemon, lock_default=DEFAULT_LOCK_TIMEOUT)
     _output(p_daemon, json_doc=False)  # it logs, one line per event
 
     p_cat = command("catalog", help="list the known roots and profiles; check them against Azure's list",
@@ -161,13 +159,13 @@ def build_parser() -> _Parser:
     p_probe.add_argument("--chain-file", metavar="FILE",
                          help="judge a saved chain instead of connecting (openssl s_client -showcerts output "
                          "or a PEM bundle)")
-    p_probe.add_argument("--starttls", choices=tlsfetch.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p_probe.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument("--sslmode", choices=probe.SSLMODES,
+    p_probe.add_argument("--sslmode", choices=probe_options.SSLMODES,
                          help="verify-full (default) also checks the name, verify-ca only the chain; "
                          "with --chain-file the name is checked only when --servername is given")
     p_probe.add_argument("--timeout", metavar="S", type=float,
-                         help=f"connect and handshake timeout in seconds (default {tlsfetch.DEFAULT_TIMEOUT:g})")
+                         help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})")
     _targets(p_probe, "judge (default: the config's targets)")
     p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
     p_probe.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
@@ -183,6 +181,7 @@ def build_parser() -> _Parser:
 
 def flags_of(args: argparse.Namespace) -> Flags:
     """The parsed command line as one typed object; a flag a command lacks is "not given"."""
+    from rotator.settings import Flags
 
     def opt(name: str) -> Any:
         return getattr(args, name, None)
@@ -210,6 +209,8 @@ def flags_of(args: argparse.Namespace) -> Flags:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
+    import logging
+
     # The daemon logs one line per event; by hand, only what needs attention.
     level = logging.INFO if args.command == "daemon" else logging.WARNING
     if getattr(args, "verbose", False):
@@ -227,6 +228,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else list(argv)
+    if args_given == ["--version"]:  # the one answer that needs no parser at all
+        print(f"rotator {__version__}")
+        return 0
     parser = build_parser()
     args, unknown = parser.parse_known_args(argv)
     if unknown:
@@ -246,17 +251,36 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def _emit_json(doc: dict[str, Any]) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
 def _print(args: argparse.Namespace, lines: Sequence[str]) -> None:
     if not getattr(args, "quiet", False):
         for line in lines:
             print(line)
 
 
-def _emit_json(doc: dict[str, Any]) -> None:
-    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+def _progress(args: argparse.Namespace) -> Progress:
+    """Where a step that takes a while says so: stderr, unless --quiet or --json."""
+    from rotator.progress import silent
+
+    if args.quiet or getattr(args, "json", False):
+        return silent
+
+    def show(message: str) -> None:
+        print(f"rotator: {message}", file=sys.stderr, flush=True)
+
+    return show
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import sync
+    from rotator.settings import require_targets, resolve
+
     resolved = resolve(flags_of(args), os.environ)
     require_targets(resolved)
     result = sync(resolved.request, progress=_progress(args))
@@ -273,6 +297,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import status_of
+    from rotator.settings import require_targets, resolve
+    from rotator.state import State
+    from rotator.state import load as load_state
+
     resolved = resolve(flags_of(args), os.environ)
     require_targets(resolved)
     request = resolved.request
@@ -293,6 +323,9 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.settings import resolve
+
     if args.catalog_command == "check":
         return cmd_catalog_check(args)
     resolved = resolve(flags_of(args), os.environ)
@@ -305,6 +338,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
 def cmd_catalog_check(args: argparse.Namespace) -> int:
     from rotator import catalog_check, check_report, upstream
+    from rotator.settings import resolve
 
     resolved = resolve(flags_of(args), os.environ)
     request = resolved.request
@@ -329,6 +363,8 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
 
 
 def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
+    from rotator import published
+
     """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
     if state_dir is None:
         return
@@ -340,6 +376,15 @@ def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], C
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import report
+    from rotator.engine import wanted_roots
+    from rotator.fetch import Downloader
+    from rotator.fsutil import atomic_write
+    from rotator.obtain import Obtainer
+    from rotator.settings import resolve
+
     resolved = resolve(flags_of(args), os.environ)
     request = resolved.request
     active, _ = wanted_roots(resolved.every_selected, request.at)
@@ -371,6 +416,8 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
     """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
+    from rotator import probe, tlsfetch
+
     if args.chain_file is None:
         if args.endpoint is None:
             raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
@@ -391,6 +438,11 @@ def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import probe, published, report, tlsfetch
+    from rotator.settings import resolve
+
     endpoint, sslmode = _probe_mode(args)
     if args.mirror is not None and args.mirror.startswith(("https://", "http://")):
         raise ConfigError(
@@ -425,6 +477,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
 
 
 def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
+    from rotator import report
+
     if args.json:
         _emit_json(report.probe_json(result))
     elif args.quiet:
@@ -433,17 +487,6 @@ def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
     else:
         _print(args, report.probe_text(result))
     return 0 if result.ok else 1
-
-
-def _progress(args: argparse.Namespace) -> Progress:
-    """Where a step that takes a while says so: stderr, unless --quiet or --json."""
-    if args.quiet or getattr(args, "json", False):
-        return silent
-
-    def show(message: str) -> None:
-        print(f"rotator: {message}", file=sys.stderr, flush=True)
-
-    return show
 
 
 COMMANDS = {

@@ -23,7 +23,7 @@ from types import FrameType
 
 from rotator import catalog_check, published
 from rotator.config import parse_duration
-from rotator.engine import Cancelled, RunControl, SyncRequest, sync
+from rotator.engine import Cancelled, RunControl, StatusReads, SyncRequest, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.published import CheckRecord
@@ -85,6 +85,7 @@ class Daemon:
         self.notifier = Notifier(environ)
         self.scheduler = CycleScheduler(self._start_cycle)
         self.control = RunControl()
+        self.status_reads = StatusReads()
         self.wake = threading.Event()
         self.stop_requested = False
         self.reload_requested = False
@@ -151,7 +152,9 @@ class Daemon:
         A daemon runs for months: the lifecycle (a root retired on its date, a cross-sign that
         ended) must follow the clock, not the moment the config was read. ``--at`` pins the date.
         """
-        request = replace(self.resolved.request, control=self.control, with_status=True)
+        request = replace(
+            self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads
+        )
         if self.flags.at is not None:
             return request
         return replace(request, obtain=replace(request.obtain, at=dt.datetime.now(dt.UTC)))

@@ -11,8 +11,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
 
-import certifi
-
 from rotator.errors import ConfigError, SourceError
 
 if TYPE_CHECKING:
@@ -44,7 +42,9 @@ class Downloader:
     """
 
     def __init__(self, settings: DownloadSettings) -> None:
-        # requests is imported here, not at module load: offline runs never pay for it.
+        # requests and certifi are imported here, not at module load: runs that download nothing
+        # (cache, embedded copies, --offline) never pay for them.
+        import certifi
         import requests
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry

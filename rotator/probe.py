@@ -36,15 +36,15 @@ from rotator.catalog import CrossSign, Root
 from rotator.certs import Cert
 from rotator.errors import PinMismatch, RootUnavailable, StoreError
 from rotator.obtain import Obtainer, ObtainSettings
+from rotator.probe_options import SSLMODES as SSLMODES
+from rotator.probe_options import VERIFY_CA as VERIFY_CA
+from rotator.probe_options import VERIFY_FULL as VERIFY_FULL
 from rotator.tlsfetch import DEFAULT_TIMEOUT, Endpoint, Fetched, fetch_chain, is_ip
 from stores import build_stores
 from stores.base import StoreContext, TargetSpec, TrustStore
 
 log = logging.getLogger(__name__)
 
-VERIFY_FULL = "verify-full"
-VERIFY_CA = "verify-ca"
-SSLMODES = (VERIFY_FULL, VERIFY_CA)
 
 # ---------------------------------------------------------------------------- which roots anchor it
 

@@ -11,10 +11,11 @@ from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.scope import FOREIGN, REMOVED, SKIPPED, ScopeNote
 from rotator.state import State
-from rotator.status import CROSS_SIGN, DIRECT, ERROR, MISSING, OWNED, PRESENT, WITHHELD, Reach, StatusReport
 
+# rotator.status is imported by the functions that report status: a sync's report does not load it.
 if TYPE_CHECKING:
     from rotator.probe import ProbeResult
+    from rotator.status import Reach, StatusReport
 
 JSON_VERSION = 1
 
@@ -196,6 +197,8 @@ def catalog_text(catalog: Catalog) -> list[str]:
 
 
 def status_json(status: StatusReport, state: State) -> dict[str, Any]:
+    from rotator.status import WITHHELD
+
     return {
         "version": JSON_VERSION,
         "command": "status",
@@ -247,17 +250,19 @@ def _reach_json(r: Reach) -> dict[str, Any]:
     }
 
 
-_CELL = {OWNED: "added", PRESENT: "present", MISSING: "MISSING", WITHHELD: "withheld"}
-
-
 def status_errors(status: StatusReport) -> list[str]:
     """What makes the status non-compliant, one line each (for --quiet)."""
+    from rotator.status import ERROR
+
     return [f"{f.target}: {f.message}" if f.target else f.message for f in status.findings if f.severity == ERROR]
 
 
 def status_text(status: StatusReport, state: State, *, verbose: bool = False) -> list[str]:
     """The table part fits 100 columns: the target on its line, its facts below; with ``verbose``, one
     line per root. Events and findings are sentences, one line each (for grep)."""
+    from rotator.status import MISSING, OWNED, PRESENT, WITHHELD
+
+    cell_text = {OWNED: "added", PRESENT: "present", MISSING: "MISSING", WITHHELD: "withheld"}
     lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
     check = status.catalog_check
     if check is not None and check.at:
@@ -289,7 +294,7 @@ def status_text(status: StatusReport, state: State, *, verbose: bool = False) ->
         of = f" of {t.profile}" if t.profile else ""
         lines.append(f"    {total - counts[MISSING]} of {total} roots{of} ({', '.join(parts) or 'none'}); {when}")
         if verbose:
-            lines.extend(f"      {root_id:32} {_CELL[cell]}" for root_id, cell in t.cells.items())
+            lines.extend(f"      {root_id:32} {cell_text[cell]}" for root_id, cell in t.cells.items())
     signed = {c.subject_id for c in status.cross_signs}
     crossed = [(t.target, [r for r in t.reach if r.hierarchy in signed]) for t in status.targets]
     if any(reaches for _, reaches in crossed):
@@ -317,6 +322,8 @@ def status_text(status: StatusReport, state: State, *, verbose: bool = False) ->
 
 
 def _reach_text(r: Reach) -> str:
+    from rotator.status import CROSS_SIGN, DIRECT
+
     if r.path == DIRECT:
         return f"directly ({r.anchor}, until {r.until})"
     if r.path == CROSS_SIGN:

@@ -8,20 +8,17 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from rotator import config as config_mod
-from rotator import filesafety
-from rotator.catalog import DEFAULT_PROFILE, Catalog, Root
-from rotator.config import Config
-from rotator.engine import SyncRequest
 from rotator.errors import ConfigError
-from rotator.fetch import DownloadSettings
-from rotator.obtain import ObtainSettings, default_cache_dir
-from rotator.scope import resolve_scope
-from rotator.state import default_state_dir
-from stores import accepts_option, parse_target
-from stores.base import StoreContext, TargetSpec
+
+# Light to import (the parser reads the defaults below for its help): what resolving a run needs
+# is imported when a run is resolved.
+if TYPE_CHECKING:
+    from rotator.catalog import Catalog, Root
+    from rotator.config import Config
+    from rotator.engine import SyncRequest
+    from stores.base import TargetSpec
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +86,8 @@ def parse_at(text: str | None) -> dt.datetime:
 
 def _with_password(spec: TargetSpec, flags: Flags) -> TargetSpec:
     """``--storepass-env/--storepass-file`` reach every --target kind that takes a keystore password."""
+    from stores import accepts_option
+
     for key, value in (("storepass_env", flags.storepass_env), ("storepass_file", flags.storepass_file)):
         if value is not None and accepts_option(spec.kind, key):
             return replace(spec, options=(*spec.options, (key, value)))
@@ -96,6 +95,16 @@ def _with_password(spec: TargetSpec, flags: Flags) -> TargetSpec:
 
 
 def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
+    from rotator import config as config_mod
+    from rotator.catalog import DEFAULT_PROFILE, Catalog
+    from rotator.engine import SyncRequest
+    from rotator.fetch import DownloadSettings
+    from rotator.obtain import ObtainSettings, default_cache_dir
+    from rotator.scope import resolve_scope
+    from rotator.state import default_state_dir
+    from stores import parse_target
+    from stores.base import StoreContext
+
     if flags.lock_timeout is not None and flags.lock_timeout < 0:
         raise ConfigError("--lock-timeout: expected seconds, 0 or more (0: do not wait)")
     if flags.warn_days is not None and flags.warn_days < 0:
@@ -185,6 +194,8 @@ def require_targets(resolved: Resolved) -> None:
 def check_sources(cfg: Config, specs: tuple[TargetSpec, ...], environ: Mapping[str, str]) -> None:
     """Files that decide what rotator runs, trusts or reads as a secret must be safe from other
     users (docs/configuration.md); the config file itself was checked before it was read."""
+    from rotator import filesafety
+
     uids = filesafety.trusted_uids()
     for root in cfg.roots:
         if root.file is not None:

@@ -269,7 +269,7 @@ def _content_findings(
     """Pinning (intermediates, server certificates) and expired certificates anywhere in a store."""
     out: list[Finding] = []
     for entry in entries:
-        if entry.cert is None:
+        if entry.cert is None or not entry.cert.parseable:
             continue
         cert = entry.cert
         if not cert.is_ca:

@@ -18,12 +18,14 @@ from stores.base import (
     Anchor,
     Entry,
     Plan,
+    StampedFile,
     StoreContents,
     StoreContext,
     TargetSpec,
     TrustStore,
     make_plan,
     owned_id,
+    stat_or_none,
     target_path,
     verify_present,
 )
@@ -54,6 +56,10 @@ class JavaKeystore:
         self._notes = tuple(notes)
         self._where = where  # --target or targets[N]: the advice names the flags or the config keys
         self._written: dict[str, str] = {}  # alias -> SHA-256 of what the last apply wrote
+        self._last: StampedFile | None = None
+
+    def last_read(self) -> StampedFile | None:
+        return self._last
 
     def _problem(self, problem: KeystoreProblem) -> StoreError:
         if problem.reason is Reason.PASSWORD:
@@ -67,7 +73,9 @@ class JavaKeystore:
         return StoreError(f"{self.name}: {problem.detail}{step}; the file was left untouched")
 
     def _load(self) -> Keystore | None:
+        before = stat_or_none(self.path)
         data = read_optional(self.path, "keystore")
+        self._last = StampedFile(before, data) if before is not None and data is not None else None
         if data is None:
             if self._new_format is None:
                 raise StoreError(f"{self.name}: no such file; give the path of an existing JDK cacerts file")
