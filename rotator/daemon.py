@@ -28,6 +28,7 @@ from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.published import CheckRecord
 from rotator.scheduler import CycleScheduler
+from rotator.service import check_writable, sandbox_for
 from rotator.settings import Flags, Resolved, require_targets, resolve
 from rotator.upstream import DEFAULT_SOURCE, ListUnreadable
 
@@ -81,6 +82,7 @@ class Daemon:
         self.resolver = resolver
         self.resolved = resolver(flags, environ)  # a bad config at start is exit 2, as for sync
         require_targets(self.resolved)
+        _check_sandbox(self.resolved)
         self.timing = Timing.from_config(self.resolved.config.daemon)
         self.notifier = Notifier(environ)
         self.scheduler = CycleScheduler(self._start_cycle)
@@ -302,6 +304,7 @@ class Daemon:
         try:
             resolved = self.resolver(self.flags, self.environ)
             require_targets(resolved)
+            _check_sandbox(resolved)
             timing = Timing.from_config(resolved.config.daemon)
         except RotatorError as exc:
             log.error("config reload failed, keeping the previous config: %s", exc)
@@ -325,6 +328,13 @@ class Daemon:
                 log.info("stopping: the unfinished cycle was abandoned before writing")
         log.info("daemon stopped")
         return 0
+
+
+def _check_sandbox(resolved: Resolved) -> None:
+    """Every directory a target writes must be writable now: a sandbox that forbids one would
+    otherwise fail every cycle. A ConfigError (exit 2: the unit stops instead of restarting)."""
+    request = resolved.request
+    check_writable(sandbox_for(replace(resolved.config, targets=request.targets, metrics_file=request.metrics_file)))
 
 
 def _human(seconds: int) -> str:

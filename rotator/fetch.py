@@ -8,7 +8,7 @@ import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from rotator.errors import ConfigError, SourceError
@@ -27,18 +27,18 @@ class DownloadSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     total_timeout: float = 60.0
-    retries: int = 3  # on 429 and 5xx only: a host that cannot be resolved or reached is not retried
+    budget: float = 120.0  # every download of one Downloader (one run) together
+    retries: int = 3  # never after a failed name lookup or a refused connection: those are final
     backoff: float = 0.5
     max_bytes: int = DEFAULT_MAX_BYTES
-    run_budget: float = 60.0  # all downloads of one run together; then the remaining sources are skipped
 
 
 class Downloader:
     """Fetches small files. Unreachable sources raise SourceError so callers move on.
 
-    Without network a run must not crawl: a connection that fails (DNS, refused, timed out) is
-    not retried, a host that failed once is not tried again in this run, and all downloads of a
-    run share one time budget.
+    Without network a run must not crawl: a failed name lookup or a refused connection is not
+    retried, a host that could not be reached is not asked again in this run, and all downloads
+    of a run share one time budget. Each SourceError carries a short reason for the user's line.
     """
 
     def __init__(self, settings: DownloadSettings) -> None:
@@ -47,9 +47,11 @@ class Downloader:
         import certifi
         import requests
         from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
 
         self.settings = settings
+        self.deadline = time.monotonic() + settings.budget
+        self.unresolved: set[str] = set()  # hosts whose name did not resolve: not asked again this run
+        self.unreachable: dict[str, str] = {}  # host:port -> why no connection could be made this run
         if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
             raise ConfigError(
                 f"download.ca_bundle: {settings.ca_bundle} does not exist; give the PEM file of your proxy's CA"
@@ -57,11 +59,9 @@ class Downloader:
         # An explicit path: with verify=True, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently win.
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
         self.session: requests.Session = requests.Session()
-        self._deadline = time.monotonic() + settings.run_budget
-        self._down: dict[str, str] = {}  # host[:port] -> why it could not be reached earlier in this run
-        retry = Retry(
+        retry = _retry_class()(
             total=settings.retries,
-            connect=0,
+            connect=settings.retries,
             read=0,
             status=settings.retries,
             backoff_factor=settings.backoff,
@@ -82,15 +82,19 @@ class Downloader:
         import requests
 
         s = self.settings
-        host = urlsplit(url).netloc  # host and port: another port on the same host may well answer
-        if host in self._down:
-            raise SourceError(f"{url}: {self._down[host]} (earlier in this run)", self._down[host])
         started = time.monotonic()
-        left = self._deadline - started
+        host = urlsplit(url).hostname or ""
+        where = urlsplit(url).netloc  # host and port: another port of the same host may well answer
+        if host in self.unresolved:
+            raise SourceError(f"{url}: skipped, {host} did not resolve earlier in this run", "DNS")
+        if where in self.unreachable:
+            why = self.unreachable[where]
+            raise SourceError(f"{url}: skipped, {where}: {why} earlier in this run", why)
+        left = self.deadline - started
         if left <= 0:
-            raise SourceError(f"{url}: skipped, the downloads of this run took {s.run_budget:g}s already",
-                              "download time budget spent")
-        deadline = min(started + s.total_timeout, self._deadline)
+            raise SourceError(f"{url}: skipped, this run's download budget of {s.budget:g}s is used up",
+                              "download budget used up")
+        limit = min(s.total_timeout, left)
         try:
             with self.session.get(
                 url,
@@ -111,9 +115,8 @@ class Downloader:
                     body += chunk
                     if len(body) > s.max_bytes:
                         raise SourceError(f"{url}: body exceeds the {s.max_bytes}-byte limit", "too large")
-                    if time.monotonic() > deadline:
-                        raise SourceError(f"{url}: download took too long ({time.monotonic() - started:.0f}s)",
-                                          "timed out")
+                    if time.monotonic() - started > limit:
+                        raise SourceError(f"{url}: download took longer than {limit:g}s", "timed out")
                 return bytes(body)
         except requests.exceptions.SSLError as exc:
             raise SourceError(
@@ -121,25 +124,50 @@ class Downloader:
                 "pass its CA with --download-ca-bundle",
                 "TLS verification failed",
             ) from exc
-        except requests.exceptions.RetryError as exc:
-            raise SourceError(f"{url}: still failing after {s.retries} retries ({_short(exc)})",
-                              f"failing after {s.retries} retries") from exc
         except requests.exceptions.ConnectTimeout as exc:
-            self._down[host] = "connect timed out"
+            self.unreachable[where] = "connect timed out"
             raise SourceError(f"{url}: connect timed out ({_short(exc)})", "connect timed out") from exc
         except requests.exceptions.Timeout as exc:
             raise SourceError(f"{url}: timed out ({_short(exc)})", "timed out") from exc
+        except requests.exceptions.RetryError as exc:
+            raise SourceError(f"{url}: still failing after {s.retries} retries ({_short(exc)})",
+                              f"failing after {s.retries} retries") from exc
         except requests.exceptions.ConnectionError as exc:
+            if _name_not_resolved(exc):
+                self.unresolved.add(host)
+                raise SourceError(f"{url}: {host} does not resolve (no DNS or no network)", "DNS") from exc
             reason = connection_failure(exc)
             if reason is not None:
-                self._down[host] = reason
-            raise SourceError(f"{url}: unreachable ({_short(exc)})", reason or "unreachable") from exc
+                self.unreachable[where] = reason
+            text = _short(exc)
+            if reason is None and ("timed out" in text.lower() or "timeout" in text.lower()):
+                raise SourceError(f"{url}: timed out ({text})", "timed out") from exc
+            raise SourceError(f"{url}: unreachable ({text})", reason or "unreachable") from exc
         except requests.exceptions.RequestException as exc:
             raise SourceError(f"{url}: {_short(exc)}", type(exc).__name__) from exc
 
 
+def _name_not_resolved(exc: BaseException) -> bool:
+    """Whether a connection error is a failed name lookup (urllib3 wraps it several levels deep)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return True
+        todo += [current.__cause__, current.__context__]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+    return False
+
+
 def connection_failure(exc: BaseException) -> str | None:
-    """Why no connection could be made (DNS, refused, ...), or None when it broke later."""
+    """Why no connection could be made (refused, unreachable, timed out), or None when it broke later."""
     seen: set[int] = set()
     todo: list[BaseException] = [exc]
     while todo:
@@ -162,6 +190,24 @@ def connection_failure(exc: BaseException) -> str | None:
 
 
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.EADDRNOTAVAIL}
+_FINAL = ("DNS", "connection refused", "network unreachable")  # the same answer for the rest of the run
+
+
+def _retry_class() -> Any:
+    """urllib3's Retry, except that a failed name lookup or a refused connection is final: retrying
+    only adds minutes of waiting on a host without DNS or egress, and the answer will not change
+    within a run."""
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.util.retry import Retry
+
+    class NoRetryOnNameResolution(Retry):
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                      _pool: Any = None, _stacktrace: Any = None) -> Any:
+            if error is not None and (_name_not_resolved(error) or connection_failure(error) in _FINAL):
+                raise MaxRetryError(_pool, url, error) from error
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return NoRetryOnNameResolution
 
 
 def _short(exc: BaseException) -> str:

@@ -132,12 +132,14 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
         ca_bundle=_first(_path(flags.download_ca_bundle), cfg.download.ca_bundle),
         connect_timeout=cfg.download.connect_timeout,
         read_timeout=cfg.download.read_timeout,
+        total_timeout=cfg.download.total_timeout,
+        budget=cfg.download.budget,
         retries=cfg.download.retries,
         max_bytes=cfg.download.max_bytes,
     )
     obtain = ObtainSettings(
         at=parse_at(flags.at),
-        offline=flags.offline,
+        offline=flags.offline or cfg.download.offline,
         cache_dir=cache_dir,
         mirror=_first(flags.mirror, cfg.download.mirror),
         max_bytes=cfg.download.max_bytes,

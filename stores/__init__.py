@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
 from rotator.errors import ConfigError
 from stores.base import StoreContext, TargetSpec, TrustStore, target_path
@@ -23,9 +24,29 @@ class Kind:
     needs_path: bool = True
     options: frozenset[str] = frozenset()
     summary: str = ""
+    # The directories a target of this kind writes into, from the spec alone (no detection): the
+    # service's sandbox must allow them. Kinds whose places are fixed (system, JDK cacerts under
+    # /usr/lib/jvm and /etc/ssl) are allowed by the units themselves.
+    writes: Callable[[TargetSpec], tuple[Path, ...]] = lambda spec: ()
     # Serves every program on the host for every website: never given a publicly distrusted root
     # unless the target allows it by name.
     host_wide: bool = False
+
+
+def _parent_dir(spec: TargetSpec) -> tuple[Path, ...]:
+    # A file is replaced by renaming a temp file next to it: its directory must be writable.
+    return (target_path(spec).parent,)
+
+
+def _own_dir(spec: TargetSpec) -> tuple[Path, ...]:
+    return (target_path(spec),)
+
+
+def _cacerts_dirs(spec: TargetSpec) -> tuple[Path, ...]:
+    if spec.path:
+        return _parent_dir(spec)
+    dirs = spec.option("jvm_dirs")
+    return tuple(Path(d) for d in dirs if isinstance(d, str) and d) if isinstance(dirs, list) else ()
 
 
 def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
@@ -71,15 +92,18 @@ HOST_WIDE_OPTIONS = frozenset({"allow_distrusted"})
 SPEC_KEYS = {"profile": False, "include": True, "allow_distrusted": True}  # key -> takes a list
 
 KINDS: dict[str, Kind] = {
-    "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
-    "jks": Kind("jks", _jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)"),
-    "pkcs12": Kind("pkcs12", _pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store"),
+    "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)",
+                writes=_parent_dir),
+    "jks": Kind("jks", _jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)", writes=_parent_dir),
+    "pkcs12": Kind("pkcs12", _pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store",
+                   writes=_parent_dir),
     "java-cacerts": Kind(
         "java-cacerts",
         _java_cacerts,
         needs_path=False,
         options=PASSWORD_OPTIONS | HOST_WIDE_OPTIONS | {"jvm_dirs"},
         summary="every JDK's cacerts on the host ($JAVA_HOME, java on PATH, /usr/lib/jvm), or the one named",
+        writes=_cacerts_dirs,
         host_wide=True,
     ),
     "system": Kind(
@@ -91,6 +115,7 @@ KINDS: dict[str, Kind] = {
     "pem-dir": Kind(
         "pem-dir", _pem_dir,
         summary="an OpenSSL hash directory: one PEM per root plus <hash>.0 links (SSL_CERT_DIR, CApath)",
+        writes=_own_dir,
     ),
 }
 
@@ -157,6 +182,15 @@ def _guess_kind(path: str) -> str:
     if os.path.isdir(os.path.expanduser(path)) or path.endswith("/"):
         return "pem-dir"
     return "pem"
+
+
+def written_dirs(spec: TargetSpec) -> tuple[Path, ...]:
+    """The directories a target writes into (see ``Kind.writes``); an unknown kind is a ConfigError."""
+    kind = KINDS.get(spec.kind)
+    if kind is None:
+        known = ", ".join(sorted(KINDS))
+        raise ConfigError(f"{spec.where}: unknown target kind {spec.kind!r} (known: {known})")
+    return kind.writes(spec)
 
 
 def accepts_option(kind: str, key: str) -> bool:
