@@ -167,28 +167,39 @@ def _name_not_resolved(exc: BaseException) -> bool:
 
 
 def connection_failure(exc: BaseException) -> str | None:
-    """Why no connection could be made (refused, unreachable, timed out), or None when it broke later."""
-    seen: set[int] = set()
-    todo: list[BaseException] = [exc]
-    while todo:
-        current = todo.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, socket.gaierror):
+    """Why no connection could be made (DNS, refused, unreachable, connect timeout), or None when
+    the failure came after connecting (a read timeout, a reset): that host did answer."""
+    chain = _causes(exc)
+    names = {type(e).__name__ for e in chain}
+    if not names & _CONNECT_ERRORS:
+        return None
+    for current in chain:
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
             return "DNS"
         if isinstance(current, ConnectionRefusedError):
             return "connection refused"
-        if isinstance(current, TimeoutError | socket.timeout):
-            return "connect timed out"
         if isinstance(current, OSError) and current.errno in _UNREACHABLE:
             return "network unreachable"
-        # requests and urllib3 keep the cause in args, .reason, __cause__ or __context__.
+    return "connect timed out" if "ConnectTimeoutError" in names else "no connection"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """The exception and everything it wraps: requests and urllib3 keep causes in args, .reason,
+    __cause__ and __context__."""
+    seen: list[BaseException] = []
+    todo: list[BaseException] = [exc]
+    while todo:
+        current = todo.pop()
+        if any(current is e for e in seen):
+            continue
+        seen.append(current)
         todo.extend(x for x in (*current.args, getattr(current, "reason", None), current.__cause__,
                                 current.__context__) if isinstance(x, BaseException))
-    return None
+    return seen
 
 
+# urllib3's errors of the connect phase (by name: urllib3 is imported only when something is downloaded).
+_CONNECT_ERRORS = {"NewConnectionError", "NameResolutionError", "ConnectTimeoutError"}
 _UNREACHABLE = {errno.ENETUNREACH, errno.EHOSTUNREACH, errno.ENETDOWN, errno.EHOSTDOWN, errno.EADDRNOTAVAIL}
 _FINAL = ("DNS", "connection refused", "network unreachable")  # the same answer for the rest of the run
 
