@@ -108,6 +108,10 @@ def _why_not_run(argv: tuple[str, ...], tmp: Path) -> str | None:
         return "abbreviated"
     if argv[0] in ("probe", "daemon"):
         return "needs a server / runs until stopped"
+    if argv[0] == "service":
+        return "sets up the machine's systemd units"
+    if argv[0] in ("sync", "status") and "--target" not in argv and "--config" not in argv:
+        return "the reader's /etc/rotator/rotator.toml"
     if argv[:2] == ("catalog", "check") and ("--source" not in argv
                                              or not Path(argv[argv.index("--source") + 1]).exists()):
         return "fetches Azure's published list"
