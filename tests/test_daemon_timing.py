@@ -9,9 +9,10 @@ import types
 import pytest
 import schedule
 
+from rotator.config import parse_duration
 from rotator.daemon import DEFAULT_INTERVAL, DEFAULT_JITTER, DEFAULT_RETRY, Timing
 from rotator.errors import ConfigError
-from rotator.scheduler import CycleScheduler, parse_duration
+from rotator.scheduler import CycleScheduler
 
 
 @pytest.mark.parametrize("text, seconds", [("45s", 45), ("30m", 1800), ("6h", 21600), ("1d", 86400),

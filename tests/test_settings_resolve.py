@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from rotator.catalog import DEFAULT_PROFILE
-from rotator.cli import build_parser
+from rotator.cli import build_parser, flags_of
 from rotator.errors import ConfigError
 from rotator.settings import Resolved, parse_at, resolve
 
@@ -29,7 +29,7 @@ path = "/srv/from-config.pem"
 
 
 def resolved(*argv: str, environ: dict[str, str] | None = None) -> Resolved:
-    return resolve(build_parser().parse_args(argv), environ if environ is not None else {"HOME": "/home/u"})
+    return resolve(flags_of(build_parser().parse_args(argv)), environ if environ is not None else {"HOME": "/home/u"})
 
 
 @pytest.fixture
