@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
+import socket
 import subprocess
 import sys
 from dataclasses import dataclass, field
@@ -91,17 +91,21 @@ class Fleet:
         """A path inside a host's root filesystem, as seen from here."""
         return self.roots[host] / inside.lstrip("/")
 
-    def inventory(self, overrides: dict[str, dict[str, str]] | None = None,
-                  extra_hosts: dict[str, Path] | None = None) -> Path:
+    def inventory(self, overrides: dict[str, dict[str, str]] | None = None, unreachable: str | None = None) -> Path:
+        """The hosts (with per-host variables overridden), and optionally one that cannot be reached:
+        an ssh host on a loopback port where nothing listens."""
         overrides = overrides or {}
-        hosts = dict(self.roots, **(extra_hosts or {}))
         lines = ["[fleet]"]
-        for name, root in hosts.items():
-            values = dict(self.hostvars.get(name, {}), **overrides.get(name, {}))
-            extra = "".join(f" {k}={json.dumps(v)}" for k, v in values.items())
-            lines.append(f"{name} ansible_host={root}{extra}")
-        lines += ["", "[fleet:vars]", "ansible_connection=community.general.chroot",
-                  "ansible_python_interpreter=/usr/bin/python3", ""]
+        for name, root in self.roots.items():
+            values = dict(self.hostvars.get(name, {}), ansible_host=str(root),
+                          ansible_connection="community.general.chroot", **overrides.get(name, {}))
+            lines.append(name + "".join(f" {k}={json.dumps(v)}" for k, v in values.items()))
+        if unreachable:
+            values = dict(self.hostvars.get(unreachable, {}), ansible_connection="ssh", ansible_host="127.0.0.1",
+                          ansible_port=str(closed_port()),
+                          ansible_ssh_common_args="-o ConnectTimeout=5 -o StrictHostKeyChecking=no")
+            lines.append(unreachable + "".join(f" {k}={json.dumps(v)}" for k, v in values.items()))
+        lines += ["", "[fleet:vars]", "ansible_python_interpreter=/usr/bin/python3", ""]
         path = self.base / f"inventory-{len(list(self.base.glob('inventory-*')))}.ini"
         path.write_text("\n".join(lines))
         return path
@@ -140,6 +144,13 @@ class Fleet:
         return path
 
 
+def closed_port() -> int:
+    """A loopback port nothing listens on (bound, then released)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
 def make_fleet(base: Path, names: tuple[str, ...]) -> Fleet:
     """Extract one root filesystem per host, and install the collection as a user would."""
     image = require_tools()
@@ -169,8 +180,9 @@ def build_wheels(dest: Path) -> Path:
 
 
 def remove_fleet(fleet: Fleet) -> None:
+    """The hosts' trees are large: removed at once rather than left to pytest's temp cleanup."""
     for root in fleet.roots.values():
-        shutil.rmtree(root, ignore_errors=True)
+        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False, timeout=300)
 
 
 def in_host(fleet: Fleet, host: str, *argv: str, env: dict[str, str] | None = None,

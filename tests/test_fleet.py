@@ -75,7 +75,7 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
     base = tmp_path_factory.mktemp("fleet")
     fleet = fleet_hosts.make_fleet(base, HOSTS)
     try:
-        fleet.hostvars = {host: {"app_storepass": APP_PASSWORD} for host in HOSTS}
+        fleet.hostvars = {host: {"app_storepass": APP_PASSWORD} for host in (*HOSTS, "host4")}
         # Each host's application truststore holds a root of its own, which must survive every run.
         corp = make_root("Corp Root")
         corp_file = base / "corp-root.pem"
@@ -212,8 +212,9 @@ def test_a_wrong_keystore_password_fails_that_host_alone(fleet: Fleet) -> None:
         assert results[host]["changed"] is True
         assert play.stats(host)["failures"] == 0
         assert store_sha256s(fleet.path(host, BUNDLE)) == {PINS[i] for i in Catalog.builtin().profiles["azure-minimal"]}
-    # On the failing host the keystore is exactly as it was (its bundle, a separate store, was synced).
+    # On the failing host the keystore is exactly as it was; its bundle, a separate store, was synced.
     assert fleet.path("host3", TRUSTSTORE).read_bytes() == untouched["host3"][1]
+    assert store_sha256s(fleet.path("host3", BUNDLE)) == {PINS[i] for i in Catalog.builtin().profiles["azure-minimal"]}
     assert sync(fleet).rc == 0  # back to azure-all everywhere
 
 
@@ -247,7 +248,7 @@ def test_readiness_reports_a_host_made_non_compliant_by_hand(fleet: Fleet) -> No
     kept = [b for b in blocks if PINS[gone] not in store_sha256s_of_block(fleet, b)]
     assert len(kept) == len(blocks) - 1
     bundle.write_bytes(b"".join(kept))
-    inventory = fleet.inventory(extra_hosts={"host4": fleet.base / "hosts" / "host4-gone"})
+    inventory = fleet.inventory(unreachable="host4")
     play, table = readiness(fleet, inventory)
     assert play.rc != 0
     assert "not ready: host2, host4" in play.out, play.out[-3000:]

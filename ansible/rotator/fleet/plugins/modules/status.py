@@ -105,7 +105,8 @@ def main():
     compliant = doc.get("compliant")
     if not isinstance(compliant, bool):
         compliant = rc == 0
-    module.exit_json(changed=False, compliant=compliant, report=doc, rc=rc)
+    # No "rc" in the result: Ansible would take a non-zero one for a failure of the task.
+    module.exit_json(changed=False, compliant=compliant, report=doc)
 
 
 if __name__ == "__main__":
