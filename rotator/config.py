@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,7 +25,7 @@ TOP_KEYS = {
 }
 ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note", "trusted_from", "retire_after", "retire_reason"}
 DOWNLOAD_KEYS = {"ca_bundle", "mirror", "connect_timeout", "read_timeout", "retries", "max_bytes"}
-DAEMON_KEYS = {"interval", "jitter", "retry"}
+DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
 
 
 @dataclass(frozen=True)
@@ -77,6 +76,8 @@ def load(path: Path | None) -> Config:
         raise ConfigError(f"config file {path} not found; pass an existing file with --config") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    import tomllib  # only when there is a config file to read
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

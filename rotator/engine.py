@@ -12,19 +12,33 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rotator import hooks, lock
 from rotator import state as state_mod
-from rotator.catalog import Root
+from rotator.catalog import CrossSign, Root
 from rotator.errors import RotatorError
 from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
-from rotator.state import RootRecord, State
-from rotator.status import StatusReport, evaluate
+from rotator.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
+from rotator.state import RootRecord, Seen, State
 from stores import build_stores as stores_for
-from stores.base import Anchor, Plan, StoreContext, TargetSpec, TrustStore, owned_id
+from stores.base import (
+    Anchor,
+    FileStamp,
+    Plan,
+    StoreContents,
+    StoreContext,
+    TargetSpec,
+    TrustStore,
+    one_file,
+    owned_id,
+)
+
+if TYPE_CHECKING:
+    from rotator.status import StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -74,10 +88,27 @@ class SyncRequest:
     warn_days: int = 30
     with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
     control: RunControl | None = field(default=None, compare=False)
+    # The daemon's memory of what status read in earlier cycles (None: read every store afresh).
+    status_reads: StatusReads | None = field(default=None, compare=False)
+    scopes: tuple[Scope, ...] = ()  # one per target, same order; empty: the global selection everywhere
+    known: tuple[Root, ...] = ()  # every catalog root (to explain removals and foreign distrusted roots)
+    cross_signs: tuple[CrossSign, ...] = ()
 
     @property
     def at(self) -> dt.datetime:
         return self.obtain.at
+
+    def scope_of(self, index: int) -> Scope:
+        return self.scopes[index] if self.scopes else everything(self.selected)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One store of a target, with the roots that target selects."""
+
+    spec: TargetSpec
+    scope: Scope
+    store: TrustStore
 
 
 @dataclass(frozen=True)
@@ -88,6 +119,7 @@ class TargetResult:
     error: str | None = None
     drift: tuple[str, ...] = ()  # roots that were in place at the last run and had gone
     hook_errors: tuple[str, ...] = ()
+    scope_notes: tuple[ScopeNote, ...] = ()  # roots skipped, removed or left by the distrust rule
 
 
 @dataclass
@@ -113,9 +145,13 @@ def wanted_roots(selected: Sequence[Root], at: dt.datetime) -> tuple[list[Root],
     return active, inactive
 
 
-def build_stores(request: SyncRequest) -> list[tuple[TargetSpec, TrustStore]]:
+def build_stores(request: SyncRequest) -> list[Bound]:
     """Every target's stores; a bad spec is a ConfigError before anything is fetched."""
-    return [(spec, store) for spec in request.targets for store in stores_for(spec, request.context)]
+    return [
+        Bound(spec, request.scope_of(i), store)
+        for i, spec in enumerate(request.targets)
+        for store in stores_for(spec, request.context)
+    ]
 
 
 def sync(request: SyncRequest) -> SyncResult:
@@ -125,7 +161,7 @@ def sync(request: SyncRequest) -> SyncResult:
         state = state_mod.load(request.state_dir) if request.state_dir else State()
         result = _run(request, stores, state)
         if request.with_status:
-            result.status = status_of(request, [s for _, s in stores])
+            result.status = status_of(request, stores)
         return result
     with lock.held(request.state_dir, timeout=request.lock_timeout):
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
@@ -147,15 +183,13 @@ def sync(request: SyncRequest) -> SyncResult:
         return result
 
 
-def _record(
-    request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State
-) -> StatusReport | None:
+def _record(request: SyncRequest, stores: Sequence[Bound], state: State) -> StatusReport | None:
     """Save the state; evaluate status (one more read of each store) only when someone wants it."""
     assert request.state_dir is not None
     state_mod.save(request.state_dir, state)
     if request.metrics_file is None and not request.with_status:
         return None
-    report = status_of(request, [s for _, s in stores])
+    report = status_of(request, stores)
     if request.metrics_file is not None:
         from rotator import metrics  # prometheus_client loads only when metrics are wanted
 
@@ -163,12 +197,102 @@ def _record(
     return report
 
 
-def status_of(request: SyncRequest, stores: Sequence[TrustStore]) -> StatusReport:
-    return evaluate(stores, request.selected, request.at, request.warn_days)
+def status_of(request: SyncRequest, stores: Sequence[Bound] | None = None) -> StatusReport:
+    from rotator import published
+    from rotator.status import evaluate  # a plain sync never evaluates status
+
+    bound = build_stores(request) if stores is None else stores
+    read = [b.store for b in bound]
+    if request.status_reads is not None:
+        read = request.status_reads.through(read)
+    record = published.load_or_note(request.state_dir)
+    return evaluate(
+        [(store, b.scope) for store, b in zip(read, bound, strict=True)], request.selected, request.at,
+        request.warn_days, known=request.known, cross_signs=request.cross_signs,
+        intermediates=published.intermediates(record), catalog_check=record,
+    )
 
 
-def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State) -> SyncResult:
+class StatusReads:
+    """What the daemon's status pass read from each one-file store, kept from cycle to cycle.
+
+    A store whose bytes are still the ones read (same SHA-256) is answered from memory, with the
+    certificates it parsed then; anything else is read again. Only the stores of the latest
+    cycle are kept, so memory does not grow with the number of cycles.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[FileStamp, StoreContents]] = {}
+
+    def through(self, stores: Sequence[TrustStore]) -> list[TrustStore]:
+        kept: dict[str, tuple[FileStamp, StoreContents]] = {}
+        out: list[TrustStore] = []
+        for store in stores:
+            single = one_file(store)
+            previous = self._kept.get(store.name)
+            if single is not None and previous is not None and previous[0].matches(single.path):
+                kept[store.name] = previous
+                out.append(_Read(store, previous[1]))
+                continue
+            out.append(_Remembering(store, kept))
+        self._kept = kept
+        return out
+
+
+class _Read:
+    """A store answered from memory (status only calls ``read``)."""
+
+    def __init__(self, store: TrustStore, contents: StoreContents) -> None:
+        self.name = store.name
+        self._store = store
+        self._contents = contents
+
+    def read(self) -> StoreContents:
+        return self._contents
+
+    def plan(self, wanted: Sequence[Anchor]) -> Plan:
+        return self._store.plan(wanted)
+
+    def apply(self, plan: Plan) -> None:
+        self._store.apply(plan)
+
+    def verify(self, wanted: Sequence[Anchor]) -> None:
+        self._store.verify(wanted)
+
+
+class _Remembering(_Read):
+    """A store read now; a one-file store's contents are kept with the stamp of the bytes read."""
+
+    def __init__(self, store: TrustStore, kept: dict[str, tuple[FileStamp, StoreContents]]) -> None:
+        super().__init__(store, StoreContents())
+        self._kept = kept
+
+    def read(self) -> StoreContents:
+        contents = self._store.read()
+        single = one_file(self._store)
+        last = single.last_read() if single is not None else None
+        if last is not None:
+            self._kept[self.name] = (last.stamp(), contents)
+        return contents
+
+
+def _needed(request: SyncRequest, stores: Sequence[Bound]) -> tuple[list[Root], list[Root]]:
+    """Every root some target (or the global selection) wants on this date, and those selected but not."""
+    day = request.at.date()
     active, inactive = wanted_roots(request.selected, request.at)
+    ids = {r.id for r in active} | {r.id for r in inactive}
+    for bound in stores:
+        for root in bound.scope.roots:
+            if root.id in ids:
+                continue
+            ids.add(root.id)
+            (active if root.active_at(day) else inactive).append(root)
+    return active, inactive
+
+
+def _run(request: SyncRequest, stores: Sequence[Bound], state: State) -> SyncResult:
+    active, inactive = _needed(request, stores)
+    day = request.at.date()
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
     control = request.control or RunControl()
     obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check)
@@ -178,10 +302,23 @@ def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], 
     finally:
         obtainer.close()
         result.warnings.extend(obtainer.warnings)
-    anchors = [Anchor(root_id=o.root.id, name=o.root.name, cert=o.cert) for o in result.roots]
-    for spec, store in stores:
-        with control.writing():
-            outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
+    by_id = {o.root.id: Anchor(root_id=o.root.id, name=o.root.name, cert=o.cert) for o in result.roots}
+    for bound in stores:
+        spec, store = bound.spec, bound.store
+        anchors = [by_id[r.id] for r in bound.scope.wanted(day)]
+        previous = state.targets.get(store.name, {})
+        outcome = unchanged_since_verified(store, anchors, previous, state.seen.get(store.name))
+        read_now = outcome is None
+        if outcome is None:
+            with control.writing():
+                outcome = converge(store, anchors, previous, dry_run=request.dry_run)
+        if read_now and not request.dry_run:
+            _remember_read(state, store, outcome)
+        if outcome.plan is not None:
+            outcome = replace(outcome, scope_notes=explain(bound, outcome.plan, request.known, day))
+            for note in outcome.scope_notes:
+                if note.action == REMOVED and outcome.changed:  # once, when it happens (the daemon's journal)
+                    log.info("%s: removed %s: %s", store.name, note.root_id, note.message)
         if outcome.changed:
             outcome = _after_change(request, spec, outcome)
         if not request.dry_run and outcome.error is None and outcome.plan is not None:
@@ -189,6 +326,40 @@ def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], 
             state.drift_repairs += len(outcome.drift)
         result.targets.append(outcome)
     return result
+
+
+def unchanged_since_verified(
+    store: TrustStore, anchors: Sequence[Anchor], previous: dict[str, RootRecord], seen: Seen | None
+) -> TargetResult | None:
+    """The no-op answer for a one-file store whose bytes are the ones the last run verified,
+    when the same roots are wanted; None whenever the store has to be read."""
+    single = one_file(store)
+    if single is None or seen is None:
+        return None
+    wanted = {a.root_id: a.cert.sha256 for a in anchors}
+    if {rid: r.sha256 for rid, r in previous.items()} != wanted or set(seen.labels) != set(wanted):
+        return None
+    if not seen.stamp.matches(single.path):
+        return None  # changed in any way (drift included): read in full
+    log.debug("%s: same bytes as verified at the last run; not read again", store.name)
+    keep = tuple((a, seen.labels[a.root_id]) for a in anchors)
+    return TargetResult(target=store.name, plan=Plan(target=store.name, keep=keep, notes=seen.notes))
+
+
+def _remember_read(state: State, store: TrustStore, outcome: TargetResult) -> None:
+    """Keep the stamp of a one-file store that this run read in full and found complete.
+
+    After a change the stamp waits for the next run's full read: the plan that wrote the file
+    carries notes about the write ("new JKS store") that a later no-op must not repeat.
+    """
+    single = one_file(store)
+    last = single.last_read() if single is not None else None
+    plan = outcome.plan
+    if last is None or outcome.error is not None or plan is None or plan.changes:
+        state.seen.pop(store.name, None)
+        return
+    labels = {a.root_id: label for a, label in plan.keep}
+    state.seen[store.name] = Seen(stamp=last.stamp(), labels=labels, notes=plan.notes)
 
 
 def converge(
@@ -237,9 +408,31 @@ def _after_change(request: SyncRequest, spec: TargetSpec, outcome: TargetResult)
         environ=dict(request.context.environ),
         timeout=request.hook_timeout,
     )
-    return TargetResult(
-        target=outcome.target, plan=outcome.plan, changed=True, drift=outcome.drift, hook_errors=tuple(errors)
-    )
+    return replace(outcome, hook_errors=tuple(errors))
+
+
+def explain(bound: Bound, plan: Plan, known: Sequence[Root], day: dt.date) -> tuple[ScopeNote, ...]:
+    """What the distrust rule did to this store: roots skipped, rotator's copies removed, and
+    copies someone else put into a host-wide store (reported, never touched)."""
+    scope, name = bound.scope, bound.store.name
+    notes = [skipped_note(root, name) for root in scope.withheld(day) if root.active_at(day)]
+    catalog = {r.id: r for r in known}
+    for entry in plan.remove:
+        root = catalog.get(entry.owner_id or "")
+        if root is not None and root.distrusted_at(day) and root.active_at(day):
+            notes.append(removed_note(root, entry.label, scope, name))
+    forbidden = {r.sha256: r for r in known if scope.forbids(r, day) and r.active_at(day)}
+    if forbidden:
+        # One more read, only for host-wide stores: entries rotator does not own are not in the plan.
+        try:
+            contents = bound.store.read()
+        except RotatorError:
+            contents = None
+        for entry in contents.entries if contents else ():
+            root = forbidden.get(entry.cert.sha256) if entry.cert is not None else None
+            if root is not None and entry.owner_id is None:
+                notes.append(foreign_note(root, entry.label))
+    return tuple(notes)
 
 
 def _records(plan: Plan, previous: dict[str, RootRecord], at: dt.datetime) -> dict[str, RootRecord]:

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-import certifi
-
 from rotator.errors import ConfigError, SourceError
 
 if TYPE_CHECKING:
@@ -35,7 +33,9 @@ class Downloader:
     """Fetches small files. Unreachable sources raise SourceError so callers move on."""
 
     def __init__(self, settings: DownloadSettings) -> None:
-        # requests is imported here, not at module load: offline runs never pay for it.
+        # requests and certifi are imported here, not at module load: runs that download nothing
+        # (cache, embedded copies, --offline) never pay for them.
+        import certifi
         import requests
         from requests.adapters import HTTPAdapter
         from urllib3.util.retry import Retry

@@ -18,6 +18,7 @@ from rotator.engine import SyncRequest
 from rotator.errors import ConfigError
 from rotator.fetch import DownloadSettings
 from rotator.obtain import ObtainSettings, default_cache_dir
+from rotator.scope import resolve_scope
 from rotator.state import default_state_dir
 from stores import accepts_option, parse_target
 from stores.base import StoreContext, TargetSpec
@@ -32,6 +33,14 @@ class Resolved:
     profile: str
     selected: tuple[Root, ...]
     request: SyncRequest
+
+    @property
+    def every_selected(self) -> tuple[Root, ...]:
+        """The global selection plus every root a target selects for itself (what a mirror must hold)."""
+        roots = {r.id: r for r in self.selected}
+        for scope in self.request.scopes:
+            roots.update((r.id, r) for r in scope.roots if r.id not in roots)
+        return tuple(roots.values())
 
 
 def parse_at(text: str | None) -> dt.datetime:
@@ -69,6 +78,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         specs = tuple(_with_password(parse_target(t), args) for t in cli_targets)
     else:
         specs = cfg.targets
+    scopes = tuple(resolve_scope(spec, catalog, profile, include) for spec in specs)
     check_sources(cfg, specs, environ)
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     cache_arg = getattr(args, "cache_dir", None)
@@ -102,6 +112,9 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
     request = SyncRequest(
         selected=selected,
         targets=specs,
+        scopes=scopes,
+        known=tuple(catalog.roots.values()),
+        cross_signs=catalog.cross_signs,
         obtain=obtain,
         download=download,
         context=context,
@@ -110,7 +123,7 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         metrics_file=Path(metrics_arg) if metrics_arg else cfg.metrics_file,
         on_change=cfg.on_change,
         hook_timeout=cfg.hook_timeout,
-        warn_days=int(getattr(args, "warn_days", None) or 30),
+        warn_days=30 if getattr(args, "warn_days", None) is None else int(args.warn_days),
         lock_timeout=float(getattr(args, "lock_timeout", None) or 60.0),
     )
     return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)

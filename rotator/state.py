@@ -18,6 +18,7 @@ from typing import Any
 
 from rotator.errors import RotatorError
 from rotator.fsutil import atomic_write
+from stores.base import FileStamp
 
 STATE_VERSION = 1
 FILE_NAME = "state.json"
@@ -30,9 +31,34 @@ class RootRecord:
     since: str  # ISO time it was first seen in place
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A one-file store as it was when a run last verified it held every wanted root.
+
+    A later run wanting the same roots, that finds the same bytes (same SHA-256), answers from
+    here without parsing the store; any change to the file means a full read.
+    """
+
+    stamp: FileStamp
+    labels: dict[str, str]  # root id -> the label it was found or written under
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.stamp
+        return {"size": s.size, "mtime_ns": s.mtime_ns, "sha256": s.sha256, "labels": dict(self.labels),
+                "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Seen:
+        stamp = FileStamp(size=int(doc["size"]), mtime_ns=int(doc["mtime_ns"]), sha256=str(doc["sha256"]))
+        labels = {str(k): str(v) for k, v in doc["labels"].items()}
+        return cls(stamp=stamp, labels=labels, notes=tuple(str(n) for n in doc.get("notes", ())))
+
+
 @dataclass
 class State:
     targets: dict[str, dict[str, RootRecord]] = field(default_factory=dict)
+    seen: dict[str, Seen] = field(default_factory=dict)  # one-file stores by name
     last_success: str | None = None
     last_failure: str | None = None
     failures: int = 0
@@ -49,6 +75,7 @@ class State:
                 name: {rid: {"sha256": r.sha256, "owned": r.owned, "since": r.since} for rid, r in roots.items()}
                 for name, roots in sorted(self.targets.items())
             },
+            "seen": {name: seen.to_json() for name, seen in sorted(self.seen.items())},
         }
 
 
@@ -98,8 +125,11 @@ def _parse(doc: Any) -> State:
             str(rid): RootRecord(sha256=str(r["sha256"]), owned=bool(r["owned"]), since=str(r["since"]))
             for rid, r in roots.items()
         }
+    # Older files have no "seen": every store is then read in full once.
+    seen = {str(name): Seen.from_json(s) for name, s in doc.get("seen", {}).items()}
     return State(
         targets=targets,
+        seen=seen,
         last_success=doc.get("last_success"),
         last_failure=doc.get("last_failure"),
         failures=int(doc.get("failures", 0)),

@@ -16,19 +16,16 @@ import enum
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    Encoding,
-    NoEncryption,
-    PrivateFormat,
-    pkcs12,
-)
+from typing import TYPE_CHECKING, Any
 
 from stores.der import DerError, Tlv, read_exact, sequence
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+# cryptography is imported where a PKCS#12 file is read or written: a run that finds every
+# store unchanged since it last verified it never loads it.
 
 
 def _pyjks() -> Any:
@@ -195,6 +192,8 @@ class Pkcs12Keystore(Keystore):
 
     @classmethod
     def load(cls, data: bytes, password: str) -> Pkcs12Keystore:
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
         protection = inspect_pkcs12(data)
         try:
             loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
@@ -210,6 +209,8 @@ class Pkcs12Keystore(Keystore):
         return cls(list(loaded.additional_certs), password, protection)
 
     def trusted(self) -> list[TrustedCert]:
+        from cryptography.hazmat.primitives.serialization import Encoding
+
         return [
             TrustedCert(alias=c.friendly_name.decode("utf-8", "replace") if c.friendly_name else None,
                         der=c.certificate.public_bytes(Encoding.DER))
@@ -217,6 +218,14 @@ class Pkcs12Keystore(Keystore):
         ]
 
     def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.serialization import (
+            BestAvailableEncryption,
+            NoEncryption,
+            PrivateFormat,
+            pkcs12,
+        )
+
         drop = {alias.encode("utf-8") for alias in remove}
         certs = [c for c in self._certs if c.friendly_name is None or c.friendly_name not in drop]
         for cert in add:
@@ -290,6 +299,8 @@ def _strip_mac(data: bytes) -> bytes:
 
 
 def _load_der(der: bytes) -> x509.Certificate:
+    from cryptography import x509
+
     return x509.load_der_x509_certificate(der)
 
 

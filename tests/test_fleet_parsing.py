@@ -4,6 +4,7 @@ readiness table. Fed with what rotator really prints today, and with shapes it m
 
 from __future__ import annotations
 
+import datetime as dt
 import importlib.util
 import json
 import tomllib
@@ -116,7 +117,11 @@ def test_readiness_table_from_real_status(run: Any, tmp_path: Path) -> None:
     assert rows["d"]["state"] == "not ready" and "bad key" in rows["d"]["reasons"][0]
     assert rows["e"]["state"] == "unreachable"  # never ran there
     deadline = rows["a"]["next_deadline"]
-    assert deadline["days"] >= 0 and deadline["root"] in ALL
+    report = results["a"]["report"]
+    today = dt.date.fromisoformat(report["at"][:10])
+    soonest = min((e for e in report["events"] if e["date"] >= today.isoformat()), key=lambda e: e["date"])
+    assert deadline["date"] == soonest["date"] and deadline["root"] == soonest["root"]
+    assert deadline["days"] == (dt.date.fromisoformat(soonest["date"]) - today).days > 0
     assert table["lines"][0].split()[0] == "host" and table["lines"][1].startswith("a ")
     assert any(line.startswith("b: ") and "missing" in line for line in table["lines"])
     assert readiness({"a": results["a"]})["ready"] is True
@@ -141,3 +146,11 @@ def test_readiness_tolerates_other_shapes() -> None:
                         {"date": "2030-03-02", "root": "r2", "what": "retires after this day"}]
     assert readiness({"h": {"report": report}})["hosts"][0]["next_deadline"]["days"] == 60
     assert readiness({"h": {"report": {"compliant": False}}})["ready"] is False
+    # Targets with scopes of their own: a root that no target should hold is "-", not "not ready".
+    report["targets"] = [{"target": "system", "roots": {"r1": "owned"}, "withheld": ["r2"]},
+                         {"target": "pem:/b", "roots": {"r1": "present"}}]
+    row = readiness({"h": {"report": report}})["hosts"][0]
+    assert row["cells"] == {"r1": "ready", "r2": "-"} and row["state"] == "ready"
+    report["targets"].append({"target": "jks:/c", "roots": {}, "error": "keystore password was incorrect"})
+    row = readiness({"h": {"report": report}})["hosts"][0]
+    assert row["cells"] == {"r1": "not ready", "r2": "not ready"} and "jks:/c: keystore password" in row["reasons"][0]

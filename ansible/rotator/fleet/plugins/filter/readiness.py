@@ -71,13 +71,15 @@ def _host_row(host, result):
     targets = [t for t in report.get("targets") or [] if isinstance(t, dict)]
     roots = {}
     reasons = []
+    cells = [_cells(t) for t in targets if not t.get("error")]
     for root_id in wanted:
-        ready = True
-        for target in targets:
-            cell = _cells(target).get(root_id)
-            if target.get("error") or cell in (None, "missing"):
-                ready = False
-        roots[root_id] = READY if ready else NOT_READY
+        # A target lists only the roots it should hold (its own profile; a host-wide store leaves out
+        # publicly distrusted ones): a root no target lists is not wanted here.
+        listed = [c[root_id] for c in cells if root_id in c]
+        if len(cells) < len(targets) or "missing" in listed:
+            roots[root_id] = NOT_READY
+        else:
+            roots[root_id] = READY if listed else NOT_WANTED
     for target in targets:
         if target.get("error"):
             reasons.append(f"{target.get('target', '?')}: {target['error']}")
@@ -88,7 +90,7 @@ def _host_row(host, result):
             where = f"{finding['target']}: " if finding.get("target") else ""
             reasons.append(f"{where}{finding.get('message', '')}")
     compliant = report.get("compliant")
-    ready = all(v == READY for v in roots.values()) and compliant is not False
+    ready = all(v != NOT_READY for v in roots.values()) and compliant is not False
     if not targets:
         reasons.append("no targets: nothing to check on this host")
     return {
