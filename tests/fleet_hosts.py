@@ -181,8 +181,9 @@ def build_wheels(dest: Path) -> Path:
 
 def remove_fleet(fleet: Fleet) -> None:
     """The hosts' trees are large: removed at once rather than left to pytest's temp cleanup."""
-    for root in fleet.roots.values():
-        subprocess.run(["rm", "-rf", "--one-file-system", str(root)], check=False, timeout=300)
+    removing = [subprocess.Popen(["rm", "-rf", "--one-file-system", str(root)]) for root in fleet.roots.values()]
+    for proc in removing:
+        proc.wait(timeout=300)
 
 
 def in_host(fleet: Fleet, host: str, *argv: str, env: dict[str, str] | None = None,

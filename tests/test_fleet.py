@@ -262,7 +262,8 @@ def test_readiness_reports_a_host_made_non_compliant_by_hand(fleet: Fleet) -> No
     for host in ("host1", "host3"):
         assert rows[host]["state"] == "ready"
         deadline = rows[host]["next_deadline"]
-        assert deadline["days"] >= 0 and deadline["root"] in PINS
+        # The soonest dated event ahead (its arithmetic is checked in test_fleet_parsing.py).
+        assert deadline["days"] >= 0 and deadline["root"] and deadline["what"]
     # The printed table: one line per host.
     assert re.search(r"host2\s+.*not ready.*NOT READY", play.out), play.out[-3000:]
     assert sync(fleet).rc == 0

@@ -154,3 +154,13 @@ def test_readiness_tolerates_other_shapes() -> None:
     report["targets"].append({"target": "jks:/c", "roots": {}, "error": "keystore password was incorrect"})
     row = readiness({"h": {"report": report}})["hosts"][0]
     assert row["cells"] == {"r1": "not ready", "r2": "not ready"} and "jks:/c: keystore password" in row["reasons"][0]
+
+
+def test_the_roles_units_are_the_repositorys() -> None:
+    """The role ships copies of systemd/ (a collection is installed on its own): they must not drift."""
+    files = PLUGINS.parent / "roles" / "service" / "files"
+    units = Path(__file__).resolve().parent.parent / "systemd"
+    names = sorted(p.name for p in units.iterdir() if p.suffix in (".service", ".timer"))
+    assert names == sorted(p.name for p in files.iterdir())
+    for name in names:
+        assert (files / name).read_bytes() == (units / name).read_bytes(), f"copy {units / name} to {files}"
