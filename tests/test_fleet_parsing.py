@@ -7,10 +7,15 @@ from __future__ import annotations
 import datetime as dt
 import importlib.util
 import json
+import os
+import subprocess
+import sys
 import tomllib
 from pathlib import Path
 from types import ModuleType
 from typing import Any
+
+import pytest
 
 from rotator.catalog import Catalog
 
@@ -164,3 +169,22 @@ def test_the_roles_units_are_the_repositorys() -> None:
     assert names == sorted(p.name for p in files.iterdir())
     for name in names:
         assert (files / name).read_bytes() == (units / name).read_bytes(), f"copy {units / name} to {files}"
+
+
+@pytest.mark.fleet
+@pytest.mark.parametrize("module", ["rotator.fleet.sync", "rotator.fleet.status"])
+def test_ansible_doc_reads_the_modules_documentation(module: str, tmp_path: Path) -> None:
+    ansible_doc = Path(sys.executable).parent / "ansible-doc"
+    if not ansible_doc.exists():
+        pytest.skip(f"no ansible-doc in {ansible_doc.parent} (pip install -e '.[fleet]')")
+    link = tmp_path / "ansible_collections" / "rotator" / "fleet"
+    link.parent.mkdir(parents=True)
+    link.symlink_to(PLUGINS.parent)
+    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ANSIBLE_COLLECTIONS_PATH": str(tmp_path),
+           "ANSIBLE_HOME": str(tmp_path / "ansible"), "ANSIBLE_NOCOLOR": "1"}
+    doc = subprocess.run([str(ansible_doc), "--json", module], capture_output=True, text=True, env=env, timeout=120)
+    assert doc.returncode == 0, doc.stderr
+    parsed = json.loads(doc.stdout)[module]["doc"]
+    assert parsed["attributes"]["check_mode"]["support"] == "full"
+    assert all(isinstance(line, str) for line in parsed["description"])
+    assert parsed["options"]["targets"]["suboptions"]["password"]["type"] == "str"

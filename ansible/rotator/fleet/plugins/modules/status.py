@@ -9,7 +9,7 @@ module: status
 short_description: Read which trust stores hold which Azure roots, and what expires when
 description:
   - Runs C(rotator status --json) on the managed host. Read-only; never changes anything.
-  - A host that is not compliant is not a failure of this module: C(compliant) says so, and the
+  - A host that is not compliant is not a failure of this module; C(compliant) says so, and the
     readiness playbook (rotator.fleet.readiness) turns a fleet of results into one table.
   - Fails only when rotator cannot run or rejects its configuration.
 options:
@@ -56,7 +56,13 @@ options:
     type: path
 attributes:
   check_mode:
+    description: The module only reads; it runs the same in check mode.
     support: full
+  diff_mode:
+    description: Nothing changes, so there is no diff.
+    support: none
+author:
+  - rotator maintainers
 """
 
 EXAMPLES = r"""

@@ -10,7 +10,7 @@ short_description: Merge Azure's root CAs into trust stores with rotator, with c
 description:
   - Runs C(rotator sync --json) on the managed host. rotator proves every root against its pinned
     SHA-256 before it writes anything and removes only roots it added itself.
-  - Check mode runs C(rotator sync --dry-run): the plan is computed and nothing is written.
+  - Check mode runs C(rotator sync --dry-run), which computes the plan and writes nothing.
   - With C(--diff), each target whose roots change shows the roots rotator manages there before
     and after, one per line.
   - Fails with rotator's own message when any target fails; the other targets are still synced
@@ -32,7 +32,7 @@ options:
         type: str
         required: true
       path:
-        description: The store's path (or the distribution for C(system)).
+        description: The store's path; omit it for C(system) and C(java-cacerts), which find their own.
         type: str
       password:
         description: The keystore password (jks, pkcs12, java-cacerts).
@@ -75,9 +75,13 @@ options:
     type: path
 attributes:
   check_mode:
+    description: Runs C(rotator sync --dry-run), which writes nothing and reports what would change.
     support: full
   diff_mode:
+    description: Per target, the roots rotator manages there before and after.
     support: full
+author:
+  - rotator maintainers
 """
 
 EXAMPLES = r"""
