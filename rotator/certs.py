@@ -121,9 +121,14 @@ class Cert:
     @cached_property
     def is_ca(self) -> bool:
         from cryptography import x509
+        from cryptography.utils import CryptographyDeprecationWarning
 
         try:
-            bc = self.x509.extensions.get_extension_for_class(x509.BasicConstraints).value
+            with warnings.catch_warnings():
+                # The extensions are parsed here, on first use: cryptography warns then about a root
+                # with serial 0 (a few in distribution bundles). Not news to a service's journal.
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                bc = self.x509.extensions.get_extension_for_class(x509.BasicConstraints).value
         except x509.ExtensionNotFound:
             return False
         return bc.ca

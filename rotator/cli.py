@@ -81,6 +81,22 @@ def build_parser() -> argparse.ArgumentParser:
     p_daemon.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to keep right")
     p_daemon.add_argument("--sysroot", metavar="DIR", help=argparse.SUPPRESS)
 
+    p_service = sub.add_parser("service", help="set up the systemd service: `rotator service dropin`")
+    service_sub = p_service.add_subparsers(dest="service_command", metavar="ACTION", parser_class=_Parser,
+                                           required=True)
+    p_dropin = service_sub.add_parser(
+        "dropin",
+        help="write the sandbox drop-in both units read, from the config",
+        description="Writes rotator.service.d/rotator-sandbox.conf (and links it for rotator-sync.service): "
+        "ReadWritePaths= for every directory the config's targets and metrics file write into, and "
+        "LoadCredential= for every storepass_credential. Creates missing target directories. "
+        "Then run: systemctl daemon-reload.",
+    )
+    p_dropin.add_argument("--config", metavar="FILE", help="TOML config (default /etc/rotator/rotator.toml)")
+    p_dropin.add_argument("--unit-dir", metavar="DIR", default="/etc/systemd/system",
+                          help="where the units are installed (default /etc/systemd/system)")
+    p_dropin.add_argument("--print", dest="print_only", action="store_true", help="print the drop-in, write nothing")
+
     p_cat = sub.add_parser("catalog", help="list the known roots and profiles; check them against Azure's list")
     p_cat.add_argument("--config", metavar="FILE")
     p_cat.add_argument("--json", action="store_true")
@@ -327,6 +343,38 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return Daemon(args, os.environ).run()
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import config as config_mod
+    from rotator import service
+
+    path = config_mod.locate(args.config, os.environ)
+    if path is None:
+        raise ConfigError(
+            f"no config at {config_mod.DEFAULT_PATH}; install one first (systemd/rotator.toml.example) or pass --config"
+        )
+    path = Path(os.path.abspath(path))  # named in the drop-in's comment
+    cfg = config_mod.load(path)
+    sandbox = service.sandbox_for(cfg)
+    if args.print_only:
+        sys.stdout.write(service.render_dropin(sandbox, path))
+        return 0
+    installed = service.install_dropin(sandbox, path, Path(args.unit_dir))
+    for directory in installed.created:
+        print(f"created {directory}")
+    print(f"wrote {installed.dropin}" + "".join(f"\nlinked {link}" for link in installed.links))
+    for directory in sandbox.writable:
+        print(f"  writable: {directory}")
+    for name in sandbox.credentials:
+        print(f"  credential: {name}")
+    for missing in installed.missing_credentials:
+        print(f"rotator: warning: {missing} does not exist; put the keystore password there (mode 0600) "
+              "before starting the service", file=sys.stderr)
+    print("next: systemctl daemon-reload, then (re)start rotator.service or rotator-sync.timer")
+    return 0
+
+
 def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
     """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
     from rotator import probe, tlsfetch
@@ -402,4 +450,5 @@ COMMANDS = {
     "catalog": cmd_catalog,
     "mirror": cmd_mirror,
     "probe": cmd_probe,
+    "service": cmd_service,
 }

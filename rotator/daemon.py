@@ -28,6 +28,7 @@ from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.published import CheckRecord
 from rotator.scheduler import CycleScheduler, parse_duration
+from rotator.service import check_writable, sandbox_for
 from rotator.settings import Resolved, resolve
 from rotator.upstream import DEFAULT_SOURCE, ListUnreadable
 
@@ -80,6 +81,7 @@ class Daemon:
         self.environ = environ
         self.resolver = resolver
         self.resolved = resolver(args, environ)  # a bad config at start is exit 2, as for sync
+        _check_sandbox(self.resolved)
         self.timing = Timing.from_config(self.resolved.config.daemon)
         self.notifier = Notifier(environ)
         self.scheduler = CycleScheduler(self._start_cycle)
@@ -300,6 +302,7 @@ class Daemon:
         self.reload_requested = False
         try:
             resolved = self.resolver(self.args, self.environ)
+            _check_sandbox(resolved)
             timing = Timing.from_config(resolved.config.daemon)
         except RotatorError as exc:
             log.error("config reload failed, keeping the previous config: %s", exc)
@@ -323,6 +326,13 @@ class Daemon:
                 log.info("stopping: the unfinished cycle was abandoned before writing")
         log.info("daemon stopped")
         return 0
+
+
+def _check_sandbox(resolved: Resolved) -> None:
+    """Every directory a target writes must be writable now: a sandbox that forbids one would
+    otherwise fail every cycle. A ConfigError (exit 2: the unit stops instead of restarting)."""
+    request = resolved.request
+    check_writable(sandbox_for(replace(resolved.config, targets=request.targets, metrics_file=request.metrics_file)))
 
 
 def _human(seconds: int) -> str:

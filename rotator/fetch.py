@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from rotator.errors import ConfigError, SourceError
 
@@ -24,6 +26,7 @@ class DownloadSettings:
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
     total_timeout: float = 60.0
+    budget: float = 120.0  # every download of one Downloader (one run) together
     retries: int = 3
     backoff: float = 0.5
     max_bytes: int = DEFAULT_MAX_BYTES
@@ -38,9 +41,10 @@ class Downloader:
         import certifi
         import requests
         from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
 
         self.settings = settings
+        self.deadline = time.monotonic() + settings.budget
+        self.unresolved: set[str] = set()  # hosts whose name did not resolve: not asked again this run
         if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
             raise ConfigError(
                 f"download.ca_bundle: {settings.ca_bundle} does not exist; give the PEM file of your proxy's CA"
@@ -48,7 +52,7 @@ class Downloader:
         # An explicit path: with verify=True, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently win.
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
         self.session: requests.Session = requests.Session()
-        retry = Retry(
+        retry = _retry_class()(
             total=settings.retries,
             connect=settings.retries,
             read=0,
@@ -72,10 +76,17 @@ class Downloader:
 
         s = self.settings
         started = time.monotonic()
+        host = urlsplit(url).hostname or ""
+        if host in self.unresolved:
+            raise SourceError(f"{url}: skipped, {host} did not resolve earlier in this run")
+        left = self.deadline - started
+        if left <= 0:
+            raise SourceError(f"{url}: skipped, this run's download budget of {s.budget:g}s is used up")
+        limit = min(s.total_timeout, left)
         try:
             with self.session.get(
                 url,
-                timeout=(s.connect_timeout, s.read_timeout),
+                timeout=(min(s.connect_timeout, left), min(s.read_timeout, left)),
                 verify=self.verify,
                 stream=True,
                 allow_redirects=True,
@@ -91,8 +102,8 @@ class Downloader:
                     body += chunk
                     if len(body) > s.max_bytes:
                         raise SourceError(f"{url}: body exceeds the {s.max_bytes}-byte limit")
-                    if time.monotonic() - started > s.total_timeout:
-                        raise SourceError(f"{url}: download took longer than {s.total_timeout:g}s")
+                    if time.monotonic() - started > limit:
+                        raise SourceError(f"{url}: download took longer than {limit:g}s")
                 return bytes(body)
         except requests.exceptions.SSLError as exc:
             raise SourceError(
@@ -104,12 +115,50 @@ class Downloader:
         except requests.exceptions.RetryError as exc:
             raise SourceError(f"{url}: still failing after {s.retries} retries ({_short(exc)})") from exc
         except requests.exceptions.ConnectionError as exc:
+            if _name_not_resolved(exc):
+                self.unresolved.add(host)
+                raise SourceError(f"{url}: {host} does not resolve (no DNS or no network)") from exc
             text = _short(exc)
             if "timed out" in text.lower() or "timeout" in text.lower():
                 raise SourceError(f"{url}: timed out ({text})") from exc
             raise SourceError(f"{url}: unreachable ({text})") from exc
         except requests.exceptions.RequestException as exc:
             raise SourceError(f"{url}: {_short(exc)}") from exc
+
+
+def _name_not_resolved(exc: BaseException) -> bool:
+    """Whether a connection error is a failed name lookup (urllib3 wraps it several levels deep)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return True
+        todo += [current.__cause__, current.__context__]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+    return False
+
+
+def _retry_class() -> Any:
+    """urllib3's Retry, except that a failed name lookup is final: retrying it only adds minutes of
+    waiting on a host without DNS or egress, and the answer will not change within a run."""
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.util.retry import Retry
+
+    class NoRetryOnNameResolution(Retry):
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                      _pool: Any = None, _stacktrace: Any = None) -> Any:
+            if error is not None and _name_not_resolved(error):
+                raise MaxRetryError(_pool, url, error) from error
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return NoRetryOnNameResolution
 
 
 def _short(exc: BaseException) -> str:
