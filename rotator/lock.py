@@ -12,13 +12,19 @@ from pathlib import Path
 
 from rotator.errors import LockTimeout, RotatorError
 from rotator.fsutil import make_dirs
+from rotator.progress import Progress, silent
 
 LOCK_NAME = "rotator.lock"
 
 
 @contextlib.contextmanager
-def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator[None]:
-    """Hold the lock for the block; wait at most ``timeout`` seconds, then say who holds it."""
+def held(
+    directory: Path, timeout: float, poll: float = 0.05, on_wait: Progress = silent
+) -> Iterator[None]:
+    """Hold the lock for the block; wait at most ``timeout`` seconds (0: not at all), then say who holds it.
+
+    ``on_wait`` hears once that the run is waiting, and for whom, so a wait is never silent.
+    """
     try:
         make_dirs(directory)
         # Never through a link: one planted here would have root truncate any file.
@@ -35,6 +41,7 @@ def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator
         if os.fstat(fd).st_uid == os.geteuid():
             os.fchmod(fd, 0o644)  # whatever the umask
         deadline = time.monotonic() + timeout
+        waiting = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -46,6 +53,9 @@ def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator
                         f"another rotator run ({holder}) has held {directory / LOCK_NAME} for over {timeout:g}s; "
                         "wait for it to finish or stop it"
                     ) from None
+                if not waiting:
+                    waiting = True
+                    on_wait(f"waiting up to {timeout:g}s for the lock {directory / LOCK_NAME} held by {_holder(fd)}")
                 time.sleep(poll)
         os.ftruncate(fd, 0)
         os.write(fd, f"{os.getpid()}\n".encode())

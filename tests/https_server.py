@@ -25,6 +25,7 @@ class Reply:
     content_type: str = "application/pkix-cert"
     stall_after: int | None = None  # send this many bytes of the body, then stall
     stall_seconds: float = 0.0
+    delay_seconds: float = 0.0  # wait this long before answering at all
     headers: dict[str, str] = field(default_factory=dict)
 
 
@@ -64,6 +65,8 @@ class HttpsServer:
                     self.send_error(404)
                     return
                 reply = route.next()
+                if reply.delay_seconds:
+                    server.stop_event.wait(reply.delay_seconds)
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
