@@ -11,6 +11,7 @@ from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.scope import FOREIGN, REMOVED, SKIPPED, ScopeNote
 from rotator.state import State
+from stores.base import Plan
 
 # rotator.status is imported by the functions that report status: a sync's report does not load it.
 if TYPE_CHECKING:
@@ -45,6 +46,10 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
                 "added": [a.root_id for a in t.plan.add] if t.plan else [],
                 "removed": [e.owner_id or e.label for e in t.plan.remove] if t.plan else [],
                 "kept": [{"id": a.root_id, "as": label} for a, label in t.plan.keep] if t.plan else [],
+                # The roots rotator manages in this store before and after the run (a dry run: after it
+                # would run), for configuration engines that show a diff.
+                "before": _roots_before(t.plan) if t.plan else [],
+                "after": _roots_after(t.plan) if t.plan else [],
                 "changed": t.changed,
                 "would_change": bool(t.plan and t.plan.changes),
                 "unfinished": bool(t.plan and t.plan.unfinished),
@@ -61,6 +66,14 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
         ],
         "warnings": list(result.warnings),
     }
+
+
+def _roots_before(plan: Plan) -> list[str]:
+    return sorted([a.root_id for a, _ in plan.keep] + [e.owner_id or e.label for e in plan.remove])
+
+
+def _roots_after(plan: Plan) -> list[str]:
+    return sorted([a.root_id for a, _ in plan.keep] + [a.root_id for a in plan.add])
 
 
 def sync_text(result: SyncResult) -> list[str]:

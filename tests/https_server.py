@@ -49,6 +49,7 @@ class HttpsServer:
         self.ca_file.write_bytes(self.ca.pem)
         cert_file, key_file = leaf.write(directory, "download-server")
         self.routes: dict[str, Route] = {}
+        self.static_dir: Path | None = None  # files served as they are on disk at each request
         self.stop_event = threading.Event()
         server = self
 
@@ -58,6 +59,8 @@ class HttpsServer:
 
             def do_GET(self) -> None:
                 route = server.routes.get(self.path)
+                if route is None and server.static_dir is not None:
+                    route = server.static_route(self.path)
                 if route is None:
                     self.send_error(404)
                     return
@@ -91,6 +94,17 @@ class HttpsServer:
     def serve(self, path: str, *replies: Reply) -> str:
         self.routes[path] = Route(list(replies))
         return self.url(path)
+
+    def static_route(self, path: str) -> Route | None:
+        """A file of static_dir, read now (a test may change it between requests); one level, no '..'."""
+        assert self.static_dir is not None
+        name = path.lstrip("/")
+        if not name or "/" in name or name.startswith("."):
+            return None
+        try:
+            return Route([Reply(body=(self.static_dir / name).read_bytes())])
+        except OSError:
+            return None
 
     def start(self) -> None:
         self.thread.start()
