@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import logging
+import math
 import os
 import sys
 from collections.abc import Sequence
@@ -237,7 +238,7 @@ def cmd_daemon(args: argparse.Namespace) -> int:
 
 
 def cmd_probe(args: argparse.Namespace) -> int:
-    if args.timeout <= 0:
+    if not math.isfinite(args.timeout) or args.timeout <= 0:
         raise ConfigError("--timeout: must be a positive number of seconds")
     endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
     resolved = resolve(args, os.environ)

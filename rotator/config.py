@@ -6,6 +6,7 @@ Every error names the key path (``roots[1].sha256``) and is a ConfigError (exit 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import tomllib
 from collections.abc import Mapping
@@ -15,6 +16,7 @@ from typing import Any
 
 from rotator.catalog import ROOT_ID, SHA256_HEX, Root
 from rotator.errors import ConfigError
+from rotator.fsutil import read_regular
 from stores.base import TargetSpec
 
 DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
@@ -69,7 +71,7 @@ def load(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} not found; pass an existing file with --config") from exc
     except OSError as exc:
@@ -83,6 +85,7 @@ def load(path: Path | None) -> Config:
 
 def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
     base = source.parent if source else Path.cwd()
+    _no_nul(dict(data), "")
     _no_unknown(data, TOP_KEYS, "")
     roots = tuple(_root(r, f"roots[{i}]", base) for i, r in enumerate(_list(data, "roots", "", dict)))
     seen: set[str] = set()
@@ -235,13 +238,40 @@ def _path(raw: Mapping[str, Any], key: str, prefix: str, base: Path) -> Path | N
     return base / os.path.expanduser(value)
 
 
+# Upper bounds: a value past these is a typo (or inf), and would make a run unbounded in time or memory.
+DAY = 86400.0
+LIMITS = {
+    "hook_timeout": DAY,
+    "connect_timeout": 3600.0,
+    "read_timeout": 3600.0,
+    "retries": 20,
+    "max_bytes": 16 * 1024 * 1024,
+}
+
+
 def _number(
     raw: Mapping[str, Any], key: str, default: float, prefix: str = "download.", allow_zero: bool = False
 ) -> float:
     value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{prefix}{key}: expected a {'non-negative' if allow_zero else 'positive'} number")
+    high = LIMITS[key]
+    kind = "non-negative" if allow_zero else "positive"
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value < 0 or (value == 0 and not allow_zero) or value > high):
+        raise ConfigError(f"{prefix}{key}: expected a {kind} number no greater than {high:g}, got {value!r}")
     return float(value)
+
+
+def _no_nul(value: Any, where: str) -> None:
+    """A NUL byte cannot be part of a path, an argv or a name: refuse it where it was written."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(f"{where or 'config'}: contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, where)
+            _no_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _no_nul(item, f"{where}[{i}]")
 
 
 def _date(raw: Mapping[str, Any], key: str, prefix: str) -> dt.date | None:

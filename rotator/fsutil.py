@@ -21,14 +21,41 @@ def real_target(path: Path) -> Path:
     return Path(os.path.realpath(path))
 
 
+class SpecialFile(OSError):
+    """A FIFO, device or socket where a regular file was expected: never opened for reading,
+    since reading a FIFO with no writer blocks forever."""
+
+
+def read_regular(path: Path | str, limit: int | None = None) -> bytes:
+    """The bytes of a regular file (at most ``limit`` + 1 of them, so callers can tell "too big").
+
+    Anything else is refused without blocking: the type is checked before opening, and again
+    on the open descriptor (opened non-blocking) in case the name was swapped in between.
+    """
+    kind = os.stat(path).st_mode
+    if stat.S_ISDIR(kind):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if not stat.S_ISREG(kind):
+        raise SpecialFile(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SpecialFile(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+        return handle.read() if limit is None else handle.read(limit + 1)
+
+
 def read_optional(path: Path, what: str) -> bytes | None:
     """The file's bytes, or None when it does not exist yet."""
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         return None
     except IsADirectoryError as exc:
         raise StoreError(f"{what} {path} is a directory, not a file; point the target at a file") from exc
+    except SpecialFile as exc:
+        raise StoreError(
+            f"{what} {path} is not a regular file (a FIFO, device or socket); point the target at a file"
+        ) from exc
     except PermissionError as exc:
         raise StoreError(
             f"cannot read {what} {path}: permission denied; run as its owner (sudo) or through the service"

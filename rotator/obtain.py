@@ -18,7 +18,7 @@ from rotator.catalog import RETIRED, Root
 from rotator.certs import Cert, NotACertificate, parse_one
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
 from rotator.fetch import DEFAULT_MAX_BYTES, Downloader
-from rotator.fsutil import atomic_write
+from rotator.fsutil import atomic_write, read_regular
 
 log = logging.getLogger(__name__)
 
@@ -172,8 +172,7 @@ def check_candidate(root: Root, data: bytes, location: str, at: dt.datetime, max
 
 def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
     def read() -> bytes:
-        with open(path, "rb") as handle:
-            return handle.read(max_bytes + 1)
+        return read_regular(path, max_bytes)
 
     return read
 

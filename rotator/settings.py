@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -40,6 +41,14 @@ def parse_at(text: str | None) -> dt.datetime:
         raise ConfigError(f"--at: {text!r} is not a date (YYYY-MM-DD) or ISO time") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _lock_timeout(value: float | None) -> float:
+    if value is None:
+        return 60.0
+    if not math.isfinite(value) or not 0 <= value <= config_mod.DAY:
+        raise ConfigError(f"--lock-timeout: expected seconds from 0 to {config_mod.DAY:g}, got {value!r}")
     return value
 
 
@@ -106,6 +115,6 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         on_change=cfg.on_change,
         hook_timeout=cfg.hook_timeout,
         warn_days=int(getattr(args, "warn_days", None) or 30),
-        lock_timeout=float(getattr(args, "lock_timeout", None) or 60.0),
+        lock_timeout=_lock_timeout(getattr(args, "lock_timeout", None)),
     )
     return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rotator.errors import RotatorError
-from rotator.fsutil import atomic_write
+from rotator.fsutil import atomic_write, read_regular
 
 STATE_VERSION = 1
 FILE_NAME = "state.json"
@@ -65,7 +65,7 @@ def default_state_dir(environ: Mapping[str, str], is_root: bool) -> Path:
 def load(directory: Path) -> State:
     path = directory / FILE_NAME
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         return State()
     except OSError as exc:
@@ -73,7 +73,7 @@ def load(directory: Path) -> State:
     try:
         doc = json.loads(raw)
         return _parse(doc)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
         raise RotatorError(
             f"state file {path} is corrupt ({exc}); move it aside and run sync again: "
             "rotator rebuilds it from the stores"
@@ -89,19 +89,61 @@ def now_iso(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
+MAX_COUNT = 2**53  # counters stay exact in JSON readers (monitoring) below this
+
+
 def _parse(doc: Any) -> State:
+    """Every value checked for type and range: a bad one makes the file corrupt, never a crash."""
     if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
         raise ValueError(f"unknown state version {doc.get('version') if isinstance(doc, dict) else doc!r}")
+    raw_targets = doc.get("targets", {})
+    if not isinstance(raw_targets, dict):
+        raise ValueError("targets is not an object")
     targets: dict[str, dict[str, RootRecord]] = {}
-    for name, roots in doc["targets"].items():
-        targets[str(name)] = {
-            str(rid): RootRecord(sha256=str(r["sha256"]), owned=bool(r["owned"]), since=str(r["since"]))
-            for rid, r in roots.items()
+    for name, roots in raw_targets.items():
+        if not isinstance(roots, dict):
+            raise ValueError(f"target {name!r} is not an object")
+        targets[_text(name, "target name")] = {
+            _text(rid, "root id"): _record(r, f"{name}: {rid}") for rid, r in roots.items()
         }
     return State(
         targets=targets,
-        last_success=doc.get("last_success"),
-        last_failure=doc.get("last_failure"),
-        failures=int(doc.get("failures", 0)),
-        drift_repairs=int(doc.get("drift_repairs", 0)),
+        last_success=_optional_time(doc.get("last_success"), "last_success"),
+        last_failure=_optional_time(doc.get("last_failure"), "last_failure"),
+        failures=_count(doc.get("failures", 0), "failures"),
+        drift_repairs=_count(doc.get("drift_repairs", 0), "drift_repairs"),
     )
+
+
+def _record(raw: Any, where: str) -> RootRecord:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} is not an object")
+    owned = raw.get("owned")
+    if not isinstance(owned, bool):
+        raise ValueError(f"{where}: owned is not true or false")
+    return RootRecord(sha256=_text(raw.get("sha256"), f"{where}: sha256"), owned=owned,
+                      since=_text(raw.get("since"), f"{where}: since"))
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or "\x00" in value or len(value) > 4096:
+        raise ValueError(f"{what} is not a short string")
+    return value
+
+
+def _optional_time(value: Any, what: str) -> str | None:
+    """An ISO time with its zone (monitoring turns it into a timestamp)."""
+    if value is None:
+        return None
+    text = _text(value, what)
+    parsed = dt.datetime.fromisoformat(text)  # ValueError: corrupt
+    if parsed.tzinfo is None:
+        raise ValueError(f"{what} has no time zone")
+    parsed.timestamp()
+    return text
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"{what} is not a count (a whole number from 0 to {MAX_COUNT}), got {value!r}")
+    return value

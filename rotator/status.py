@@ -109,6 +109,10 @@ def _content_findings(target: str, entries: Sequence[Entry], at: dt.datetime) ->
     out: list[Finding] = []
     for entry in entries:
         if entry.cert is None:
+            if entry.owner_id is None:
+                out.append(Finding(WARNING, target, (
+                    f"unreadable certificate at {entry.label}: not a certificate rotator can parse; "
+                    "kept exactly as it is")))
             continue
         cert = entry.cert
         if not cert.is_ca:

@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import math
 import os
 import shlex
 import shutil
@@ -39,6 +40,7 @@ from stores.distros import BY_NAME, Distro, detect, os_release, under
 
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_TIMEOUT = 120.0
+MAX_TIMEOUT = 86400.0  # a day: beyond that a refresh is stuck, not slow
 REFRESH_MODES = ("auto", "chroot", "host", "none")
 OUTPUT_LIMIT = 4000
 
@@ -54,8 +56,11 @@ def build(spec: TargetSpec, ctx: StoreContext) -> SystemStore:
     if mode == "chroot" and not ctx.sysroot:
         raise ConfigError(f"{spec.where}.refresh: 'chroot' needs --sysroot DIR (the image tree to chroot into)")
     timeout = spec.option("refresh_timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigError(f"{spec.where}.refresh_timeout: expected a positive number of seconds")
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
+            or not 0 < timeout <= MAX_TIMEOUT):
+        raise ConfigError(
+            f"{spec.where}.refresh_timeout: expected a positive number of seconds no greater than {MAX_TIMEOUT:g}"
+        )
     root = Path(ctx.sysroot) if ctx.sysroot else Path("/")
     if ctx.sysroot and not root.is_dir():
         raise ConfigError(f"--sysroot {root}: not a directory; pass the root of the image tree")
@@ -149,15 +154,20 @@ class SystemStore:
                 certs = []
             if owner is not None:
                 entries.append(Entry(label=filename, cert=certs[0] if len(certs) == 1 else None, owner_id=owner))
-            else:
+            elif certs:
                 entries.extend(Entry(label=filename, cert=c) for c in certs)
+            elif data.strip():
+                entries.append(Entry(label=filename, cert=None))  # unreadable: reported, kept as it is
         return StoreContents(entries=tuple(entries))
 
     def bundle_fingerprints(self) -> set[str] | None:
         data = read_optional(self.bundle, "consolidated bundle")
         if data is None:
             return None
-        return {c.sha256 for c in parse_many(data)}
+        try:
+            return {c.sha256 for c in parse_many(data)}
+        except NotACertificate:
+            return set()  # not PEM at all: it lacks every root, and the refresh rewrites it
 
     # -- planning ------------------------------------------------------------------------------
 
