@@ -14,9 +14,10 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 from cryptography.x509.oid import NameOID
 
-PEM_BLOCK = re.compile(
-    rb"-----BEGIN CERTIFICATE-----\r?\n(?P<body>.*?)-----END CERTIFICATE-----", re.DOTALL
-)
+# The body cannot hold a '-' (base64 has none): a block whose END line is missing ends at the
+# next dash, and never swallows the blocks after it.
+PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n(?P<body>[^-]*)-----END CERTIFICATE-----")
+BEGIN_LINE = re.compile(rb"-----BEGIN CERTIFICATE-----")
 
 
 class NotACertificate(ValueError):

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,13 +19,7 @@ LOCK_NAME = "rotator.lock"
 @contextlib.contextmanager
 def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator[None]:
     """Hold the lock for the block; wait at most ``timeout`` seconds, then say who holds it."""
-    try:
-        directory.mkdir(parents=True, exist_ok=True)
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT, 0o644)
-    except OSError as exc:
-        raise RotatorError(
-            f"cannot create the lock in {directory}: {exc.strerror}; pass a writable --state-dir"
-        ) from exc
+    fd = open_lock_file(directory / LOCK_NAME)
     try:
         deadline = time.monotonic() + timeout
         while True:
@@ -38,15 +34,41 @@ def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator
                         "wait for it to finish or stop it"
                     ) from None
                 time.sleep(poll)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # Who holds it, for the next run's message; a full disk only costs that message.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def open_lock_file(path: Path) -> int:
+    """Open (or create) the lock file without following a link and without blocking.
+
+    A symlink planted under the lock's name is refused rather than followed (a run would
+    otherwise truncate whatever it points at); so is anything but a regular file.
+    """
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RotatorError(
+                f"{path} is a symbolic link; rotator does not follow links for its lock: remove it and run again"
+            ) from exc
+        raise RotatorError(
+            f"cannot create the lock {path}: {exc.strerror}; pass a writable --state-dir"
+        ) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RotatorError(f"{path} is not a regular file; remove it and run again")
+    return fd
 
 
 def _holder(fd: int) -> str:

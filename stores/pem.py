@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from rotator.certs import PEM_BLOCK, Cert, NotACertificate
+from rotator.certs import BEGIN_LINE, PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
 from rotator.fsutil import atomic_write, read_optional
 from stores.base import Anchor, Entry, Plan, StoreContents, make_plan, verify_present
@@ -51,6 +51,19 @@ def _blocks(data: bytes) -> list[_Block]:
         label = f"rotator-{owner}" if owner else f"certificate {number} (line {line})"
         blocks.append(_Block(start, end, Entry(label=label, cert=cert, owner_id=owner)))
     return blocks
+
+
+def unterminated(data: bytes) -> int | None:
+    """The line of the first BEGIN CERTIFICATE line that starts no complete block, if any.
+
+    PEM readers stop at such a block, so roots appended after it would not be seen: a bundle
+    like that is refused rather than written.
+    """
+    starts = {m.start() for m in PEM_BLOCK.finditer(data)}
+    for begin in BEGIN_LINE.finditer(data):
+        if begin.start() not in starts:
+            return data.count(b"\n", 0, begin.start()) + 1
+    return None
 
 
 def render_block(anchor: Anchor) -> bytes:
@@ -97,7 +110,11 @@ class PemBundle:
         data = self._load()
         if data is None:
             return StoreContents(entries=(), exists=False)
-        return StoreContents(entries=tuple(b.entry for b in _blocks(data)))
+        entries = [b.entry for b in _blocks(data)]
+        line = unterminated(data)
+        if line is not None:
+            entries.append(Entry(label=f"certificate block at line {line} (no END line)", cert=None))
+        return StoreContents(entries=tuple(entries))
 
     def plan(self, wanted: Sequence[Anchor]) -> Plan:
         return make_plan(self.name, self.read(), wanted)
@@ -106,6 +123,13 @@ class PemBundle:
         if not plan.changes:
             return
         data = self._load() or b""
+        line = unterminated(data)
+        if line is not None:
+            raise StoreError(
+                f"{self.path}: the certificate block at line {line} has no END CERTIFICATE line, so PEM readers "
+                "stop there and would not see roots added after it; repair or remove that block and run sync "
+                "again; the file was left untouched"
+            )
         atomic_write(self.path, merged(data, plan), mode=0o644)
 
     def verify(self, wanted: Sequence[Anchor]) -> None:
