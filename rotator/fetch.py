@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 64 * 1024
+MAX_RETRY_AFTER = 30  # seconds; a server asking for more is treated as down for this run
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,8 @@ class DownloadSettings:
     ca_bundle: Path | None = None  # None: certifi's bundle (never the REQUESTS_CA_BUNDLE env var)
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
-    total_timeout: float = 60.0
+    total_timeout: float = 60.0  # one download, connection to last byte: a hard deadline
+    budget: float = 120.0  # every download of one Downloader (one run) together
     retries: int = 3
     backoff: float = 0.5
     max_bytes: int = DEFAULT_MAX_BYTES
@@ -37,10 +39,12 @@ class Downloader:
     def __init__(self, settings: DownloadSettings) -> None:
         # requests is imported here, not at module load: offline runs never pay for it.
         import requests
-        from requests.adapters import HTTPAdapter
-        from urllib3.util.retry import Retry
+
+        from rotator import httpdeadline
 
         self.settings = settings
+        self.run_ends = time.monotonic() + settings.budget
+        self.watchdog = httpdeadline.Watchdog()
         if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
             raise ConfigError(
                 f"download.ca_bundle: {settings.ca_bundle} does not exist; give the PEM file of your proxy's CA"
@@ -48,7 +52,7 @@ class Downloader:
         # An explicit path: with verify=True, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently win.
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
         self.session: requests.Session = requests.Session()
-        retry = Retry(
+        retry = httpdeadline.retry_class(self.watchdog, MAX_RETRY_AFTER)(
             total=settings.retries,
             connect=settings.retries,
             read=0,
@@ -59,7 +63,7 @@ class Downloader:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = httpdeadline.adapter(self.watchdog, retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = "rotator (Azure root CA updater)"
@@ -68,6 +72,24 @@ class Downloader:
         self.session.close()
 
     def get(self, url: str) -> bytes:
+        """The body, within ``total_timeout`` (and what is left of the run's ``budget``), or SourceError."""
+        s = self.settings
+        limit = min(s.total_timeout, self.run_ends - time.monotonic())
+        if limit <= 0:
+            raise SourceError(f"{url}: skipped, this run's download budget of {s.budget:g}s is used up")
+        with self.watchdog.armed(limit):
+            try:
+                return self._get(url, limit)
+            except SourceError as exc:
+                if self.watchdog.expired:
+                    raise SourceError(f"{url}: no complete answer within {limit:g}s; gave up") from exc
+                raise
+            finally:
+                # Connections are not kept between downloads: the watchdog only covers the sockets
+                # opened while it was armed.
+                self.session.close()
+
+    def _get(self, url: str, limit: float) -> bytes:
         import requests
 
         s = self.settings
@@ -91,8 +113,8 @@ class Downloader:
                     body += chunk
                     if len(body) > s.max_bytes:
                         raise SourceError(f"{url}: body exceeds the {s.max_bytes}-byte limit")
-                    if time.monotonic() - started > s.total_timeout:
-                        raise SourceError(f"{url}: download took longer than {s.total_timeout:g}s")
+                    if time.monotonic() - started > limit:
+                        raise SourceError(f"{url}: download took longer than {limit:g}s")
                 return bytes(body)
         except requests.exceptions.SSLError as exc:
             raise SourceError(
@@ -110,6 +132,8 @@ class Downloader:
             raise SourceError(f"{url}: unreachable ({text})") from exc
         except requests.exceptions.RequestException as exc:
             raise SourceError(f"{url}: {_short(exc)}") from exc
+        except OSError as exc:  # a socket shut down under a read that requests does not wrap
+            raise SourceError(f"{url}: {exc.strerror or _short(exc)}") from exc
 
 
 def _short(exc: BaseException) -> str:
