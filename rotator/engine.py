@@ -15,7 +15,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rotator import hooks, lock
+from rotator import hooks, lock, storelock
 from rotator import state as state_mod
 from rotator.catalog import Root
 from rotator.errors import RotatorError
@@ -180,7 +180,7 @@ def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], 
         result.warnings.extend(obtainer.warnings)
     anchors = [Anchor(root_id=o.root.id, name=o.root.name, cert=o.cert) for o in result.roots]
     for spec, store in stores:
-        with control.writing():
+        with control.writing(), _store_lock(store, request):
             outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
         if outcome.changed:
             outcome = _after_change(request, spec, outcome)
@@ -189,6 +189,14 @@ def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], 
             state.drift_repairs += len(outcome.drift)
         result.targets.append(outcome)
     return result
+
+
+def _store_lock(store: TrustStore, request: SyncRequest) -> contextlib.AbstractContextManager[None]:
+    """The lock on the store's own directory, held from reading to reading back (not for dry runs)."""
+    directory = getattr(store, "lock_dir", None)
+    if request.dry_run or not isinstance(directory, Path):
+        return contextlib.nullcontext()
+    return storelock.held(directory, timeout=request.lock_timeout)
 
 
 def converge(

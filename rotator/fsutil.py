@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import glob
 import os
 import stat
@@ -89,16 +90,16 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=directory)
     except OSError as exc:
         raise _write_error(directory, exc) from exc
+    # Locked for as long as it is ours: another run (another state directory, another user) only
+    # removes a temp file whose lock it can take, that is, one whose writer is gone.
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb", closefd=False) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if current is not None:
-            os.chmod(tmp_name, current.st_mode & 0o7777)
-            if hasattr(os, "chown"):
-                with contextlib.suppress(PermissionError):
-                    os.chown(tmp_name, current.st_uid, current.st_gid)
+            _keep_owner_and_mode(tmp_name, target, current)
         else:
             os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
@@ -106,15 +107,48 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise _write_error(target, exc) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    finally:
+        os.close(fd)
     fsync_dir(directory)
 
 
+def _keep_owner_and_mode(tmp_name: str, target: Path, current: os.stat_result) -> None:
+    """The replacement gets the file's owner, group and mode, or the write is refused: a store
+    silently changing hands (root's 0444 bundle becoming the writer's) is worse than no write."""
+    if (current.st_uid, current.st_gid) != (os.geteuid(), os.getegid()):
+        try:
+            os.chown(tmp_name, current.st_uid, current.st_gid)
+        except PermissionError as exc:
+            raise StoreError(
+                f"cannot write {target} keeping its owner {current.st_uid}:{current.st_gid} (this run is "
+                f"{os.geteuid()}:{os.getegid()}); run as its owner or as root; the file was left untouched"
+            ) from exc
+    os.chmod(tmp_name, current.st_mode & 0o7777)
+
+
 def _remove_stale_temps(directory: Path, name: str) -> None:
-    """Temp files a killed run left for this target. Runs hold one lock, so none is in use;
-    their suffix keeps refresh tools (``*.crt`` only) and ``openssl rehash`` from reading them."""
+    """Temp files a killed run left for this target: those whose lock nobody holds any more.
+    Their suffix keeps refresh tools (``*.crt`` only) and ``openssl rehash`` from reading them."""
     for stale in directory.glob(f".{glob.escape(name)}.*{TEMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            os.unlink(stale)
+        try:
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its writer is still at work
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(stale)
+        finally:
+            os.close(fd)
 
 
 def remove_file(path: Path) -> None:

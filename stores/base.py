@@ -90,6 +90,15 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
         stale_copy = anchor is not None and entry.cert is not None and entry.cert.sha256 != anchor.cert.sha256
         if anchor is None or stale_copy or entry.cert is None:
             remove.append(entry)
+    # A root rotator added twice (two runs that raced before stores were locked) is collapsed:
+    # every copy after the first is removed.
+    seen: set[str] = set()
+    for entry in contents.entries:
+        if entry.owner_id is None:
+            continue
+        if entry.owner_id in seen and entry not in remove:
+            remove.append(entry)
+        seen.add(entry.owner_id)
     removed_labels = {e.label for e in remove}
     add: list[Anchor] = []
     keep: list[tuple[Anchor, str]] = []
@@ -103,7 +112,10 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
 
 
 class TrustStore(Protocol):
-    """The interface of every store kind."""
+    """The interface of every store kind.
+
+    A store may also have ``lock_dir``, the directory a writing run locks (see rotator.storelock).
+    """
 
     name: str
 

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from rotator.certs import BEGIN_LINE, PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
-from rotator.fsutil import atomic_write, read_optional
+from rotator.fsutil import atomic_write, read_optional, real_target
 from stores.base import Anchor, Entry, Plan, StoreContents, make_plan, verify_present
 
 MARKER = re.compile(rb"^# rotator-(?P<id>[a-z0-9][a-z0-9._-]*):[^\n]*\n", re.MULTILINE)
@@ -105,6 +105,10 @@ class PemBundle:
                 "point the target at a PEM file or move this file aside"
             )
         return data
+
+    @property
+    def lock_dir(self) -> Path:
+        return real_target(self.path).parent
 
     def read(self) -> StoreContents:
         data = self._load()

@@ -39,6 +39,10 @@ class PemDir:
         self.directory = directory
         self.name = f"pem-dir:{directory}"
 
+    @property
+    def lock_dir(self) -> Path:
+        return self.directory
+
     # -- reading -------------------------------------------------------------------------------
 
     def _names(self) -> list[str] | None:

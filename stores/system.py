@@ -114,6 +114,10 @@ class SystemStore:
         self.name = f"system:{distro.name}" + (f" (sysroot {root})" if sysroot else "")
         self._refreshed = False
 
+    @property
+    def lock_dir(self) -> Path:
+        return self.anchor_dir
+
     # -- reading -------------------------------------------------------------------------------
 
     def _reads(self, filename: str) -> bool:
