@@ -16,7 +16,6 @@ from typing import Any
 
 from rotator.catalog import ROOT_ID, SHA256_HEX, Root
 from rotator.errors import ConfigError
-from rotator.fsutil import read_regular
 from stores.base import TargetSpec
 
 DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
@@ -71,7 +70,7 @@ def load(path: Path | None) -> Config:
     if path is None:
         return Config()
     try:
-        raw = read_regular(path)
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError(f"config file {path} not found; pass an existing file with --config") from exc
     except OSError as exc:

@@ -10,7 +10,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rotator.errors import ConfigError
-from rotator.fsutil import read_regular
 from stores.base import StoreContext, TargetSpec
 
 PASSWORD_OPTIONS = frozenset({"storepass_file", "storepass_env", "storepass_credential"})
@@ -34,7 +33,7 @@ def _strip_newline(text: str) -> str:
 
 def _read_secret_file(path: Path, where: str, what: str) -> str:
     try:
-        raw = read_regular(path)
+        raw = path.read_bytes()
     except FileNotFoundError as exc:
         raise ConfigError(f"{where}: {what} {path} does not exist; create it or fix the path") from exc
     except IsADirectoryError as exc:
