@@ -5,7 +5,7 @@ written by pyjks and cryptography) and then damaged: bytes flipped, cut, repeate
 text. Each example runs a real sync (offline, every path in a temp directory) and status.
 
 The number of examples per reader is ``ROTATOR_FUZZ_EXAMPLES`` (default 60, enough for CI);
-``benchmarks/fuzz.sh`` runs the same tests far longer.
+``benchmarks/reliability.sh`` runs the same tests far longer.
 """
 
 from __future__ import annotations
