@@ -26,10 +26,10 @@ import jks
 
 from rotator.cli import main as rotator_main
 
-ROOTS = {  # the azure-postgresql profile: catalog id -> Debian's alias in the JDK cacerts
+ROOTS = {  # the azure-postgresql profile: catalog id -> Debian's alias in the JDK cacerts (if it has one)
     "digicert-global-root-g2": "debian:digicert_global_root_g2.pem",
     "microsoft-rsa-root-2017": "debian:microsoft_rsa_root_certificate_authority_2017.pem",
-    "digicert-global-root-ca": "debian:digicert_global_root_ca.pem",
+    "microsoft-tls-rsa-root-g2": "debian:microsoft_tls_rsa_root_g2.pem",
 }
 DATA = Path(__file__).resolve().parent.parent / "rotator" / "data"
 PASSWORD_VAR = "BENCH_STOREPASS"

@@ -23,9 +23,9 @@ def main() -> None:
         bundle = work / "azure.pem"
         cat_bundle = work / "cat.pem"
         pems = [str(DATA / f"{i}.pem") for i in (
-            "digicert-global-root-ca", "digicert-global-root-g2", "digicert-global-root-g3",
+            "digicert-global-root-g2", "digicert-global-root-g3",
             "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5", "microsoft-rsa-root-2017",
-            "microsoft-ecc-root-2017")]
+            "microsoft-ecc-root-2017", "microsoft-tls-rsa-root-g2")]
         sync = [*ROTATOR, "sync", "--offline", "--no-cache", "--state-dir", str(work / "state"),
                 "--target", f"pem:{bundle}"]
 

@@ -30,9 +30,9 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MOZILLA = Path("/usr/share/ca-certificates/mozilla")
 UPDATE = "/usr/sbin/update-ca-certificates"
-AZURE = ["digicert-global-root-ca", "digicert-global-root-g2", "digicert-global-root-g3",
+AZURE = ["digicert-global-root-g2", "digicert-global-root-g3",
          "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
-         "microsoft-rsa-root-2017", "microsoft-ecc-root-2017"]
+         "microsoft-rsa-root-2017", "microsoft-ecc-root-2017", "microsoft-tls-rsa-root-g2"]
 
 
 def flags(root: Path) -> list[str]:

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rotator import __version__, probe, report, tlsfetch
-from rotator.engine import build_stores, sync, wanted_roots
+from rotator.engine import status_of, sync, wanted_roots
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.fetch import Downloader
 from rotator.fsutil import atomic_write
@@ -25,7 +25,6 @@ from rotator.obtain import Obtainer
 from rotator.settings import resolve
 from rotator.state import State
 from rotator.state import load as load_state
-from rotator.status import evaluate
 
 log = logging.getLogger("rotator")
 
@@ -181,8 +180,7 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     resolved = resolve(args, os.environ)
     request = resolved.request
-    stores = [store for _, store in build_stores(request)]
-    status = evaluate(stores, resolved.selected, request.at, args.warn_days)
+    status = status_of(request)
     state = load_state(request.state_dir) if request.state_dir else State()
     if request.metrics_file is not None:
         from rotator import metrics  # prometheus_client loads only when metrics are wanted
@@ -209,7 +207,7 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 def cmd_mirror(args: argparse.Namespace) -> int:
     resolved = resolve(args, os.environ)
     request = resolved.request
-    active, _ = wanted_roots(resolved.selected, request.at)
+    active, _ = wanted_roots(resolved.every_selected, request.at)
     directory = Path(args.directory)
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"mirror: {directory} exists and is not a directory")
@@ -252,6 +250,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         context=resolved.request.context,
         sslmode=args.sslmode,
         timeout=args.timeout,
+        cross_signs=resolved.catalog.cross_signs,
     )
     try:
         result = probe.probe(request)

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from rotator import filesafety
 from rotator.catalog import ROOT_ID, SHA256_HEX, Root
 from rotator.errors import ConfigError
 from stores.base import TargetSpec
@@ -69,6 +70,8 @@ def locate(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
 def load(path: Path | None) -> Config:
     if path is None:
         return Config()
+    # Before reading: the config names commands rotator runs, as root for the service.
+    filesafety.require(path, "config file", filesafety.trusted_uids())
     try:
         raw = path.read_bytes()
     except FileNotFoundError as exc:

@@ -12,15 +12,16 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rotator import hooks, lock, storelock
 from rotator import state as state_mod
-from rotator.catalog import Root
+from rotator.catalog import CrossSign, Root
 from rotator.errors import RotatorError
 from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
+from rotator.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
 from rotator.state import RootRecord, State
 from rotator.status import StatusReport, evaluate
 from stores import build_stores as stores_for
@@ -74,10 +75,25 @@ class SyncRequest:
     warn_days: int = 30
     with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
     control: RunControl | None = field(default=None, compare=False)
+    scopes: tuple[Scope, ...] = ()  # one per target, same order; empty: the global selection everywhere
+    known: tuple[Root, ...] = ()  # every catalog root (to explain removals and foreign distrusted roots)
+    cross_signs: tuple[CrossSign, ...] = ()
 
     @property
     def at(self) -> dt.datetime:
         return self.obtain.at
+
+    def scope_of(self, index: int) -> Scope:
+        return self.scopes[index] if self.scopes else everything(self.selected)
+
+
+@dataclass(frozen=True)
+class Bound:
+    """One store of a target, with the roots that target selects."""
+
+    spec: TargetSpec
+    scope: Scope
+    store: TrustStore
 
 
 @dataclass(frozen=True)
@@ -88,6 +104,7 @@ class TargetResult:
     error: str | None = None
     drift: tuple[str, ...] = ()  # roots that were in place at the last run and had gone
     hook_errors: tuple[str, ...] = ()
+    scope_notes: tuple[ScopeNote, ...] = ()  # roots skipped, removed or left by the distrust rule
 
 
 @dataclass
@@ -113,9 +130,13 @@ def wanted_roots(selected: Sequence[Root], at: dt.datetime) -> tuple[list[Root],
     return active, inactive
 
 
-def build_stores(request: SyncRequest) -> list[tuple[TargetSpec, TrustStore]]:
+def build_stores(request: SyncRequest) -> list[Bound]:
     """Every target's stores; a bad spec is a ConfigError before anything is fetched."""
-    return [(spec, store) for spec in request.targets for store in stores_for(spec, request.context)]
+    return [
+        Bound(spec, request.scope_of(i), store)
+        for i, spec in enumerate(request.targets)
+        for store in stores_for(spec, request.context)
+    ]
 
 
 def sync(request: SyncRequest) -> SyncResult:
@@ -125,7 +146,7 @@ def sync(request: SyncRequest) -> SyncResult:
         state = state_mod.load(request.state_dir) if request.state_dir else State()
         result = _run(request, stores, state)
         if request.with_status:
-            result.status = status_of(request, [s for _, s in stores])
+            result.status = status_of(request, stores)
         return result
     with lock.held(request.state_dir, timeout=request.lock_timeout):
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
@@ -147,15 +168,13 @@ def sync(request: SyncRequest) -> SyncResult:
         return result
 
 
-def _record(
-    request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State
-) -> StatusReport | None:
+def _record(request: SyncRequest, stores: Sequence[Bound], state: State) -> StatusReport | None:
     """Save the state; evaluate status (one more read of each store) only when someone wants it."""
     assert request.state_dir is not None
     state_mod.save(request.state_dir, state)
     if request.metrics_file is None and not request.with_status:
         return None
-    report = status_of(request, [s for _, s in stores])
+    report = status_of(request, stores)
     if request.metrics_file is not None:
         from rotator import metrics  # prometheus_client loads only when metrics are wanted
 
@@ -163,12 +182,31 @@ def _record(
     return report
 
 
-def status_of(request: SyncRequest, stores: Sequence[TrustStore]) -> StatusReport:
-    return evaluate(stores, request.selected, request.at, request.warn_days)
+def status_of(request: SyncRequest, stores: Sequence[Bound] | None = None) -> StatusReport:
+    bound = build_stores(request) if stores is None else stores
+    return evaluate(
+        [(b.store, b.scope) for b in bound], request.selected, request.at, request.warn_days,
+        known=request.known, cross_signs=request.cross_signs,
+    )
 
 
-def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], state: State) -> SyncResult:
+def _needed(request: SyncRequest, stores: Sequence[Bound]) -> tuple[list[Root], list[Root]]:
+    """Every root some target (or the global selection) wants on this date, and those selected but not."""
+    day = request.at.date()
     active, inactive = wanted_roots(request.selected, request.at)
+    ids = {r.id for r in active} | {r.id for r in inactive}
+    for bound in stores:
+        for root in bound.scope.roots:
+            if root.id in ids:
+                continue
+            ids.add(root.id)
+            (active if root.active_at(day) else inactive).append(root)
+    return active, inactive
+
+
+def _run(request: SyncRequest, stores: Sequence[Bound], state: State) -> SyncResult:
+    active, inactive = _needed(request, stores)
+    day = request.at.date()
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
     control = request.control or RunControl()
     obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check)
@@ -178,10 +216,17 @@ def _run(request: SyncRequest, stores: Sequence[tuple[TargetSpec, TrustStore]], 
     finally:
         obtainer.close()
         result.warnings.extend(obtainer.warnings)
-    anchors = [Anchor(root_id=o.root.id, name=o.root.name, cert=o.cert) for o in result.roots]
-    for spec, store in stores:
+    by_id = {o.root.id: Anchor(root_id=o.root.id, name=o.root.name, cert=o.cert) for o in result.roots}
+    for bound in stores:
+        spec, store = bound.spec, bound.store
+        anchors = [by_id[r.id] for r in bound.scope.wanted(day)]
         with control.writing(), _store_lock(store, request):
             outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
+        if outcome.plan is not None:
+            outcome = replace(outcome, scope_notes=explain(bound, outcome.plan, request.known, day))
+            for note in outcome.scope_notes:
+                if note.action == REMOVED and outcome.changed:  # once, when it happens (the daemon's journal)
+                    log.info("%s: removed %s: %s", store.name, note.root_id, note.message)
         if outcome.changed:
             outcome = _after_change(request, spec, outcome)
         if not request.dry_run and outcome.error is None and outcome.plan is not None:
@@ -245,9 +290,31 @@ def _after_change(request: SyncRequest, spec: TargetSpec, outcome: TargetResult)
         environ=dict(request.context.environ),
         timeout=request.hook_timeout,
     )
-    return TargetResult(
-        target=outcome.target, plan=outcome.plan, changed=True, drift=outcome.drift, hook_errors=tuple(errors)
-    )
+    return replace(outcome, hook_errors=tuple(errors))
+
+
+def explain(bound: Bound, plan: Plan, known: Sequence[Root], day: dt.date) -> tuple[ScopeNote, ...]:
+    """What the distrust rule did to this store: roots skipped, rotator's copies removed, and
+    copies someone else put into a host-wide store (reported, never touched)."""
+    scope, name = bound.scope, bound.store.name
+    notes = [skipped_note(root, name) for root in scope.withheld(day) if root.active_at(day)]
+    catalog = {r.id: r for r in known}
+    for entry in plan.remove:
+        root = catalog.get(entry.owner_id or "")
+        if root is not None and root.distrusted_at(day) and root.active_at(day):
+            notes.append(removed_note(root, entry.label, scope, name))
+    forbidden = {r.sha256: r for r in known if scope.forbids(r, day) and r.active_at(day)}
+    if forbidden:
+        # One more read, only for host-wide stores: entries rotator does not own are not in the plan.
+        try:
+            contents = bound.store.read()
+        except RotatorError:
+            contents = None
+        for entry in contents.entries if contents else ():
+            root = forbidden.get(entry.cert.sha256) if entry.cert is not None else None
+            if root is not None and entry.owner_id is None:
+                notes.append(foreign_note(root, entry.label))
+    return tuple(notes)
 
 
 def _records(plan: Plan, previous: dict[str, RootRecord], at: dt.datetime) -> dict[str, RootRecord]:

@@ -11,6 +11,7 @@ import stat
 import tempfile
 from pathlib import Path
 
+from rotator import filesafety
 from rotator.errors import StoreError
 
 TEMP_SUFFIX = ".rotator-tmp"
@@ -19,6 +20,7 @@ TEMP_SUFFIX = ".rotator-tmp"
 def real_target(path: Path) -> Path:
     """The file a write must land in: a symlinked store (Debian's JDK cacerts) is updated
     through its link, never by replacing the link with a regular file."""
+    refuse_planted_link(path)
     return Path(os.path.realpath(path))
 
 
@@ -45,8 +47,32 @@ def read_regular(path: Path | str, limit: int | None = None) -> bytes:
         return handle.read() if limit is None else handle.read(limit + 1)
 
 
+def refuse_planted_link(path: Path) -> None:
+    """Follow links only when root or the user running rotator owns them: through a link another
+    user planted, rotator would read or write wherever that user chose."""
+    finding = filesafety.untrusted_link(path, filesafety.trusted_uids())
+    if finding is not None:
+        raise StoreError(finding.describe("", path))
+
+
+def make_dirs(directory: Path, mode: int = 0o755) -> None:
+    """``mkdir -p`` whose new directories get ``mode`` whatever the umask (0 would make them
+    writable by all); existing ones are left as they are."""
+    missing = []
+    while not directory.exists() and directory != directory.parent:
+        missing.append(directory)
+        directory = directory.parent
+    for new in reversed(missing):
+        try:
+            os.mkdir(new, mode)
+        except FileExistsError:
+            continue  # made meanwhile by another process: not ours to change
+        os.chmod(new, mode)
+
+
 def read_optional(path: Path, what: str) -> bytes | None:
     """The file's bytes, or None when it does not exist yet."""
+    refuse_planted_link(path)
     try:
         return read_regular(path)
     except FileNotFoundError:
@@ -74,7 +100,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
     target = real_target(path)
     directory = target.parent
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_dirs(directory)
     except OSError as exc:
         raise _write_error(directory, exc) from exc
     try:

@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rotator.errors import LockTimeout, RotatorError
+from rotator.fsutil import make_dirs
 
 LOCK_NAME = "rotator.lock"
 
@@ -21,6 +22,8 @@ def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator
     """Hold the lock for the block; wait at most ``timeout`` seconds, then say who holds it."""
     fd = open_lock_file(directory / LOCK_NAME)
     try:
+        if os.fstat(fd).st_uid == os.geteuid():
+            os.fchmod(fd, 0o644)  # whatever the umask
         deadline = time.monotonic() + timeout
         while True:
             try:
@@ -55,12 +58,12 @@ def open_lock_file(path: Path) -> int:
     otherwise truncate whatever it points at); so is anything but a regular file.
     """
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
+        make_dirs(path.parent)
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY, 0o644)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
             raise RotatorError(
-                f"{path} is a symbolic link; rotator does not follow links for its lock: remove it and run again"
+                f"{path} is a symbolic link, which rotator never follows; remove it"
             ) from exc
         raise RotatorError(
             f"cannot create the lock {path}: {exc.strerror}; pass a writable --state-dir"

@@ -5,15 +5,16 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from prometheus_client import CollectorRegistry, Counter, Gauge, write_to_textfile
+from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
-from rotator.errors import RotatorError
+from rotator.errors import RotatorError, StoreError
+from rotator.fsutil import atomic_write
 from rotator.state import State
 from rotator.status import MISSING, StatusReport
 
 
 def write(path: Path, report: StatusReport, state: State) -> None:
-    """Write every metric atomically (prometheus_client writes a temp file and renames it)."""
+    """Write every metric atomically: node_exporter never reads half a file."""
     registry = CollectorRegistry()
     present = Gauge("rotator_root_present", "1 when the target holds the root", ["target", "root"], registry=registry)
     not_after = Gauge("rotator_root_not_after_timestamp_seconds", "Expiry of the root", ["root"], registry=registry)
@@ -33,8 +34,8 @@ def write(path: Path, report: StatusReport, state: State) -> None:
         last_ok.set(dt.datetime.fromisoformat(state.last_success).timestamp())
     failures.inc(state.failures)
     drift.inc(state.drift_repairs)
+    # Our own atomic write rather than prometheus_client's: its file's mode follows the umask.
     try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        write_to_textfile(str(path), registry)
-    except OSError as exc:
-        raise RotatorError(f"cannot write metrics file {path}: {exc.strerror}; check metrics_file") from exc
+        atomic_write(path, generate_latest(registry), mode=0o644)
+    except StoreError as exc:
+        raise RotatorError(f"metrics file: {exc}; or check metrics_file") from exc

@@ -134,7 +134,6 @@ class Obtainer:
         if cache_dir is None or not self.write_cache:
             return
         try:
-            cache_dir.mkdir(parents=True, exist_ok=True, mode=0o755)
             atomic_write(cache_dir / f"{root.sha256}.pem", cert.to_pem(), mode=0o644)
         except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs a download
             self._warn(f"could not write cache {cache_dir}: {exc}")

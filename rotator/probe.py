@@ -18,11 +18,11 @@ import datetime as dt
 import ipaddress
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
-from cryptography.x509.oid import ExtendedKeyUsageOID
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from cryptography.x509.verification import (
     Criticality,
     ExtensionPolicy,
@@ -32,7 +32,7 @@ from cryptography.x509.verification import (
     VerificationError,
 )
 
-from rotator.catalog import Root
+from rotator.catalog import CrossSign, Root
 from rotator.certs import Cert
 from rotator.errors import PinMismatch, RootUnavailable, StoreError
 from rotator.obtain import Obtainer, ObtainSettings
@@ -116,10 +116,18 @@ class TargetVerdict:
     path: tuple[Cert, ...] = ()  # server certificate first, the store's anchor last
     reason: str = ""  # why not, when not trusted
     notes: tuple[str, ...] = ()
+    cross_sign: CrossSign | None = None  # the path runs through this cross-certificate
 
     @property
     def anchor(self) -> Cert | None:
         return self.path[-1] if self.path else None
+
+    @property
+    def route(self) -> str:
+        """``direct`` (the store holds the chain's own root) or ``cross-sign``; empty when not trusted."""
+        if not self.trusted:
+            return ""
+        return "cross-sign" if self.cross_sign is not None else "direct"
 
 
 def _server_eku(policy: Policy, cert: x509.Certificate, ext: x509.ExtendedKeyUsage | None) -> None:
@@ -256,6 +264,7 @@ class ProbeRequest:
     context: StoreContext = field(default_factory=StoreContext)
     sslmode: str = VERIFY_FULL
     timeout: float = DEFAULT_TIMEOUT
+    cross_signs: tuple[CrossSign, ...] = ()
 
     @property
     def at(self) -> dt.datetime:
@@ -274,6 +283,7 @@ class ProbeResult:
     configured_targets: bool  # False: ``targets`` holds the profile's roots as a stand-in
     known: tuple[tuple[Root, Cert], ...] = ()  # the catalog roots with a local copy
     warnings: tuple[str, ...] = ()
+    missing_cross_signs: tuple[CrossSign, ...] = ()  # hierarchies the server sends without their cross-sign
 
     @property
     def hostname(self) -> str | None:
@@ -324,6 +334,14 @@ def assess(
     anchors = anchoring_roots(chain, roots)
     verdicts: list[TargetVerdict] = []
     notes = list(warnings)
+    missing = unsent_cross_signs(chain, request.cross_signs)
+    catalog_ids = {root.id for root, _ in roots}
+    for cs in missing:
+        need = f"{cs.subject_id} itself" if cs.subject_id in catalog_ids else f"the self-signed {cs.subject_name}"
+        notes.append(
+            f"the server sends its chain without the cross-sign for {cs.subject_name}: only a store holding {need} "
+            f"trusts it (a store with {cs.issuer_id} alone does not)"
+        )
     configured = bool(request.targets)
     if configured:
         if stores is None:
@@ -338,12 +356,14 @@ def assess(
                 verdicts.append(TargetVerdict(store.name, False,
                                               reason="the store does not exist yet (run rotator sync)"))
                 continue
-            verdicts.append(evaluate(store.name, contents.certs(), chain, hostname, request.at))
+            verdict = evaluate(store.name, contents.certs(), chain, hostname, request.at)
+            verdicts.append(judge_route(verdict, contents.certs(), chain, request, roots, missing))
     else:
         day = request.at.date()
         wanted = {r.id for r in request.selected if r.active_at(day)}
         certs = [cert for root, cert in roots if root.id in wanted]
-        verdicts.append(evaluate(f"profile:{request.profile}", certs, chain, hostname, request.at))
+        verdict = evaluate(f"profile:{request.profile}", certs, chain, hostname, request.at)
+        verdicts.append(judge_route(verdict, certs, chain, request, roots, missing))
     return ProbeResult(
         endpoint=request.endpoint,
         at=request.at,
@@ -355,7 +375,73 @@ def assess(
         configured_targets=configured,
         known=tuple(roots),
         warnings=tuple(notes),
+        missing_cross_signs=tuple(missing),
     )
+
+
+def _cn(name: x509.Name) -> str:
+    values = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+    value = values[0].value if values else ""
+    return value if isinstance(value, str) else value.decode("utf-8", "replace")
+
+
+def unsent_cross_signs(chain: Sequence[Cert], cross_signs: Sequence[CrossSign]) -> list[CrossSign]:
+    """Cross-signed hierarchies the chain hangs under without carrying the root certificate
+    (cross-signed or self-signed): the client must hold the self-signed root itself."""
+    subjects = {_cn(c.x509.subject) for c in chain}
+    out: list[CrossSign] = []
+    for cs in cross_signs:
+        if cs.subject_name in subjects or any(c.subject_id == cs.subject_id for c in out):
+            continue
+        if any(_cn(chain[i].x509.issuer) == cs.subject_name and not chain[i].is_self_issued for i in reachable(chain)):
+            out.append(cs)
+    return out
+
+
+def judge_route(
+    verdict: TargetVerdict,
+    certs: Sequence[Cert],
+    chain: Sequence[Cert],
+    request: ProbeRequest,
+    roots: Sequence[tuple[Root, Cert]],
+    missing: Sequence[CrossSign],
+) -> TargetVerdict:
+    """Name the route of a trusted path (direct root or a cross-sign, with its end) and, for a
+    store that lacks a cross-signed hierarchy's own root, say which anchor it needs."""
+    held = {c.sha256 for c in certs}
+    by_id = {root.id: cert for root, cert in roots}
+
+    def holds_root(cs: CrossSign) -> bool:
+        cert = by_id.get(cs.subject_id)
+        return cert is not None and cert.sha256 in held
+
+    def fix(cs: CrossSign) -> str:
+        if cs.subject_id in by_id:
+            return f"add {cs.subject_id} to this target (include = [\"{cs.subject_id}\"])"
+        return f"no pin for the self-signed {cs.subject_name} is known to this catalog yet"
+
+    if not verdict.trusted:
+        for cs in missing:
+            if not holds_root(cs):
+                reason = (f"the server sends no cross-sign for {cs.subject_name}, so a client needs the self-signed "
+                          f"{cs.subject_name} as an anchor and this store lacks it; {fix(cs)}")
+                return replace(verdict, reason=reason)
+        sent = {c.sha256 for c in chain}
+        for cs in request.cross_signs:
+            if cs.sha256 in sent and not holds_root(cs):
+                return replace(verdict, reason=(
+                    f"{verdict.reason}; the chain reaches {cs.subject_name} through the {cs.issuer_id} cross-sign "
+                    f"(valid to {cs.not_after}): {fix(cs)}"))
+        return verdict
+    on_path = {c.sha256 for c in verdict.path}
+    for cs in request.cross_signs:
+        if cs.sha256 in on_path:
+            notes = list(verdict.notes)
+            if not holds_root(cs):
+                notes.append(f"this store reaches {cs.subject_name} only through the {cs.issuer_id} cross-sign, "
+                             f"which expires {cs.not_after}: {fix(cs)}")
+            return replace(verdict, cross_sign=cs, notes=tuple(notes))
+    return verdict
 
 
 def probe(request: ProbeRequest) -> ProbeResult:

@@ -8,8 +8,9 @@ from rotator.catalog import Catalog
 from rotator.certs import Cert
 from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
+from rotator.scope import FOREIGN, REMOVED, SKIPPED, ScopeNote
 from rotator.state import State
-from rotator.status import MISSING, OWNED, StatusReport
+from rotator.status import CROSS_SIGN, DIRECT, MISSING, OWNED, WITHHELD, Reach, StatusReport
 
 if TYPE_CHECKING:
     from rotator.probe import ProbeResult
@@ -50,6 +51,10 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
                 "error": t.error,
                 "drift": list(t.drift),
                 "hook_errors": list(t.hook_errors),
+                "scope": [
+                    {"action": n.action, "root": n.root_id, "as": n.label or None, "message": n.message}
+                    for n in t.scope_notes
+                ],
             }
             for t in result.targets
         ],
@@ -82,6 +87,7 @@ def sync_text(result: SyncResult) -> list[str]:
             parts.insert(0, "up to date")
         lines.append(f"{t.target}: {'; '.join(parts) or 'up to date'}")
         lines.extend(f"  note: {note}" for note in t.plan.notes)
+        lines.extend(_scope_line(n, result.dry_run) for n in t.scope_notes)
         if t.drift:
             lines.append(f"  drift: {', '.join(t.drift)} had been removed since the last run; put back")
         if result.dry_run:
@@ -94,6 +100,16 @@ def sync_text(result: SyncResult) -> list[str]:
     if not result.targets:
         lines.append("no targets given: roots verified, nothing written (use --target KIND:PATH or [[targets]])")
     return lines
+
+
+def _scope_line(note: ScopeNote, dry_run: bool) -> str:
+    if note.action == SKIPPED:
+        return f"  skipped {note.root_id}: {note.message}"
+    if note.action == REMOVED:
+        verb = "would remove" if dry_run else "removed"
+        return f"  {verb} {note.root_id} (as {note.label}): {note.message}"
+    assert note.action == FOREIGN
+    return f"  left {note.root_id}: {note.message}"
 
 
 def catalog_json(catalog: Catalog) -> dict[str, Any]:
@@ -116,10 +132,29 @@ def catalog_json(catalog: Catalog) -> dict[str, Any]:
                 "trusted_from": r.trusted_from.isoformat() if r.trusted_from else None,
                 "retire_after": r.retire_after.isoformat() if r.retire_after else None,
                 "retire_reason": r.retire_reason or None,
+                "role": r.role or None,
+                "public_trust": {
+                    "status": r.public_trust or None,
+                    "date": r.public_trust_date.isoformat() if r.public_trust_date else None,
+                    "note": r.public_trust_note or None,
+                },
             }
             for r in catalog.roots.values()
         ],
+        "cross_signs": [
+            {
+                "subject": c.subject_id,
+                "subject_name": c.subject_name,
+                "issuer": c.issuer_id,
+                "sha256": c.sha256,
+                "sha1": c.sha1,
+                "not_after": c.not_after.isoformat(),
+                "note": c.note,
+            }
+            for c in catalog.cross_signs
+        ],
         "profiles": {name: list(ids) for name, ids in catalog.profiles.items()},
+        "profile_purposes": {name: catalog.purpose(name) for name in catalog.profiles},
     }
 
 
@@ -129,11 +164,24 @@ def catalog_text(catalog: Catalog) -> list[str]:
         expiry = f"not after {r.not_after}" if r.not_after else ""
         lines.append(f"  {r.id:32} {r.status:8} {expiry:22} {r.name}")
         lines.append(f"  {'':32} sha256 {r.sha256}")
+        if r.role:
+            lines.append(f"  {'':32} role: {r.role}")
+        trust = r.public_trust_text + (f" ({r.public_trust_note})" if r.public_trust_note else "")
+        lines.append(f"  {'':32} public trust: {trust}")
         if r.note:
             lines.append(f"  {'':32} {r.note}")
+    if catalog.cross_signs:
+        lines.append("cross-signs (catalog facts, never written to a store as anchors):")
+        for c in catalog.cross_signs:
+            lines.append(f"  {c.subject_name} signed by {c.issuer_id}: not after {c.not_after}, sha256 {c.sha256}")
+            if c.note:
+                lines.append(f"    {c.note}")
     lines.append("profiles:")
     for name, ids in catalog.profiles.items():
-        lines.append(f"  {name}: {', '.join(ids)}")
+        lines.append(f"  {name}: {catalog.purpose(name)}")
+        lines.append(f"    {', '.join(ids)}")
+    lines.append("host-wide stores (system, java-cacerts) never get a root whose public trust is 'removed' unless "
+                 "the target sets allow_distrusted")
     return lines
 
 
@@ -156,13 +204,37 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
             }
             for r in status.roots
         ],
-        "targets": [{"target": t.target, "roots": dict(t.cells), "error": t.error} for t in status.targets],
-        "events": [{"date": e.date.isoformat(), "root": e.root_id, "what": e.what} for e in status.events],
+        "targets": [
+            {
+                "target": t.target,
+                "profile": t.profile or None,
+                "roots": {k: v for k, v in t.cells.items() if v != WITHHELD},
+                "withheld": [k for k, v in t.cells.items() if v == WITHHELD],
+                "hierarchies": [_reach_json(r) for r in t.reach],
+                "error": t.error,
+            }
+            for t in status.targets
+        ],
+        "events": [
+            {"date": e.date.isoformat(), "root": e.root_id, "what": e.what, "target": e.target}
+            for e in status.events
+        ],
         "findings": [{"severity": f.severity, "target": f.target, "message": f.message} for f in status.findings],
     }
 
 
-_CELL = {OWNED: "added", MISSING: "MISSING"}
+def _reach_json(r: Reach) -> dict[str, Any]:
+    return {
+        "root": r.hierarchy,
+        "name": r.name,
+        "path": r.path,
+        "anchor": r.anchor,
+        "cross_sign": r.cross_sign.sha256 if r.cross_sign else None,
+        "until": r.until.isoformat() if r.until else None,
+    }
+
+
+_CELL = {OWNED: "added", MISSING: "MISSING", WITHHELD: "withheld"}
 
 
 def status_text(status: StatusReport, state: State) -> list[str]:
@@ -178,9 +250,17 @@ def status_text(status: StatusReport, state: State) -> list[str]:
             if t.error:
                 lines.append(f"{t.target:{width}}  ERROR: {t.error}")
                 continue
-            cells = [f"{_CELL.get(t.cells[i], 'present'):{len(i)}}" for i in ids]
+            cells = [f"{_CELL.get(t.cells[i], 'present') if i in t.cells else '-':{len(i)}}" for i in ids]
             lines.append(f"{t.target:{width}}  " + "  ".join(cells))
-        lines.append("(added: rotator added it; present: already there under another name)")
+        lines.append("(added: rotator added it; present: already there under another name; -: not selected "
+                     "for this target; withheld: publicly distrusted, kept out of a host-wide store)")
+        signed = {c.subject_id for c in status.cross_signs}
+        crossed = [(t.target, r) for t in status.targets for r in t.reach if r.hierarchy in signed]
+        if crossed:
+            lines.append("")
+            lines.append("cross-signed hierarchies (how each target anchors them):")
+            for target, reach in crossed:
+                lines.append(f"  {target}: {reach.name}: {_reach_text(reach)}")
     lines.append("")
     lines.append("roots:")
     for r in status.roots:
@@ -196,6 +276,14 @@ def status_text(status: StatusReport, state: State) -> list[str]:
             where = f"{f.target}: " if f.target else ""
             lines.append(f"  {f.severity}: {where}{f.message}")
     return lines
+
+
+def _reach_text(r: Reach) -> str:
+    if r.path == DIRECT:
+        return f"directly ({r.anchor}, until {r.until})"
+    if r.path == CROSS_SIGN:
+        return f"only through the {r.anchor} cross-sign, until {r.until}"
+    return "not anchored"
 
 
 def probe_json(result: ProbeResult) -> dict[str, Any]:
@@ -244,12 +332,23 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
                     else None
                 ),
                 "path": [c.sha256 for c in t.path],
+                "route": t.route or None,
+                "cross_sign": (
+                    {"subject": t.cross_sign.subject_id, "issuer": t.cross_sign.issuer_id,
+                     "sha256": t.cross_sign.sha256, "not_after": t.cross_sign.not_after.isoformat()}
+                    if t.cross_sign is not None
+                    else None
+                ),
                 "reason": t.reason or None,
                 "notes": list(t.notes),
             }
             for t in result.targets
         ],
         "configured_targets": result.configured_targets,
+        "missing_cross_signs": [
+            {"subject": c.subject_id, "name": c.subject_name, "issuer": c.issuer_id}
+            for c in result.missing_cross_signs
+        ],
         "ok": result.ok,
         "verdict": probe_verdict(result),
         "warnings": list(result.warnings),
@@ -321,7 +420,13 @@ def probe_text(result: ProbeResult) -> list[str]:
     for t in result.targets:
         if t.trusted:
             path = " > ".join(c.common_name for c in t.path)
-            lines.append(f"  {t.target}: trusted, anchored at {_anchor_label(result, t.anchor)} (path: {path})")
+            if t.cross_sign is not None:
+                route = (f"through the cross-sign of {t.cross_sign.subject_name} by {t.cross_sign.issuer_id}, "
+                         f"valid to {t.cross_sign.not_after}")
+            else:
+                route = "direct root"
+            lines.append(f"  {t.target}: trusted, anchored at {_anchor_label(result, t.anchor)}, {route} "
+                         f"(path: {path})")
         else:
             lines.append(f"  {t.target}: NOT trusted: {t.reason}")
         lines.extend(f"    note: {n}" for n in t.notes)

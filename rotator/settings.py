@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import logging
 import math
 import os
 from collections.abc import Mapping
@@ -11,15 +12,19 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from rotator import config as config_mod
+from rotator import filesafety
 from rotator.catalog import DEFAULT_PROFILE, Catalog, Root
 from rotator.config import Config
 from rotator.engine import SyncRequest
 from rotator.errors import ConfigError
 from rotator.fetch import DownloadSettings
 from rotator.obtain import ObtainSettings, default_cache_dir
+from rotator.scope import resolve_scope
 from rotator.state import default_state_dir
 from stores import accepts_option, parse_target
 from stores.base import StoreContext, TargetSpec
+
+log = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -29,6 +34,14 @@ class Resolved:
     profile: str
     selected: tuple[Root, ...]
     request: SyncRequest
+
+    @property
+    def every_selected(self) -> tuple[Root, ...]:
+        """The global selection plus every root a target selects for itself (what a mirror must hold)."""
+        roots = {r.id: r for r in self.selected}
+        for scope in self.request.scopes:
+            roots.update((r.id, r) for r in scope.roots if r.id not in roots)
+        return tuple(roots.values())
 
 
 def parse_at(text: str | None) -> dt.datetime:
@@ -74,6 +87,8 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         specs = tuple(_with_password(parse_target(t), args) for t in cli_targets)
     else:
         specs = cfg.targets
+    scopes = tuple(resolve_scope(spec, catalog, profile, include) for spec in specs)
+    check_sources(cfg, specs, environ)
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     cache_arg = getattr(args, "cache_dir", None)
     if getattr(args, "no_cache", False):
@@ -106,6 +121,9 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
     request = SyncRequest(
         selected=selected,
         targets=specs,
+        scopes=scopes,
+        known=tuple(catalog.roots.values()),
+        cross_signs=catalog.cross_signs,
         obtain=obtain,
         download=download,
         context=context,
@@ -114,7 +132,30 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         metrics_file=Path(metrics_arg) if metrics_arg else cfg.metrics_file,
         on_change=cfg.on_change,
         hook_timeout=cfg.hook_timeout,
-        warn_days=int(getattr(args, "warn_days", None) or 30),
+        warn_days=30 if getattr(args, "warn_days", None) is None else int(args.warn_days),
         lock_timeout=_lock_timeout(getattr(args, "lock_timeout", None)),
     )
     return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)
+
+
+def check_sources(cfg: Config, specs: tuple[TargetSpec, ...], environ: Mapping[str, str]) -> None:
+    """Files that decide what rotator runs, trusts or reads as a secret must be safe from other
+    users (docs/configuration.md); the config file itself was checked before it was read."""
+    uids = filesafety.trusted_uids()
+    for root in cfg.roots:
+        if root.file is not None:
+            filesafety.require(root.file, f"file of root {root.id}", uids)
+    hooks: list[tuple[str, object]] = [("on_change", cfg.on_change)]
+    hooks += [(f"{spec.where}.on_change", spec.option("on_change")) for spec in specs]
+    for where, commands in hooks:
+        for argv in commands if isinstance(commands, tuple) else ():
+            filesafety.require_program(argv, environ, f"{where} hook", uids)
+    for spec in specs:
+        password_file = spec.option("storepass_file")
+        if isinstance(password_file, str) and password_file:
+            what = f"{spec.where}.storepass_file"
+            filesafety.require(password_file, what, uids)
+            mode = filesafety.readable_by_others(password_file)
+            if mode:
+                log.warning("%s %s (%s) is readable by every user; fix: chmod o-r %s",
+                            what, password_file, mode, password_file)

@@ -24,6 +24,9 @@ class Kind:
     needs_path: bool = True
     options: frozenset[str] = frozenset()
     summary: str = ""
+    # Serves every program on the host for every website: never given a publicly distrusted root
+    # unless the target allows it by name.
+    host_wide: bool = False
 
 
 def _require_path(spec: TargetSpec) -> Path:
@@ -70,7 +73,10 @@ def _pem_dir(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
 
 
 # Keys every target accepts; the engine, not the store, acts on them.
-COMMON_OPTIONS = frozenset({"on_change"})
+COMMON_OPTIONS = frozenset({"on_change", "profile", "include"})
+HOST_WIDE_OPTIONS = frozenset({"allow_distrusted"})
+# Keys a --target spec may carry after the path: KIND:PATH,profile=NAME,include=ID+ID
+SPEC_KEYS = {"profile": False, "include": True, "allow_distrusted": True}  # key -> takes a list
 
 KINDS: dict[str, Kind] = {
     "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
@@ -80,13 +86,15 @@ KINDS: dict[str, Kind] = {
         "java-cacerts",
         _java_cacerts,
         needs_path=False,
-        options=PASSWORD_OPTIONS | {"jvm_dirs"},
+        options=PASSWORD_OPTIONS | HOST_WIDE_OPTIONS | {"jvm_dirs"},
         summary="every JDK's cacerts on the host ($JAVA_HOME, java on PATH, /usr/lib/jvm), or the one named",
+        host_wide=True,
     ),
     "system": Kind(
         "system", _system, needs_path=False,
-        options=frozenset({"distro", "refresh", "refresh_timeout"}),
+        options=HOST_WIDE_OPTIONS | {"distro", "refresh", "refresh_timeout"},
         summary="the OS trust store: system (detected) or system:debian|rhel|suse|alpine|arch",
+        host_wide=True,
     ),
     "pem-dir": Kind(
         "pem-dir", _pem_dir,
@@ -107,11 +115,40 @@ def build_stores(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
 
 
 def parse_target(text: str, where: str = "--target") -> TargetSpec:
-    """``KIND:PATH`` or a bare ``KIND`` (``system``, ``java-cacerts``)."""
-    kind, sep, path = text.partition(":")
+    """``KIND:PATH`` or a bare ``KIND`` (``system``, ``java-cacerts``), optionally followed by
+    ``,key=value`` scope options: ``pem:/etc/app/roots.pem,profile=azure-legacy``,
+    ``system,allow_distrusted=digicert-global-root-ca``. List values join ids with ``+``."""
+    body = text
+    options: dict[str, object] = {}
+    while True:
+        head, comma, tail = body.rpartition(",")
+        key, eq, value = tail.partition("=")
+        if not comma or not eq or not key.replace("_", "").isalpha():
+            break  # a comma that belongs to the path
+        if key not in SPEC_KEYS:
+            allowed = ", ".join(SPEC_KEYS)
+            raise ConfigError(f"{where}: unknown option {key!r} in {text!r} (after the path: {allowed})")
+        if not value:
+            raise ConfigError(f"{where}: {key}= needs a value in {text!r}")
+        if SPEC_KEYS[key]:
+            previous = options.get(key, [])
+            assert isinstance(previous, list)
+            options[key] = value.split("+") + previous
+        elif key in options:
+            raise ConfigError(f"{where}: {key} given twice in {text!r}")
+        else:
+            options[key] = value
+        body = head
+    kind, sep, path = body.partition(":")
     if not kind:
         raise ConfigError(f"{where}: empty target kind in {text!r}; write KIND:PATH, e.g. pem:/etc/azure/roots.pem")
-    return TargetSpec(kind=kind, path=path if sep and path else None, where=where)
+    return TargetSpec(kind=kind, path=path if sep and path else None, options=tuple(options.items()), where=where)
+
+
+def is_host_wide(kind: str) -> bool:
+    """Whether targets of ``kind`` serve every program on the host (the scope rule applies)."""
+    known = KINDS.get(kind)
+    return known is not None and known.host_wide
 
 
 def accepts_option(kind: str, key: str) -> bool:

@@ -16,7 +16,8 @@ pytestmark = pytest.mark.skipif(not Path(kt.KEYTOOL).exists(), reason="keytool (
 G1 = "4348a0e9444c78cb265e058d5e8944b4d84f9662bd26db257f8934a443c70161"
 G2 = "cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f"
 MS_RSA = "c741f70f4b2a8d88bf2e71c14122ef53ef10eba0cfa5e64cfa20f418853073e0"
-POSTGRES = {"digicert-global-root-g2": G2, "microsoft-rsa-root-2017": MS_RSA, "digicert-global-root-ca": G1}
+MS_TLS = "6a170583db584151e1c454eeca2a64cc5d8e484a5bd1156e720b4458654ee9e5"
+POSTGRES = {"digicert-global-root-g2": G2, "microsoft-rsa-root-2017": MS_RSA, "microsoft-tls-rsa-root-g2": MS_TLS}
 DEBIAN_G2 = "debian:digicert_global_root_g2.pem"
 DEBIAN_MS_RSA = "debian:microsoft_rsa_root_certificate_authority_2017.pem"
 DEBIAN_G1 = "debian:digicert_global_root_ca.pem"
@@ -49,7 +50,7 @@ def error_lines(err: str) -> list[str]:
 def reduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, tuple[str, str]]]:
     """The machine's JDK cacerts (JKS) without G2 and Microsoft RSA 2017, and keytool's listing of it.
 
-    G1 stays under its Debian alias, so a sync must add two roots and find the third.
+    G1 stays under its Debian alias (not rotator's: never touched); a sync adds three roots.
     """
     if not kt.MACHINE_CACERTS.is_file():
         pytest.skip("no JDK cacerts on this machine")
@@ -75,11 +76,12 @@ def reduced_p12(tmp_path_factory: pytest.TempPathFactory,
 
 
 def assert_synced(after: dict[str, tuple[str, str]], before: dict[str, tuple[str, str]]) -> None:
-    """The two missing roots added under rotator's aliases, G1 found, every other entry unchanged."""
+    """The three missing roots added under rotator's aliases, every other entry (G1 too) unchanged."""
     added = {alias: after[alias] for alias in after.keys() - before.keys()}
     assert added == {
         "rotator-digicert-global-root-g2": ("trustedCertEntry", G2),
         "rotator-microsoft-rsa-root-2017": ("trustedCertEntry", MS_RSA),
+        "rotator-microsoft-tls-rsa-root-g2": ("trustedCertEntry", MS_TLS),
     }
     assert {alias: after[alias] for alias in before} == before
     fingerprints = [sha for _, sha in after.values()]
@@ -95,8 +97,8 @@ def test_jks_copy_of_jdk_cacerts(tmp_path: Path, run, reduced) -> None:
     config = write_config(tmp_path, {"kind": "jks", "path": store, "storepass_file": password_file})
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert result.code == 0, result.err
-    assert "added digicert-global-root-g2, microsoft-rsa-root-2017" in result.out
-    assert "already present: digicert-global-root-ca" in result.out
+    assert "added digicert-global-root-g2, microsoft-rsa-root-2017, microsoft-tls-rsa-root-g2" in result.out
+    assert "digicert-global-root-ca" not in result.out  # an application store: G1 is the owner's business
     assert store.read_bytes()[:4] == bytes.fromhex("feedfeed")
     assert_synced(kt.by_alias(store, PW), reduced[1])
     assert PW not in result.out + result.err
@@ -147,7 +149,8 @@ def test_dry_run_prints_alias_plan_and_writes_nothing(tmp_path: Path, run, reduc
                  "--target", f"java-cacerts:{store}")
     assert result.code == 0, result.err
     assert f"  + digicert-global-root-g2 (DigiCert Global Root G2, sha256 {G2})" in result.out
-    assert f"  = digicert-global-root-ca as {DEBIAN_G1}" in result.out
+    # host-wide: the distribution's G1 is reported, and left where it is
+    assert f"  left digicert-global-root-ca: DigiCert Global Root CA is here as {DEBIAN_G1}, not added by" in result.out
     assert store.read_bytes() == before
 
 
@@ -198,7 +201,7 @@ def test_kind_does_not_change_an_existing_format(tmp_path: Path, run, monkeypatc
     assert kt.by_alias(store, PW, "JKS") == {
         "digicertglobalrootg2": ("trustedCertEntry", G2),
         "rotator-microsoft-rsa-root-2017": ("trustedCertEntry", MS_RSA),
-        "rotator-digicert-global-root-ca": ("trustedCertEntry", G1),
+        "rotator-microsoft-tls-rsa-root-g2": ("trustedCertEntry", MS_TLS),
     }
 
 
@@ -478,16 +481,17 @@ def test_pkcs12_made_by_openssl_keeps_foreign_trust(tmp_path: Path, run, monkeyp
     assert "2 certificates without Java's trust attribute kept as they are" in result.out
     listing = kt.by_alias(store, PW, "PKCS12")
     # G2 was in the file but untrusted by Java: rotator adds its own trusted copy, and Java trusts
-    # exactly rotator's seven roots, nothing of the foreign ones.
-    assert set(listing) == {"rotator-" + r for r in (
-        "digicert-global-root-ca", "digicert-global-root-g2", "digicert-global-root-g3",
-        "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5", "microsoft-rsa-root-2017",
-        "microsoft-ecc-root-2017")}
+    # exactly rotator's roots, nothing of the foreign ones.
+    added = result.out.split(": added ", 1)[1].splitlines()[0].split(", ")
+    assert "digicert-global-root-g2" in added
+    assert set(listing) == {f"rotator-{root_id}" for root_id in added}
+    assert G2 in {sha for _, sha in listing.values()}
     assert _openssl_bags(store, PW, legacy)[:2] == foreign
 
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert result.code == 0, result.err
-    assert set(kt.by_alias(store, PW, "PKCS12")) == {f"rotator-{root_id}" for root_id in POSTGRES}
+    removed = result.out.split("removed ", 1)[1].split(";")[0].splitlines()[0].split(", ")
+    assert removed and set(kt.by_alias(store, PW, "PKCS12")) == {f"rotator-{r}" for r in added if r not in removed}
     assert _openssl_bags(store, PW, legacy)[:2] == foreign
     again = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert again.code == 0 and "up to date" in again.out

@@ -11,7 +11,7 @@ import pytest
 
 from stores.jdk_discovery import discover
 from tests import keytool as kt
-from tests.test_java_stores import G1, G2, MS_RSA, PW, error_lines, write_config
+from tests.test_java_stores import G2, MS_RSA, MS_TLS, PW, error_lines, write_config
 
 ISRG = "/etc/ssl/certs/ISRG_Root_X1.pem"
 
@@ -93,11 +93,11 @@ def test_java_cacerts_syncs_every_distinct_store(tmp_path: Path, run, host: dict
     assert targets == [f"java-cacerts:{host[n]}" for n in ("custom", "shared", "jdk8", "temurin")]
     assert f"note: used by {host['jvm'] / 'java-21-openjdk'} (java on PATH" in result.out
     expected = {"isrg", "rotator-digicert-global-root-g2", "rotator-microsoft-rsa-root-2017",
-                "rotator-digicert-global-root-ca"}
+                "rotator-microsoft-tls-rsa-root-g2"}
     for name in ("custom", "shared", "jdk8"):
         listing = kt.by_alias(host[name], PW)
         assert set(listing) == expected
-        assert {sha for _, sha in listing.values()} >= {G1, G2, MS_RSA}
+        assert {sha for _, sha in listing.values()} >= {MS_TLS, G2, MS_RSA}
     # Temurin's password-less store stays password-less: listed with no password at all.
     assert set(kt.by_alias(host["temurin"], "", "PKCS12")) == expected
     assert (host["jvm"] / "java-17-openjdk/lib/security/cacerts").is_symlink()

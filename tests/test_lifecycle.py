@@ -76,8 +76,8 @@ def test_retirement_removes_only_where_rotator_added_it(tmp_path: Path, run) -> 
 
 def test_future_g1_expiry_rehearsal(tmp_path: Path, run) -> None:
     bundle = tmp_path / "pg.pem"
-    assert run("sync", "--offline", "--profile", "azure-postgresql", "--target", f"pem:{bundle}").code == 0
-    result = run("sync", "--offline", "--profile", "azure-postgresql", "--target", f"pem:{bundle}",
+    assert run("sync", "--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}").code == 0
+    result = run("sync", "--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}",
                  "--dry-run", "--at", "2031-12-01")
     assert result.code == 0, result.err
     assert "would remove digicert-global-root-ca" in result.out
@@ -122,7 +122,7 @@ def test_drift_is_reported_repaired_and_status_goes_green(tmp_path: Path, run, s
 def test_status_table_and_warn_days(tmp_path: Path, run) -> None:
     bundle = tmp_path / "b.pem"
     bundle.write_bytes(G2.embedded_bytes() or b"")
-    args = ["--offline", "--profile", "azure-postgresql", "--target", f"pem:{bundle}"]
+    args = ["--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}"]
     before = run("status", *args)
     assert before.code == 1
     assert "NOT COMPLIANT" in before.out and "MISSING" in before.out

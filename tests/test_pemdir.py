@@ -24,9 +24,9 @@ from tests.pki import NOW, make_intermediate, make_leaf, make_root
 from tests.systree import config_with_root, openssl_verify
 
 AZURE_IDS = [
-    "digicert-global-root-ca", "digicert-global-root-g2", "digicert-global-root-g3",
+    "digicert-global-root-g2", "digicert-global-root-g3",
     "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
-    "microsoft-rsa-root-2017", "microsoft-ecc-root-2017",
+    "microsoft-rsa-root-2017", "microsoft-ecc-root-2017", "microsoft-tls-rsa-root-g2",
 ]
 
 

@@ -11,7 +11,8 @@ import pytest
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 
-from rotator.catalog import Catalog
+from rotator import catalog as catalog_mod
+from rotator.catalog import Catalog, CrossSign
 from rotator.certs import Cert, parse_many, parse_one
 from rotator.errors import ConfigError
 from rotator.probe import anchoring_roots, evaluate, signing_certs
@@ -187,6 +188,62 @@ def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Rota
     assert [t["anchor"]["id"] for t in doc["targets"]] == ["test-old-root", "test-new-root"]
 
 
+def _test_cross_sign_fact(pki: Rotation, cross: Issued, monkeypatch: pytest.MonkeyPatch) -> CrossSign:
+    """The catalog's cross-sign facts for the test PKI: the new root cross-signed by the old one."""
+    fact = CrossSign(subject_id="test-new-root", subject_name="Probe New Root", issuer_id="test-old-root",
+                     sha256=cross.sha256, sha1="", not_after=cross.cert.not_valid_after_utc.date())
+    monkeypatch.setattr(catalog_mod, "BUILTIN_CROSS_SIGNS", (fact,))
+    return fact
+
+
+def test_probe_names_the_route_direct_or_cross_sign(tmp_path: Path, pki: Rotation, run,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    cross = _cross_sign(pki.new_root, pki.old_root)
+    fact = _test_cross_sign_fact(pki, cross, monkeypatch)
+    config = write_config(tmp_path, pki)
+    only_old = bundle(tmp_path / "old.pem", pki.old_root)
+    only_new = bundle(tmp_path / "new.pem", pki.new_root)
+    with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca, cross], pki.new_leaf)) as server:
+        text = run("probe", f"localhost:{server.port}", "--config", str(config),
+                   "--target", f"pem:{only_old}", "--target", f"pem:{only_new}")
+        doc = json.loads(run("probe", f"localhost:{server.port}", "--json", "--config", str(config),
+                             "--target", f"pem:{only_old}", "--target", f"pem:{only_new}").out)
+    assert text.code == 0, text.out + text.err
+    assert (f"pem:{only_old}: trusted, anchored at test-old-root (Probe Old Root), through the cross-sign of "
+            f"Probe New Root by test-old-root, valid to {fact.not_after}") in text.out
+    assert (f"note: this store reaches Probe New Root only through the test-old-root cross-sign, which expires "
+            f"{fact.not_after}: add test-new-root to this target") in text.out
+    assert f"pem:{only_new}: trusted, anchored at test-new-root (Probe New Root), direct root" in text.out
+    routes = {t["target"]: (t["route"], t["cross_sign"]) for t in doc["targets"]}
+    assert routes[f"pem:{only_old}"] == ("cross-sign", {"subject": "test-new-root", "issuer": "test-old-root",
+                                                         "sha256": cross.sha256,
+                                                         "not_after": fact.not_after.isoformat()})
+    assert routes[f"pem:{only_new}"] == ("direct", None)
+    assert doc["missing_cross_signs"] == []
+
+
+def test_probe_says_which_anchor_a_chain_without_its_cross_sign_needs(tmp_path: Path, pki: Rotation, run,
+                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+    _test_cross_sign_fact(pki, _cross_sign(pki.new_root, pki.old_root), monkeypatch)
+    config = write_config(tmp_path, pki)
+    only_old = bundle(tmp_path / "old.pem", pki.old_root)
+    only_new = bundle(tmp_path / "new.pem", pki.new_root)
+    with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca], pki.new_leaf)) as server:
+        result = run("probe", f"localhost:{server.port}", "--config", str(config),
+                     "--target", f"pem:{only_old}", "--target", f"pem:{only_new}")
+        doc = json.loads(run("probe", f"localhost:{server.port}", "--json", "--config", str(config),
+                             "--target", f"pem:{only_old}", "--target", f"pem:{only_new}").out)
+    assert result.code == 1
+    assert (f"pem:{only_old}: NOT trusted: the server sends no cross-sign for Probe New Root, so a client needs the "
+            "self-signed Probe New Root as an anchor and this store lacks it; add test-new-root to this target"
+            ) in result.out
+    assert ("warning: the server sends its chain without the cross-sign for Probe New Root: only a store holding "
+            "test-new-root itself trusts it") in result.out
+    assert f"pem:{only_new}: trusted, anchored at test-new-root (Probe New Root), direct root" in result.out
+    assert doc["missing_cross_signs"] == [{"subject": "test-new-root", "name": "Probe New Root",
+                                           "issuer": "test-old-root"}]
+
+
 def test_starttls_postgres_with_a_fake_server(tmp_path: Path, pki: Rotation, run) -> None:
     store = bundle(tmp_path / "old.pem", pki.old_root)
     with serving(TlsServer(tmp_path / "srv", [pki.old_leaf, pki.old_ca], pki.old_leaf, starttls=True)) as server:
@@ -267,13 +324,15 @@ def _catalog_roots() -> list[tuple[object, Cert]]:
     return [(root, parse_one(root.embedded_bytes() or b"")) for root in catalog.roots.values()]
 
 
-def test_real_azure_chain_anchors_at_g2_by_cross_sign() -> None:
+def test_real_azure_chain_anchors_at_g2_by_cross_sign_and_at_the_new_root_directly() -> None:
     ocsp02 = parse_one((DATA / "microsoft-tls-g2-rsa-ca-ocsp-02.pem").read_bytes())
     xsign = parse_one((DATA / "microsoft-tls-rsa-root-g2-xsign.pem").read_bytes())
     chain = [ocsp02, xsign]  # as Azure sends it above the server certificate
     anchors = anchoring_roots(chain, _catalog_roots())  # type: ignore[arg-type]
-    assert [(a.root.id, a.index, a.sent) for a in anchors] == [("digicert-global-root-g2", 1, False)]
+    assert [(a.root.id, a.index, a.sent) for a in anchors] == [
+        ("digicert-global-root-g2", 1, False), ("microsoft-tls-rsa-root-g2", 0, False)]
     assert chain[anchors[0].index].common_name == "Microsoft TLS RSA Root G2"
+    assert chain[anchors[1].index].common_name == "Microsoft TLS G2 RSA CA OCSP 02"
 
 
 def test_real_azure_chain_is_not_anchored_by_microsoft_rsa_2017_alone() -> None:

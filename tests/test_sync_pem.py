@@ -14,7 +14,7 @@ from tests.pki import make_leaf, make_root
 
 CATALOG = Catalog.builtin()
 SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
-PG = ["digicert-global-root-g2", "microsoft-rsa-root-2017", "digicert-global-root-ca"]
+PG = ["digicert-global-root-g2", "microsoft-rsa-root-2017", "microsoft-tls-rsa-root-g2"]
 
 
 def fingerprints(path: Path) -> list[str]:
@@ -50,7 +50,7 @@ def test_creates_bundle_with_mode_0644_and_parent_dir(tmp_path: Path, run) -> No
     result = run("sync", "--offline", "--target", f"pem:{bundle}")
     assert result.code == 0, result.err
     assert stat.S_IMODE(bundle.stat().st_mode) == 0o644
-    assert set(fingerprints(bundle)) == {r.sha256 for r in CATALOG.roots.values() if r.status != "retired"}
+    assert set(fingerprints(bundle)) == {CATALOG.roots[i].sha256 for i in CATALOG.profiles["azure-all"]}
     assert not list(bundle.parent.glob("*.rotator-tmp"))
 
 
@@ -118,13 +118,13 @@ def test_narrower_profile_removes_only_what_rotator_added(tmp_path: Path, run) -
     assert result.code == 0, result.err
     doc = json.loads(result.out)
     assert set(doc["targets"][0]["removed"]) == {
-        "digicert-global-root-ca", "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
+        "microsoft-tls-rsa-root-g2", "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
         "microsoft-ecc-root-2017"}
     left = set(fingerprints(bundle))
     assert left == {g3.sha256, CATALOG.roots["digicert-global-root-g2"].sha256,
                     CATALOG.roots["microsoft-rsa-root-2017"].sha256}
     assert bundle.read_bytes().startswith(user_text)
-    assert b"rotator-digicert-global-root-ca" not in bundle.read_bytes()
+    assert b"rotator-microsoft-tls-rsa-root-g2" not in bundle.read_bytes()
 
 
 def test_custom_root_from_config_lets_openssl_verify_a_leaf(tmp_path: Path, run) -> None:
