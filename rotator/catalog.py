@@ -9,7 +9,6 @@ import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
-from importlib import resources
 from pathlib import Path
 
 from rotator.errors import ConfigError
@@ -60,7 +59,9 @@ class Root:
     def embedded_bytes(self) -> bytes | None:
         if not self.embedded:
             return None
-        return resources.files("rotator.data").joinpath(f"{self.id}.pem").read_bytes()
+        # The package's data directory, read as a plain file: importlib.resources (with zipfile,
+        # shutil and compression modules behind it) costs more than the read itself.
+        return (Path(__file__).parent / "data" / f"{self.id}.pem").read_bytes()
 
     def active_at(self, day: dt.date) -> bool:
         """Whether the lifecycle wants this root in a store on ``day``."""

@@ -1,4 +1,10 @@
-"""Certificate values: parsing PEM or DER from raw bytes, fingerprints, and root checks."""
+"""Certificate values: parsing PEM or DER from raw bytes, fingerprints, and root checks.
+
+A certificate's identity is the SHA-256 of its DER bytes, which needs no X.509 parser. The
+parse (cryptography, ~25 ms to import) happens on first use of a field that needs it, so a
+run that only compares fingerprints against pins never loads it. Validity dates are read
+from the DER directly for the same reason.
+"""
 
 from __future__ import annotations
 
@@ -7,12 +13,12 @@ import datetime as dt
 import hashlib
 import re
 import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
+from functools import cached_property
+from typing import TYPE_CHECKING
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
-from cryptography.x509.oid import NameOID
+if TYPE_CHECKING:
+    from cryptography import x509
 
 # The body cannot hold a '-' (base64 has none): a block whose END line is missing ends at the
 # next dash, and never swallows the blocks after it.
@@ -26,33 +32,62 @@ class NotACertificate(ValueError):
 
 @dataclass(frozen=True)
 class Cert:
-    """One X.509 certificate, identified by the SHA-256 of its DER encoding."""
+    """One X.509 certificate, identified by the SHA-256 of its DER encoding.
+
+    Build it with ``from_der`` (fully parsed now) or ``from_der_lazily`` (shape checked now,
+    parsed on first use of a field that needs the parser).
+    """
 
     der: bytes
-    x509: x509.Certificate = field(compare=False, repr=False)
 
     @classmethod
     def from_der(cls, der: bytes) -> Cert:
-        """The certificate, or NotACertificate: the one rule for malformed input everywhere.
+        cert = cls(der=der)
+        _ = cert.x509  # raises NotACertificate now rather than on first use
+        return cert
 
-        cryptography parses names, extensions and keys lazily, so a damaged certificate (a bad
-        version, a duplicate extension, an unknown key type) would only fail later, wherever a
-        field is first read. Every field rotator reads is read here, once, instead.
+    @classmethod
+    def from_der_lazily(cls, der: bytes) -> Cert:
+        """For fingerprint comparisons over many certificates: a DER SEQUENCE of the right shape.
+
+        A copy whose SHA-256 equals a pin is byte for byte the pinned certificate, so no parse is
+        needed to trust it; anything else is parsed only if a field of it is asked for.
         """
+        if not _looks_like_certificate(der):
+            raise NotACertificate("not a DER certificate (malformed structure)")
+        return cls(der=der)
+
+    @cached_property
+    def x509(self) -> x509.Certificate:
+        from cryptography import x509
+
         try:
             with warnings.catch_warnings():
                 # A few roots in distribution bundles carry serial 0; cryptography only warns.
                 warnings.simplefilter("ignore")
-                parsed = x509.load_der_x509_certificate(der)
+                parsed = x509.load_der_x509_certificate(self.der)
+                # cryptography parses names, extensions and keys lazily: a damaged certificate (a
+                # bad version, a duplicate extension, an unknown key) would otherwise fail later,
+                # wherever a field is first read. Every field rotator reads is read here, once:
+                # the one rule for malformed certificates everywhere.
                 parsed.subject.rfc4514_string()
                 parsed.issuer.rfc4514_string()
                 _ = parsed.extensions, parsed.not_valid_before_utc, parsed.not_valid_after_utc
                 parsed.public_key()
+                return parsed
         except Exception as exc:  # cryptography raises many types for malformed input
             raise NotACertificate(f"not a readable DER certificate ({_reason(exc)})") from exc
-        return cls(der=der, x509=parsed)
 
     @property
+    def parseable(self) -> bool:
+        """Whether the X.509 parser accepts it (always true for ``from_der`` certificates)."""
+        try:
+            _ = self.x509
+        except NotACertificate:
+            return False
+        return True
+
+    @cached_property
     def sha256(self) -> str:
         return hashlib.sha256(self.der).hexdigest()
 
@@ -70,29 +105,45 @@ class Cert:
 
     @property
     def common_name(self) -> str:
+        from cryptography.x509.oid import NameOID
+
         names = self.x509.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
         if names:
             value = names[0].value
             return value if isinstance(value, str) else value.decode("utf-8", "replace")
         return self.subject
 
+    @cached_property
+    def _validity(self) -> tuple[dt.datetime, dt.datetime]:
+        try:
+            return _der_validity(self.der)
+        except ValueError:  # an encoding the short reader does not know: ask the parser
+            return self.x509.not_valid_before_utc, self.x509.not_valid_after_utc
+
     @property
     def not_after(self) -> dt.datetime:
-        return self.x509.not_valid_after_utc
+        return self._validity[1]
 
     @property
     def not_before(self) -> dt.datetime:
-        return self.x509.not_valid_before_utc
+        return self._validity[0]
 
-    @property
+    @cached_property
     def is_ca(self) -> bool:
+        from cryptography import x509
+        from cryptography.utils import CryptographyDeprecationWarning
+
         try:
-            bc = self.x509.extensions.get_extension_for_class(x509.BasicConstraints).value
+            with warnings.catch_warnings():
+                # The extensions are parsed here, on first use: cryptography warns then about a root
+                # with serial 0 (a few in distribution bundles). Not news to a service's journal.
+                warnings.simplefilter("ignore", CryptographyDeprecationWarning)
+                bc = self.x509.extensions.get_extension_for_class(x509.BasicConstraints).value
         except x509.ExtensionNotFound:
             return False
         return bc.ca
 
-    @property
+    @cached_property
     def is_self_issued(self) -> bool:
         return self.x509.subject == self.x509.issuer
 
@@ -116,6 +167,9 @@ class Cert:
 
 
 def signature_valid(cert: x509.Certificate, key: object) -> bool:
+    from cryptography.exceptions import InvalidSignature
+    from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+
     algorithm = cert.signature_hash_algorithm
     try:
         if isinstance(key, rsa.RSAPublicKey):
@@ -173,22 +227,25 @@ def looks_like_pem(data: bytes) -> bool:
     return b"-----BEGIN" in data[:4096] or b"-----BEGIN CERTIFICATE-----" in data
 
 
-def parse_one(data: bytes) -> Cert:
-    """Exactly one certificate, PEM or DER, sniffed from the bytes (never from a name or header)."""
+def parse_one(data: bytes, *, lazily: bool = False) -> Cert:
+    """Exactly one certificate, PEM or DER, sniffed from the bytes (never from a name or header).
+
+    ``lazily``: check the shape only and leave the X.509 parse to the first field that needs it.
+    """
     if not data:
         raise NotACertificate("empty file")
+    make = Cert.from_der_lazily if lazily else Cert.from_der
     if looks_like_pem(data):
         blocks = pem_blocks(data)
         if len(blocks) != 1:
             raise NotACertificate(f"expected exactly one PEM certificate, found {len(blocks)}")
         if blocks[0] is None:
             raise NotACertificate("damaged base64 in the PEM block")
-        return Cert.from_der(blocks[0])
+        return make(blocks[0])
     head = data[:512].lstrip().lower()
     if head.startswith((b"<!doctype", b"<html", b"<?xml", b"{")):
         raise NotACertificate("got a web page or document, not a certificate")
-    cert = Cert.from_der(data)
-    return cert
+    return make(data)
 
 
 def parse_many(data: bytes) -> list[Cert]:
@@ -207,3 +264,72 @@ def parse_many(data: bytes) -> list[Cert]:
                 continue
         return certs
     return [Cert.from_der(data)] if data else []
+
+
+# -- a short DER reader: enough to tell a certificate's shape and read its validity dates ------
+
+
+def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
+    """(tag, start of value, end of value) of the element at ``pos``."""
+    if pos + 2 > len(data):
+        raise ValueError("truncated")
+    tag, first = data[pos], data[pos + 1]
+    head = pos + 2
+    if first < 0x80:
+        length = first
+    else:
+        count = first & 0x7F
+        if count == 0 or count > 4 or head + count > len(data):
+            raise ValueError("bad length")
+        length = int.from_bytes(data[head : head + count], "big")
+        head += count
+    if head + length > len(data):
+        raise ValueError("truncated")
+    return tag, head, head + length
+
+
+def _looks_like_certificate(der: bytes) -> bool:
+    """One DER SEQUENCE covering every byte, starting with another SEQUENCE (the TBSCertificate).
+
+    Cheap on purpose (it runs for every block of a bundle); the parser judges the rest when a
+    field is first asked for.
+    """
+    try:
+        tag, start, end = _tlv(der, 0)
+        return tag == 0x30 and end == len(der) and der[start : start + 1] == b"\x30"
+    except ValueError:
+        return False
+
+
+def _der_time(tag: int, raw: bytes) -> dt.datetime:
+    """UTCTime (YYMMDDHHMMSSZ) or GeneralizedTime (YYYYMMDDHHMMSSZ), as RFC 5280 requires them.
+
+    Parsed by hand: strptime loads locale and calendar modules, more than a no-op run costs.
+    """
+    text = raw.decode("ascii")
+    if tag == 0x17 and len(text) == 13 and text.endswith("Z"):
+        year = int(text[:2])
+        text = f"{1900 + year if year >= 50 else 2000 + year}{text[2:]}"
+    elif not (tag == 0x18 and len(text) == 15 and text.endswith("Z")):
+        raise ValueError("unsupported time encoding")
+    if not text[:14].isdigit():
+        raise ValueError("not a time")
+    month, day, hour, minute, second = (int(text[i : i + 2]) for i in range(4, 14, 2))
+    return dt.datetime(int(text[:4]), month, day, hour, minute, second, tzinfo=dt.UTC)
+
+
+def _der_validity(der: bytes) -> tuple[dt.datetime, dt.datetime]:
+    """notBefore and notAfter from TBSCertificate: [0] version?, serial, signature, issuer, validity."""
+    _, start, _ = _tlv(der, 0)
+    _, pos, _ = _tlv(der, start)  # into tbsCertificate
+    tag, _, end = _tlv(der, pos)
+    if tag == 0xA0:  # explicit version
+        pos = end
+    for _ in range(3):  # serialNumber, signature, issuer
+        _, _, pos = _tlv(der, pos)
+    tag, pos, _ = _tlv(der, pos)
+    if tag != 0x30:
+        raise ValueError("no validity")
+    tag_before, start_before, end_before = _tlv(der, pos)
+    tag_after, start_after, end_after = _tlv(der, end_before)
+    return (_der_time(tag_before, der[start_before:end_before]), _der_time(tag_after, der[start_after:end_after]))

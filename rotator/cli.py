@@ -7,26 +7,22 @@ Exit codes: 0 success (changed or not), 1 failure (nothing partially written),
 from __future__ import annotations
 
 import argparse
-import json
-import logging
 import math
 import os
 import sys
-from collections.abc import Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
-from rotator import __version__, probe, report, tlsfetch
-from rotator.engine import status_of, sync, wanted_roots
+from rotator import __version__, probe_options
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
-from rotator.fetch import Downloader
-from rotator.fsutil import atomic_write
-from rotator.obtain import Obtainer
-from rotator.settings import resolve
-from rotator.state import State
-from rotator.state import load as load_state
 
-log = logging.getLogger("rotator")
+# Each command imports what it uses when it runs: --version and --help answer without loading
+# the engine, and only probe loads ssl and the X.509 verifier (start-up is most of a no-op run).
+if TYPE_CHECKING:
+    from pathlib import Path
+
+    from rotator import probe, tlsfetch
+    from rotator.published import CheckRecord
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,9 +82,46 @@ def build_parser() -> argparse.ArgumentParser:
     p_daemon.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to keep right")
     p_daemon.add_argument("--sysroot", metavar="DIR", help=argparse.SUPPRESS)
 
-    p_cat = sub.add_parser("catalog", help="list the known roots and profiles")
+    p_service = sub.add_parser("service", help="set up the systemd service: `rotator service dropin`")
+    service_sub = p_service.add_subparsers(dest="service_command", metavar="ACTION", parser_class=_Parser,
+                                           required=True)
+    p_dropin = service_sub.add_parser(
+        "dropin",
+        help="write the sandbox drop-in both units read, from the config",
+        description="Writes rotator.service.d/rotator-sandbox.conf (and links it for rotator-sync.service): "
+        "ReadWritePaths= for every directory the config's targets and metrics file write into, and "
+        "LoadCredential= for every storepass_credential. Creates missing target directories. "
+        "Then run: systemctl daemon-reload.",
+    )
+    p_dropin.add_argument("--config", metavar="FILE", help="TOML config (default /etc/rotator/rotator.toml)")
+    p_dropin.add_argument("--unit-dir", metavar="DIR", default="/etc/systemd/system",
+                          help="where the units are installed (default /etc/systemd/system)")
+    p_dropin.add_argument("--print", dest="print_only", action="store_true", help="print the drop-in, write nothing")
+
+    p_cat = sub.add_parser("catalog", help="list the known roots and profiles; check them against Azure's list")
     p_cat.add_argument("--config", metavar="FILE")
     p_cat.add_argument("--json", action="store_true")
+    cat_sub = p_cat.add_subparsers(dest="catalog_command", metavar="ACTION", parser_class=_Parser)
+    p_check = cat_sub.add_parser(
+        "check",
+        help="compare the catalog with Azure's published CA list; propose verified entries for new roots",
+        description="Exit 0 when the catalog agrees with the list, 1 when they differ, 2 when the list "
+        "cannot be fetched or read. Nothing is trusted or changed.",
+    )
+    p_check.add_argument("--source", metavar="URL|FILE", help="the list's markdown source (default: Microsoft's)")
+    p_check.add_argument("--cross-check", metavar="FILE|DIR|URL", action="append",
+                         help="a second channel for proposed roots: a bundle or directory of certificates, "
+                         "or another URL of the certificate (repeatable)")
+    # SUPPRESS: `rotator catalog --json check` keeps the flag given before the action.
+    p_check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
+                         help="TOML config (custom roots are part of the comparison)")
+    p_check.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads")
+    p_check.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (custom roots' local copies)")
+    p_check.add_argument("--state-dir", metavar="DIR", help="where the result is kept for status and the daemon")
+    p_check.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
+                         help="one JSON document on stdout")
+    p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
     p_mirror = sub.add_parser("mirror", help="write verified copies of the selected roots into DIR")
     _common(p_mirror)
@@ -98,15 +131,20 @@ def build_parser() -> argparse.ArgumentParser:
         "probe",
         help="connect to a server and say whether a client using each target would trust its chain",
         description="Exit 0 when every target trusts the server, 1 when one would reject it, "
-        "2 when the server cannot be reached or speaks no TLS.",
+        "2 when the server cannot be reached or speaks no TLS (or the chain file cannot be read).",
     )
-    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", help="port 5432 with --starttls postgres, else 443")
-    p_probe.add_argument("--starttls", choices=tlsfetch.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?",
+                         help="port 5432 with --starttls postgres, else 443")
+    p_probe.add_argument("--chain-file", metavar="FILE",
+                         help="judge a saved chain instead of connecting (openssl s_client -showcerts output "
+                         "or a PEM bundle)")
+    p_probe.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument("--sslmode", choices=probe.SSLMODES, default=probe.VERIFY_FULL,
-                         help="verify-full (default) also checks the name, verify-ca only the chain")
-    p_probe.add_argument("--timeout", metavar="S", type=float, default=tlsfetch.DEFAULT_TIMEOUT,
-                         help=f"connect and handshake timeout in seconds (default {tlsfetch.DEFAULT_TIMEOUT:g})")
+    p_probe.add_argument("--sslmode", choices=probe_options.SSLMODES,
+                         help="verify-full (default) also checks the name, verify-ca only the chain; "
+                         "with --chain-file the name is checked only when --servername is given")
+    p_probe.add_argument("--timeout", metavar="S", type=float,
+                         help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})")
     p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
                          help="a store to judge (repeatable; default: the config's targets)")
     _keystore_password(p_probe)
@@ -124,6 +162,8 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
+    import logging
+
     # The daemon logs one line per event; by hand, only what needs attention.
     level = logging.INFO if args.command == "daemon" else logging.WARNING
     if getattr(args, "verbose", False):
@@ -141,6 +181,10 @@ def _setup_logging(args: argparse.Namespace) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else list(argv)
+    if args_given == ["--version"]:  # the one answer that needs no parser at all
+        print(f"rotator {__version__}")
+        return 0
     parser = build_parser()
     args = parser.parse_args(argv)
     if args.command is None:
@@ -158,10 +202,16 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _emit_json(doc: dict[str, Any]) -> None:
+    import json
+
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
 def cmd_sync(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import sync
+    from rotator.settings import resolve
+
     resolved = resolve(args, os.environ)
     result = sync(resolved.request)
     if args.json:
@@ -178,6 +228,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 
 
 def cmd_status(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.engine import status_of
+    from rotator.settings import resolve
+    from rotator.state import State
+    from rotator.state import load as load_state
+
     resolved = resolve(args, os.environ)
     request = resolved.request
     status = status_of(request)
@@ -195,6 +251,11 @@ def cmd_status(args: argparse.Namespace) -> int:
 
 
 def cmd_catalog(args: argparse.Namespace) -> int:
+    from rotator import report
+    from rotator.settings import resolve
+
+    if args.catalog_command == "check":
+        return cmd_catalog_check(args)
     resolved = resolve(args, os.environ)
     if args.json:
         _emit_json(report.catalog_json(resolved.catalog))
@@ -204,7 +265,55 @@ def cmd_catalog(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    from rotator import catalog_check, check_report, upstream
+    from rotator.settings import resolve
+
+    resolved = resolve(args, os.environ)
+    request = resolved.request
+    source = args.source or upstream.DEFAULT_SOURCE
+    state_dir = request.state_dir
+    try:
+        checked = catalog_check.run(source, tuple(resolved.catalog.roots.values()), request.obtain, request.download,
+                                    args.cross_check or ())
+    except upstream.ListUnreadable as exc:
+        error = str(exc)
+        _keep_check(state_dir, lambda previous: catalog_check.failure_record(source, request.at, error, previous))
+        if args.json:
+            _emit_json(check_report.check_unreadable_json(source, error))
+        raise
+    _keep_check(state_dir, lambda previous: catalog_check.success_record(checked, source))
+    if args.json:
+        _emit_json(check_report.check_json(checked))
+    else:
+        for line in check_report.check_text(checked):
+            print(line)
+    return 0 if checked.result.ok else 1
+
+
+def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
+    from rotator import published
+
+    """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
+    if state_dir is None:
+        return
+    try:
+        published.save(state_dir, record(published.load(state_dir)))
+    except (RotatorError, OSError) as exc:
+        print(f"rotator: warning: the result was not kept in {state_dir} ({exc}); status will not show it",
+              file=sys.stderr)
+
+
 def cmd_mirror(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import report
+    from rotator.engine import wanted_roots
+    from rotator.fetch import Downloader
+    from rotator.fsutil import atomic_write
+    from rotator.obtain import Obtainer
+    from rotator.settings import resolve
+
     resolved = resolve(args, os.environ)
     request = resolved.request
     active, _ = wanted_roots(resolved.every_selected, request.at)
@@ -235,10 +344,68 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return Daemon(args, os.environ).run()
 
 
+def cmd_service(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator import config as config_mod
+    from rotator import service
+
+    path = config_mod.locate(args.config, os.environ)
+    if path is None:
+        raise ConfigError(
+            f"no config at {config_mod.DEFAULT_PATH}; install one first (systemd/rotator.toml.example) or pass --config"
+        )
+    path = Path(os.path.abspath(path))  # named in the drop-in's comment
+    cfg = config_mod.load(path)
+    sandbox = service.sandbox_for(cfg)
+    if args.print_only:
+        sys.stdout.write(service.render_dropin(sandbox, path))
+        return 0
+    installed = service.install_dropin(sandbox, path, Path(args.unit_dir))
+    for directory in installed.created:
+        print(f"created {directory}")
+    print(f"wrote {installed.dropin}" + "".join(f"\nlinked {link}" for link in installed.links))
+    for directory in sandbox.writable:
+        print(f"  writable: {directory}")
+    for name in sandbox.credentials:
+        print(f"  credential: {name}")
+    for missing in installed.missing_credentials:
+        print(f"rotator: warning: {missing} does not exist; put the keystore password there (mode 0600) "
+              "before starting the service", file=sys.stderr)
+    print("next: systemctl daemon-reload, then (re)start rotator.service or rotator-sync.timer")
+    return 0
+
+
+def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
+    """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
+    from rotator import probe, tlsfetch
+
+    if args.chain_file is None:
+        if args.endpoint is None:
+            raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
+        if args.timeout is not None and (not math.isfinite(args.timeout) or args.timeout <= 0):
+            raise ConfigError("--timeout: must be a positive number of seconds")
+        endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
+        return endpoint, args.sslmode or probe.VERIFY_FULL
+    if args.endpoint is not None:
+        raise ConfigError("probe: give HOST[:PORT] or --chain-file FILE, not both")
+    for flag, value in (("--starttls", args.starttls), ("--timeout", args.timeout)):
+        if value is not None:
+            raise ConfigError(f"{flag}: no connection is made with --chain-file; leave it out")
+    if args.sslmode == probe.VERIFY_FULL and not args.servername:
+        raise ConfigError("--chain-file: the name is checked only with --servername NAME (the name clients connect to)")
+    sslmode = args.sslmode or (probe.VERIFY_FULL if args.servername else probe.VERIFY_CA)
+    # No host: the endpoint only carries the name to check.
+    return tlsfetch.Endpoint(host="", port=0, servername=args.servername), sslmode
+
+
 def cmd_probe(args: argparse.Namespace) -> int:
-    if not math.isfinite(args.timeout) or args.timeout <= 0:
-        raise ConfigError("--timeout: must be a positive number of seconds")
-    endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
+    from pathlib import Path
+
+    from rotator import probe, published, report, tlsfetch
+    from rotator.settings import resolve
+
+    endpoint, sslmode = _probe_mode(args)
     resolved = resolve(args, os.environ)
     request = probe.ProbeRequest(
         endpoint=endpoint,
@@ -248,16 +415,27 @@ def cmd_probe(args: argparse.Namespace) -> int:
         targets=resolved.request.targets,
         obtain=resolved.request.obtain,
         context=resolved.request.context,
-        sslmode=args.sslmode,
-        timeout=args.timeout,
+        sslmode=sslmode,
+        timeout=args.timeout or tlsfetch.DEFAULT_TIMEOUT,
         cross_signs=resolved.catalog.cross_signs,
+        intermediates=published.intermediates(published.load_or_note(resolved.request.state_dir)),
     )
+    if args.chain_file is not None:
+        from rotator import chainfile
+
+        return _probe_output(args, chainfile.probe_file(request, Path(args.chain_file)))
     try:
         result = probe.probe(request)
     except ServerUnreachable as exc:
         if args.json:
             _emit_json(report.probe_unreachable_json(exc, endpoint.starttls))
         raise
+    return _probe_output(args, result)
+
+
+def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
+    from rotator import report
+
     if args.json:
         _emit_json(report.probe_json(result))
     else:
@@ -273,4 +451,5 @@ COMMANDS = {
     "catalog": cmd_catalog,
     "mirror": cmd_mirror,
     "probe": cmd_probe,
+    "service": cmd_service,
 }

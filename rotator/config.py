@@ -8,7 +8,6 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -26,16 +25,22 @@ TOP_KEYS = {
     "cache_dir", "state_dir", "metrics_file", "on_change", "hook_timeout", "daemon",
 }
 ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note", "trusted_from", "retire_after", "retire_reason"}
-DOWNLOAD_KEYS = {"ca_bundle", "mirror", "connect_timeout", "read_timeout", "retries", "max_bytes"}
-DAEMON_KEYS = {"interval", "jitter", "retry"}
+DOWNLOAD_KEYS = {
+    "offline", "ca_bundle", "mirror", "connect_timeout", "read_timeout", "total_timeout", "budget", "retries",
+    "max_bytes",
+}
+DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
 
 
 @dataclass(frozen=True)
 class DownloadConfig:
+    offline: bool = False  # as --offline: cache, mirror directory, local files, embedded copies only
     ca_bundle: Path | None = None
     mirror: str | None = None
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
+    total_timeout: float = 60.0  # one download, headers to last byte
+    budget: float = 120.0  # every download of one run together; then the run goes on without the network
     retries: int = 3
     max_bytes: int = 64 * 1024
 
@@ -78,6 +83,8 @@ def load(path: Path | None) -> Config:
         raise ConfigError(f"config file {path} not found; pass an existing file with --config") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    import tomllib  # only when there is a config file to read
+
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
@@ -182,11 +189,17 @@ def _download(raw: Any, base: Path) -> DownloadConfig:
     if mirror and not mirror.startswith(("https://", "http://")):
         mirror = str(base / mirror)
     defaults = DownloadConfig()
+    offline = raw.get("offline", False)
+    if not isinstance(offline, bool):
+        raise ConfigError("download.offline: expected true or false")
     return DownloadConfig(
+        offline=offline,
         ca_bundle=_path(raw, "ca_bundle", "download.", base),
         mirror=mirror,
         connect_timeout=_number(raw, "connect_timeout", defaults.connect_timeout),
         read_timeout=_number(raw, "read_timeout", defaults.read_timeout),
+        total_timeout=_number(raw, "total_timeout", defaults.total_timeout),
+        budget=_number(raw, "budget", defaults.budget),
         retries=int(_number(raw, "retries", defaults.retries, allow_zero=True)),
         max_bytes=int(_number(raw, "max_bytes", defaults.max_bytes)),
     )

@@ -4,11 +4,16 @@ The main thread only waits, handles signals, pings the watchdog and schedules; e
 runs in a worker thread so a slow download never starves the watchdog. On SIGTERM the
 daemon stops within about a second: a cycle still downloading is abandoned (nothing has
 been written yet at that point), a store write in progress is waited for, never cut.
+
+Azure's published CA list is checked on its own schedule (``daemon.catalog_check``, weekly by
+default, never when offline) in a thread of its own: it writes only its record in the state
+directory, so it never delays a sync, and it is abandoned at once on SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import logging
 import signal
 import threading
@@ -17,11 +22,15 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from rotator.engine import Cancelled, RunControl, sync
+from rotator import catalog_check, published
+from rotator.engine import Cancelled, RunControl, StatusReads, SyncRequest, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
+from rotator.published import CheckRecord
 from rotator.scheduler import CycleScheduler, parse_duration
+from rotator.service import check_writable, sandbox_for
 from rotator.settings import Resolved, resolve
+from rotator.upstream import DEFAULT_SOURCE, ListUnreadable
 
 log = logging.getLogger(__name__)
 
@@ -36,13 +45,18 @@ class Timing:
     interval: int
     jitter: int
     retry: int  # first delay after a failure; doubles per failure, capped at the interval
+    catalog_check: int | None = None  # seconds between checks of Azure's published list; None: off
+    catalog_source: str = DEFAULT_SOURCE
 
     @classmethod
     def from_config(cls, daemon: Mapping[str, str]) -> Timing:
+        check = daemon.get("catalog_check") or catalog_check.DEFAULT_INTERVAL
         return cls(
             interval=parse_duration(daemon.get("interval") or DEFAULT_INTERVAL, "daemon.interval"),
             jitter=parse_duration(daemon.get("jitter") or DEFAULT_JITTER, "daemon.jitter"),
             retry=parse_duration(daemon.get("retry") or DEFAULT_RETRY, "daemon.retry"),
+            catalog_check=None if check.strip() == "off" else parse_duration(check, "daemon.catalog_check"),
+            catalog_source=daemon.get("catalog_source") or DEFAULT_SOURCE,
         )
 
     def backoff(self, failures: int) -> int:
@@ -67,10 +81,12 @@ class Daemon:
         self.environ = environ
         self.resolver = resolver
         self.resolved = resolver(args, environ)  # a bad config at start is exit 2, as for sync
+        _check_sandbox(self.resolved)
         self.timing = Timing.from_config(self.resolved.config.daemon)
         self.notifier = Notifier(environ)
         self.scheduler = CycleScheduler(self._start_cycle)
         self.control = RunControl()
+        self.status_reads = StatusReads()
         self.wake = threading.Event()
         self.stop_requested = False
         self.reload_requested = False
@@ -79,6 +95,10 @@ class Daemon:
         self.failures = 0
         self.ready_sent = False
         self.last_watchdog = 0.0
+        self.status_line = ""
+        self.check_worker: threading.Thread | None = None
+        self.check_record: CheckRecord | None = published.load_or_note(self.resolved.request.state_dir)
+        self.next_check = self._check_due_in(self.check_record)
 
     # signals only set flags; the main loop acts on them
     def _on_stop(self, signum: int, frame: FrameType | None) -> None:
@@ -102,13 +122,16 @@ class Daemon:
                 self._reload()
             if self.worker is None:
                 self.scheduler.run_pending()
+            if self.check_worker is not None and not self.check_worker.is_alive():
+                self._finish_check()
+            self._maybe_check()
             self._ping_watchdog()
             self.wake.wait(timeout=self._tick())
             self.wake.clear()
         return self._shutdown()
 
     def _tick(self) -> float:
-        if self.worker is not None:
+        if self.worker is not None or self.check_worker is not None:
             return 0.05
         idle = self.scheduler.idle_seconds()
         tick = 1.0 if idle is None else max(0.05, min(1.0, idle))
@@ -124,8 +147,21 @@ class Daemon:
             self.notifier.send("WATCHDOG=1")
             self.last_watchdog = now
 
+    def cycle_request(self) -> SyncRequest:
+        """The request for the next cycle, judged at the time it starts.
+
+        A daemon runs for months: the lifecycle (a root retired on its date, a cross-sign that
+        ended) must follow the clock, not the moment the config was read. ``--at`` pins the date.
+        """
+        request = replace(
+            self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads
+        )
+        if getattr(self.args, "at", None):
+            return request
+        return replace(request, obtain=replace(request.obtain, at=dt.datetime.now(dt.UTC)))
+
     def _start_cycle(self) -> None:
-        request = replace(self.resolved.request, control=self.control, with_status=True)
+        request = self.cycle_request()
 
         def body() -> None:
             try:
@@ -176,22 +212,105 @@ class Daemon:
             line = f"failed ({self.failures} in a row): {outcome.summary}; retry in {_human(delay)}"
             log.error("%s", line)
         self.scheduler.next_in(delay, jitter)
+        self.status_line = line
         if not self.ready_sent:
-            self.notifier.send("READY=1", f"STATUS={line}")
+            self.notifier.send("READY=1", f"STATUS={self._status()}")
             self.ready_sent = True
         else:
-            self.notifier.status(line)
+            self.notifier.status(self._status())
+
+    def _status(self) -> str:
+        """The last cycle's line, plus a standing difference from Azure's published list."""
+        record = self.check_record
+        if record is None or self.timing.catalog_check is None:
+            return self.status_line
+        if record.ok is False:
+            count = len(record.differences)
+            return (f"{self.status_line}; Azure's CA list differs from the catalog "
+                    f"({count} difference{'s' if count != 1 else ''}: rotator catalog check)")
+        if record.ok is None and record.differences:
+            return f"{self.status_line}; Azure's CA list differed at the last read, unreadable since"
+        return self.status_line
+
+    # ------------------------------------------------------------------ Azure's published list
+
+    def _check_due_in(self, record: CheckRecord | None) -> float:
+        """The monotonic time of the next check (inf when checks are off)."""
+        interval = self.timing.catalog_check
+        if interval is None or self.resolved.request.obtain.offline or self.resolved.request.state_dir is None:
+            return float("inf")
+        now = dt.datetime.now(dt.UTC)
+        if catalog_check.due(record, interval, now):
+            return time.monotonic()
+        assert record is not None
+        wait = (record.at_time + dt.timedelta(seconds=interval) - now).total_seconds()
+        return time.monotonic() + max(wait, 0.0)
+
+    def _maybe_check(self) -> None:
+        if self.check_worker is not None or time.monotonic() < self.next_check:
+            return
+        request = self.resolved.request
+        source = self.timing.catalog_source
+        roots = tuple(self.resolved.catalog.roots.values())
+        previous = self.check_record
+        state_dir = request.state_dir
+        assert state_dir is not None
+
+        def body() -> None:
+            now = dt.datetime.now(dt.UTC)
+            try:
+                checked = catalog_check.run(source, roots, replace(request.obtain, at=now), request.download,
+                                            proposals=False)
+                record = catalog_check.success_record(checked, source)
+            except ListUnreadable as exc:
+                record = catalog_check.failure_record(source, now, str(exc), previous)
+            except Exception as exc:  # a bug in the check must not end the service
+                log.exception("catalog check crashed")
+                record = catalog_check.failure_record(source, now, f"internal error: {exc}", previous)
+            try:
+                published.save(state_dir, record)
+            except RotatorError as exc:
+                log.error("cannot keep the catalog check's result: %s", exc)
+            self.check_record = record
+            self.wake.set()
+
+        self.check_worker = threading.Thread(target=body, name="rotator-catalog-check", daemon=True)
+        self.check_worker.start()
+
+    def _finish_check(self) -> None:
+        assert self.check_worker is not None
+        self.check_worker.join()
+        self.check_worker = None
+        record = self.check_record
+        interval = self.timing.catalog_check or 0
+        if record is None or record.ok is None:
+            retry = min(interval, catalog_check.RETRY_AFTER_FAILURE)
+            log.warning("cannot read Azure's published CA list: %s; next try in %s",
+                        record.error if record else "no result", _human(retry))
+            self.next_check = time.monotonic() + retry
+        else:
+            if record.ok:
+                log.info("Azure's published CA list agrees with the catalog; next check in %s", _human(interval))
+            else:
+                log.warning("Azure's published CA list differs from the catalog: %s; run rotator catalog check "
+                            "for details and proposals", "; ".join(m for _, m in record.differences))
+            self.next_check = time.monotonic() + interval
+        if self.ready_sent:
+            self.notifier.status(self._status())
 
     def _reload(self) -> None:
         self.reload_requested = False
         try:
             resolved = self.resolver(self.args, self.environ)
+            _check_sandbox(resolved)
             timing = Timing.from_config(resolved.config.daemon)
         except RotatorError as exc:
             log.error("config reload failed, keeping the previous config: %s", exc)
             self.notifier.status(f"config reload failed, running with the previous config: {exc}")
             return
         self.resolved, self.timing = resolved, timing
+        if self.check_worker is None:
+            self.next_check = self._check_due_in(self.check_record)
         log.info("config reloaded; syncing now")
         self._start_cycle()
 
@@ -207,6 +326,13 @@ class Daemon:
                 log.info("stopping: the unfinished cycle was abandoned before writing")
         log.info("daemon stopped")
         return 0
+
+
+def _check_sandbox(resolved: Resolved) -> None:
+    """Every directory a target writes must be writable now: a sandbox that forbids one would
+    otherwise fail every cycle. A ConfigError (exit 2: the unit stops instead of restarting)."""
+    request = resolved.request
+    check_writable(sandbox_for(replace(resolved.config, targets=request.targets, metrics_file=request.metrics_file)))
 
 
 def _human(seconds: int) -> str:

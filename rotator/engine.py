@@ -14,6 +14,7 @@ import threading
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from rotator import hooks, lock, storelock
 from rotator import state as state_mod
@@ -22,10 +23,22 @@ from rotator.errors import RotatorError
 from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
 from rotator.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
-from rotator.state import RootRecord, State
-from rotator.status import StatusReport, evaluate
+from rotator.state import RootRecord, Seen, State
 from stores import build_stores as stores_for
-from stores.base import Anchor, Plan, StoreContext, TargetSpec, TrustStore, owned_id
+from stores.base import (
+    Anchor,
+    FileStamp,
+    Plan,
+    StoreContents,
+    StoreContext,
+    TargetSpec,
+    TrustStore,
+    one_file,
+    owned_id,
+)
+
+if TYPE_CHECKING:
+    from rotator.status import StatusReport
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +88,8 @@ class SyncRequest:
     warn_days: int = 30
     with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
     control: RunControl | None = field(default=None, compare=False)
+    # The daemon's memory of what status read in earlier cycles (None: read every store afresh).
+    status_reads: StatusReads | None = field(default=None, compare=False)
     scopes: tuple[Scope, ...] = ()  # one per target, same order; empty: the global selection everywhere
     known: tuple[Root, ...] = ()  # every catalog root (to explain removals and foreign distrusted roots)
     cross_signs: tuple[CrossSign, ...] = ()
@@ -183,11 +198,82 @@ def _record(request: SyncRequest, stores: Sequence[Bound], state: State) -> Stat
 
 
 def status_of(request: SyncRequest, stores: Sequence[Bound] | None = None) -> StatusReport:
+    from rotator import published
+    from rotator.status import evaluate  # a plain sync never evaluates status
+
     bound = build_stores(request) if stores is None else stores
+    read = [b.store for b in bound]
+    if request.status_reads is not None:
+        read = request.status_reads.through(read)
+    record = published.load_or_note(request.state_dir)
     return evaluate(
-        [(b.store, b.scope) for b in bound], request.selected, request.at, request.warn_days,
-        known=request.known, cross_signs=request.cross_signs,
+        [(store, b.scope) for store, b in zip(read, bound, strict=True)], request.selected, request.at,
+        request.warn_days, known=request.known, cross_signs=request.cross_signs,
+        intermediates=published.intermediates(record), catalog_check=record,
     )
+
+
+class StatusReads:
+    """What the daemon's status pass read from each one-file store, kept from cycle to cycle.
+
+    A store whose bytes are still the ones read (same SHA-256) is answered from memory, with the
+    certificates it parsed then; anything else is read again. Only the stores of the latest
+    cycle are kept, so memory does not grow with the number of cycles.
+    """
+
+    def __init__(self) -> None:
+        self._kept: dict[str, tuple[FileStamp, StoreContents]] = {}
+
+    def through(self, stores: Sequence[TrustStore]) -> list[TrustStore]:
+        kept: dict[str, tuple[FileStamp, StoreContents]] = {}
+        out: list[TrustStore] = []
+        for store in stores:
+            single = one_file(store)
+            previous = self._kept.get(store.name)
+            if single is not None and previous is not None and previous[0].matches(single.path):
+                kept[store.name] = previous
+                out.append(_Read(store, previous[1]))
+                continue
+            out.append(_Remembering(store, kept))
+        self._kept = kept
+        return out
+
+
+class _Read:
+    """A store answered from memory (status only calls ``read``)."""
+
+    def __init__(self, store: TrustStore, contents: StoreContents) -> None:
+        self.name = store.name
+        self._store = store
+        self._contents = contents
+
+    def read(self) -> StoreContents:
+        return self._contents
+
+    def plan(self, wanted: Sequence[Anchor]) -> Plan:
+        return self._store.plan(wanted)
+
+    def apply(self, plan: Plan) -> None:
+        self._store.apply(plan)
+
+    def verify(self, wanted: Sequence[Anchor]) -> None:
+        self._store.verify(wanted)
+
+
+class _Remembering(_Read):
+    """A store read now; a one-file store's contents are kept with the stamp of the bytes read."""
+
+    def __init__(self, store: TrustStore, kept: dict[str, tuple[FileStamp, StoreContents]]) -> None:
+        super().__init__(store, StoreContents())
+        self._kept = kept
+
+    def read(self) -> StoreContents:
+        contents = self._store.read()
+        single = one_file(self._store)
+        last = single.last_read() if single is not None else None
+        if last is not None:
+            self._kept[self.name] = (last.stamp(), contents)
+        return contents
 
 
 def _needed(request: SyncRequest, stores: Sequence[Bound]) -> tuple[list[Root], list[Root]]:
@@ -220,8 +306,14 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State) -> SyncRes
     for bound in stores:
         spec, store = bound.spec, bound.store
         anchors = [by_id[r.id] for r in bound.scope.wanted(day)]
-        with control.writing(), _store_lock(store, request):
-            outcome = converge(store, anchors, state.targets.get(store.name, {}), dry_run=request.dry_run)
+        previous = state.targets.get(store.name, {})
+        outcome = unchanged_since_verified(store, anchors, previous, state.seen.get(store.name))
+        read_now = outcome is None
+        if outcome is None:
+            with control.writing(), _store_lock(store, request):
+                outcome = converge(store, anchors, previous, dry_run=request.dry_run)
+        if read_now and not request.dry_run:
+            _remember_read(state, store, outcome)
         if outcome.plan is not None:
             outcome = replace(outcome, scope_notes=explain(bound, outcome.plan, request.known, day))
             for note in outcome.scope_notes:
@@ -242,6 +334,40 @@ def _store_lock(store: TrustStore, request: SyncRequest) -> contextlib.AbstractC
     if request.dry_run or not isinstance(directory, Path):
         return contextlib.nullcontext()
     return storelock.held(directory, timeout=request.lock_timeout)
+
+
+def unchanged_since_verified(
+    store: TrustStore, anchors: Sequence[Anchor], previous: dict[str, RootRecord], seen: Seen | None
+) -> TargetResult | None:
+    """The no-op answer for a one-file store whose bytes are the ones the last run verified,
+    when the same roots are wanted; None whenever the store has to be read."""
+    single = one_file(store)
+    if single is None or seen is None:
+        return None
+    wanted = {a.root_id: a.cert.sha256 for a in anchors}
+    if {rid: r.sha256 for rid, r in previous.items()} != wanted or set(seen.labels) != set(wanted):
+        return None
+    if not seen.stamp.matches(single.path):
+        return None  # changed in any way (drift included): read in full
+    log.debug("%s: same bytes as verified at the last run; not read again", store.name)
+    keep = tuple((a, seen.labels[a.root_id]) for a in anchors)
+    return TargetResult(target=store.name, plan=Plan(target=store.name, keep=keep, notes=seen.notes))
+
+
+def _remember_read(state: State, store: TrustStore, outcome: TargetResult) -> None:
+    """Keep the stamp of a one-file store that this run read in full and found complete.
+
+    After a change the stamp waits for the next run's full read: the plan that wrote the file
+    carries notes about the write ("new JKS store") that a later no-op must not repeat.
+    """
+    single = one_file(store)
+    last = single.last_read() if single is not None else None
+    plan = outcome.plan
+    if last is None or outcome.error is not None or plan is None or plan.changes:
+        state.seen.pop(store.name, None)
+        return
+    labels = {a.root_id: label for a, label in plan.keep}
+    state.seen[store.name] = Seen(stamp=last.stamp(), labels=labels, notes=plan.notes)
 
 
 def converge(

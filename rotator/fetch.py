@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import logging
+import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
-
-import certifi
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlsplit
 
 from rotator.errors import ConfigError, SourceError
 
@@ -26,7 +26,7 @@ class DownloadSettings:
     ca_bundle: Path | None = None  # None: certifi's bundle (never the REQUESTS_CA_BUNDLE env var)
     connect_timeout: float = 10.0
     read_timeout: float = 20.0
-    total_timeout: float = 60.0  # one download, connection to last byte: a hard deadline
+    total_timeout: float = 60.0
     budget: float = 120.0  # every download of one Downloader (one run) together
     retries: int = 3
     backoff: float = 0.5
@@ -37,14 +37,17 @@ class Downloader:
     """Fetches small files. Unreachable sources raise SourceError so callers move on."""
 
     def __init__(self, settings: DownloadSettings) -> None:
-        # requests is imported here, not at module load: offline runs never pay for it.
+        # requests and certifi are imported here, not at module load: runs that download nothing
+        # (cache, embedded copies, --offline) never pay for them.
+        import certifi
         import requests
 
         from rotator import httpdeadline
 
         self.settings = settings
-        self.run_ends = time.monotonic() + settings.budget
+        self.deadline = time.monotonic() + settings.budget
         self.watchdog = httpdeadline.Watchdog()
+        self.unresolved: set[str] = set()  # hosts whose name did not resolve: not asked again this run
         if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
             raise ConfigError(
                 f"download.ca_bundle: {settings.ca_bundle} does not exist; give the PEM file of your proxy's CA"
@@ -52,7 +55,7 @@ class Downloader:
         # An explicit path: with verify=True, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently win.
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
         self.session: requests.Session = requests.Session()
-        retry = httpdeadline.retry_class(self.watchdog, MAX_RETRY_AFTER)(
+        retry = httpdeadline.retry_class(self.watchdog, MAX_RETRY_AFTER, base=_retry_class())(
             total=settings.retries,
             connect=settings.retries,
             read=0,
@@ -72,14 +75,22 @@ class Downloader:
         self.session.close()
 
     def get(self, url: str) -> bytes:
-        """The body, within ``total_timeout`` (and what is left of the run's ``budget``), or SourceError."""
+        """The body, within ``total_timeout`` and what is left of the run's ``budget``, or SourceError.
+
+        Both are hard deadlines: when one passes, the watchdog shuts the connection down wherever
+        the exchange is (a server sending its headers or body a byte at a time included).
+        """
         s = self.settings
-        limit = min(s.total_timeout, self.run_ends - time.monotonic())
-        if limit <= 0:
+        host = urlsplit(url).hostname or ""
+        if host in self.unresolved:
+            raise SourceError(f"{url}: skipped, {host} did not resolve earlier in this run")
+        left = self.deadline - time.monotonic()
+        if left <= 0:
             raise SourceError(f"{url}: skipped, this run's download budget of {s.budget:g}s is used up")
+        limit = min(s.total_timeout, left)
         with self.watchdog.armed(limit):
             try:
-                return self._get(url, limit)
+                return self._get(url, host, limit, left)
             except SourceError as exc:
                 if self.watchdog.expired:
                     raise SourceError(f"{url}: no complete answer within {limit:g}s; gave up") from exc
@@ -89,7 +100,7 @@ class Downloader:
                 # opened while it was armed.
                 self.session.close()
 
-    def _get(self, url: str, limit: float) -> bytes:
+    def _get(self, url: str, host: str, limit: float, left: float) -> bytes:
         import requests
 
         s = self.settings
@@ -97,7 +108,7 @@ class Downloader:
         try:
             with self.session.get(
                 url,
-                timeout=(s.connect_timeout, s.read_timeout),
+                timeout=(min(s.connect_timeout, left), min(s.read_timeout, left)),
                 verify=self.verify,
                 stream=True,
                 allow_redirects=True,
@@ -126,6 +137,9 @@ class Downloader:
         except requests.exceptions.RetryError as exc:
             raise SourceError(f"{url}: still failing after {s.retries} retries ({_short(exc)})") from exc
         except requests.exceptions.ConnectionError as exc:
+            if _name_not_resolved(exc):
+                self.unresolved.add(host)
+                raise SourceError(f"{url}: {host} does not resolve (no DNS or no network)") from exc
             text = _short(exc)
             if "timed out" in text.lower() or "timeout" in text.lower():
                 raise SourceError(f"{url}: timed out ({text})") from exc
@@ -134,6 +148,41 @@ class Downloader:
             raise SourceError(f"{url}: {_short(exc)}") from exc
         except OSError as exc:  # a socket shut down under a read that requests does not wrap
             raise SourceError(f"{url}: {exc.strerror or _short(exc)}") from exc
+
+
+def _name_not_resolved(exc: BaseException) -> bool:
+    """Whether a connection error is a failed name lookup (urllib3 wraps it several levels deep)."""
+    seen: set[int] = set()
+    todo: list[BaseException | None] = [exc]
+    while todo:
+        current = todo.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+            return True
+        todo += [current.__cause__, current.__context__]
+        reason = getattr(current, "reason", None)
+        if isinstance(reason, BaseException):
+            todo.append(reason)
+        todo += [a for a in current.args if isinstance(a, BaseException)]
+    return False
+
+
+def _retry_class() -> Any:
+    """urllib3's Retry, except that a failed name lookup is final: retrying it only adds minutes of
+    waiting on a host without DNS or egress, and the answer will not change within a run."""
+    from urllib3.exceptions import MaxRetryError
+    from urllib3.util.retry import Retry
+
+    class NoRetryOnNameResolution(Retry):
+        def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
+                      _pool: Any = None, _stacktrace: Any = None) -> Any:
+            if error is not None and _name_not_resolved(error):
+                raise MaxRetryError(_pool, url, error) from error
+            return super().increment(method, url, response, error, _pool, _stacktrace)
+
+    return NoRetryOnNameResolution
 
 
 def _short(exc: BaseException) -> str:

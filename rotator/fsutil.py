@@ -8,7 +8,6 @@ import fcntl
 import glob
 import os
 import stat
-import tempfile
 from pathlib import Path
 
 from rotator import filesafety
@@ -113,7 +112,7 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         raise StoreError(f"{target} is not a regular file; point the target at a file")
     _remove_stale_temps(directory, target.name)
     try:
-        fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=TEMP_SUFFIX, dir=directory)
+        fd, tmp_name = _create_temp(directory, target.name)
     except OSError as exc:
         raise _write_error(directory, exc) from exc
     # Locked for as long as it is ours: another run (another state directory, another user) only
@@ -154,6 +153,19 @@ def _keep_owner_and_mode(tmp_name: str, target: Path, current: os.stat_result) -
                 f"{os.geteuid()}:{os.getegid()}); run as its owner or as root; the file was left untouched"
             ) from exc
     os.chmod(tmp_name, current.st_mode & 0o7777)
+
+
+def _create_temp(directory: Path, name: str) -> tuple[int, str]:
+    """A new file ``.<name>.<random>.rotator-tmp`` only this process can have opened, like
+    ``tempfile.mkstemp`` (which loads random and shutil: more than a no-op run's whole work)."""
+    for _ in range(100):
+        path = os.path.join(directory, f".{name}.{os.urandom(6).hex()}{TEMP_SUFFIX}")
+        try:
+            fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_NOFOLLOW | os.O_CLOEXEC, 0o600)
+        except FileExistsError:
+            continue
+        return fd, path
+    raise FileExistsError(errno.EEXIST, "no free temporary file name", str(directory))
 
 
 def _remove_stale_temps(directory: Path, name: str) -> None:

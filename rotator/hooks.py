@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import logging
 import os
-import subprocess
 from collections.abc import Mapping, Sequence
 
 log = logging.getLogger(__name__)
@@ -22,6 +21,8 @@ def run_hooks(
     timeout: float = DEFAULT_TIMEOUT,
 ) -> list[str]:
     """Run each argv once; return one error line per failed hook (the store is not undone)."""
+    import subprocess  # only when a store changed and a hook is configured
+
     env = dict(environ)
     env.update(
         ROTATOR_TARGET=target,

@@ -13,6 +13,19 @@ from rotator.state import State
 from rotator.status import MISSING, StatusReport
 
 
+def _catalog_check(registry: CollectorRegistry, report: StatusReport) -> None:
+    """The last comparison with Azure's published CA list, when one was made."""
+    record = report.catalog_check
+    if record is None or not record.at:
+        return
+    Gauge("rotator_catalog_differences", "Differences between the catalog and Azure's published CA list "
+          "at the last read", registry=registry).set(len(record.differences))
+    Gauge("rotator_catalog_check_readable", "1 when the last check could read Azure's published CA list",
+          registry=registry).set(0 if record.ok is None else 1)
+    Gauge("rotator_catalog_check_timestamp_seconds", "Last check of Azure's published CA list",
+          registry=registry).set(record.at_time.timestamp())
+
+
 def write(path: Path, report: StatusReport, state: State) -> None:
     """Write every metric atomically: node_exporter never reads half a file."""
     registry = CollectorRegistry()
@@ -34,6 +47,7 @@ def write(path: Path, report: StatusReport, state: State) -> None:
         last_ok.set(dt.datetime.fromisoformat(state.last_success).timestamp())
     failures.inc(state.failures)
     drift.inc(state.drift_repairs)
+    _catalog_check(registry, report)
     # Our own atomic write rather than prometheus_client's: its file's mode follows the umask.
     try:
         atomic_write(path, generate_latest(registry), mode=0o644)

@@ -17,7 +17,7 @@ from __future__ import annotations
 import datetime as dt
 import ipaddress
 import logging
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 
 from cryptography import x509
@@ -36,15 +36,15 @@ from rotator.catalog import CrossSign, Root
 from rotator.certs import Cert
 from rotator.errors import PinMismatch, RootUnavailable, StoreError
 from rotator.obtain import Obtainer, ObtainSettings
+from rotator.probe_options import SSLMODES as SSLMODES
+from rotator.probe_options import VERIFY_CA as VERIFY_CA
+from rotator.probe_options import VERIFY_FULL as VERIFY_FULL
 from rotator.tlsfetch import DEFAULT_TIMEOUT, Endpoint, Fetched, fetch_chain, is_ip
 from stores import build_stores
 from stores.base import StoreContext, TargetSpec, TrustStore
 
 log = logging.getLogger(__name__)
 
-VERIFY_FULL = "verify-full"
-VERIFY_CA = "verify-ca"
-SSLMODES = (VERIFY_FULL, VERIFY_CA)
 
 # ---------------------------------------------------------------------------- which roots anchor it
 
@@ -137,7 +137,12 @@ def _server_eku(policy: Policy, cert: x509.Certificate, ext: x509.ExtendedKeyUsa
         raise ValueError("extendedKeyUsage does not allow TLS server authentication (no serverAuth)")
 
 
-def _verifier_builder(certs: Sequence[Cert], at: dt.datetime) -> PolicyBuilder:
+def _ca_eku(policy: Policy, cert: x509.Certificate, ext: x509.ExtendedKeyUsage | None) -> None:
+    # OpenSSL's TLS server purpose checks a CA's extendedKeyUsage too: serverAuth or anyExtendedKeyUsage.
+    _server_eku(policy, cert, ext)
+
+
+def _verifier_builder(certs: Sequence[Cert], at: dt.datetime, *, has_leaf: bool = True) -> PolicyBuilder:
     """cryptography's verifier, tuned to judge like the TLS clients that read these stores.
 
     cryptography implements the CA/Browser Forum web PKI profile, which is stricter than what
@@ -146,20 +151,25 @@ def _verifier_builder(certs: Sequence[Cert], at: dt.datetime) -> PolicyBuilder:
 
     - authorityKeyIdentifier is optional on CA and server certificates: neither OpenSSL nor Java
       require it, and private or older PKIs often omit it.
-    - extendedKeyUsage, when present on the server certificate, must allow serverAuth (OpenSSL's
-      and Java's rule). cryptography's client verifier, used for ``verify-ca`` where no name is
-      checked, would otherwise demand clientAuth.
+    - extendedKeyUsage, when present on the server certificate or a CA of the chain, must allow
+      serverAuth (OpenSSL's and Java's rule). cryptography's client verifier, used for
+      ``verify-ca`` where no name is checked, would otherwise demand clientAuth (and Azure's
+      intermediates carry serverAuth only).
+    - A saved chain without its server certificate (``has_leaf=False``) is judged from its lowest CA
+      certificate, which is held to the CA rules in the server certificate's place.
     - Signatures inside the chain must be SHA-256 or stronger, as they must for OpenSSL at
       Debian's default security level 2 and for current JDKs: SHA-1 is not relaxed. A trust
       anchor's own self-signature is never checked by any of them, so a SHA-1 signed root such
       as DigiCert Global Root CA still works as an anchor.
     - Validity dates, basicConstraints, keyUsage, name constraints and path length are enforced.
     """
-    ca_policy = ExtensionPolicy.webpki_defaults_ca().may_be_present(
-        x509.AuthorityKeyIdentifier, Criticality.AGNOSTIC, None
+    ca_policy = (
+        ExtensionPolicy.webpki_defaults_ca()
+        .may_be_present(x509.AuthorityKeyIdentifier, Criticality.AGNOSTIC, None)
+        .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _ca_eku)
     )
     ee_policy = (
-        ExtensionPolicy.webpki_defaults_ee()
+        (ExtensionPolicy.webpki_defaults_ee() if has_leaf else ExtensionPolicy.webpki_defaults_ca())
         .may_be_present(x509.AuthorityKeyIdentifier, Criticality.AGNOSTIC, None)
         .may_be_present(x509.ExtendedKeyUsage, Criticality.AGNOSTIC, _server_eku)
     )
@@ -189,9 +199,13 @@ def _clean(message: str) -> str:
 
 
 def evaluate(
-    target: str, certs: Sequence[Cert], chain: Sequence[Cert], hostname: str | None, at: dt.datetime
+    target: str, certs: Sequence[Cert], chain: Sequence[Cert], hostname: str | None, at: dt.datetime,
+    *, has_leaf: bool = True,
 ) -> TargetVerdict:
-    """Would a client trusting exactly ``certs`` accept ``chain`` (for ``hostname``, when given)?"""
+    """Would a client trusting exactly ``certs`` accept ``chain`` (for ``hostname``, when given)?
+
+    ``has_leaf=False``: ``chain`` has no server certificate; it is judged from ``chain[0]`` (a CA) upward.
+    """
     if not chain:
         return TargetVerdict(target, False, reason="the server sent no certificate")
     notes = []
@@ -199,9 +213,9 @@ def evaluate(
     if not certs:
         return TargetVerdict(target, False, reason="the store is empty or does not exist (run rotator sync)")
     leaf, intermediates = chain[0].x509, [c.x509 for c in chain[1:]]
-    builder = _verifier_builder(certs, at)
+    builder = _verifier_builder(certs, at, has_leaf=has_leaf)
     try:
-        if hostname is not None:
+        if hostname is not None and has_leaf:
             built = builder.build_server_verifier(_subject(hostname)).verify(leaf, intermediates)
         else:
             built = builder.build_client_verifier().verify(leaf, intermediates).chain
@@ -265,6 +279,7 @@ class ProbeRequest:
     sslmode: str = VERIFY_FULL
     timeout: float = DEFAULT_TIMEOUT
     cross_signs: tuple[CrossSign, ...] = ()
+    intermediates: Mapping[str, str] = field(default_factory=dict)  # Azure's published ones, SHA-1 -> name
 
     @property
     def at(self) -> dt.datetime:
@@ -283,6 +298,9 @@ class ProbeResult:
     configured_targets: bool  # False: ``targets`` holds the profile's roots as a stand-in
     known: tuple[tuple[Root, Cert], ...] = ()  # the catalog roots with a local copy
     warnings: tuple[str, ...] = ()
+    chain_file: str | None = None  # the saved chain judged, when not from a connection
+    has_leaf: bool = True  # False: a saved chain without its server certificate
+    azure_intermediates: tuple[tuple[int, str], ...] = ()  # chain index, published name
     missing_cross_signs: tuple[CrossSign, ...] = ()  # hierarchies the server sends without their cross-sign
 
     @property
@@ -324,16 +342,22 @@ def assess(
     roots: Sequence[tuple[Root, Cert]],
     stores: Sequence[TrustStore] | None = None,
     warnings: Sequence[str] = (),
+    *,
+    has_leaf: bool = True,
+    chain_file: str | None = None,
 ) -> ProbeResult:
     """Everything after the connection: anchors and one verdict per target store. No network.
 
     ``stores`` defaults to the stores built from ``request.targets`` through the store registry.
+    ``has_leaf=False``: a saved chain without its server certificate; no name can be checked.
     """
     chain = fetched.chain
-    hostname = request.endpoint.name if request.sslmode == VERIFY_FULL else None
+    sslmode = request.sslmode if has_leaf else VERIFY_CA
+    hostname = request.endpoint.name if sslmode == VERIFY_FULL else None
     anchors = anchoring_roots(chain, roots)
     verdicts: list[TargetVerdict] = []
     notes = list(warnings)
+    notes.extend(validity_notes(chain, request.at))
     missing = unsent_cross_signs(chain, request.cross_signs)
     catalog_ids = {root.id for root, _ in roots}
     for cs in missing:
@@ -356,18 +380,18 @@ def assess(
                 verdicts.append(TargetVerdict(store.name, False,
                                               reason="the store does not exist yet (run rotator sync)"))
                 continue
-            verdict = evaluate(store.name, contents.certs(), chain, hostname, request.at)
+            verdict = evaluate(store.name, contents.certs(), chain, hostname, request.at, has_leaf=has_leaf)
             verdicts.append(judge_route(verdict, contents.certs(), chain, request, roots, missing))
     else:
         day = request.at.date()
         wanted = {r.id for r in request.selected if r.active_at(day)}
         certs = [cert for root, cert in roots if root.id in wanted]
-        verdict = evaluate(f"profile:{request.profile}", certs, chain, hostname, request.at)
+        verdict = evaluate(f"profile:{request.profile}", certs, chain, hostname, request.at, has_leaf=has_leaf)
         verdicts.append(judge_route(verdict, certs, chain, request, roots, missing))
     return ProbeResult(
         endpoint=request.endpoint,
         at=request.at,
-        sslmode=request.sslmode,
+        sslmode=sslmode,
         chain=chain,
         tls_version=fetched.tls_version,
         anchors=tuple(anchors),
@@ -376,7 +400,23 @@ def assess(
         known=tuple(roots),
         warnings=tuple(notes),
         missing_cross_signs=tuple(missing),
+        chain_file=chain_file,
+        has_leaf=has_leaf,
+        azure_intermediates=tuple(
+            (i, request.intermediates[c.sha1]) for i, c in enumerate(chain) if c.sha1 in request.intermediates
+        ),
     )
+
+
+def validity_notes(chain: Sequence[Cert], at: dt.datetime) -> list[str]:
+    """Each certificate of the chain that is expired or not yet valid on ``at``, named with its date."""
+    notes = []
+    for i, cert in enumerate(chain):
+        if cert.expired(at):
+            notes.append(f"[{i}] {cert.common_name!r} expired on {cert.not_after:%Y-%m-%d}")
+        elif cert.not_before > at:
+            notes.append(f"[{i}] {cert.common_name!r} is not valid before {cert.not_before:%Y-%m-%d}")
+    return notes
 
 
 def _cn(name: x509.Name) -> str:

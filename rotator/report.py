@@ -10,10 +10,11 @@ from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.scope import FOREIGN, REMOVED, SKIPPED, ScopeNote
 from rotator.state import State
-from rotator.status import CROSS_SIGN, DIRECT, MISSING, OWNED, WITHHELD, Reach, StatusReport
 
+# rotator.status is imported by the functions that report status: a sync's report does not load it.
 if TYPE_CHECKING:
     from rotator.probe import ProbeResult
+    from rotator.status import Reach, StatusReport
 
 JSON_VERSION = 1
 
@@ -186,6 +187,8 @@ def catalog_text(catalog: Catalog) -> list[str]:
 
 
 def status_json(status: StatusReport, state: State) -> dict[str, Any]:
+    from rotator.status import WITHHELD
+
     return {
         "version": JSON_VERSION,
         "command": "status",
@@ -220,6 +223,7 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
             for e in status.events
         ],
         "findings": [{"severity": f.severity, "target": f.target, "message": f.message} for f in status.findings],
+        "catalog_check": status.catalog_check.to_json() if status.catalog_check else None,
     }
 
 
@@ -234,13 +238,18 @@ def _reach_json(r: Reach) -> dict[str, Any]:
     }
 
 
-_CELL = {OWNED: "added", MISSING: "MISSING", WITHHELD: "withheld"}
-
-
 def status_text(status: StatusReport, state: State) -> list[str]:
+    from rotator.status import MISSING, OWNED, WITHHELD
+
+    cell_text = {OWNED: "added", MISSING: "MISSING", WITHHELD: "withheld"}
     lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
     if state.last_success:
         lines.append(f"last successful sync: {state.last_success}")
+    check = status.catalog_check
+    if check is not None and check.at:
+        agrees = "agrees with the catalog" if check.ok else "DIFFERS from the catalog"
+        verdict = "could not be read" if check.ok is None else agrees
+        lines.append(f"Azure's published CA list: {verdict} (checked {check.at})")
     ids = [r.root.id for r in status.roots]
     width = max([len(t.target) for t in status.targets] + [6])
     if status.targets:
@@ -250,7 +259,7 @@ def status_text(status: StatusReport, state: State) -> list[str]:
             if t.error:
                 lines.append(f"{t.target:{width}}  ERROR: {t.error}")
                 continue
-            cells = [f"{_CELL.get(t.cells[i], 'present') if i in t.cells else '-':{len(i)}}" for i in ids]
+            cells = [f"{cell_text.get(t.cells[i], 'present') if i in t.cells else '-':{len(i)}}" for i in ids]
             lines.append(f"{t.target:{width}}  " + "  ".join(cells))
         lines.append("(added: rotator added it; present: already there under another name; -: not selected "
                      "for this target; withheld: publicly distrusted, kept out of a host-wide store)")
@@ -279,6 +288,8 @@ def status_text(status: StatusReport, state: State) -> list[str]:
 
 
 def _reach_text(r: Reach) -> str:
+    from rotator.status import CROSS_SIGN, DIRECT
+
     if r.path == DIRECT:
         return f"directly ({r.anchor}, until {r.until})"
     if r.path == CROSS_SIGN:
@@ -290,8 +301,9 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
     return {
         "version": JSON_VERSION,
         "command": "probe",
-        "host": result.endpoint.host,
-        "port": result.endpoint.port,
+        "chain_file": result.chain_file,
+        "host": None if result.chain_file else result.endpoint.host,
+        "port": None if result.chain_file else result.endpoint.port,
         "starttls": result.endpoint.starttls,
         "servername": result.endpoint.name,
         "sslmode": result.sslmode,
@@ -299,6 +311,7 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
         "at": result.at.isoformat(),
         "reachable": True,
         "tls_version": result.tls_version,
+        "server_certificate": result.has_leaf,
         "chain": [
             {
                 "index": i,
@@ -344,6 +357,9 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
             }
             for t in result.targets
         ],
+        "azure_intermediates": [
+            {"index": i, "name": name, "sha1": result.chain[i].sha1} for i, name in result.azure_intermediates
+        ],
         "configured_targets": result.configured_targets,
         "missing_cross_signs": [
             {"subject": c.subject_id, "name": c.subject_name, "issuer": c.issuer_id}
@@ -368,8 +384,19 @@ def probe_unreachable_json(error: ServerUnreachable, starttls: str | None) -> di
     }
 
 
+def _probed(result: ProbeResult) -> str:
+    return f"the chain in {result.chain_file}" if result.chain_file else str(result.endpoint)
+
+
 def probe_verdict(result: ProbeResult) -> str:
-    where = str(result.endpoint)
+    verdict = _verdict(result)
+    if not result.has_leaf:
+        verdict += " (as far as the chain goes: the file holds no server certificate)"
+    return verdict
+
+
+def _verdict(result: ProbeResult) -> str:
+    where = _probed(result)
     if not result.configured_targets:
         target = result.targets[0]
         scope = f"a store holding profile {target.target.removeprefix('profile:')}'s roots"
@@ -396,8 +423,18 @@ def probe_text(result: ProbeResult) -> list[str]:
     tls = result.tls_version or "TLS"
     how = f"PostgreSQL SSLRequest, then {tls}" if ep.starttls == "postgres" else tls
     checked = f"name checked: {result.hostname}" if result.hostname else "name not checked (verify-ca)"
-    lines = [f"probe {ep} ({how}); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
-    lines.append(f"chain sent by the server ({len(result.chain)} certificate{'s' if len(result.chain) != 1 else ''}):")
+    count = f"{len(result.chain)} certificate{'s' if len(result.chain) != 1 else ''}"
+    if result.chain_file:
+        if not result.has_leaf:
+            checked = "name not checked (no server certificate in the file)"
+        elif not result.hostname:
+            checked = "name not checked (give --servername NAME to check it)"
+        lines = [f"probe chain file {result.chain_file} (no connection); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
+        held = "server certificate first" if result.has_leaf else "no server certificate"
+        lines.append(f"chain in the file ({count}, {held}):")
+    else:
+        lines = [f"probe {ep} ({how}); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
+        lines.append(f"chain sent by the server ({count}):")
     for i, c in enumerate(result.chain):
         state = ""
         if c.expired(result.at):
@@ -408,10 +445,14 @@ def probe_text(result: ProbeResult) -> list[str]:
         lines.append(f"      issuer     {c.issuer}")
         lines.append(f"      not after  {c.not_after:%Y-%m-%d %H:%M}Z{state}")
         lines.append(f"      sha256     {c.sha256}")
+    if result.azure_intermediates:
+        lines.append("Azure intermediates (on Microsoft's published list; rotated without notice, never pin them):")
+        lines.extend(f"  [{i}] {name}" for i, name in result.azure_intermediates)
     if result.anchors:
         lines.append("anchored by catalog roots (by signature):")
         for a in result.anchors:
-            what = "sent by the server itself" if a.sent else f"signs [{a.index}] {result.chain[a.index].common_name}"
+            itself = "in the file itself" if result.chain_file else "sent by the server itself"
+            what = itself if a.sent else f"signs [{a.index}] {result.chain[a.index].common_name}"
             lines.append(f"  {a.root.id} ({a.root.name}): {what}")
     else:
         lines.append("anchored by catalog roots: none (no catalog root signs any certificate of this chain)")

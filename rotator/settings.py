@@ -102,12 +102,14 @@ def resolve(args: argparse.Namespace, environ: Mapping[str, str]) -> Resolved:
         ca_bundle=Path(ca_bundle_arg) if ca_bundle_arg else cfg.download.ca_bundle,
         connect_timeout=cfg.download.connect_timeout,
         read_timeout=cfg.download.read_timeout,
+        total_timeout=cfg.download.total_timeout,
+        budget=cfg.download.budget,
         retries=cfg.download.retries,
         max_bytes=cfg.download.max_bytes,
     )
     obtain = ObtainSettings(
         at=parse_at(getattr(args, "at", None)),
-        offline=bool(getattr(args, "offline", False)),
+        offline=bool(getattr(args, "offline", False)) or cfg.download.offline,
         cache_dir=cache_dir,
         mirror=getattr(args, "mirror", None) or cfg.download.mirror,
         max_bytes=cfg.download.max_bytes,

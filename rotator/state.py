@@ -18,6 +18,7 @@ from typing import Any
 
 from rotator.errors import RotatorError
 from rotator.fsutil import atomic_write, read_regular
+from stores.base import FileStamp
 
 STATE_VERSION = 1
 FILE_NAME = "state.json"
@@ -30,9 +31,35 @@ class RootRecord:
     since: str  # ISO time it was first seen in place
 
 
+@dataclass(frozen=True)
+class Seen:
+    """A one-file store as it was when a run last verified it held every wanted root.
+
+    A later run wanting the same roots, that finds the same bytes (same SHA-256), answers from
+    here without parsing the store; any change to the file means a full read.
+    """
+
+    stamp: FileStamp
+    labels: dict[str, str]  # root id -> the label it was found or written under
+    notes: tuple[str, ...] = ()
+
+    def to_json(self) -> dict[str, Any]:
+        s = self.stamp
+        return {"size": s.size, "mtime_ns": s.mtime_ns, "sha256": s.sha256, "labels": dict(self.labels),
+                "notes": list(self.notes)}
+
+    @classmethod
+    def from_json(cls, doc: Any) -> Seen:
+        stamp = FileStamp(size=_count(doc["size"], "seen size"), mtime_ns=_count(doc["mtime_ns"], "seen mtime_ns"),
+                          sha256=_text(doc["sha256"], "seen sha256"))
+        labels = {_text(k, "seen label"): _text(v, "seen label") for k, v in doc["labels"].items()}
+        return cls(stamp=stamp, labels=labels, notes=tuple(_text(n, "seen note") for n in doc.get("notes", ())))
+
+
 @dataclass
 class State:
     targets: dict[str, dict[str, RootRecord]] = field(default_factory=dict)
+    seen: dict[str, Seen] = field(default_factory=dict)  # one-file stores by name
     last_success: str | None = None
     last_failure: str | None = None
     failures: int = 0
@@ -49,6 +76,7 @@ class State:
                 name: {rid: {"sha256": r.sha256, "owned": r.owned, "since": r.since} for rid, r in roots.items()}
                 for name, roots in sorted(self.targets.items())
             },
+            "seen": {name: seen.to_json() for name, seen in sorted(self.seen.items())},
         }
 
 
@@ -73,7 +101,7 @@ def load(directory: Path) -> State:
     try:
         doc = json.loads(raw)
         return _parse(doc)
-    except (ValueError, KeyError, TypeError, AttributeError, RecursionError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         raise RotatorError(
             f"state file {path} is corrupt ({exc}); move it aside and run sync again: "
             "rotator rebuilds it from the stores"
@@ -106,8 +134,11 @@ def _parse(doc: Any) -> State:
         targets[_text(name, "target name")] = {
             _text(rid, "root id"): _record(r, f"{name}: {rid}") for rid, r in roots.items()
         }
+    # Older files have no "seen": every store is then read in full once.
+    seen = {str(name): Seen.from_json(s) for name, s in doc.get("seen", {}).items()}
     return State(
         targets=targets,
+        seen=seen,
         last_success=_optional_time(doc.get("last_success"), "last_success"),
         last_failure=_optional_time(doc.get("last_failure"), "last_failure"),
         failures=_count(doc.get("failures", 0), "failures"),

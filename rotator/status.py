@@ -6,11 +6,12 @@ Presence is checked against the pins (SHA-256), so status needs no network and n
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rotator.catalog import RETIRED, CrossSign, Root
 from rotator.errors import RotatorError
+from rotator.published import CheckRecord
 from rotator.scope import Scope, everything
 from stores.base import Entry, TrustStore
 
@@ -79,6 +80,7 @@ class StatusReport:
     events: list[Event]
     findings: list[Finding]
     cross_signs: tuple[CrossSign, ...] = ()
+    catalog_check: CheckRecord | None = None  # the last comparison with Azure's published list
 
     @property
     def compliant(self) -> bool:
@@ -93,8 +95,14 @@ def evaluate(
     *,
     known: Sequence[Root] = (),
     cross_signs: Sequence[CrossSign] = (),
+    intermediates: Mapping[str, str] | None = None,
+    catalog_check: CheckRecord | None = None,
 ) -> StatusReport:
-    """Each store against its own selection (a bare store: the global one)."""
+    """Each store against its own selection (a bare store: the global one).
+
+    ``intermediates``: Azure's published intermediates, SHA-1 -> name (``rotator.published``);
+    ``catalog_check``: the last comparison with Azure's published list, shown as findings.
+    """
     day = at.date()
     findings: list[Finding] = []
     targets: list[TargetStatus] = []
@@ -125,7 +133,7 @@ def evaluate(
                 expiry[root.id] = entry.cert.not_after.date()
         reach = reach_of(set(by_sha), known or list(every.values()), cross_signs, day)
         targets.append(TargetStatus(target=store.name, cells=cells, profile=scope.profile, reach=tuple(reach)))
-        findings.extend(_content_findings(store.name, contents.entries, at))
+        findings.extend(_content_findings(store.name, contents.entries, at, intermediates or {}))
         findings.extend(_distrust_findings(store.name, scope, contents.entries, known, day))
         for r in reach:
             finding, event = _deadline(store.name, r, known, cross_signs, day, warn_days)
@@ -140,10 +148,11 @@ def evaluate(
         if days is not None and days <= warn_days:
             findings.append(Finding(ERROR, None, f"root {root.id} expires on {end} ({days} days left)"))
     events.extend(events_ahead(list(every.values()), day))
+    findings.extend(_catalog_findings(catalog_check))
     return StatusReport(
         at=at, warn_days=warn_days, roots=roots, targets=targets,
         events=sorted(events, key=lambda e: (e.date, e.root_id, e.target or "")), findings=findings,
-        cross_signs=tuple(cross_signs),
+        cross_signs=tuple(cross_signs), catalog_check=catalog_check,
     )
 
 
@@ -228,11 +237,31 @@ def _distrust_findings(
     return out
 
 
-def _content_findings(target: str, entries: Sequence[Entry], at: dt.datetime) -> list[Finding]:
+def _catalog_findings(record: CheckRecord | None) -> list[Finding]:
+    """A difference from Azure's published list is news, not non-compliance: the stores are as configured."""
+    if record is None:
+        return []
+    out = []
+    if record.error:
+        out.append(Finding(WARNING, None, f"the last check of Azure's published CA list failed ({record.at}): "
+                                          f"{record.error}"))
+    if record.differences:
+        when = record.last_read or record.at
+        first = "; ".join(message for _, message in record.differences[:3])
+        more = f" (and {len(record.differences) - 3} more)" if len(record.differences) > 3 else ""
+        out.append(Finding(WARNING, None, (
+            f"Azure's published CA list differs from the catalog (read {when}): {first}{more}; "
+            "run rotator catalog check for details and proposals")))
+    return out
+
+
+def _content_findings(
+    target: str, entries: Sequence[Entry], at: dt.datetime, intermediates: Mapping[str, str]
+) -> list[Finding]:
     """Pinning (intermediates, server certificates) and expired certificates anywhere in a store."""
     out: list[Finding] = []
     for entry in entries:
-        if entry.cert is None:
+        if entry.cert is None or not entry.cert.parseable:
             if entry.owner_id is None:
                 out.append(Finding(WARNING, target, (
                     f"unreadable certificate at {entry.label}: not a certificate rotator can parse; "
@@ -243,6 +272,11 @@ def _content_findings(target: str, entries: Sequence[Entry], at: dt.datetime) ->
             out.append(Finding(WARNING, target, (
                 f"server certificate {cert.common_name!r} at {entry.label} is pinned in a trust store; "
                 "Azure rotates these without notice: trust the roots instead")))
+        elif cert.sha1 in intermediates:
+            out.append(Finding(WARNING, target, (
+                f"intermediate {cert.common_name!r} at {entry.label} is a published Azure intermediate "
+                f"({intermediates[cert.sha1]}, SHA-1 {cert.sha1}): remove it: Azure rotates intermediates "
+                "without notice; trust the roots instead")))
         elif not cert.is_self_issued:
             out.append(Finding(WARNING, target, (
                 f"intermediate {cert.common_name!r} (issued by {cert.issuer}) at {entry.label} is pinned in a "

@@ -19,9 +19,8 @@ from typing import Any
 
 from rotator.certs import Cert, NotACertificate
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
-
-STARTTLS = ("postgres",)
-DEFAULT_TIMEOUT = 10.0
+from rotator.probe_options import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
+from rotator.probe_options import STARTTLS as STARTTLS
 
 # PostgreSQL's SSLRequest: length 8, then the magic request code 1234.5679.
 _SSL_REQUEST = struct.pack("!II", 8, 80877103)

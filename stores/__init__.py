@@ -24,6 +24,10 @@ class Kind:
     needs_path: bool = True
     options: frozenset[str] = frozenset()
     summary: str = ""
+    # The directories a target of this kind writes into, from the spec alone (no detection): the
+    # service's sandbox must allow them. Kinds whose places are fixed (system, JDK cacerts under
+    # /usr/lib/jvm and /etc/ssl) are allowed by the units themselves.
+    writes: Callable[[TargetSpec], tuple[Path, ...]] = lambda spec: ()
     # Serves every program on the host for every website: never given a publicly distrusted root
     # unless the target allows it by name.
     host_wide: bool = False
@@ -34,6 +38,22 @@ def _require_path(spec: TargetSpec) -> Path:
         raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
     # Absolute, so the target has one name in the state whatever directory rotator runs from.
     return Path(os.path.abspath(spec.path))
+
+
+def _parent_dir(spec: TargetSpec) -> tuple[Path, ...]:
+    # A file is replaced by renaming a temp file next to it: its directory must be writable.
+    return (_require_path(spec).parent,)
+
+
+def _own_dir(spec: TargetSpec) -> tuple[Path, ...]:
+    return (_require_path(spec),)
+
+
+def _cacerts_dirs(spec: TargetSpec) -> tuple[Path, ...]:
+    if spec.path:
+        return _parent_dir(spec)
+    dirs = spec.option("jvm_dirs")
+    return tuple(Path(d) for d in dirs if isinstance(d, str) and d) if isinstance(dirs, list) else ()
 
 
 def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
@@ -79,15 +99,18 @@ HOST_WIDE_OPTIONS = frozenset({"allow_distrusted"})
 SPEC_KEYS = {"profile": False, "include": True, "allow_distrusted": True}  # key -> takes a list
 
 KINDS: dict[str, Kind] = {
-    "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)"),
-    "jks": Kind("jks", _jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)"),
-    "pkcs12": Kind("pkcs12", _pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store"),
+    "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)",
+                writes=_parent_dir),
+    "jks": Kind("jks", _jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)", writes=_parent_dir),
+    "pkcs12": Kind("pkcs12", _pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store",
+                   writes=_parent_dir),
     "java-cacerts": Kind(
         "java-cacerts",
         _java_cacerts,
         needs_path=False,
         options=PASSWORD_OPTIONS | HOST_WIDE_OPTIONS | {"jvm_dirs"},
         summary="every JDK's cacerts on the host ($JAVA_HOME, java on PATH, /usr/lib/jvm), or the one named",
+        writes=_cacerts_dirs,
         host_wide=True,
     ),
     "system": Kind(
@@ -99,6 +122,7 @@ KINDS: dict[str, Kind] = {
     "pem-dir": Kind(
         "pem-dir", _pem_dir,
         summary="an OpenSSL hash directory: one PEM per root plus <hash>.0 links (SSL_CERT_DIR, CApath)",
+        writes=_own_dir,
     ),
 }
 
@@ -149,6 +173,15 @@ def is_host_wide(kind: str) -> bool:
     """Whether targets of ``kind`` serve every program on the host (the scope rule applies)."""
     known = KINDS.get(kind)
     return known is not None and known.host_wide
+
+
+def written_dirs(spec: TargetSpec) -> tuple[Path, ...]:
+    """The directories a target writes into (see ``Kind.writes``); an unknown kind is a ConfigError."""
+    kind = KINDS.get(spec.kind)
+    if kind is None:
+        known = ", ".join(sorted(KINDS))
+        raise ConfigError(f"{spec.where}: unknown target kind {spec.kind!r} (known: {known})")
+    return kind.writes(spec)
 
 
 def accepts_option(kind: str, key: str) -> bool:

@@ -7,8 +7,11 @@ never makes rotator forget what it added, and never makes it remove what it did 
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Protocol
 
 from rotator.certs import Cert
@@ -43,7 +46,8 @@ class StoreContents:
         return {e.cert.sha256 for e in self.entries if e.cert is not None}
 
     def certs(self) -> list[Cert]:
-        return [e.cert for e in self.entries if e.cert is not None]
+        """Every certificate the X.509 parser accepts (a bundle's blocks are parsed only here)."""
+        return [e.cert for e in self.entries if e.cert is not None and e.cert.parseable]
 
 
 @dataclass(frozen=True)
@@ -111,6 +115,52 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
     return Plan(target=target, add=tuple(add), keep=tuple(keep), remove=tuple(remove))
 
 
+@dataclass(frozen=True)
+class FileStamp:
+    """A store file as rotator last read it: size and mtime to notice a change cheaply, and the
+    SHA-256 of the bytes, which decides (an edit can keep both size and mtime)."""
+
+    size: int
+    mtime_ns: int
+    sha256: str
+
+    @classmethod
+    def of(cls, before: os.stat_result, data: bytes) -> FileStamp:
+        """``before``: the file's stat taken before ``data`` was read. Should the file change in
+        between, the size or mtime no longer fit the file and the next run reads it in full."""
+        return cls(size=before.st_size, mtime_ns=before.st_mtime_ns, sha256=hashlib.sha256(data).hexdigest())
+
+    def matches(self, path: Path) -> bool:
+        """Whether the file holds exactly the bytes this stamp was taken of (read and hashed)."""
+        try:
+            st = os.stat(path)
+            if st.st_size != self.size or st.st_mtime_ns != self.mtime_ns:
+                return False
+            with open(path, "rb") as handle:
+                data = handle.read(self.size + 1)
+        except OSError:
+            return False
+        return len(data) == self.size and hashlib.sha256(data).hexdigest() == self.sha256
+
+
+class StampedFile:
+    """The bytes of a one-file store together with the stat taken just before reading them."""
+
+    def __init__(self, before: os.stat_result, data: bytes) -> None:
+        self.before = before
+        self.data = data
+
+    def stamp(self) -> FileStamp:
+        return FileStamp.of(self.before, self.data)
+
+
+def stat_or_none(path: Path) -> os.stat_result | None:
+    try:
+        return os.stat(path)
+    except OSError:
+        return None
+
+
 class TrustStore(Protocol):
     """The interface of every store kind.
 
@@ -134,6 +184,21 @@ class TrustStore(Protocol):
     def verify(self, wanted: Sequence[Anchor]) -> None:
         """Re-read from disk and confirm every wanted fingerprint is there."""
         ...
+
+
+class OneFileStore(TrustStore, Protocol):
+    """A store that is one file: after a run has verified it, the state keeps its stamp, and a
+    later run that finds the same bytes (and wants the same roots) needs not read it again."""
+
+    path: Path
+
+    def last_read(self) -> StampedFile | None:
+        """The bytes (and the stat before them) of this object's most recent read of the file."""
+        ...
+
+
+def one_file(store: TrustStore) -> OneFileStore | None:
+    return store if callable(getattr(store, "last_read", None)) else None  # type: ignore[return-value]
 
 
 def verify_present(target: str, contents: StoreContents, wanted: Sequence[Anchor]) -> None:

@@ -29,6 +29,11 @@ class Distro:
     refresh_fresh: tuple[str, ...]  # after a removal or replacement (Debian: clears stale links)
     release_files: tuple[str, ...]  # evidence when os-release says nothing we know
     path_flags: tuple[tuple[str, str], ...] = ()  # flag, path: how ``refresh = host`` redirects paths
+    # The JDK cacerts the refresh maintains when the distribution's Java trust package is installed
+    # (password changeit), and the alias it gives rotator's anchor there ("{}": the root id).
+    java_cacerts: str | None = None
+    java_alias: str | None = None
+    java_hook: str | None = None  # what makes the refresh maintain it, when that is optional
 
 
 DEBIAN_LOCAL = "/usr/local/share/ca-certificates"
@@ -52,6 +57,10 @@ DISTROS: tuple[Distro, ...] = (
             ("--etccertsdir", "/etc/ssl/certs"),
             ("--hooksdir", "/etc/ca-certificates/update.d"),
         ),
+        # ca-certificates-java's hook: it adds debian:<name in /etc/ssl/certs>, never removes one.
+        java_cacerts="/etc/ssl/certs/java/cacerts",
+        java_alias="debian:rotator-{}.pem",
+        java_hook="/etc/ca-certificates/update.d/jks-keystore",  # gone: the file is no longer maintained
     ),
     Distro(
         name="rhel",
@@ -64,6 +73,7 @@ DISTROS: tuple[Distro, ...] = (
         refresh=("update-ca-trust", "extract"),
         refresh_fresh=("update-ca-trust", "extract"),
         release_files=("/etc/redhat-release", "/etc/system-release"),
+        java_cacerts="/etc/pki/ca-trust/extracted/java/cacerts",  # rewritten whole by each extract
     ),
     Distro(
         name="suse",
@@ -76,6 +86,7 @@ DISTROS: tuple[Distro, ...] = (
         refresh=("update-ca-certificates",),
         refresh_fresh=("update-ca-certificates",),
         release_files=("/etc/SuSE-release",),
+        java_cacerts="/var/lib/ca-certificates/java-cacerts",  # rewritten whole by each refresh
     ),
     Distro(
         name="alpine",

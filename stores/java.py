@@ -18,12 +18,14 @@ from stores.base import (
     Anchor,
     Entry,
     Plan,
+    StampedFile,
     StoreContents,
     StoreContext,
     TargetSpec,
     TrustStore,
     make_plan,
     owned_id,
+    stat_or_none,
     verify_present,
 )
 from stores.jdk_discovery import DEFAULT_JVM_DIRS, discover
@@ -51,6 +53,10 @@ class JavaKeystore:
         self._new_format = new_format  # None: the file must already exist (a JDK's cacerts)
         self._notes = tuple(notes)
         self._written: dict[str, str] = {}  # alias -> SHA-256 of what the last apply wrote
+        self._last: StampedFile | None = None
+
+    def last_read(self) -> StampedFile | None:
+        return self._last
 
     def _problem(self, problem: KeystoreProblem) -> StoreError:
         if problem.reason is Reason.PASSWORD:
@@ -63,7 +69,9 @@ class JavaKeystore:
         return StoreError(f"{self.name}: {problem.detail}; {step}; the file was left untouched")
 
     def _load(self) -> Keystore | None:
+        before = stat_or_none(self.path)
         data = read_optional(self.path, "keystore")
+        self._last = StampedFile(before, data) if before is not None and data is not None else None
         if data is None:
             if self._new_format is None:
                 raise StoreError(f"{self.name}: no such file; give the path of an existing JDK cacerts file")

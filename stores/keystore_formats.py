@@ -16,19 +16,17 @@ import enum
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.serialization import (
-    BestAvailableEncryption,
-    NoEncryption,
-    PrivateFormat,
-    pkcs12,
-)
+from typing import TYPE_CHECKING, Any
 
 from stores.der import DerError, Tlv, read_exact, sequence
 from stores.pkcs12_bags import BagProblem, Pfx, read_pfx, rewrite, trusted_bags
+
+if TYPE_CHECKING:
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import pkcs12
+
+# cryptography is imported where a PKCS#12 file is read or written: a run that finds every
+# store unchanged since it last verified it never loads it.
 
 
 def _pyjks() -> Any:
@@ -201,6 +199,8 @@ class Pkcs12Keystore(Keystore):
 
     @classmethod
     def load(cls, data: bytes, password: str) -> Pkcs12Keystore:
+        from cryptography.hazmat.primitives.serialization import pkcs12
+
         protection = inspect_pkcs12(data)
         try:
             loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
@@ -242,6 +242,14 @@ class Pkcs12Keystore(Keystore):
 
     def _serialize(self, certs: list[pkcs12.PKCS12Certificate]) -> bytes:
         """A whole new file holding ``certs``, protected as this store is."""
+        from cryptography.hazmat.primitives import hashes
+        from cryptography.hazmat.primitives.serialization import (
+            BestAvailableEncryption,
+            NoEncryption,
+            PrivateFormat,
+            pkcs12,
+        )
+
         prot = self._protection
         if prot.mac is None and not prot.encrypted:
             return _strip_mac(pkcs12.serialize_java_truststore(certs, NoEncryption()))
@@ -260,6 +268,8 @@ class Pkcs12Keystore(Keystore):
         return pkcs12.serialize_java_truststore(certs, BestAvailableEncryption(self._password.encode("utf-8")))
 
     def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+        from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+
         certs = []
         for cert in add:
             assert cert.alias is not None
@@ -324,6 +334,8 @@ def _strip_mac(data: bytes) -> bytes:
 
 
 def _load_der(der: bytes) -> x509.Certificate:
+    from cryptography import x509
+
     return x509.load_der_x509_certificate(der)
 
 

@@ -7,7 +7,7 @@ and their order. rotator's own blocks are marked by a comment line just above th
 
 from __future__ import annotations
 
-import base64
+import binascii
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -16,7 +16,16 @@ from pathlib import Path
 from rotator.certs import BEGIN_LINE, PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
 from rotator.fsutil import atomic_write, read_optional, real_target
-from stores.base import Anchor, Entry, Plan, StoreContents, make_plan, verify_present
+from stores.base import (
+    Anchor,
+    Entry,
+    Plan,
+    StampedFile,
+    StoreContents,
+    make_plan,
+    stat_or_none,
+    verify_present,
+)
 
 MARKER = re.compile(rb"^# rotator-(?P<id>[a-z0-9][a-z0-9._-]*):[^\n]*\n", re.MULTILINE)
 
@@ -26,12 +35,34 @@ class _Block:
     start: int  # where the block (with its marker line, if owned) starts
     end: int  # just past the block and its line break
     entry: Entry
+    number: int  # 1-based position among the bundle's blocks
+    line: int  # line of the BEGIN line
 
 
-def _blocks(data: bytes) -> list[_Block]:
+@dataclass(frozen=True)
+class _Parsed:
+    """A bundle's bytes and its blocks, kept so one run parses each version of the file once."""
+
+    data: bytes
+    blocks: tuple[_Block, ...]
+
+    def contents(self) -> StoreContents:
+        return StoreContents(entries=tuple(b.entry for b in self.blocks))
+
+
+def _blocks(data: bytes, offset: int = 0, number: int = 0) -> list[_Block]:
+    """The certificate blocks from ``offset`` on, numbered after ``number`` earlier blocks.
+
+    One pass: the line number is carried from block to block, never recounted from the start
+    (a bundle of 100,000 certificates would otherwise take hours).
+    """
     blocks: list[_Block] = []
-    for number, match in enumerate(PEM_BLOCK.finditer(data), start=1):
+    line, counted = data.count(b"\n", 0, offset) + 1, offset
+    for match in PEM_BLOCK.finditer(data, offset):
+        number += 1
         start, end = match.start(), match.end()
+        line += data.count(b"\n", counted, start)
+        counted = start
         if data[end : end + 2] == b"\r\n":
             end += 2
         elif data[end : end + 1] == b"\n":
@@ -43,13 +74,8 @@ def _blocks(data: bytes) -> list[_Block]:
             if marker is not None and marker.end() == start:
                 owner = marker.group("id").decode()
                 start = line_start
-        try:
-            cert: Cert | None = Cert.from_der(base64.b64decode(match.group("body")))
-        except (NotACertificate, ValueError):
-            cert = None
-        line = data.count(b"\n", 0, match.start()) + 1
-        label = f"rotator-{owner}" if owner else f"certificate {number} (line {line})"
-        blocks.append(_Block(start, end, Entry(label=label, cert=cert, owner_id=owner)))
+        entry = Entry(label=_label(owner, number, line), cert=_cert(match.group("body")), owner_id=owner)
+        blocks.append(_Block(start, end, entry, number, line))
     return blocks
 
 
@@ -66,27 +92,48 @@ def unterminated(data: bytes) -> int | None:
     return None
 
 
+def _label(owner: str | None, number: int, line: int) -> str:
+    return f"rotator-{owner}" if owner else f"certificate {number} (line {line})"
+
+
+def _cert(body: bytes) -> Cert | None:
+    """The block's certificate, or None when it does not decode to one (kept, never parsed further)."""
+    try:
+        return Cert.from_der_lazily(binascii.a2b_base64(body))  # what b64decode calls, minus its checks
+    except (NotACertificate, ValueError):
+        return None
+
+
 def render_block(anchor: Anchor) -> bytes:
     header = f"# rotator-{anchor.root_id}: {anchor.name} (sha256 {anchor.cert.sha256})\n"
     return header.encode() + anchor.cert.to_pem()
 
 
-def merged(data: bytes, plan: Plan) -> bytes:
+def merged(data: bytes, plan: Plan, blocks: Sequence[_Block] | None = None) -> bytes:
     """The bundle with the plan applied; every byte not named by the plan stays where it was."""
     drop = {e.label for e in plan.remove}
-    out = bytearray()
+    view = memoryview(data)  # slices of a view are not copies: the result is built in one join
+    parts: list[bytes | memoryview] = []
     pos = 0
-    for block in _blocks(data):
+    for block in _blocks(data) if blocks is None else blocks:
         if block.entry.owner_id is not None and block.entry.label in drop:
-            out += data[pos : block.start]
+            parts.append(view[pos : block.start])
             pos = block.end
-    out += data[pos:]
+    parts.append(view[pos:])
     if plan.add:
-        if out and not out.endswith(b"\n"):
-            out += b"\n"
-        for anchor in plan.add:
-            out += render_block(anchor)
-    return bytes(out)
+        kept_end = _last_byte(parts)
+        if kept_end not in (None, b"\n"):
+            parts.append(b"\n")
+        parts.extend(render_block(anchor) for anchor in plan.add)
+    return b"".join(parts)
+
+
+def _last_byte(parts: Sequence[bytes | memoryview]) -> bytes | None:
+    """The last byte of what is kept so far, None when nothing is."""
+    for part in reversed(parts):
+        if len(part):
+            return bytes(part[-1:])
+    return None
 
 
 class PemBundle:
@@ -95,9 +142,19 @@ class PemBundle:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.name = f"pem:{path}"
+        # The last version of the file this object parsed. Every step still reads the file, and
+        # the parse is reused only when the bytes are identical, so a change made by someone
+        # else in between is always seen.
+        self._parsed: _Parsed | None = None
+        self._last: StampedFile | None = None
+
+    def last_read(self) -> StampedFile | None:
+        return self._last
 
     def _load(self) -> bytes | None:
+        before = stat_or_none(self.path)
         data = read_optional(self.path, "PEM bundle")
+        self._last = StampedFile(before, data) if before is not None and data is not None else None
         # Comments alone are a fine (empty) bundle; binary content (DER, a keystore) is not.
         if data is not None and b"-----BEGIN" not in data and (b"\x00" in data or data[:1] == b"\x30"):
             raise StoreError(
@@ -110,15 +167,21 @@ class PemBundle:
     def lock_dir(self) -> Path:
         return real_target(self.path).parent
 
+    def _parse(self, data: bytes) -> _Parsed:
+        if self._parsed is None or self._parsed.data != data:
+            self._parsed = _Parsed(data, tuple(_blocks(data)))
+        return self._parsed
+
     def read(self) -> StoreContents:
         data = self._load()
         if data is None:
             return StoreContents(entries=(), exists=False)
-        entries = [b.entry for b in _blocks(data)]
+        contents = self._parse(data).contents()
         line = unterminated(data)
         if line is not None:
-            entries.append(Entry(label=f"certificate block at line {line} (no END line)", cert=None))
-        return StoreContents(entries=tuple(entries))
+            unreadable = Entry(label=f"certificate block at line {line} (no END line)", cert=None)
+            contents = StoreContents(entries=(*contents.entries, unreadable), exists=contents.exists)
+        return contents
 
     def plan(self, wanted: Sequence[Anchor]) -> Plan:
         return make_plan(self.name, self.read(), wanted)
@@ -126,15 +189,47 @@ class PemBundle:
     def apply(self, plan: Plan) -> None:
         if not plan.changes:
             return
-        data = self._load() or b""
-        line = unterminated(data)
+        current = self._parse(self._load() or b"")
+        line = unterminated(current.data)
         if line is not None:
             raise StoreError(
                 f"{self.path}: the certificate block at line {line} has no END CERTIFICATE line, so PEM readers "
                 "stop there and would not see roots added after it; repair or remove that block and run sync "
                 "again; the file was left untouched"
             )
-        atomic_write(self.path, merged(data, plan), mode=0o644)
+        data = merged(current.data, plan, current.blocks)
+        atomic_write(self.path, data, mode=0o644)
+        self._parsed = _after(current, data, plan)
 
     def verify(self, wanted: Sequence[Anchor]) -> None:
+        # Read back from disk: identical bytes to what was written mean the blocks known for them
+        # hold; anything else is parsed afresh.
         verify_present(self.name, self.read(), wanted)
+
+
+def _after(before: _Parsed, data: bytes, plan: Plan) -> _Parsed:
+    """The blocks of the merged bundle without parsing it again: the blocks that stayed move up
+    by what was cut before them (``merged`` cuts whole blocks only), and only the appended tail
+    is read."""
+    drop = {e.label for e in plan.remove}
+    if not drop:
+        kept: list[_Block] = list(before.blocks)
+        body = len(before.data)
+        tail = body if body == 0 or data[body - 1 : body] == b"\n" else body + 1
+        return _Parsed(data, (*kept, *_blocks(data, tail, len(kept))))
+    kept = []
+    cut_bytes = cut_lines = cut_blocks = 0
+    for block in before.blocks:
+        if block.entry.owner_id is not None and block.entry.label in drop:
+            cut_bytes += block.end - block.start
+            cut_lines += before.data.count(b"\n", block.start, block.end)
+            cut_blocks += 1
+            continue
+        number, line = block.number - cut_blocks, block.line - cut_lines
+        entry = block.entry
+        if entry.owner_id is None:
+            entry = Entry(label=_label(None, number, line), cert=entry.cert)
+        kept.append(_Block(block.start - cut_bytes, block.end - cut_bytes, entry, number, line))
+    body = len(before.data) - cut_bytes
+    tail = body if body == 0 or data[body - 1 : body] == b"\n" else body + 1
+    return _Parsed(data, (*kept, *_blocks(data, tail, len(kept))))

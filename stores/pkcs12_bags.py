@@ -19,13 +19,15 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass, replace
-from typing import Any
-
-from cryptography.hazmat.primitives import hashes, padding
-from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm, Cipher, algorithms, modes
-from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+from typing import TYPE_CHECKING, Any
 
 from stores.der import DerError, Tlv, encode_length, read_all, read_exact, sequence
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.ciphers import Cipher, modes
+
+# cryptography's ciphers are imported where a container is decrypted or encrypted: runs that do
+# not touch a PKCS#12 store never load them.
 
 OID_DATA = "1.2.840.113549.1.7.1"
 OID_ENCRYPTED_DATA = "1.2.840.113549.1.7.6"
@@ -156,6 +158,10 @@ def pkcs12_kdf(hash_name: str, password: bytes, salt: bytes, purpose: int, itera
 
 
 def _cipher(scheme: Tlv, pfx_password: bytes, utf8_password: bytes) -> Cipher[modes.CBC] | _Rc2:
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
     fields = scheme.children()
     oid = fields[0].oid()
     if oid in PBE_SHA1:
@@ -218,6 +224,8 @@ class _Rc2:
 
 
 def _block_size(cipher: Cipher[modes.CBC] | _Rc2) -> int:
+    from cryptography.hazmat.primitives.ciphers import BlockCipherAlgorithm
+
     if isinstance(cipher, _Rc2):
         return 8
     algorithm = cipher.algorithm
@@ -225,6 +233,8 @@ def _block_size(cipher: Cipher[modes.CBC] | _Rc2) -> int:
 
 
 def _decrypt(cipher: Cipher[modes.CBC] | _Rc2, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives import padding
+
     block = _block_size(cipher)
     if not data or len(data) % block:
         raise BagProblem("an encrypted container has a damaged length", damaged=True)
@@ -241,6 +251,8 @@ def _decrypt(cipher: Cipher[modes.CBC] | _Rc2, data: bytes) -> bytes:
 
 
 def _encrypt(cipher: Cipher[modes.CBC] | _Rc2, data: bytes) -> bytes:
+    from cryptography.hazmat.primitives import padding
+
     padder = padding.PKCS7(_block_size(cipher) * 8).padder()
     padded = padder.update(data) + padder.finalize()
     if isinstance(cipher, _Rc2):

@@ -16,13 +16,23 @@ Where the refresh runs (target key ``refresh``):
   flags (Debian's ``update-ca-certificates``), every path points under the sysroot; the links
   it writes then name those paths, so this is for trees used where they are (and for tests).
 - ``none``: write the anchors only; the report says what to run.
+
+The consumers decide whether the store is right: after a refresh, rotator reads back the
+consolidated bundle and, where the distribution's refresh maintains one (Debian's
+ca-certificates-java, RHEL's and SUSE's extracted stores), the Java cacerts. A refresh whose hook
+failed (Debian's update-ca-certificates prints ``E: <hook> exited with code N.`` and exits 0) is a
+failure, and a later run that finds a consumer lacking a root refreshes again. Debian's Java hook
+only ever adds aliases: when rotator removes an anchor it removes its ``debian:rotator-<id>.pem``
+alias from the Java cacerts itself.
 """
 
 from __future__ import annotations
 
 import errno
+import hashlib
 import math
 import os
+import re
 import shlex
 import shutil
 import signal
@@ -34,7 +44,7 @@ from pathlib import Path
 
 from rotator.certs import NotACertificate, parse_many
 from rotator.errors import ConfigError, StoreError
-from rotator.fsutil import atomic_write, read_optional, remove_file
+from rotator.fsutil import atomic_write, read_optional, real_target, remove_file
 from stores.base import OWNED_PREFIX, Anchor, Entry, Plan, StoreContents, StoreContext, TargetSpec, make_plan
 from stores.distros import BY_NAME, Distro, detect, os_release, under
 
@@ -43,6 +53,11 @@ DEFAULT_TIMEOUT = 120.0
 MAX_TIMEOUT = 86400.0  # a day: beyond that a refresh is stuck, not slow
 REFRESH_MODES = ("auto", "chroot", "host", "none")
 OUTPUT_LIMIT = 4000
+JAVA_LABEL = "java cacerts alias "  # plan entries for the Java cacerts (anchor files are rotator-*)
+JAVA_PASSWORD = "changeit"  # noqa: S105 - what the distributions' Java trust packages use
+# Debian's update-ca-certificates reports a failed hook on stdout and still exits 0.
+HOOK_FAILED = re.compile(r"^E: .*exited with code \d+", re.MULTILINE)
+ERROR_LINE = re.compile(r"^E: |error|exception|cannot|denied|read-only", re.IGNORECASE)
 
 
 def build(spec: TargetSpec, ctx: StoreContext) -> SystemStore:
@@ -111,8 +126,13 @@ class SystemStore:
         self.environ = environ or {}
         self.anchor_dir = under(root, distro.anchor_dir)
         self.bundle = under(root, distro.bundle)
+        # Checked only where the refresh maintains it: a cacerts left behind by a removed Java trust
+        # package (its hook gone) would otherwise fail every run.
+        maintained = distro.java_hook is None or os.path.lexists(under(root, distro.java_hook))
+        self.java_cacerts = under(root, distro.java_cacerts) if distro.java_cacerts and maintained else None
         self.name = f"system:{distro.name}" + (f" (sysroot {root})" if sysroot else "")
         self._refreshed = False
+        self._refresh_output = b""
 
     @property
     def lock_dir(self) -> Path:
@@ -173,6 +193,40 @@ class SystemStore:
         except NotACertificate:
             return set()  # not PEM at all: it lacks every root, and the refresh rewrites it
 
+    def java_aliases(self) -> dict[str, str] | None:
+        """Alias -> SHA-256 of every certificate in the Java cacerts the refresh maintains, or None
+        when the distribution keeps none or its Java trust package is not installed."""
+        if self.java_cacerts is None:
+            return None
+        data = read_optional(self.java_cacerts, "Java cacerts")
+        if data is None:
+            return None
+        from stores.keystore_formats import KeystoreProblem, load
+
+        try:
+            store = load(data, JAVA_PASSWORD)
+        except KeystoreProblem as problem:
+            raise StoreError(
+                f"{self.name}: cannot read the Java cacerts {self.java_cacerts} that the refresh maintains "
+                f"({problem.detail}); rotator expects the password {JAVA_PASSWORD!r} there"
+            ) from problem
+        return {t.alias or f"#{n}": hashlib.sha256(t.der).hexdigest() for n, t in enumerate(store.trusted())}
+
+    def _stale_java_aliases(self, java: dict[str, str] | None, wanted: Sequence[Anchor]) -> list[Entry]:
+        """Aliases the refresh made for rotator's anchors whose roots are no longer wanted."""
+        pattern = self.distro.java_alias
+        if java is None or pattern is None:
+            return []
+        prefix, _, suffix = pattern.partition("{}")
+        wanted_ids = {a.root_id for a in wanted}
+        stale = []
+        for alias in sorted(java):
+            if alias.startswith(prefix) and alias.endswith(suffix) and len(alias) > len(prefix) + len(suffix):
+                root_id = alias[len(prefix) : len(alias) - len(suffix)]
+                if root_id not in wanted_ids:
+                    stale.append(Entry(label=JAVA_LABEL + alias, cert=None, owner_id=root_id))
+        return stale
+
     # -- planning ------------------------------------------------------------------------------
 
     def refresh_for(self, fresh: bool) -> Refresh:
@@ -219,17 +273,30 @@ class SystemStore:
         notes: list[str] = []
         refresh = self.refresh_for(fresh=self._needs_fresh(plan))
         if refresh.argv is not None:
-            # An anchor on disk that the bundle lacks (written without a refresh, or a DER file the
-            # refresh appended unparsed): rotator writes its own PEM anchor and refreshes.
+            # An anchor on disk that a consumer lacks (written without a refresh, a DER file the
+            # refresh appended unparsed, a Java hook that failed): rotator writes its own PEM
+            # anchor and refreshes again.
             in_bundle = self.bundle_fingerprints()
+            java = self.java_aliases()
+            in_java = set(java.values()) if java is not None else None
             lacking = [(a, label) for a, label in plan.keep if in_bundle is None or a.cert.sha256 not in in_bundle]
             if lacking:
                 where = f"{self.distro.bundle} does not exist" if in_bundle is None else \
                     f"{self.distro.bundle} lacks {', '.join(a.root_id for a, _ in lacking)}"
                 notes.append(f"{where}: rewriting the anchors and refreshing")
+            java_lacking = [k for k in plan.keep if k not in lacking and in_java is not None
+                            and k[0].cert.sha256 not in in_java]
+            if java_lacking:
+                notes.append(f"the Java cacerts {self.distro.java_cacerts} lacks "
+                             f"{', '.join(a.root_id for a, _ in java_lacking)}: rewriting the anchors and refreshing")
+            lacking += java_lacking
+            if lacking:
                 plan = replace(plan, add=plan.add + tuple(a for a, _ in lacking),
                                keep=tuple(k for k in plan.keep if k not in lacking))
                 refresh = self.refresh_for(fresh=self._needs_fresh(plan))
+            stale = self._stale_java_aliases(java, wanted)
+            if stale:
+                plan = replace(plan, remove=plan.remove + tuple(stale))
         if plan.changes:
             # Said when the store changes, not on every no-op run of a daemon.
             notes.append(refresh.note)
@@ -239,7 +306,8 @@ class SystemStore:
     def _needs_fresh(self, plan: Plan) -> bool:
         """A removal, or a file rewritten under its own name: Debian then needs ``--fresh``
         (otherwise the old hash link stays)."""
-        return bool(plan.remove) or any((self.anchor_dir / self.anchor_name(a)).exists() for a in plan.add)
+        removes = [e for e in plan.remove if not e.label.startswith(JAVA_LABEL)]
+        return bool(removes) or any((self.anchor_dir / self.anchor_name(a)).exists() for a in plan.add)
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -257,6 +325,27 @@ class SystemStore:
 
     def apply(self, plan: Plan) -> None:
         self._refreshed = False
+        java_removals = [e.label[len(JAVA_LABEL):] for e in plan.remove if e.label.startswith(JAVA_LABEL)]
+        plan = replace(plan, remove=tuple(e for e in plan.remove if not e.label.startswith(JAVA_LABEL)))
+        self._apply_anchors(plan)
+        if java_removals:
+            self._remove_java_aliases(java_removals)
+
+    def _remove_java_aliases(self, aliases: Sequence[str]) -> None:
+        from stores.keystore_formats import KeystoreProblem, load
+
+        assert self.java_cacerts is not None
+        data = read_optional(self.java_cacerts, "Java cacerts")
+        if data is None:
+            return
+        target = real_target(self.java_cacerts)  # Debian's JDKs link to it: write through the link
+        try:
+            rendered = load(data, JAVA_PASSWORD).render(aliases, [])
+        except (KeystoreProblem, ValueError) as exc:
+            raise StoreError(f"{self.name}: cannot rewrite the Java cacerts {target} ({exc}); left untouched") from exc
+        atomic_write(target, rendered, mode=0o644)
+
+    def _apply_anchors(self, plan: Plan) -> None:
         if not plan.changes:
             return
         self._check_writable()
@@ -328,8 +417,17 @@ class SystemStore:
             if exc.errno in (errno.ENOENT, errno.EACCES):
                 raise _CommandMissing(f"{self.name}: cannot run `{command}`: {exc.strerror}") from exc
             raise StoreError(f"{self.name}: cannot run `{command}`: {exc.strerror}") from exc
+        self._refresh_output = output
         if returncode != 0:
             raise StoreError(f"{self.name}: `{command}` failed with exit code {returncode}{_tail(output)}")
+        text = output.decode("utf-8", "replace")
+        if HOOK_FAILED.search(text):
+            # The hook's own error lines and update-ca-certificates' verdict; not the whole listing.
+            lines = [line.strip() for line in text.splitlines() if ERROR_LINE.search(line)]
+            raise StoreError(
+                f"{self.name}: `{command}` exited 0 but a hook failed, so a store it maintains (such as the Java "
+                f"cacerts) is stale: {' | '.join(lines)[-OUTPUT_LIMIT:]}"
+            )
 
     # -- verifying -----------------------------------------------------------------------------
 
@@ -340,6 +438,13 @@ class SystemStore:
             raise StoreError(
                 f"{self.name}: after writing, {self.anchor_dir} still lacks {', '.join(missing)}; something "
                 "else rewrote it, run sync again and check other tools managing it"
+            )
+        java = self.java_aliases() if self.refresh_for(fresh=False).argv is not None else None
+        stale = self._stale_java_aliases(java, wanted)
+        if stale:
+            raise StoreError(
+                f"{self.name}: the Java cacerts {self.java_cacerts} still holds "
+                f"{', '.join(e.label[len(JAVA_LABEL):] for e in stale)} after removing them; run sync again"
             )
         if not self._refreshed:
             return
@@ -354,6 +459,17 @@ class SystemStore:
             raise StoreError(
                 f"{self.name}: after the refresh, {self.bundle} lacks {', '.join(missing)} although the anchors "
                 f"are in {self.anchor_dir}; check that they are PEM files the refresh reads"
+            )
+        if java is None:
+            return
+        in_java = set(java.values())
+        missing = [a.root_id for a in wanted if a.cert.sha256 not in in_java]
+        if missing:
+            # The anchors stay: the next run sees the Java cacerts lacking them and refreshes again.
+            raise StoreError(
+                f"{self.name}: after the refresh, the Java cacerts {self.java_cacerts} lacks {', '.join(missing)}: "
+                f"the distribution's Java hook did not update it; run `{shlex.join(self.distro.refresh_fresh)}` "
+                f"by hand to see why{_tail(self._refresh_output)}"
             )
 
 

@@ -100,6 +100,7 @@ profile = "{profile}"
 interval = "2s"
 jitter = "0s"
 retry = "1s"
+catalog_check = "off"
 [[targets]]
 kind = "pem"
 path = "{bundle}"

@@ -1,0 +1,438 @@
+"""Every benchmark in one command: medians of whole-process CPU time, each case against its anchor
+measured in the same run, on the same machine.
+
+    .venv/bin/python -m benchmarks                       # everything (a few minutes)
+    .venv/bin/python -m benchmarks --quick               # 3 runs, bundles up to 10k, no system tree
+    .venv/bin/python -m benchmarks --src /tmp/old-tree   # the same cases against another source tree
+
+CPU time is user+system of the process and every child it waited for (what `time` reports as
+user+sys); wall time and peak RSS are shown beside it. Not a test: nothing here asserts a speed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rotator.catalog import DEFAULT_PROFILE, Catalog
+
+REPO = Path(__file__).resolve().parent.parent
+DATA = REPO / "rotator" / "data"
+# The default profile's roots (what a sync without --profile writes), as the manual routes use them.
+AZURE = list(Catalog.builtin().profiles[DEFAULT_PROFILE])
+PASSWORD_VAR = "BENCH_STOREPASS"
+TIME = Path("/usr/bin/time")
+
+
+@dataclass
+class Sample:
+    cpu: float
+    wall: float
+    rss_kb: int
+
+
+@dataclass
+class Case:
+    name: str
+    samples: list[Sample] = field(default_factory=list)
+    anchor: str | None = None  # the case it is compared with (None: it is an anchor)
+    note: str = ""
+
+    def median(self, attr: str) -> float:
+        return statistics.median(getattr(s, attr) for s in self.samples)
+
+
+class Bench:
+    def __init__(self, src: Path, repeat: int) -> None:
+        self.src = src
+        self.repeat = repeat
+        self.cases: list[Case] = []
+        self.env = {**os.environ, "PYTHONPATH": str(src), PASSWORD_VAR: "changeit"}
+        # Installed packages keep compiled bytecode; so does every run here.
+        self.env.pop("PYTHONDONTWRITEBYTECODE", None)
+        for var in ("ROTATOR_CONFIG", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
+            self.env.pop(var, None)
+
+    def rotator(self, *args: str) -> list[str]:
+        return [sys.executable, "-m", "rotator", *args]
+
+    def once(self, argv: Sequence[str]) -> Sample:
+        """One run. Peak RSS comes from GNU time where installed: a child started from this process
+        inherits its peak RSS as its own until exec, so wait4 alone cannot report less."""
+        import time
+
+        rss_file = None
+        if TIME.exists():
+            rss_file = tempfile.NamedTemporaryFile(suffix=".rss")  # closed below
+            argv = [str(TIME), "-f", "%M", "-o", rss_file.name, *argv]
+        program = shutil.which(argv[0]) or argv[0]
+        with tempfile.TemporaryFile() as err:
+            actions = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
+                       (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
+            cwd = os.getcwd()
+            os.chdir(self.src)  # posix_spawn has no cwd argument; the child inherits this one
+            try:
+                started = time.perf_counter()
+                pid = os.posix_spawn(program, list(argv), self.env, file_actions=actions)
+                _, status, usage = os.wait4(pid, 0)
+                wall = time.perf_counter() - started
+            finally:
+                os.chdir(cwd)
+            code = os.waitstatus_to_exitcode(status)
+            if code != 0:
+                err.seek(0)
+                raise SystemExit(f"benchmark command failed ({code}): {' '.join(argv)}\n{err.read().decode()}")
+        rss_kb = usage.ru_maxrss
+        if rss_file is not None:
+            with rss_file:
+                rss_kb = int(Path(rss_file.name).read_text().split()[-1])
+        return Sample(cpu=usage.ru_utime + usage.ru_stime, wall=wall, rss_kb=rss_kb)
+
+    def case(self, name: str, argv: Sequence[str], *, setup: Callable[[], None] | None = None,
+             anchor: str | None = None, note: str = "", repeat: int | None = None) -> Case:
+        case = Case(name=name, anchor=anchor, note=note)
+        for _ in range(repeat or self.repeat):
+            if setup is not None:
+                setup()
+            case.samples.append(self.once(argv))
+        self.cases.append(case)
+        print(f"  measured: {name}", file=sys.stderr)
+        return case
+
+    def skipped(self, name: str, why: str) -> None:
+        self.cases.append(Case(name=name, note=f"skipped: {why}"))
+
+    def table(self) -> str:
+        by_name = {c.name: c for c in self.cases}
+        lines = [f"{'case':62} {'cpu ms':>9} {'wall ms':>9} {'max RSS':>9}  ratio (cpu)"]
+        for c in self.cases:
+            if not c.samples:
+                lines.append(f"{c.name:62} {'':>9} {'':>9} {'':>9}  {c.note}")
+                continue
+            ratio = ""
+            if c.anchor is not None and by_name.get(c.anchor) and by_name[c.anchor].samples:
+                ratio = f"{c.median('cpu') / by_name[c.anchor].median('cpu'):7.2f}x of {c.anchor}"
+            rss = statistics.median(s.rss_kb for s in c.samples) / 1024
+            lines.append(f"{c.name:62} {c.median('cpu') * 1000:9.1f} {c.median('wall') * 1000:9.1f} "
+                         f"{rss:7.1f}MB  {ratio}{'  ' + c.note if c.note else ''}")
+        return "\n".join(lines)
+
+
+# -- inputs -------------------------------------------------------------------------------------
+
+
+def write_bundle(path: Path, count: int) -> None:
+    """``count`` distinct certificates, made fast: one signed template, serials rewritten in place.
+
+    The signatures of all but the template no longer verify, which neither rotator nor
+    ``openssl storeutl`` checks when reading a bundle; each has its own SHA-256.
+    """
+    import base64
+    import datetime as dt
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import NameOID
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Benchmark CA")])
+    serial = 0x5A << 120
+    start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
+    template = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+                .serial_number(serial).not_valid_before(start).not_valid_after(start + dt.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .sign(key, hashes.SHA256())).public_bytes(serialization.Encoding.DER)
+    marker = serial.to_bytes(16, "big")
+    at = template.index(marker)
+    with open(path, "wb") as out:
+        out.write(b"# a distribution bundle stand-in\n")
+        for i in range(count):
+            der = template[:at] + (serial + i).to_bytes(16, "big") + template[at + 16:]
+            body = base64.encodebytes(der).replace(b"\n", b"")
+            lines = b"\n".join(body[j : j + 64] for j in range(0, len(body), 64))
+            out.write(b"-----BEGIN CERTIFICATE-----\n" + lines + b"\n-----END CERTIFICATE-----\n")
+
+
+def der_copies(directory: Path) -> list[Path]:
+    """The 7 roots as DER files, the form Microsoft serves them in (the manual route starts there)."""
+    directory.mkdir(parents=True, exist_ok=True)
+    out = []
+    for root_id in AZURE:
+        der = directory / f"{root_id}.der"
+        subprocess.run(["openssl", "x509", "-in", str(DATA / f"{root_id}.pem"), "-outform", "DER", "-out", str(der)],
+                       check=True, timeout=60)
+        out.append(der)
+    return out
+
+
+def reset(*paths: Path) -> Callable[[], None]:
+    def clear() -> None:
+        for path in paths:
+            if path.is_dir() and not path.is_symlink():
+                shutil.rmtree(path)
+            elif path.exists() or path.is_symlink():
+                path.unlink()
+
+    return clear
+
+
+def restore(pairs: Sequence[tuple[Path, Path]]) -> Callable[[], None]:
+    """Put saved copies back (files or directories) before each run."""
+    def put_back() -> None:
+        for saved, live in pairs:
+            reset(live)()
+            if saved.is_dir():
+                shutil.copytree(saved, live, symlinks=True)
+            else:
+                shutil.copyfile(saved, live)
+
+    return put_back
+
+
+def fresh_copy(source: Path, live: Path, state: Path) -> Callable[[], None]:
+    def put_back() -> None:
+        reset(state)()
+        restore([(source, live)])()
+
+    return put_back
+
+
+# -- the cases ----------------------------------------------------------------------------------
+
+
+def startup(b: Bench, work: Path) -> None:
+    print("start-up and no-op", file=sys.stderr)
+    floor = "python -c pass"
+    b.case(floor, [sys.executable, "-c", "pass"])
+    b.case("rotator --version", b.rotator("--version"), anchor=floor)
+    b.case("rotator sync --help", b.rotator("sync", "--help"), anchor=floor)
+    b.case("rotator catalog", b.rotator("catalog"), anchor=floor)
+    state = work / "noop-state"
+    one = b.rotator("sync", "--offline", "--no-cache", "--state-dir", str(state), "--target",
+                    f"pem:{work / 'noop.pem'}")
+    for _ in range(2):  # write, then the first full read that stamps it
+        b.once(one)
+    b.case("no-op sync, one PEM bundle", one, anchor=floor)
+    three = b.rotator("sync", "--offline", "--no-cache", "--state-dir", str(work / "noop3-state"),
+                      "--target", f"pem:{work / 'noop3.pem'}", "--target", f"jks:{work / 'noop3.jks'}",
+                      "--target", f"pkcs12:{work / 'noop3.p12'}", "--storepass-env", PASSWORD_VAR)
+    for _ in range(2):
+        b.once(three)
+    b.case("no-op sync, pem + jks + pkcs12", three, anchor=floor)
+
+
+def new_bundle(b: Bench, work: Path) -> None:
+    print("a new bundle of the 7 roots", file=sys.stderr)
+    ders = der_copies(work / "der")
+    out = work / "manual"
+    script = " && ".join(f"openssl x509 -inform DER -in {d} -out {out}/{d.stem}.pem" for d in ders)
+    script += f" && cat {' '.join(f'{out}/{d.stem}.pem' for d in ders)} > {out}/bundle.pem"
+    manual = "manual: openssl x509 -inform DER x7 + cat"
+    b.case(manual, ["sh", "-c", script], setup=lambda: (reset(out)(), out.mkdir()),
+           note="no pin or CA check")
+    trust = shutil.which("trust")
+    if trust:
+        # `trust anchor` would change the machine's trust store: only the read-only extraction.
+        target = work / "p11.pem"
+        b.case("p11-kit: trust extract (system anchors, read-only)",
+               [trust, "extract", "--format=pem-bundle", "--filter=ca-anchors", "--overwrite", str(target)],
+               anchor=manual)
+    else:
+        b.skipped("p11-kit: trust extract", "p11-kit's trust is not installed")
+    bundle, state = work / "new.pem", work / "new-state"
+    b.case("rotator sync: new bundle, 7 roots verified", b.rotator(
+        "sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem:{bundle}"),
+        setup=reset(bundle, state), anchor=manual)
+
+
+def pem_sizes(b: Bench, work: Path, sizes: Sequence[int]) -> None:
+    roots = work / "roots.pem"
+    roots.write_bytes(b"".join((DATA / f"{r}.pem").read_bytes() for r in AZURE))
+    for size in sizes:
+        print(f"PEM bundle of {size} certificates", file=sys.stderr)
+        label = f"{size // 1000}k"
+        source = work / f"bundle-{label}.pem"
+        write_bundle(source, size)
+        repeat = b.repeat if size < 100_000 else max(3, b.repeat // 2)
+        cat = f"cat {label} + 7 roots > file"
+        out = work / f"cat-{label}.pem"
+        b.case(cat, ["sh", "-c", f"cat {source} {roots} > {out}"], anchor=None, repeat=repeat)
+        storeutl = f"openssl storeutl -certs {label} (parse only)"
+        b.case(storeutl, ["openssl", "storeutl", "-noout", "-certs", str(source)], anchor=cat, repeat=repeat)
+        live, state = work / f"live-{label}.pem", work / f"state-{label}"
+        sync = b.rotator("sync", "--offline", "--no-cache", "-q", "--state-dir", str(state), "--target",
+                         f"pem:{live}")
+        b.case(f"rotator add 7 roots to {label}", sync,
+               setup=fresh_copy(source, live, state), anchor=cat, repeat=repeat)
+        saved, saved_state = work / f"saved-{label}.pem", work / f"saved-state-{label}"
+        shutil.copyfile(live, saved)
+        shutil.copytree(state, saved_state)
+        b.case(f"rotator no-op on {label}, first full read", sync,
+               setup=restore([(saved, live), (saved_state, state)]), anchor=cat, repeat=repeat)
+        b.once(sync)
+        b.case(f"rotator no-op on {label}, unchanged since verified", sync, anchor=cat, repeat=repeat)
+        for path in (source, out, live, saved):
+            path.unlink()
+
+
+def pem_dir(b: Bench, work: Path) -> None:
+    print("pem-dir", file=sys.stderr)
+    directory = work / "hashdir"
+    pems = " ".join(str(DATA / f"{r}.pem") for r in AZURE)
+    anchor = "cp 7 PEMs + openssl rehash"
+    b.case(anchor, ["sh", "-c", f"cp {pems} {directory}/ && openssl rehash {directory}"],
+           setup=lambda: (reset(directory)(), directory.mkdir()))
+    state = work / "pemdir-state"
+    b.case("rotator sync pem-dir: 7 roots", b.rotator(
+        "sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem-dir:{directory}"),
+        setup=lambda: (reset(directory, state)(), directory.mkdir()), anchor=anchor)
+
+
+def java(b: Bench, work: Path) -> None:
+    keytool = shutil.which("keytool")
+    if keytool is None:
+        b.skipped("keytool -importcert x7", "keytool is not installed")
+        return
+    for kind, storetype in (("jks", "JKS"), ("pkcs12", "PKCS12")):
+        print(f"Java {kind}", file=sys.stderr)
+        store = work / f"bench.{kind}"
+        script = " && ".join(
+            f"{keytool} -importcert -noprompt -alias {r} -file {DATA / f'{r}.pem'} -keystore {store} "
+            f"-storetype {storetype} -storepass:env {PASSWORD_VAR} >/dev/null 2>&1" for r in AZURE)
+        anchor = f"keytool -importcert x7 into a new {storetype}"
+        b.case(anchor, ["sh", "-c", script], setup=reset(store), repeat=max(3, b.repeat // 2))
+        state = work / f"{kind}-state"
+        b.case(f"rotator sync {kind}: new store, 7 roots", b.rotator(
+            "sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"{kind}:{store}",
+            "--storepass-env", PASSWORD_VAR), setup=reset(store, state), anchor=anchor)
+
+
+def system(b: Bench, work: Path) -> None:
+    if not Path("/usr/sbin/update-ca-certificates").exists():
+        b.skipped("update-ca-certificates", "not installed (Debian's ca-certificates)")
+        return
+    print("system (a redirected Debian tree)", file=sys.stderr)
+    from benchmarks.bench_system import UPDATE, build_tree, flags
+
+    template = build_tree(work / "systree", 10_000)
+    tree, state = work / "systree-live", work / "systree-state"
+    crts = " ".join(str(DATA / f"{r}.pem") for r in AZURE)
+    local = tree / "usr/local/share/ca-certificates"
+    by_hand = "copy 7 roots as .crt + update-ca-certificates"
+    script = (f"for f in {crts}; do cp $f {local}/azure-$(basename $f .pem).crt; done && "
+              f"{UPDATE} {' '.join(flags(tree))} >/dev/null")
+    fresh = restore([(template, tree)])
+    repeat = max(3, b.repeat // 2)
+    b.case(by_hand, ["sh", "-c", script], setup=fresh, repeat=repeat)
+    sync = b.rotator("sync", "--offline", "--no-cache", "-q", "--state-dir", str(state),
+                     "--config", str(tree / "rotator.toml"), "--sysroot", str(tree))
+    b.case("rotator sync system: 7 roots + refresh", sync, setup=lambda: (fresh(), reset(state)()),
+           anchor=by_hand, repeat=repeat)
+    again = "update-ca-certificates again, nothing changed"
+    b.case(again, [UPDATE, *flags(tree)], repeat=repeat)
+    b.case("rotator sync system: no-op", sync, anchor=again, repeat=repeat)
+
+
+DAEMON_SCRIPT = """
+import argparse, os, sys, time, contextlib, io
+from dataclasses import replace
+from rotator import engine
+from rotator.settings import resolve
+args = argparse.Namespace(config=sys.argv[1], offline=True, no_cache=True, state_dir=sys.argv[2], target=None)
+request = replace(resolve(args, os.environ).request, with_status=True)
+if hasattr(engine, "StatusReads"):  # the daemon's memory of earlier status reads, where it exists
+    request = replace(request, status_reads=engine.StatusReads())
+def rss_kb():
+    for line in open("/proc/self/status"):
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1])
+cpu = []
+for cycle in range(1, 51):
+    start = time.process_time()
+    result = engine.sync(request)
+    assert result.ok and result.status is not None and result.status.compliant, result
+    cpu.append(time.process_time() - start)
+    if cycle == 1:
+        first = rss_kb()
+cpu.sort()
+print(first, rss_kb(), cpu[len(cpu) // 2])
+"""
+
+
+def daemon(b: Bench, work: Path) -> None:
+    print("daemon: 50 cycles of sync + status in one process", file=sys.stderr)
+    bundle = work / "daemon.pem"
+    write_bundle(bundle, 1000)
+    config = work / "daemon.toml"
+    config.write_text(
+        f'[[targets]]\nkind = "pem"\npath = "{bundle}"\n'
+        f'[[targets]]\nkind = "jks"\npath = "{work / "daemon.jks"}"\nstorepass_env = "{PASSWORD_VAR}"\n'
+        f'[[targets]]\nkind = "pkcs12"\npath = "{work / "daemon.p12"}"\nstorepass_env = "{PASSWORD_VAR}"\n'
+        f'[[targets]]\nkind = "pem-dir"\npath = "{work / "daemon-dir"}"\n')
+    # A service restarts with its stores in place: written and verified by earlier runs.
+    prime = b.rotator("sync", "--offline", "--no-cache", "--config", str(config),
+                      "--state-dir", str(work / "daemon-state"))
+    for _ in range(2):
+        b.once(prime)
+    proc = subprocess.run([sys.executable, "-c", DAEMON_SCRIPT, str(config), str(work / "daemon-state")],
+                          env=b.env, cwd=b.src, capture_output=True, text=True, timeout=900)
+    if proc.returncode != 0:
+        raise SystemExit(f"daemon benchmark failed: {proc.stderr}")
+    first, last, cycle = proc.stdout.split()
+    growth = (int(last) - int(first)) / 1024
+    b.cases.append(Case(name="daemon RSS after cycle 1 / after cycle 50",
+                        note=f"{int(first) / 1024:.1f} MB / {int(last) / 1024:.1f} MB: growth {growth:+.2f} MB; "
+                             f"median cycle {float(cycle) * 1000:.1f} ms cpu "
+                             "(pem 1k + jks + pkcs12 + pem-dir, in place)"))
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=7, help="runs per case; the median is shown (default 7)")
+    parser.add_argument("--sizes", default="1000,10000,100000", help="PEM bundle sizes (default 1000,10000,100000)")
+    parser.add_argument("--src", type=Path, default=REPO, help="the rotator source tree to run (default: this one)")
+    parser.add_argument("--quick", action="store_true", help="3 runs, bundles up to 10k, no system tree")
+    parser.add_argument("--only", action="append", choices=["startup", "bundle", "pem", "pem-dir", "java",
+                                                             "system", "daemon"], help="run only these groups")
+    args = parser.parse_args()
+    repeat = 3 if args.quick else args.repeat
+    sizes = [int(s) for s in args.sizes.split(",") if s]
+    if args.quick:
+        sizes = [s for s in sizes if s <= 10_000]
+    groups = args.only or ["startup", "bundle", "pem", "pem-dir", "java", "daemon"] + ([] if args.quick else ["system"])
+    bench = Bench(args.src.resolve(), repeat)
+    bench.once(bench.rotator("--version"))  # compile the bytecode once, as an install does
+    with tempfile.TemporaryDirectory(prefix="rotator-bench-") as tmp:
+        work = Path(tmp)
+        for group in groups:
+            if group == "startup":
+                startup(bench, work)
+            elif group == "bundle":
+                new_bundle(bench, work)
+            elif group == "pem":
+                pem_sizes(bench, work, sizes)
+            elif group == "pem-dir":
+                pem_dir(bench, work)
+            elif group == "java":
+                java(bench, work)
+            elif group == "system":
+                system(bench, work)
+            elif group == "daemon":
+                daemon(bench, work)
+    print(f"rotator from {bench.src}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
+          f"medians of {repeat} runs (100k bundles and JVM/system cases: fewer)")
+    print(bench.table())
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
