@@ -259,6 +259,8 @@ LIMITS = {
     "hook_timeout": DAY,
     "connect_timeout": 3600.0,
     "read_timeout": 3600.0,
+    "total_timeout": 3600.0,
+    "budget": DAY,
     "retries": 20,
     "max_bytes": 16 * 1024 * 1024,
 }

@@ -50,7 +50,7 @@ class Seen:
 
     @classmethod
     def from_json(cls, doc: Any) -> Seen:
-        stamp = FileStamp(size=_count(doc["size"], "seen size"), mtime_ns=_count(doc["mtime_ns"], "seen mtime_ns"),
+        stamp = FileStamp(size=_int64(doc["size"], "seen size"), mtime_ns=_int64(doc["mtime_ns"], "seen mtime_ns"),
                           sha256=_text(doc["sha256"], "seen sha256"))
         labels = {_text(k, "seen label"): _text(v, "seen label") for k, v in doc["labels"].items()}
         return cls(stamp=stamp, labels=labels, notes=tuple(_text(n, "seen note") for n in doc.get("notes", ())))
@@ -172,6 +172,13 @@ def _optional_time(value: Any, what: str) -> str | None:
         raise ValueError(f"{what} has no time zone")
     parsed.timestamp()
     return text
+
+
+def _int64(value: Any, what: str) -> int:
+    """A file size or time in nanoseconds, as os.stat gives them."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise ValueError(f"{what} is not a 64-bit whole number, got {value!r}")
+    return value
 
 
 def _count(value: Any, what: str) -> int:
