@@ -18,19 +18,25 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rotator.errors import LockTimeout
+from rotator.fsutil import make_dirs
 
 
-def nearest_directory(path: Path) -> Path:
-    """``path`` or its closest existing ancestor (a store's directory may not exist yet)."""
+def lock_directory(path: Path) -> Path:
+    """The directory to lock: ``path`` itself, made now if missing, so that two runs racing to
+    create a store lock the same directory; its closest existing ancestor if it cannot be made
+    (the write will then fail with its own message)."""
     current = Path(os.path.realpath(path))
-    while not current.is_dir() and current != current.parent:
-        current = current.parent
+    try:
+        make_dirs(current)
+    except OSError:
+        while not current.is_dir() and current != current.parent:
+            current = current.parent
     return current
 
 
 @contextlib.contextmanager
 def held(directory: Path, timeout: float, poll: float = 0.05) -> Iterator[None]:
-    where = nearest_directory(directory)
+    where = lock_directory(directory)
     try:
         fd = os.open(where, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     except OSError:

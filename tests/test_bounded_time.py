@@ -13,6 +13,7 @@ import subprocess
 import sys
 import textwrap
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -25,6 +26,17 @@ from tests.pki import make_root
 
 ROOT = make_root("Bounded Time Root")
 
+# After a 503 retried past the deadline, urllib3 can leave one socket for the garbage collector to
+# close. It is collected after each test here, so its ResourceWarning cannot land on a later test.
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning",
+                                        "ignore::pytest.PytestUnraisableExceptionWarning")
+
+
+@pytest.fixture(autouse=True)
+def _collect_sockets() -> Iterator[None]:
+    yield
+    gc.collect()
+
 
 def _downloader(https: HttpsServer, **overrides: float) -> Downloader:
     settings = DownloadSettings(ca_bundle=https.ca_file, connect_timeout=2, read_timeout=1.5, total_timeout=2,
@@ -34,9 +46,6 @@ def _downloader(https: HttpsServer, **overrides: float) -> Downloader:
     return Downloader(settings)
 
 
-# After a 503 that is retried past the deadline, urllib3 can leave one socket for the garbage collector
-# to close; it is collected here, inside the test, so the warning does not land on a later test.
-@pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 @pytest.mark.parametrize("reply, what", [
     (Reply(body=ROOT.der, drip_seconds=0.25, drip_headers=False), "slow-drip body under a Content-Length"),
     (Reply(body=ROOT.der, drip_seconds=0.25), "headers sent a byte at a time"),
