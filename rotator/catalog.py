@@ -340,10 +340,12 @@ class Catalog:
         for key, ids in all_profiles.items():
             for root_id in ids:
                 if root_id not in merged:
-                    raise ConfigError(f"profiles.{key}: unknown root id {root_id!r}")
+                    raise ConfigError(
+                        f"profiles.{key}: unknown root id {root_id!r}; `rotator catalog` lists the known ids"
+                    )
         for root_id in keep:
             if root_id not in merged:
-                raise ConfigError(f"keep: unknown root id {root_id!r}")
+                raise ConfigError(f"keep: unknown root id {root_id!r}; `rotator catalog` lists the known ids")
             merged[root_id] = replace(merged[root_id], kept=True)
         return Catalog(roots=merged, profiles=all_profiles, cross_signs=self.cross_signs)
 
@@ -355,7 +357,9 @@ class Catalog:
         ids = list(self.profiles[profile])
         for root_id in include:
             if root_id not in self.roots:
-                raise ConfigError(f"include: unknown root id {root_id!r}")
+                raise ConfigError(
+                    f"unknown root id {root_id!r} (from --root or include); `rotator catalog` lists the known ids"
+                )
             if root_id not in ids:
                 ids.append(root_id)
         return tuple(self.roots[i] for i in ids)

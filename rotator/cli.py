@@ -22,69 +22,101 @@ if TYPE_CHECKING:
     from pathlib import Path
 
     from rotator import probe, tlsfetch
+    from rotator.progress import Progress
     from rotator.published import CheckRecord
+    from rotator.settings import Flags
 
 
 class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, _Parser] = {}  # the sub-command parsers, for their own usage line
+
     def error(self, message: str) -> Any:  # argparse exits 2 already; keep its one line
         self.print_usage(sys.stderr)
         self.exit(2, f"rotator: error: {message}\n")
 
 
-def _common(p: argparse.ArgumentParser) -> None:
+def _selection(p: argparse.ArgumentParser) -> None:
+    """Which roots, and where they come from."""
     p.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/rotator.toml)")
     p.add_argument("--profile", metavar="NAME", help="root set: azure-all (default), azure-postgresql, ...")
-    p.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
+    p.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable; see rotator catalog)")
     p.add_argument("--mirror", metavar="DIR|URL", help="a directory or URL holding <id>.pem / <id>.crt")
     p.add_argument("--offline", action="store_true", help="no network: cache, mirror directory, embedded copies")
     p.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (default /var/cache/rotator or XDG)")
     p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
     p.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads (TLS-intercepting proxies)")
     p.add_argument("--at", metavar="DATE", help="evaluate the lifecycle as of DATE (YYYY-MM-DD)")
+
+
+def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
+    """State and metrics; ``lock_default`` (the default shown in help) for the commands that take the lock."""
     p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
     p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
-    p.add_argument("--lock-timeout", metavar="SECONDS", type=float, default=60.0,
-                   help="how long to wait for another run holding the lock (default 60)")
-    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
-    p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+    if lock_default is not None:
+        p.add_argument("--lock-timeout", metavar="SECONDS", type=float,
+                       help=f"how long to wait for another run holding the lock (default {lock_default:g}; "
+                       "0: do not wait)")
 
 
-def _keystore_password(p: argparse.ArgumentParser) -> None:
+def _output(p: argparse.ArgumentParser, *, json_doc: bool = True) -> None:
+    if json_doc:
+        p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (on stderr)")
+
+
+def _targets(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--target", metavar="KIND:PATH", action="append", help=f"a store to {what} (repeatable)")
+    p.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
     # Never the password itself on a command line (ps shows it): where to read it from.
     group = p.add_mutually_exclusive_group()
     group.add_argument("--storepass-env", metavar="VAR", help="keystore password of --target stores from $VAR")
     group.add_argument("--storepass-file", metavar="FILE", help="keystore password of --target stores from FILE")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser() -> _Parser:
+    # The flag defaults live in settings, defined once; every command but --version loads it anyway.
+    from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS
+
     parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
     parser.add_argument("--version", action="version", version=f"rotator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
-    p_sync = sub.add_parser("sync", help="merge the verified roots into every target")
-    _common(p_sync)
-    p_sync.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to update (repeatable)")
+    def command(name: str, **kwargs: Any) -> _Parser:
+        p: _Parser = sub.add_parser(name, **kwargs)
+        parser.commands[name] = p
+        return p
+
+    p_sync = command("sync", help="merge the verified roots into every target",
+                     description="Obtain the verified roots and merge them into every target (exit 0 ok, "
+                     "1 failure, 2 usage or config error).")
+    _targets(p_sync, "update")
     p_sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    _keystore_password(p_sync)
-    p_sync.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
+    _selection(p_sync)
+    _state(p_sync, lock_default=DEFAULT_LOCK_TIMEOUT)
+    _output(p_sync)
 
-    p_status = sub.add_parser("status", help="read-only: which targets hold which roots, what expires when")
-    _common(p_status)
-    p_status.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to check (repeatable)")
-    p_status.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
-    _keystore_password(p_status)
-    p_status.add_argument("--warn-days", metavar="N", type=int, default=30,
-                          help="non-compliant when a wanted root expires within N days (default 30)")
+    p_status = command("status", help="read-only: which targets hold which roots, what expires when",
+                       description="Exit 0 when compliant, 1 when a target lacks a wanted root, cannot be read or "
+                       "a root expires soon, 2 when no target is configured.")
+    _targets(p_status, "check")
+    p_status.add_argument("--warn-days", metavar="N", type=int,
+                          help=f"non-compliant when a wanted root expires within N days (default {DEFAULT_WARN_DAYS})")
+    _selection(p_status)
+    _state(p_status, lock_default=None)
+    _output(p_status)
 
-    p_daemon = sub.add_parser("daemon", help="sync at start and then on a schedule (systemd service)")
-    _common(p_daemon)
-    p_daemon.add_argument("--target", metavar="KIND:PATH", action="append", help="a store to keep right")
-    p_daemon.add_argument("--sysroot", metavar="DIR", help=argparse.SUPPRESS)
+    p_daemon = command("daemon", help="sync at start and then on a schedule (systemd service)")
+    _targets(p_daemon, "keep right")
+    _selection(p_daemon)
+    _state(p_daemon, lock_default=DEFAULT_LOCK_TIMEOUT)
+    _output(p_daemon, json_doc=False)  # it logs, one line per event
 
-    p_service = sub.add_parser("service", help="set up the systemd service: `rotator service dropin`")
+    p_service = command("service", help="set up the systemd service: `rotator service dropin`")
     service_sub = p_service.add_subparsers(dest="service_command", metavar="ACTION", parser_class=_Parser,
-                                           required=True)
+                                           required=True, help="dropin: write the sandbox drop-in for the units")
     p_dropin = service_sub.add_parser(
         "dropin",
         help="write the sandbox drop-in both units read, from the config",
@@ -98,10 +130,13 @@ def build_parser() -> argparse.ArgumentParser:
                           help="where the units are installed (default /etc/systemd/system)")
     p_dropin.add_argument("--print", dest="print_only", action="store_true", help="print the drop-in, write nothing")
 
-    p_cat = sub.add_parser("catalog", help="list the known roots and profiles; check them against Azure's list")
-    p_cat.add_argument("--config", metavar="FILE")
-    p_cat.add_argument("--json", action="store_true")
-    cat_sub = p_cat.add_subparsers(dest="catalog_command", metavar="ACTION", parser_class=_Parser)
+    p_cat = command("catalog", help="list the known roots and profiles; check them against Azure's list",
+                    description="The roots rotator knows (built in and from the config), with pins and notes, "
+                    "and the profiles; `rotator catalog check` compares them with Azure's published list.")
+    p_cat.add_argument("--config", metavar="FILE", help="TOML config whose custom roots and profiles to include")
+    p_cat.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    cat_sub = p_cat.add_subparsers(dest="catalog_command", metavar="ACTION", parser_class=_Parser,
+                                   help="check: compare the catalog with Azure's published CA list")
     p_check = cat_sub.add_parser(
         "check",
         help="compare the catalog with Azure's published CA list; propose verified entries for new roots",
@@ -123,11 +158,14 @@ def build_parser() -> argparse.ArgumentParser:
     p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
-    p_mirror = sub.add_parser("mirror", help="write verified copies of the selected roots into DIR")
-    _common(p_mirror)
-    p_mirror.add_argument("directory", metavar="DIR")
+    p_mirror = command("mirror", help="write verified copies of the selected roots into DIR",
+                       description="Write a verified copy of each selected root into DIR as <id>.pem, for hosts "
+                       "without network (rotator sync --offline --mirror DIR).")
+    p_mirror.add_argument("directory", metavar="DIR", help="directory to write <id>.pem files into (created)")
+    _selection(p_mirror)
+    _output(p_mirror)
 
-    p_probe = sub.add_parser(
+    p_probe = command(
         "probe",
         help="connect to a server and say whether a client using each target would trust its chain",
         description="Exit 0 when every target trusts the server, 1 when one would reject it, "
@@ -145,20 +183,46 @@ def build_parser() -> argparse.ArgumentParser:
                          "with --chain-file the name is checked only when --servername is given")
     p_probe.add_argument("--timeout", metavar="S", type=float,
                          help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})")
-    p_probe.add_argument("--target", metavar="KIND:PATH", action="append",
-                         help="a store to judge (repeatable; default: the config's targets)")
-    _keystore_password(p_probe)
-    p_probe.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
+    _targets(p_probe, "judge (default: the config's targets)")
     p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
     p_probe.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
     p_probe.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
     p_probe.add_argument("--mirror", metavar="DIR", help="a directory holding <id>.pem copies of custom roots")
+    p_probe.add_argument("--offline", action="store_true",
+                         help="accepted as everywhere: probe never downloads roots (it reads local copies)")
     p_probe.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache to read roots from")
     p_probe.add_argument("--at", metavar="DATE", help="judge validity as of DATE (YYYY-MM-DD), e.g. a deadline")
-    p_probe.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    p_probe.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
-    p_probe.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+    _output(p_probe)
     return parser
+
+
+def flags_of(args: argparse.Namespace) -> Flags:
+    """The parsed command line as one typed object; a flag a command lacks is "not given"."""
+    from rotator.settings import Flags
+
+    def opt(name: str) -> Any:
+        return getattr(args, name, None)
+
+    return Flags(
+        config=opt("config"),
+        profile=opt("profile"),
+        roots=tuple(opt("root") or ()),
+        targets=tuple(opt("target") or ()),
+        mirror=opt("mirror"),
+        offline=bool(opt("offline")),
+        cache_dir=opt("cache_dir"),
+        no_cache=bool(opt("no_cache")),
+        download_ca_bundle=opt("download_ca_bundle"),
+        at=opt("at"),
+        state_dir=opt("state_dir"),
+        metrics_file=opt("metrics_file"),
+        lock_timeout=opt("lock_timeout"),
+        warn_days=opt("warn_days"),
+        dry_run=bool(opt("dry_run")),
+        sysroot=opt("sysroot"),
+        storepass_env=opt("storepass_env"),
+        storepass_file=opt("storepass_file"),
+    )
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -186,7 +250,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print(f"rotator {__version__}")
         return 0
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The usage of the command that was given, not the top-level one.
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     if args.command is None:
         parser.print_help(sys.stderr)
         return 2
@@ -207,18 +274,37 @@ def _emit_json(doc: dict[str, Any]) -> None:
     sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
 
 
+def _print(args: argparse.Namespace, lines: Sequence[str]) -> None:
+    if not getattr(args, "quiet", False):
+        for line in lines:
+            print(line)
+
+
+def _progress(args: argparse.Namespace) -> Progress:
+    """Where a step that takes a while says so: stderr, unless --quiet or --json."""
+    from rotator.progress import silent
+
+    if args.quiet or getattr(args, "json", False):
+        return silent
+
+    def show(message: str) -> None:
+        print(f"rotator: {message}", file=sys.stderr, flush=True)
+
+    return show
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from rotator import report
     from rotator.engine import sync
-    from rotator.settings import resolve
+    from rotator.settings import require_targets, resolve
 
-    resolved = resolve(args, os.environ)
-    result = sync(resolved.request)
+    resolved = resolve(flags_of(args), os.environ)
+    require_targets(resolved)
+    result = sync(resolved.request, progress=_progress(args))
     if args.json:
         _emit_json(report.sync_json(result))
     else:
-        for line in report.sync_text(result):
-            print(line)
+        _print(args, report.sync_text(result))
     for target in result.targets:
         if target.error:
             print(f"rotator: error: {target.error}", file=sys.stderr)
@@ -230,11 +316,12 @@ def cmd_sync(args: argparse.Namespace) -> int:
 def cmd_status(args: argparse.Namespace) -> int:
     from rotator import report
     from rotator.engine import status_of
-    from rotator.settings import resolve
+    from rotator.settings import require_targets, resolve
     from rotator.state import State
     from rotator.state import load as load_state
 
-    resolved = resolve(args, os.environ)
+    resolved = resolve(flags_of(args), os.environ)
+    require_targets(resolved)
     request = resolved.request
     status = status_of(request)
     state = load_state(request.state_dir) if request.state_dir else State()
@@ -244,9 +331,11 @@ def cmd_status(args: argparse.Namespace) -> int:
         metrics.write(request.metrics_file, status, state)
     if args.json:
         _emit_json(report.status_json(status, state))
+    elif args.quiet:
+        for message in report.status_errors(status):
+            print(f"rotator: error: {message}", file=sys.stderr)
     else:
-        for line in report.status_text(status, state):
-            print(line)
+        _print(args, report.status_text(status, state, verbose=args.verbose))
     return 0 if status.compliant else 1
 
 
@@ -256,12 +345,11 @@ def cmd_catalog(args: argparse.Namespace) -> int:
 
     if args.catalog_command == "check":
         return cmd_catalog_check(args)
-    resolved = resolve(args, os.environ)
+    resolved = resolve(flags_of(args), os.environ)
     if args.json:
         _emit_json(report.catalog_json(resolved.catalog))
     else:
-        for line in report.catalog_text(resolved.catalog):
-            print(line)
+        _print(args, report.catalog_text(resolved.catalog))
     return 0
 
 
@@ -269,7 +357,7 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
     from rotator import catalog_check, check_report, upstream
     from rotator.settings import resolve
 
-    resolved = resolve(args, os.environ)
+    resolved = resolve(flags_of(args), os.environ)
     request = resolved.request
     source = args.source or upstream.DEFAULT_SOURCE
     state_dir = request.state_dir
@@ -314,13 +402,13 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     from rotator.obtain import Obtainer
     from rotator.settings import resolve
 
-    resolved = resolve(args, os.environ)
+    resolved = resolve(flags_of(args), os.environ)
     request = resolved.request
     active, _ = wanted_roots(resolved.every_selected, request.at)
-    directory = Path(args.directory)
+    directory = Path(os.path.expanduser(args.directory))
     if directory.exists() and not directory.is_dir():
         raise ConfigError(f"mirror: {directory} exists and is not a directory")
-    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download))
+    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), progress=_progress(args))
     try:
         obtained = obtainer.obtain_all(active)
     finally:
@@ -333,15 +421,14 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     if args.json:
         _emit_json({"version": report.JSON_VERSION, "command": "mirror", "written": written})
     else:
-        for w in written:
-            print(f"{w['path']}: {w['id']} (sha256 {w['sha256'][:16]}..., from {w['source']})")
+        _print(args, [f"{w['path']}: {w['id']} (sha256 {w['sha256'][:16]}..., from {w['source']})" for w in written])
     return 0
 
 
 def cmd_daemon(args: argparse.Namespace) -> int:
     from rotator.daemon import Daemon
 
-    return Daemon(args, os.environ).run()
+    return Daemon(flags_of(args), os.environ).run()
 
 
 def cmd_service(args: argparse.Namespace) -> int:
@@ -406,7 +493,12 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from rotator.settings import resolve
 
     endpoint, sslmode = _probe_mode(args)
-    resolved = resolve(args, os.environ)
+    if args.mirror is not None and args.mirror.startswith(("https://", "http://")):
+        raise ConfigError(
+            "--mirror: probe never downloads and reads a mirror directory only; "
+            "make one with `rotator mirror DIR` and pass --mirror DIR"
+        )
+    resolved = resolve(flags_of(args), os.environ)
     request = probe.ProbeRequest(
         endpoint=endpoint,
         roots=tuple(resolved.catalog.roots.values()),
@@ -416,7 +508,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         obtain=resolved.request.obtain,
         context=resolved.request.context,
         sslmode=sslmode,
-        timeout=args.timeout or tlsfetch.DEFAULT_TIMEOUT,
+        timeout=tlsfetch.DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
         cross_signs=resolved.catalog.cross_signs,
         intermediates=published.intermediates(published.load_or_note(resolved.request.state_dir)),
     )
@@ -438,9 +530,11 @@ def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
 
     if args.json:
         _emit_json(report.probe_json(result))
+    elif args.quiet:
+        if not result.ok:
+            print(f"rotator: error: {report.probe_verdict(result)}", file=sys.stderr)
     else:
-        for line in report.probe_text(result):
-            print(line)
+        _print(args, report.probe_text(result))
     return 0 if result.ok else 1
 
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 import os
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,6 +31,7 @@ DOWNLOAD_KEYS = {
     "max_bytes",
 }
 DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
+DAEMON_DURATIONS = ("interval", "jitter", "retry", "catalog_check")  # catalog_check may also be "off"
 
 
 @dataclass(frozen=True)
@@ -115,6 +117,11 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
         raise ConfigError("daemon: expected a table")
     _no_unknown(daemon_raw, DAEMON_KEYS, "daemon.")
     daemon = {k: _str(daemon_raw, k, "daemon.") or "" for k in daemon_raw}
+    for key in DAEMON_DURATIONS:
+        # Checked here, for every command: `sync --dry-run --config F` is how a config is checked.
+        value = daemon.get(key)
+        if value and not (key == "catalog_check" and value.strip() == "off"):
+            parse_duration(value, f"daemon.{key}")
     return Config(
         source=source,
         profile=_str(data, "profile", ""),
@@ -131,6 +138,24 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
         hook_timeout=_number(data, "hook_timeout", 60.0, ""),
         daemon=daemon,
     )
+
+
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
+_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
+
+
+def parse_duration(text: str, where: str) -> int:
+    """``"6h"``, ``"30m"``, ``"45s"``, ``"1d"`` as seconds."""
+    match = _DURATION.match(text)
+    if not match:
+        raise ConfigError(f"{where}: {text!r} is not a duration (a whole number with s, m, h or d: \"6h\")")
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"{where}: {text!r} is longer than a year; give at most 365d")
+    return seconds
+
+
+MAX_DURATION = 365 * 86400  # past this, timers overflow; no schedule needs it
 
 
 def _root(raw: dict[str, Any], where: str, base: Path) -> Root:

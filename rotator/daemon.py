@@ -12,7 +12,6 @@ directory, so it never delays a sync, and it is abandoned at once on SIGTERM.
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import logging
 import signal
@@ -23,13 +22,14 @@ from dataclasses import dataclass, replace
 from types import FrameType
 
 from rotator import catalog_check, published
+from rotator.config import parse_duration
 from rotator.engine import Cancelled, RunControl, StatusReads, SyncRequest, sync
 from rotator.errors import RotatorError
 from rotator.notify import Notifier
 from rotator.published import CheckRecord
-from rotator.scheduler import CycleScheduler, parse_duration
+from rotator.scheduler import CycleScheduler
 from rotator.service import check_writable, sandbox_for
-from rotator.settings import Resolved, resolve
+from rotator.settings import Flags, Resolved, require_targets, resolve
 from rotator.upstream import DEFAULT_SOURCE, ListUnreadable
 
 log = logging.getLogger(__name__)
@@ -72,15 +72,16 @@ class CycleOutcome:
 class Daemon:
     def __init__(
         self,
-        args: argparse.Namespace,
+        flags: Flags,
         environ: Mapping[str, str],
         *,
-        resolver: Callable[[argparse.Namespace, Mapping[str, str]], Resolved] = resolve,
+        resolver: Callable[[Flags, Mapping[str, str]], Resolved] = resolve,
     ) -> None:
-        self.args = args
+        self.flags = flags
         self.environ = environ
         self.resolver = resolver
-        self.resolved = resolver(args, environ)  # a bad config at start is exit 2, as for sync
+        self.resolved = resolver(flags, environ)  # a bad config at start is exit 2, as for sync
+        require_targets(self.resolved)
         _check_sandbox(self.resolved)
         self.timing = Timing.from_config(self.resolved.config.daemon)
         self.notifier = Notifier(environ)
@@ -156,7 +157,7 @@ class Daemon:
         request = replace(
             self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads
         )
-        if getattr(self.args, "at", None):
+        if self.flags.at is not None:
             return request
         return replace(request, obtain=replace(request.obtain, at=dt.datetime.now(dt.UTC)))
 
@@ -301,7 +302,8 @@ class Daemon:
     def _reload(self) -> None:
         self.reload_requested = False
         try:
-            resolved = self.resolver(self.args, self.environ)
+            resolved = self.resolver(self.flags, self.environ)
+            require_targets(resolved)
             _check_sandbox(resolved)
             timing = Timing.from_config(resolved.config.daemon)
         except RotatorError as exc:

@@ -22,6 +22,7 @@ from rotator.catalog import CrossSign, Root
 from rotator.errors import RotatorError
 from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
+from rotator.progress import Progress, say_if_slow, silent
 from rotator.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
 from rotator.state import RootRecord, Seen, State
 from stores import build_stores as stores_for
@@ -84,8 +85,10 @@ class SyncRequest:
     metrics_file: Path | None = None
     on_change: tuple[tuple[str, ...], ...] = ()
     hook_timeout: float = hooks.DEFAULT_TIMEOUT
-    lock_timeout: float = 60.0
-    warn_days: int = 30
+    lock_timeout: float = field(kw_only=True)  # defaults: rotator.settings
+    warn_days: int = field(kw_only=True)
+    # The targets are the configured set (not --target): state of any other target is stale.
+    complete_set: bool = False
     with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
     control: RunControl | None = field(default=None, compare=False)
     # The daemon's memory of what status read in earlier cycles (None: read every store afresh).
@@ -154,19 +157,24 @@ def build_stores(request: SyncRequest) -> list[Bound]:
     ]
 
 
-def sync(request: SyncRequest) -> SyncResult:
+def sync(request: SyncRequest, progress: Progress = silent) -> SyncResult:
+    """``progress`` hears about steps that take a while (a slow download, waiting for the lock)."""
     stores = build_stores(request)
     if request.dry_run or request.state_dir is None:
         # A dry run writes nothing, not even the lock file or the state.
         state = state_mod.load(request.state_dir) if request.state_dir else State()
-        result = _run(request, stores, state)
+        result = _run(request, stores, state, progress)
         if request.with_status:
             result.status = status_of(request, stores)
         return result
-    with lock.held(request.state_dir, timeout=request.lock_timeout):
+    with lock.held(request.state_dir, timeout=request.lock_timeout, on_wait=progress):
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
+        forgotten = state.prune({bound.store.name for bound in stores}, others_stale=request.complete_set)
+        if forgotten:
+            log.info("state: forgot %d target(s) no longer configured or gone: %s", len(forgotten),
+                     ", ".join(forgotten))
         try:
-            result = _run(request, stores, state)
+            result = _run(request, stores, state, progress)
         except Cancelled:
             raise
         except RotatorError:
@@ -290,12 +298,13 @@ def _needed(request: SyncRequest, stores: Sequence[Bound]) -> tuple[list[Root], 
     return active, inactive
 
 
-def _run(request: SyncRequest, stores: Sequence[Bound], state: State) -> SyncResult:
+def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: Progress) -> SyncResult:
     active, inactive = _needed(request, stores)
     day = request.at.date()
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
     control = request.control or RunControl()
-    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check)
+    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check,
+                        progress=progress)
     try:
         # A PinMismatch escapes here: no target has been touched yet.
         result.roots = obtainer.obtain_all(active)
@@ -310,7 +319,7 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State) -> SyncRes
         outcome = unchanged_since_verified(store, anchors, previous, state.seen.get(store.name))
         read_now = outcome is None
         if outcome is None:
-            with control.writing(), _store_lock(store, request):
+            with control.writing(), _store_lock(store, request), say_if_slow(progress, f"{store.name}: still working"):
                 outcome = converge(store, anchors, previous, dry_run=request.dry_run)
         if read_now and not request.dry_run:
             _remember_read(state, store, outcome)
@@ -323,6 +332,7 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State) -> SyncRes
             outcome = _after_change(request, spec, outcome)
         if not request.dry_run and outcome.error is None and outcome.plan is not None:
             state.targets[store.name] = _records(outcome.plan, state.targets.get(store.name, {}), request.at)
+            state.synced[store.name] = state_mod.now_iso(request.at)
             state.drift_repairs += len(outcome.drift)
         result.targets.append(outcome)
     return result

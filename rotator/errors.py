@@ -20,7 +20,15 @@ class ConfigError(RotatorError):
 
 
 class SourceError(RotatorError):
-    """A candidate source could not deliver a usable certificate (try the next one)."""
+    """A candidate source could not deliver a usable certificate (try the next one).
+
+    ``short`` is the gist in a few words ("DNS", "connection refused", "HTTP 404") for the one
+    line a user sees per root; the message keeps the detail.
+    """
+
+    def __init__(self, message: str, short: str = "") -> None:
+        super().__init__(message)
+        self.short = short or message
 
 
 class PinMismatch(RotatorError):
@@ -29,16 +37,25 @@ class PinMismatch(RotatorError):
     Never a reason to fall back quietly: the run stops before any target is written.
     """
 
-    def __init__(self, root_id: str, location: str, expected: str, received: str) -> None:
+    def __init__(self, root_id: str, location: str, expected: str, received: str, *, local_file: bool = False) -> None:
         self.root_id = root_id
         self.location = location
         self.expected = expected
         self.received = received
-        super().__init__(
-            f"{location} served a certificate for root {root_id!r} that does not match its pin: "
-            f"expected SHA-256 {expected}, received {received}; nothing was written. "
-            "Check for a TLS-intercepting proxy or a tampered mirror before trusting this source"
-        )
+        if local_file:
+            # The user's own file: nothing in transit to blame.
+            message = (
+                f"the file {location} of root {root_id!r} holds another certificate than the pinned one: "
+                f"expected SHA-256 {expected}, found {received}; nothing was written. "
+                "Put the right certificate in the file, or correct the root's sha256 in the config"
+            )
+        else:
+            message = (
+                f"{location} served a certificate for root {root_id!r} that does not match its pin: "
+                f"expected SHA-256 {expected}, received {received}; nothing was written. "
+                "Check for a TLS-intercepting proxy or a tampered mirror before trusting this source"
+            )
+        super().__init__(message)
 
 
 class RootUnavailable(RotatorError):

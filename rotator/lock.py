@@ -13,18 +13,25 @@ from pathlib import Path
 
 from rotator.errors import LockTimeout, RotatorError
 from rotator.fsutil import make_dirs
+from rotator.progress import Progress, silent
 
 LOCK_NAME = "rotator.lock"
 
 
 @contextlib.contextmanager
-def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator[None]:
-    """Hold the lock for the block; wait at most ``timeout`` seconds, then say who holds it."""
+def held(
+    directory: Path, timeout: float, poll: float = 0.05, on_wait: Progress = silent
+) -> Iterator[None]:
+    """Hold the lock for the block; wait at most ``timeout`` seconds (0: not at all), then say who holds it.
+
+    ``on_wait`` hears once that the run is waiting, and for whom, so a wait is never silent.
+    """
     fd = open_lock_file(directory / LOCK_NAME)
     try:
         if os.fstat(fd).st_uid == os.geteuid():
             os.fchmod(fd, 0o644)  # whatever the umask
         deadline = time.monotonic() + timeout
+        waiting = False
         while True:
             try:
                 fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -36,6 +43,9 @@ def held(directory: Path, timeout: float = 60.0, poll: float = 0.05) -> Iterator
                         f"another rotator run ({holder}) has held {directory / LOCK_NAME} for over {timeout:g}s; "
                         "wait for it to finish or stop it"
                     ) from None
+                if not waiting:
+                    waiting = True
+                    on_wait(f"waiting up to {timeout:g}s for the lock {directory / LOCK_NAME} held by {_holder(fd)}")
                 time.sleep(poll)
         # Who holds it, for the next run's message; a full disk only costs that message.
         with contextlib.suppress(OSError):

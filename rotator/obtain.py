@@ -13,12 +13,14 @@ import os
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from rotator.catalog import RETIRED, Root
 from rotator.certs import Cert, NotACertificate, parse_one
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
 from rotator.fetch import DEFAULT_MAX_BYTES, Downloader
 from rotator.fsutil import atomic_write, read_regular
+from rotator.progress import Progress, say_if_slow, silent
 
 log = logging.getLogger(__name__)
 
@@ -52,6 +54,7 @@ class Obtainer:
     warnings: list[str] = field(default_factory=list)
     check: Callable[[], None] = lambda: None  # raises to abandon the run between candidates
     write_cache: bool = True  # False for read-only runs (probe): nothing is written anywhere
+    progress: Progress = silent  # told when one step takes a while
     _session: Downloader | None = None
 
     def close(self) -> None:
@@ -63,26 +66,38 @@ class Obtainer:
 
     def obtain(self, root: Root) -> Obtained:
         reasons: list[str] = []
+        failed: dict[str, list[str]] = {}  # source -> short reasons, for the one line a user sees
         for source, location, load in self._candidates(root):
             self.check()
             try:
-                data = load()
+                with say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
+                    data = load()
                 cert = check_candidate(
                     root, data, location, self.settings.at, self.settings.max_bytes, proven=source in PROVEN_SOURCES
                 )
-            except PinMismatch:
+            except PinMismatch as exc:
                 if source == "cache":
                     # Our own cache file is named by the pin: a mismatch is local corruption.
                     self._warn(f"cache file {location} does not hold root {root.id}; ignoring it")
                     continue
+                if source == "file":
+                    raise PinMismatch(root.id, location, exc.expected, exc.received, local_file=True) from None
                 raise
             except (SourceError, NotACertificate, OSError) as exc:
-                reason = str(exc) if isinstance(exc, SourceError) else f"{location}: {_describe(exc)}"
+                short = exc.short if isinstance(exc, SourceError) else _describe(exc)
+                reason = str(exc) if isinstance(exc, SourceError) else f"{location}: {short}"
                 reasons.append(reason)
+                log.debug("root %s: %s; trying the next source", root.id, reason)
                 # A cache or mirror lacking a file is normal; only a failure on a real copy is news.
                 if not (source in ("cache", "mirror") and isinstance(exc, FileNotFoundError)):
-                    self._warn(f"root {root.id}: {reason}; trying the next source")
+                    host = urlsplit(location).netloc if _is_url(location) else None
+                    gist = f"{host}: {short}" if host else short
+                    failed.setdefault(source, [])
+                    if gist not in failed[source]:
+                        failed[source].append(gist)
                 continue
+            if failed:
+                self._warn(f"root {root.id}: {_failures(failed)}, using {_origin(source, location)}")
             if source not in ("cache", "embedded"):
                 self._store_in_cache(root, cert)
             log.debug("root %s from %s (%s)", root.id, source, location)
@@ -143,6 +158,19 @@ class Obtainer:
             atomic_write(cache_dir / f"{root.sha256}.pem", cert.to_pem(), mode=0o644)
         except Exception as exc:  # noqa: BLE001 - a cache that cannot be written only costs a download
             self._warn(f"could not write cache {cache_dir}: {exc}")
+
+
+_FAILED = {"url": "download failed", "mirror": "mirror failed", "file": "file failed", "cache": "cache failed"}
+
+
+def _failures(failed: Mapping[str, Sequence[str]]) -> str:
+    return "; ".join(f"{_FAILED.get(source, source)} ({', '.join(gists)})" for source, gists in failed.items())
+
+
+def _origin(source: str, location: str) -> str:
+    if source == "embedded":
+        return "the embedded copy"
+    return f"the cache ({location})" if source == "cache" else location
 
 
 def check_candidate(

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import TYPE_CHECKING, Any
 
-from rotator.catalog import Catalog
+from rotator.catalog import Catalog, Root
 from rotator.certs import Cert
 from rotator.engine import SyncResult
 from rotator.errors import ServerUnreachable
 from rotator.scope import FOREIGN, REMOVED, SKIPPED, ScopeNote
 from rotator.state import State
+from stores.base import Plan
 
 # rotator.status is imported by the functions that report status: a sync's report does not load it.
 if TYPE_CHECKING:
@@ -37,17 +39,20 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
             }
             for o in result.roots
         ],
-        "not_wanted": [
-            {"id": r.id, "reason": r.retire_reason or "not active on this date"} for r in result.inactive
-        ],
+        "not_wanted": [{"id": r.id, "reason": _not_wanted(r, result.at)} for r in result.inactive],
         "targets": [
             {
                 "target": t.target,
                 "added": [a.root_id for a in t.plan.add] if t.plan else [],
                 "removed": [e.owner_id or e.label for e in t.plan.remove] if t.plan else [],
                 "kept": [{"id": a.root_id, "as": label} for a, label in t.plan.keep] if t.plan else [],
+                # The roots rotator manages in this store before and after the run (a dry run: after it
+                # would run), for configuration engines that show a diff.
+                "before": _roots_before(t.plan) if t.plan else [],
+                "after": _roots_after(t.plan) if t.plan else [],
                 "changed": t.changed,
                 "would_change": bool(t.plan and t.plan.changes),
+                "unfinished": bool(t.plan and t.plan.unfinished),
                 "notes": list(t.plan.notes) if t.plan else [],
                 "error": t.error,
                 "drift": list(t.drift),
@@ -63,16 +68,24 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
     }
 
 
+def _roots_before(plan: Plan) -> list[str]:
+    return sorted([a.root_id for a, _ in plan.keep] + [e.owner_id or e.label for e in plan.remove])
+
+
+def _roots_after(plan: Plan) -> list[str]:
+    return sorted([a.root_id for a, _ in plan.keep] + [a.root_id for a in plan.add])
+
+
 def sync_text(result: SyncResult) -> list[str]:
     lines = []
     for o in result.roots:
         origin = "the embedded copy" if o.source == "embedded" else f"{o.source} {o.location}"
         lines.append(f"root {o.root.id}: verified (sha256 {o.cert.sha256[:16]}...), from {origin}")
     for r in result.inactive:
-        lines.append(f"root {r.id}: not wanted on {result.at:%Y-%m-%d} ({r.retire_reason or 'not active'})")
+        lines.append(f"root {r.id}: not wanted on {result.at:%Y-%m-%d} ({_not_wanted(r, result.at)})")
     for t in result.targets:
         if t.error:
-            lines.append(f"{t.target}: FAILED: {t.error}")
+            lines.append(f"{t.target}: FAILED (the error is on stderr); left as it was")
             continue
         assert t.plan is not None
         verb = "would add" if result.dry_run else "added"
@@ -85,7 +98,7 @@ def sync_text(result: SyncResult) -> list[str]:
         if t.plan.keep:
             parts.append(f"already present: {', '.join(a.root_id for a, _ in t.plan.keep)}")
         if not t.plan.changes:
-            parts.insert(0, "up to date")
+            parts.insert(0, "NOT refreshed (see the note)" if t.plan.unfinished else "up to date")
         lines.append(f"{t.target}: {'; '.join(parts) or 'up to date'}")
         lines.extend(f"  note: {note}" for note in t.plan.notes)
         lines.extend(_scope_line(n, result.dry_run) for n in t.scope_notes)
@@ -98,9 +111,19 @@ def sync_text(result: SyncResult) -> list[str]:
                 lines.append(f"  - {e.label}")
             for a, label in t.plan.keep:
                 lines.append(f"  = {a.root_id} as {label}")
-    if not result.targets:
-        lines.append("no targets given: roots verified, nothing written (use --target KIND:PATH or [[targets]])")
     return lines
+
+
+def _not_wanted(root: Root, at: dt.datetime) -> str:
+    if root.not_after is not None and root.not_after < at.date():
+        return f"expired on {root.not_after:%Y-%m-%d}"
+    if root.trusted_from is not None and root.trusted_from > at.date():
+        return f"trusted from {root.trusted_from:%Y-%m-%d}"
+    if root.retire_reason:
+        return root.retire_reason
+    if root.retire_after is not None and root.retire_after < at.date():
+        return f"retired after {root.retire_after:%Y-%m-%d}"
+    return "not active on this date"
 
 
 def _scope_line(note: ScopeNote, dry_run: bool) -> str:
@@ -215,6 +238,8 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
                 "withheld": [k for k, v in t.cells.items() if v == WITHHELD],
                 "hierarchies": [_reach_json(r) for r in t.reach],
                 "error": t.error,
+                "exists": t.exists,
+                "last_sync": state.synced.get(t.target),
             }
             for t in status.targets
         ],
@@ -238,39 +263,59 @@ def _reach_json(r: Reach) -> dict[str, Any]:
     }
 
 
-def status_text(status: StatusReport, state: State) -> list[str]:
-    from rotator.status import MISSING, OWNED, WITHHELD
+def status_errors(status: StatusReport) -> list[str]:
+    """What makes the status non-compliant, one line each (for --quiet)."""
+    from rotator.status import ERROR
 
-    cell_text = {OWNED: "added", MISSING: "MISSING", WITHHELD: "withheld"}
+    return [f"{f.target}: {f.message}" if f.target else f.message for f in status.findings if f.severity == ERROR]
+
+
+def status_text(status: StatusReport, state: State, *, verbose: bool = False) -> list[str]:
+    """The table part fits 100 columns: the target on its line, its facts below; with ``verbose``, one
+    line per root. Events and findings are sentences, one line each (for grep)."""
+    from rotator.status import MISSING, OWNED, PRESENT, WITHHELD
+
+    cell_text = {OWNED: "added", PRESENT: "present", MISSING: "MISSING", WITHHELD: "withheld"}
     lines = [f"status on {status.at:%Y-%m-%d}: {'compliant' if status.compliant else 'NOT COMPLIANT'}"]
-    if state.last_success:
-        lines.append(f"last successful sync: {state.last_success}")
     check = status.catalog_check
     if check is not None and check.at:
         agrees = "agrees with the catalog" if check.ok else "DIFFERS from the catalog"
         verdict = "could not be read" if check.ok is None else agrees
         lines.append(f"Azure's published CA list: {verdict} (checked {check.at})")
-    ids = [r.root.id for r in status.roots]
-    width = max([len(t.target) for t in status.targets] + [6])
-    if status.targets:
-        lines.append("")
-        lines.append(f"{'target':{width}}  " + "  ".join(f"{i}" for i in ids))
-        for t in status.targets:
-            if t.error:
-                lines.append(f"{t.target:{width}}  ERROR: {t.error}")
-                continue
-            cells = [f"{cell_text.get(t.cells[i], 'present') if i in t.cells else '-':{len(i)}}" for i in ids]
-            lines.append(f"{t.target:{width}}  " + "  ".join(cells))
-        lines.append("(added: rotator added it; present: already there under another name; -: not selected "
-                     "for this target; withheld: publicly distrusted, kept out of a host-wide store)")
-        signed = {c.subject_id for c in status.cross_signs}
-        crossed = [(t.target, r) for t in status.targets for r in t.reach if r.hierarchy in signed]
-        if crossed:
-            lines.append("")
-            lines.append("cross-signed hierarchies (how each target anchors them):")
-            for target, reach in crossed:
-                lines.append(f"  {target}: {reach.name}: {_reach_text(reach)}")
-    lines.append("")
+    lines.append("targets:")
+    for t in status.targets:
+        # The name on a line of its own: paths are long, the facts below stay within 100 columns.
+        lines.append(f"  {t.target}")
+        synced = state.synced.get(t.target)
+        when = f"last sync {synced[:16].replace('T', ' ')}" if synced else "never synced"
+        if t.error:
+            lines.append(f"    cannot read ({when}); see findings")
+            continue
+        if not t.exists:
+            lines.append(f"    does not exist ({when}); rotator sync creates it")
+            continue
+        counts = {kind: sum(1 for c in t.cells.values() if c == kind) for kind in (OWNED, PRESENT, MISSING)}
+        total = sum(counts.values())
+        parts = [f"{counts[OWNED]} added"] if counts[OWNED] else []
+        if counts[PRESENT]:
+            parts.append(f"{counts[PRESENT]} already there")
+        if counts[MISSING]:
+            parts.append(f"{counts[MISSING]} MISSING")
+        withheld = [i for i, c in t.cells.items() if c == WITHHELD]
+        if withheld:
+            parts.append(f"{len(withheld)} withheld: publicly distrusted")
+        of = f" of {t.profile}" if t.profile else ""
+        lines.append(f"    {total - counts[MISSING]} of {total} roots{of} ({', '.join(parts) or 'none'}); {when}")
+        if verbose:
+            lines.extend(f"      {root_id:32} {cell_text[cell]}" for root_id, cell in t.cells.items())
+    signed = {c.subject_id for c in status.cross_signs}
+    crossed = [(t.target, [r for r in t.reach if r.hierarchy in signed]) for t in status.targets]
+    if any(reaches for _, reaches in crossed):
+        lines.append("cross-signed hierarchies (how each target anchors them):")
+        for target, reaches in crossed:
+            if reaches:
+                lines.append(f"  {target}")
+                lines.extend(f"    {r.name}: {_reach_text(r)}" for r in reaches)
     lines.append("roots:")
     for r in status.roots:
         left = f"{r.days_left} days left" if r.days_left is not None else "expiry unknown"
@@ -284,6 +329,8 @@ def status_text(status: StatusReport, state: State) -> list[str]:
         for f in status.findings:
             where = f"{f.target}: " if f.target else ""
             lines.append(f"  {f.severity}: {where}{f.message}")
+    if not verbose:
+        lines.append("(each target's roots one by one: -v; everything: --json)")
     return lines
 
 

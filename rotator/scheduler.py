@@ -9,30 +9,11 @@ used whenever the interval and jitter allow, seconds otherwise).
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Callable
 
 import schedule
 
 log = logging.getLogger(__name__)
-
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400}
-MAX_DURATION = 365 * 86400  # past this, timers overflow; no schedule needs it
-_DURATION = re.compile(r"^\s*(\d+)\s*([smhd])\s*$")
-
-
-def parse_duration(text: str, where: str) -> int:
-    """``"6h"``, ``"30m"``, ``"45s"``, ``"1d"`` as seconds."""
-    from rotator.errors import ConfigError
-
-    match = _DURATION.match(text)
-    if not match:
-        raise ConfigError(f"{where}: {text!r} is not a duration (a whole number with s, m, h or d: \"6h\")")
-    seconds = int(match.group(1)) * _UNITS[match.group(2)]
-    if seconds > MAX_DURATION:
-        raise ConfigError(f"{where}: {text!r} is longer than a year; give at most 365d")
-    return seconds
-
 
 class CycleScheduler:
     """Runs one job: next after ``interval`` plus random jitter, or after a given delay."""

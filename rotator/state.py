@@ -59,6 +59,7 @@ class Seen:
 @dataclass
 class State:
     targets: dict[str, dict[str, RootRecord]] = field(default_factory=dict)
+    synced: dict[str, str] = field(default_factory=dict)  # target -> ISO time of its last successful sync
     seen: dict[str, Seen] = field(default_factory=dict)  # one-file stores by name
     last_success: str | None = None
     last_failure: str | None = None
@@ -76,8 +77,25 @@ class State:
                 name: {rid: {"sha256": r.sha256, "owned": r.owned, "since": r.since} for rid, r in roots.items()}
                 for name, roots in sorted(self.targets.items())
             },
+            "synced": dict(sorted(self.synced.items())),
             "seen": {name: seen.to_json() for name, seen in sorted(self.seen.items())},
         }
+
+    def prune(self, current: set[str], *, others_stale: bool) -> list[str]:
+        """Forget targets not in ``current``: all of them when ``current`` is the configured set,
+        otherwise those whose file or directory no longer exists. Returns the names forgotten."""
+        names = sorted((set(self.targets) | set(self.synced)) - current)
+        gone = [n for n in names if others_stale or _path_gone(n)]
+        for name in gone:
+            self.targets.pop(name, None)
+            self.synced.pop(name, None)
+        return gone
+
+
+def _path_gone(target: str) -> bool:
+    """``pem:/a/b`` and the like whose path is gone; a target without a path (system) never is."""
+    _, sep, path = target.partition(":")
+    return bool(sep) and os.path.isabs(path) and not os.path.lexists(path)
 
 
 def default_state_dir(environ: Mapping[str, str], is_root: bool) -> Path:
@@ -134,10 +152,14 @@ def _parse(doc: Any) -> State:
         targets[_text(name, "target name")] = {
             _text(rid, "root id"): _record(r, f"{name}: {rid}") for rid, r in roots.items()
         }
+    synced = doc.get("synced", {})
+    if not isinstance(synced, dict):
+        raise ValueError("synced is not a table")
     # Older files have no "seen": every store is then read in full once.
     seen = {str(name): Seen.from_json(s) for name, s in doc.get("seen", {}).items()}
     return State(
         targets=targets,
+        synced={str(k): str(v) for k, v in synced.items()},
         seen=seen,
         last_success=_optional_time(doc.get("last_success"), "last_success"),
         last_failure=_optional_time(doc.get("last_failure"), "last_failure"),

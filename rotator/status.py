@@ -59,6 +59,7 @@ class TargetStatus:
     target: str
     cells: dict[str, str] = field(default_factory=dict)  # root id -> OWNED | PRESENT | MISSING | WITHHELD
     error: str | None = None
+    exists: bool = True
     profile: str = ""
     reach: tuple[Reach, ...] = ()
 
@@ -91,7 +92,7 @@ def evaluate(
     stores: Sequence[TrustStore | tuple[TrustStore, Scope]],
     selected: Sequence[Root],
     at: dt.datetime,
-    warn_days: int = 30,
+    warn_days: int,
     *,
     known: Sequence[Root] = (),
     cross_signs: Sequence[CrossSign] = (),
@@ -120,6 +121,12 @@ def evaluate(
             targets.append(TargetStatus(target=store.name, error=str(exc), profile=scope.profile))
             findings.append(Finding(ERROR, store.name, f"cannot read: {exc}"))
             continue
+        if not contents.exists:
+            # One finding, not one per root: the file is not there at all.
+            targets.append(TargetStatus(target=store.name, cells={r.id: MISSING for r in wanted}, exists=False,
+                                        profile=scope.profile))
+            findings.append(Finding(ERROR, store.name, "does not exist: run rotator sync to create it"))
+            continue
         by_sha = {e.cert.sha256: e for e in contents.entries if e.cert is not None}
         cells: dict[str, str] = {r.id: WITHHELD for r in scope.withheld(day) if r.active_at(day)}
         for root in wanted:
@@ -133,6 +140,7 @@ def evaluate(
                 expiry[root.id] = entry.cert.not_after.date()
         reach = reach_of(set(by_sha), known or list(every.values()), cross_signs, day)
         targets.append(TargetStatus(target=store.name, cells=cells, profile=scope.profile, reach=tuple(reach)))
+        findings.extend(Finding(ERROR, store.name, problem) for problem in contents.problems)
         findings.extend(_content_findings(store.name, contents.entries, at, intermediates or {}))
         findings.extend(_distrust_findings(store.name, scope, contents.entries, known, day))
         for r in reach:

@@ -154,10 +154,16 @@ def _sni(endpoint: Endpoint) -> str | None:
 
 def _handshake_failed(endpoint: Endpoint, detail: str) -> ServerUnreachable:
     hint = ""
-    if endpoint.starttls is None and ("wrong version number" in detail or "packet length" in detail
-                                      or "record layer" in detail):
-        hint = "; the server does not speak TLS directly (a PostgreSQL server needs --starttls postgres)"
+    if "wrong version number" in detail or "packet length" in detail or "record layer" in detail:
+        hint = _postgres_hint(endpoint, "; the server does not speak TLS directly")
+    elif "eof" in detail.lower():  # hung up on the ClientHello, as PostgreSQL does
+        hint = _postgres_hint(endpoint)
     return ServerUnreachable(endpoint, "handshake", f"TLS handshake error: {detail}{hint}")
+
+
+def _postgres_hint(endpoint: Endpoint, prefix: str = "") -> str:
+    # PostgreSQL reads a ClientHello as a malformed startup packet and hangs up without a word.
+    return f"{prefix}; is this PostgreSQL? try --starttls postgres" if endpoint.starttls is None else ""
 
 
 def _handshake_pyopenssl(sock: socket.socket, endpoint: Endpoint, timeout: float) -> Fetched:
@@ -183,7 +189,9 @@ def _handshake_pyopenssl(sock: socket.socket, endpoint: Endpoint, timeout: float
         except SSL.WantWriteError:
             _wait(sock, endpoint, deadline, timeout, write=True)
         except SSL.SysCallError as exc:
-            raise ServerUnreachable(endpoint, "handshake", f"TLS handshake error: connection closed ({exc})") from exc
+            raise ServerUnreachable(
+                endpoint, "handshake", f"TLS handshake error: connection closed ({exc}){_postgres_hint(endpoint)}"
+            ) from exc
         except SSL.Error as exc:
             raise _handshake_failed(endpoint, _openssl_reason(exc)) from exc
     raw = conn.get_peer_cert_chain() or []
@@ -215,7 +223,9 @@ def _handshake_stdlib(sock: socket.socket, endpoint: Endpoint, timeout: float) -
     except ssl.SSLError as exc:
         raise _handshake_failed(endpoint, exc.reason or str(exc)) from exc
     except OSError as exc:
-        raise ServerUnreachable(endpoint, "handshake", f"TLS handshake error: {exc.strerror or exc}") from exc
+        raise ServerUnreachable(
+            endpoint, "handshake", f"TLS handshake error: {exc.strerror or exc}{_postgres_hint(endpoint)}"
+        ) from exc
     try:
         # A list of DER-encoded bytes (3.13+ only; mypy checks against 3.11, hence getattr).
         chain: Any = getattr(tls, "get_unverified_chain")()  # noqa: B009

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rotator.errors import ConfigError
-from stores.base import StoreContext, TargetSpec, TrustStore
+from stores.base import StoreContext, TargetSpec, TrustStore, target_path
 from stores.passwords import PASSWORD_OPTIONS
 
 # Each kind's module is imported when a target of that kind is built, so a run that writes one
@@ -33,20 +33,13 @@ class Kind:
     host_wide: bool = False
 
 
-def _require_path(spec: TargetSpec) -> Path:
-    if not spec.path:
-        raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
-    # Absolute, so the target has one name in the state whatever directory rotator runs from.
-    return Path(os.path.abspath(spec.path))
-
-
 def _parent_dir(spec: TargetSpec) -> tuple[Path, ...]:
     # A file is replaced by renaming a temp file next to it: its directory must be writable.
-    return (_require_path(spec).parent,)
+    return (target_path(spec).parent,)
 
 
 def _own_dir(spec: TargetSpec) -> tuple[Path, ...]:
-    return (_require_path(spec),)
+    return (target_path(spec),)
 
 
 def _cacerts_dirs(spec: TargetSpec) -> tuple[Path, ...]:
@@ -59,7 +52,7 @@ def _cacerts_dirs(spec: TargetSpec) -> tuple[Path, ...]:
 def _pem(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     from stores.pem import PemBundle
 
-    return [PemBundle(_require_path(spec))]
+    return [PemBundle(target_path(spec))]
 
 
 def _jks(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
@@ -89,7 +82,7 @@ def _system(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
 def _pem_dir(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     from stores.pemdir import PemDir
 
-    return [PemDir(_require_path(spec))]
+    return [PemDir(target_path(spec))]
 
 
 # Keys every target accepts; the engine, not the store, acts on them.
@@ -166,6 +159,9 @@ def parse_target(text: str, where: str = "--target") -> TargetSpec:
     kind, sep, path = body.partition(":")
     if not kind:
         raise ConfigError(f"{where}: empty target kind in {text!r}; write KIND:PATH, e.g. pem:/etc/azure/roots.pem")
+    if kind not in KINDS and ("/" in kind or "." in kind or kind.startswith("~")):
+        # A bare path: say which spec was probably meant.
+        raise ConfigError(f"{where} {text}: a target is KIND:PATH; did you mean {_guess_kind(text)}:{text}?")
     return TargetSpec(kind=kind, path=path if sep and path else None, options=tuple(options.items()), where=where)
 
 
@@ -173,6 +169,19 @@ def is_host_wide(kind: str) -> bool:
     """Whether targets of ``kind`` serve every program on the host (the scope rule applies)."""
     known = KINDS.get(kind)
     return known is not None and known.host_wide
+
+
+def _guess_kind(path: str) -> str:
+    lower = path.lower()
+    if lower.endswith((".jks", ".truststore", ".keystore")):
+        return "jks"
+    if lower.endswith((".p12", ".pfx")):
+        return "pkcs12"
+    if lower.endswith("cacerts"):
+        return "java-cacerts"
+    if os.path.isdir(os.path.expanduser(path)) or path.endswith("/"):
+        return "pem-dir"
+    return "pem"
 
 
 def written_dirs(spec: TargetSpec) -> tuple[Path, ...]:

@@ -41,6 +41,8 @@ class Entry:
 class StoreContents:
     entries: tuple[Entry, ...] = ()
     exists: bool = True
+    # What keeps the store from serving what it holds (an OS bundle not refreshed): status errors.
+    problems: tuple[str, ...] = ()
 
     def fingerprints(self) -> set[str]:
         return {e.cert.sha256 for e in self.entries if e.cert is not None}
@@ -59,6 +61,7 @@ class Plan:
     keep: tuple[tuple[Anchor, str], ...] = ()  # (anchor, label it was found under)
     remove: tuple[Entry, ...] = ()
     notes: tuple[str, ...] = field(default=())
+    unfinished: bool = False  # nothing to write, yet the store does not serve what it holds (see notes)
 
     @property
     def changes(self) -> bool:
@@ -227,6 +230,16 @@ class TargetSpec:
             if k == key:
                 return v
         return default
+
+
+def target_path(spec: TargetSpec) -> Path:
+    """The target's path, ``~`` expanded and absolute, so a target has one name in the state
+    whatever directory rotator runs from (a shell leaves ``pem:~/x.pem`` unexpanded)."""
+    if not spec.path:
+        from rotator.errors import ConfigError
+
+        raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
+    return Path(os.path.abspath(os.path.expanduser(spec.path)))
 
 
 @dataclass(frozen=True)

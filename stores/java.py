@@ -26,6 +26,7 @@ from stores.base import (
     make_plan,
     owned_id,
     stat_or_none,
+    target_path,
     verify_present,
 )
 from stores.jdk_discovery import DEFAULT_JVM_DIRS, discover
@@ -45,6 +46,7 @@ class JavaKeystore:
         *,
         new_format: Format | None,
         notes: Sequence[str] = (),
+        where: str = "--target",
     ) -> None:
         self.kind = kind
         self.path = path
@@ -52,6 +54,7 @@ class JavaKeystore:
         self._password = password
         self._new_format = new_format  # None: the file must already exist (a JDK's cacerts)
         self._notes = tuple(notes)
+        self._where = where  # --target or targets[N]: the advice names the flags or the config keys
         self._written: dict[str, str] = {}  # alias -> SHA-256 of what the last apply wrote
         self._last: StampedFile | None = None
 
@@ -60,13 +63,14 @@ class JavaKeystore:
 
     def _problem(self, problem: KeystoreProblem) -> StoreError:
         if problem.reason is Reason.PASSWORD:
-            step = f"check the password ({self._password.source}) or set storepass_file, storepass_env or " \
-                   "storepass_credential for this target"
+            how = "--storepass-env VAR or --storepass-file FILE" if self._where == "--target" else \
+                f"storepass_file, storepass_env or storepass_credential in {self._where}"
+            step = f"; check the password (from {self._password}) or give the right one with {how}"
         elif problem.reason is Reason.DAMAGED:
-            step = "restore it from a backup, or move it aside to let rotator create a new store"
+            step = "; restore it from a backup, or move it aside to let rotator create a new store"
         else:
-            step = "point the target at a store rotator can manage"
-        return StoreError(f"{self.name}: {problem.detail}; {step}; the file was left untouched")
+            step = f"; {problem.step or 'point the target at a trust store rotator can manage (JKS or PKCS12)'}"
+        return StoreError(f"{self.name}: {problem.detail}{step}; the file was left untouched")
 
     def _load(self) -> Keystore | None:
         before = stat_or_none(self.path)
@@ -144,18 +148,14 @@ class JavaKeystore:
                 )
 
 
-def _path_of(spec: TargetSpec) -> Path:
-    if not spec.path:
-        raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
-    return Path(spec.path)
-
-
 def build_jks(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
-    return [JavaKeystore("jks", _path_of(spec), store_password(spec, ctx, None), new_format=Format.JKS)]
+    return [JavaKeystore("jks", target_path(spec), store_password(spec, ctx, None), new_format=Format.JKS,
+                         where=spec.where)]
 
 
 def build_pkcs12(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
-    return [JavaKeystore("pkcs12", _path_of(spec), store_password(spec, ctx, None), new_format=Format.PKCS12)]
+    return [JavaKeystore("pkcs12", target_path(spec), store_password(spec, ctx, None), new_format=Format.PKCS12,
+                         where=spec.where)]
 
 
 def _jvm_dirs(spec: TargetSpec) -> list[Path]:
@@ -169,7 +169,7 @@ def build_java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     """One store per distinct cacerts file: the one named, or every one found on the host."""
     password = store_password(spec, ctx, CACERTS_PASSWORD)
     if spec.path:
-        return [JavaKeystore("java-cacerts", Path(spec.path), password, new_format=None)]
+        return [JavaKeystore("java-cacerts", target_path(spec), password, new_format=None, where=spec.where)]
     root = Path(ctx.sysroot) if ctx.sysroot else None
     found = discover(
         java_home=ctx.getenv("JAVA_HOME"), path_env=ctx.getenv("PATH"), jvm_dirs=_jvm_dirs(spec), root=root
@@ -180,7 +180,8 @@ def build_java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
             "set JAVA_HOME, or name the file with java-cacerts:PATH"
         )
     return [
-        JavaKeystore("java-cacerts", f.path, password, new_format=None, notes=(f"used by {f.describe()}",))
+        JavaKeystore("java-cacerts", f.path, password, new_format=None, notes=(f"used by {f.describe()}",),
+                     where=spec.where)
         for f in found.found
     ]
 

@@ -66,8 +66,11 @@ def java_on_path(path_env: str | None) -> Path | None:
         if not directory or not os.path.isabs(directory):
             continue  # a relative PATH entry depends on the working directory: ignore it
         candidate = Path(directory) / "java"
-        if candidate.is_file() and os.access(candidate, os.X_OK):
-            return candidate
+        try:
+            if candidate.is_file() and os.access(candidate, os.X_OK):
+                return candidate
+        except OSError:
+            continue  # an entry this user cannot search (/root/.cargo/bin under runuser): as a shell does
     return None
 
 
@@ -108,12 +111,18 @@ def discover(
     by_real: dict[Path, FoundCacerts] = {}
     for home, how in homes:
         # The same JDK reached several ways ($JAVA_HOME, PATH, a versioned link in /usr/lib/jvm) is one JDK.
-        real_home = resolve_in(root, home)
+        try:
+            real_home = resolve_in(root, home)
+        except OSError:
+            continue
         shown = real_home if root is None else Path("/") / real_home.relative_to(root)
         for layout in CACERTS_LAYOUTS:
-            real = resolve_in(root, home.joinpath(*layout))
-            if not real.is_file():
-                continue
+            try:
+                real = resolve_in(root, home.joinpath(*layout))
+                if not real.is_file():
+                    continue
+            except OSError:
+                continue  # a JDK this user cannot look into is not one it can update
             hows = by_real.setdefault(real, FoundCacerts(path=real)).jdks.setdefault(shown, [])
             if how and how not in hows:
                 hows.append(how)

@@ -71,10 +71,11 @@ INTEGRITY_FAILED = (
 
 
 class KeystoreProblem(Exception):
-    def __init__(self, reason: Reason, detail: str) -> None:
+    def __init__(self, reason: Reason, detail: str, step: str = "") -> None:
         super().__init__(detail)
         self.reason = reason
         self.detail = detail
+        self.step = step  # the next step, when this problem has its own
 
 
 def detect(data: bytes) -> Format:
@@ -86,14 +87,32 @@ def detect(data: bytes) -> Format:
     if data[:4] == JCEKS_MAGIC:
         raise KeystoreProblem(
             Reason.UNSUPPORTED,
-            "it is a JCEKS keystore, which rotator cannot write back; convert it with "
-            "keytool -importkeystore -deststoretype PKCS12 and point the target at the copy",
+            "it is a JCEKS keystore, which rotator cannot write back",
+            "convert it with keytool -importkeystore -deststoretype PKCS12 and point the target at the copy",
+        )
+    if _is_bouncy_castle(data):
+        raise KeystoreProblem(
+            Reason.UNSUPPORTED,
+            "it is a Bouncy Castle keystore (BKS or UBER), which rotator cannot read or write",
+            "it is not damaged and must not be replaced; to manage its roots, convert a copy to PKCS12 "
+            "(keytool -importkeystore with the Bouncy Castle provider) and point the target at the copy",
         )
     if data[0] == 0x30:
         return Format.PKCS12
     raise KeystoreProblem(
         Reason.DAMAGED, f"it is not a keystore (starts with {data[:4].hex()}, neither JKS nor PKCS12)"
     )
+
+
+def _is_bouncy_castle(data: bytes) -> bool:
+    """BKS (version 1 or 2) and UBER start alike: a version, a salt with its length, an iteration count."""
+    if len(data) < 12 or data[:4] not in (b"\x00\x00\x00\x01", b"\x00\x00\x00\x02"):
+        return False
+    salt_length = int.from_bytes(data[4:8], "big")
+    if not 0 < salt_length <= 64 or len(data) < 12 + salt_length:
+        return False
+    iterations = int.from_bytes(data[8 + salt_length : 12 + salt_length], "big")
+    return 0 < iterations < 10_000_000
 
 
 @dataclass(frozen=True)
@@ -210,8 +229,8 @@ class Pkcs12Keystore(Keystore):
         if loaded.key is not None or loaded.cert is not None:
             raise KeystoreProblem(
                 Reason.UNSUPPORTED,
-                "it holds a private key, which rotator cannot write back safely; keep trusted roots in a "
-                "separate trust store",
+                "it holds a private key, which rotator cannot write back safely",
+                "keep trusted roots in a separate trust store",
             )
         try:
             pfx = read_pfx(data, password)
@@ -306,8 +325,8 @@ def inspect_pkcs12(data: bytes) -> Protection:
                     what = BAG_NAMES.get(bag_id, f"an entry of type {bag_id}")
                     raise KeystoreProblem(
                         Reason.UNSUPPORTED,
-                        f"it holds {what}, which rotator cannot write back safely; keep trusted roots in a "
-                        "separate trust store",
+                        f"it holds {what}, which rotator cannot write back safely",
+                        "keep trusted roots in a separate trust store",
                     )
         mac = None
         if len(parts) == 3:

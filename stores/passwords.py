@@ -54,23 +54,23 @@ def store_password(spec: TargetSpec, ctx: StoreContext, default: str | None) -> 
         raise ConfigError(f"{spec.where}: {keys} both set; give the store password one way only")
     if not given:
         if default is None:
-            raise ConfigError(
-                f"{spec.where}: {spec.kind}:{spec.path or ''} needs its store password: pass --storepass-env VAR "
-                "or --storepass-file FILE, or add storepass_file, storepass_env or storepass_credential "
-                "to its [[targets]] entry in the config"
-            )
+            how = "pass --storepass-env VAR or --storepass-file FILE" if spec.where == "--target" else \
+                "add storepass_file, storepass_env or storepass_credential to it"
+            raise ConfigError(f"{spec.where}: {spec.kind}:{spec.path or ''} needs its store password: {how}")
         return StorePassword(default, f"the default {spec.kind} password" if default else "the empty password")
     key, value = given[0]
-    where = f"{spec.where}.{key}"
+    cli = spec.where == "--target"
+    where = f"--{key.replace('_', '-')}" if cli else f"{spec.where}.{key}"
     if not isinstance(value, str) or not value:
         raise ConfigError(f"{where}: expected a non-empty string")
     if key == "storepass_file":
-        return StorePassword(_read_secret_file(Path(value), where, "password file"), f"storepass_file {value}")
+        return StorePassword(_read_secret_file(Path(value), where, "password file"), _named(spec, key, value))
     if key == "storepass_env":
         secret = ctx.getenv(value)
         if secret is None:
-            raise ConfigError(f"{where}: environment variable {value} is not set; export it or use storepass_file")
-        return StorePassword(secret, f"storepass_env {value}")
+            raise ConfigError(f"{where}: environment variable {value} is not set; export it or use "
+                              f"{'--storepass-file' if cli else 'storepass_file'}")
+        return StorePassword(secret, _named(spec, key, value))
     if "/" in value or value in (".", ".."):
         raise ConfigError(f"{where}: {value!r} is not a credential name (no slashes)")
     directory = ctx.getenv("CREDENTIALS_DIRECTORY")
@@ -79,4 +79,9 @@ def store_password(spec: TargetSpec, ctx: StoreContext, default: str | None) -> 
             f"{where}: $CREDENTIALS_DIRECTORY is not set; run under systemd with LoadCredential={value}:/path/to/file"
         )
     secret = _read_secret_file(Path(directory) / value, where, "credential")
-    return StorePassword(secret, f"storepass_credential {value}")
+    return StorePassword(secret, _named(spec, key, value))
+
+
+def _named(spec: TargetSpec, key: str, value: str) -> str:
+    """Where the password came from, as the user wrote it: a flag or a config key."""
+    return f"--{key.replace('_', '-')} {value}" if spec.where == "--target" else f"{key} {value}"

@@ -182,7 +182,22 @@ class SystemStore:
                 entries.extend(Entry(label=filename, cert=c) for c in certs)
             elif data.strip():
                 entries.append(Entry(label=filename, cert=None))  # unreadable: reported, kept as it is
-        return StoreContents(entries=tuple(entries))
+        return StoreContents(entries=tuple(entries), problems=self._unrefreshed(entries))
+
+    def _unrefreshed(self, entries: Sequence[Entry]) -> tuple[str, ...]:
+        """Anchors that the consolidated bundle lacks: clients do not trust them until a refresh."""
+        owned = [(e.owner_id, e.cert.sha256) for e in entries if e.owner_id is not None and e.cert is not None]
+        if not owned:
+            return ()
+        in_bundle = self.bundle_fingerprints()
+        lacking = [root_id for root_id, sha256 in owned if in_bundle is None or sha256 not in in_bundle]
+        if not lacking:
+            return ()
+        where = f"{self.bundle} does not exist" if in_bundle is None else f"{self.bundle} lacks {', '.join(lacking)}"
+        command = shlex.join(self.distro.refresh)
+        inside = " inside the image" if self.sysroot else ""
+        return (f"{where}: the anchors are written but the bundle was not refreshed; clients do not trust them "
+                f"until `{command}` runs{inside}",)
 
     def bundle_fingerprints(self) -> set[str] | None:
         data = read_optional(self.bundle, "consolidated bundle")
@@ -301,6 +316,10 @@ class SystemStore:
             # Said when the store changes, not on every no-op run of a daemon.
             notes.append(refresh.note)
             notes.extend(self.hints())
+        elif refresh.argv is None and self.read().problems:
+            # Nothing to write, but the bundle still lacks the anchors: said on every run until it is refreshed.
+            notes.append(refresh.note)
+            return replace(plan, notes=tuple(notes), unfinished=True)
         return replace(plan, notes=tuple(notes))
 
     def _needs_fresh(self, plan: Plan) -> bool:

@@ -60,7 +60,7 @@ def run(cache_dir: Path, state_dir: Path) -> object:
         if argv and argv[0] in ("sync", "mirror", "status", "daemon"):
             if "--cache-dir" not in argv and "--no-cache" not in argv:
                 argv[1:1] = ["--cache-dir", str(cache_dir)]
-            if "--state-dir" not in argv:
+            if "--state-dir" not in argv and argv[0] != "mirror":
                 argv[1:1] = ["--state-dir", str(state_dir)]
         out, err = io.StringIO(), io.StringIO()
         with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):

@@ -25,6 +25,7 @@ class Reply:
     content_type: str = "application/pkix-cert"
     stall_after: int | None = None  # send this many bytes of the body, then stall
     stall_seconds: float = 0.0
+    delay_seconds: float = 0.0  # wait this long before answering at all
     headers: dict[str, str] = field(default_factory=dict)
     drip_seconds: float = 0.0  # send the headers and the body one byte at a time, this far apart
     drip_headers: bool = True  # False: the headers at once, only the body byte by byte
@@ -50,6 +51,7 @@ class HttpsServer:
         self.ca_file.write_bytes(self.ca.pem)
         cert_file, key_file = leaf.write(directory, "download-server")
         self.routes: dict[str, Route] = {}
+        self.static_dir: Path | None = None  # files served as they are on disk at each request
         self.stop_event = threading.Event()
         server = self
 
@@ -59,6 +61,8 @@ class HttpsServer:
 
             def do_GET(self) -> None:
                 route = server.routes.get(self.path)
+                if route is None and server.static_dir is not None:
+                    route = server.static_route(self.path)
                 if route is None:
                     self.send_error(404)
                     return
@@ -66,6 +70,8 @@ class HttpsServer:
                 if reply.drip_seconds:
                     self._drip(reply)
                     return
+                if reply.delay_seconds:
+                    server.stop_event.wait(reply.delay_seconds)
                 self.send_response(reply.status)
                 self.send_header("Content-Type", reply.content_type)
                 self.send_header("Content-Length", str(len(reply.body)))
@@ -111,6 +117,17 @@ class HttpsServer:
     def serve(self, path: str, *replies: Reply) -> str:
         self.routes[path] = Route(list(replies))
         return self.url(path)
+
+    def static_route(self, path: str) -> Route | None:
+        """A file of static_dir, read now (a test may change it between requests); one level, no '..'."""
+        assert self.static_dir is not None
+        name = path.lstrip("/")
+        if not name or "/" in name or name.startswith("."):
+            return None
+        try:
+            return Route([Reply(body=(self.static_dir / name).read_bytes())])
+        except OSError:
+            return None
 
     def start(self) -> None:
         self.thread.start()

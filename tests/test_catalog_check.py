@@ -365,15 +365,16 @@ def test_the_builtin_intermediates_are_the_real_certificates() -> None:
 
 
 def _daemon(tmp_path: Path, https: HttpsServer, page: str, *extra: str, check: str = "1d"):
-    from rotator.cli import build_parser
+    from rotator.cli import build_parser, flags_of
     from rotator.daemon import Daemon
 
     url = serve_page(https, page)
     config = config_for(tmp_path, extra=f'[daemon]\ncatalog_check = "{check}"\ncatalog_source = "{url}"\n')
     config.write_text(config.read_text().replace("[download]", f'[download]\nca_bundle = "{https.ca_file}"'))
     args = build_parser().parse_args(["daemon", "--config", str(config), "--state-dir", str(tmp_path / "state"),
-                                      "--cache-dir", str(tmp_path / "cache"), *extra])
-    return Daemon(args, {})
+                                      "--cache-dir", str(tmp_path / "cache"),
+                                      "--target", f"pem:{tmp_path / 'roots.pem'}", *extra])
+    return Daemon(flags_of(args), {})
 
 
 def _check_once(daemon) -> None:

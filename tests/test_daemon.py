@@ -210,7 +210,7 @@ def test_lock_makes_the_second_run_wait_and_names_the_holder(tmp_path: Path) -> 
     state = tmp_path / "state"
     base = [sys.executable, "-m", "rotator", "sync", "--offline", "--state-dir", str(state), "--cache-dir",
             str(tmp_path / "cache"), "--target", f"pem:{bundle}"]
-    with lock.held(state):
+    with lock.held(state, timeout=60):
         timed_out = subprocess.run([*base, "--lock-timeout", "0.5"], capture_output=True, text=True, timeout=60)
         assert timed_out.returncode == 1
         assert f"pid {os.getpid()}" in timed_out.stderr and "rotator.lock" in timed_out.stderr

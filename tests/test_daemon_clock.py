@@ -6,7 +6,7 @@ import datetime as dt
 from dataclasses import replace
 from pathlib import Path
 
-from rotator.cli import build_parser
+from rotator.cli import build_parser, flags_of
 from rotator.daemon import Daemon
 
 
@@ -17,7 +17,7 @@ def _daemon(tmp_path: Path, *extra: str) -> Daemon:
     args = build_parser().parse_args(
         ["daemon", "--offline", "--config", str(config), "--state-dir", str(tmp_path / "state"), *extra]
     )
-    return Daemon(args, {})
+    return Daemon(flags_of(args), {})
 
 
 def test_each_cycle_is_judged_at_its_own_time(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ from rotator.certs import Cert, parse_many, parse_one
 from rotator.engine import SyncRequest, sync
 from rotator.fetch import DownloadSettings
 from rotator.obtain import ObtainSettings, check_candidate
+from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS
 from stores import parse_target
 from tests.pki import make_leaf, make_root
 
@@ -36,6 +37,8 @@ def _request(bundle: Path, state_dir: Path, *, with_status: bool = False) -> Syn
         download=DownloadSettings(),
         state_dir=state_dir,
         with_status=with_status,
+        lock_timeout=DEFAULT_LOCK_TIMEOUT,
+        warn_days=DEFAULT_WARN_DAYS,
     )
 
 

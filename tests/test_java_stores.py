@@ -372,7 +372,9 @@ def test_password_configuration_errors(tmp_path: Path, run, target: dict[str, ob
 def test_no_password_on_the_command_line_for_jks(tmp_path: Path, run) -> None:
     result = run("sync", "--offline", "--target", f"jks:{tmp_path / 'a.jks'}")
     assert result.code == 2
-    assert "storepass_file, storepass_env or storepass_credential" in result.err
+    # A command-line user is told the flags, never config keys.
+    assert "pass --storepass-env VAR or --storepass-file FILE" in result.err
+    assert "storepass_" not in result.err
 
 
 @pytest.mark.slow

@@ -130,8 +130,14 @@ def test_status_table_and_warn_days(tmp_path: Path, run) -> None:
     after = run("status", *args)
     assert after.code == 0, after.out
     lines = after.out.splitlines()
-    row = next(line for line in lines if line.startswith(f"pem:{bundle}"))
-    assert "present" in row and "added" in row  # G2 was there already, the others rotator added
+    row = lines[lines.index(f"  pem:{bundle}") + 1]
+    # G2 was there already, the others rotator added
+    assert "8 of 8 roots of azure-legacy (7 added, 1 already there)" in row
+    detail = run("status", "-v", *args).out.splitlines()
+    at = detail.index(row)
+    cells = dict(line.split() for line in detail[at + 1 : at + 9])
+    assert cells == {root_id: "present" if root_id == G2.id else "added"
+                     for root_id in Catalog.builtin().profiles["azure-legacy"]}
     assert "2031-11-10  digicert-global-root-ca: expires" in after.out
     # G1 expires 2031-11-10: with a long enough warning window the status turns red.
     warned = run("status", "--json", "--warn-days", "2000", *args)

@@ -60,7 +60,7 @@ CONFIG_ERRORS = {
     "wrong type": ('profile = 3\n', "profile: expected a string"),
     "malformed pin": ('[[roots]]\nid = "x"\nsha256 = "abc"\nfile = "x.pem"\n', "roots[0].sha256"),
     "unknown profile": ('profile = "azure-everything"\n', "unknown profile 'azure-everything'"),
-    "unknown root in include": ('include = ["nope"]\n', "include: unknown root id 'nope'"),
+    "unknown root in include": ('include = ["nope"]\n', "unknown root id 'nope' (from --root or include); `rotator"),
     "unknown root in profile": ('[profiles]\nmine = ["nope"]\n', "profiles.mine: unknown root id 'nope'"),
     "unknown root key": ('[[roots]]\nid = "x"\nsha256 = "' + "a" * 64 + '"\nfile = "x"\nurl = "y"\n',
                          "roots[0].url: unknown key"),

@@ -1,0 +1,212 @@
+"""Running rotator on a managed host and reading its JSON, shared by the modules.
+
+Nothing here imports Ansible: the modules pass in what they need, so the parsing can be tested
+on its own. rotator's JSON may grow fields (and a newer rotator may drop some): every read is
+tolerant, with a default, and only ``targets`` and ``ok``/``compliant`` are relied on.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+
+# Where the service install (docs/service.md) puts rotator, then the usual places.
+SEARCH_DIRS = ["/opt/rotator/bin", "/usr/local/bin", "/usr/bin"]
+PASSWORD_ENV = "ROTATOR_FLEET_STOREPASS_{index}"  # noqa: S105 - a variable name, not a password
+
+# The targets option of both modules (an Ansible argument spec).
+TARGET_SPEC = {
+    "kind": {"type": "str", "required": True},
+    "path": {"type": "str"},
+    "password": {"type": "str", "no_log": True},
+}
+
+
+def toml_string(value):
+    """A TOML basic string: JSON's escapes are TOML's, as long as non-ASCII stays literal."""
+    return json.dumps(str(value), ensure_ascii=False)
+
+
+def targets_config(targets):
+    """A config holding only the given targets, and the environment carrying their passwords.
+
+    Passwords never reach a command line or the file: the file names an environment variable
+    (storepass_env) and the variable is set for rotator's process alone.
+    """
+    lines = ["# Written by the rotator.fleet modules for one run, then removed.", ""]
+    environ = {}
+    for index, target in enumerate(targets):
+        lines.append("[[targets]]")
+        lines.append("kind = " + toml_string(target["kind"]))
+        if target.get("path"):
+            lines.append("path = " + toml_string(target["path"]))
+        if target.get("password") is not None:
+            name = PASSWORD_ENV.format(index=index)
+            lines.append("storepass_env = " + toml_string(name))
+            environ[name] = target["password"]
+        lines.append("")
+    return "\n".join(lines), environ
+
+
+def common_args(params, command):
+    """The flags both sync and status take, from the module's parameters."""
+    args = [command, "--json"]
+    if params.get("profile"):
+        args += ["--profile", params["profile"]]
+    for root in params.get("roots") or []:
+        args += ["--root", root]
+    if params.get("mirror"):
+        args += ["--mirror", params["mirror"]]
+    if params.get("offline"):
+        args.append("--offline")
+    if params.get("download_ca_bundle"):
+        args += ["--download-ca-bundle", params["download_ca_bundle"]]
+    if params.get("no_cache"):
+        args.append("--no-cache")
+    elif params.get("cache_dir"):
+        args += ["--cache-dir", params["cache_dir"]]
+    if params.get("state_dir"):
+        args += ["--state-dir", params["state_dir"]]
+    if params.get("at"):
+        args += ["--at", str(params["at"])]
+    if params.get("sysroot"):
+        args += ["--sysroot", params["sysroot"]]
+    return args
+
+
+def parse_json(stdout):
+    """rotator's one JSON document, or None when stdout holds none (a usage error prints nothing)."""
+    text = (stdout or "").strip()
+    if not text.startswith("{"):
+        return None
+    try:
+        doc = json.loads(text)
+    except ValueError:
+        return None
+    return doc if isinstance(doc, dict) else None
+
+
+def error_message(stderr, rc, doc=None):
+    """rotator's own error lines (``rotator: error: ...``), else the failed targets' errors."""
+    lines = [line.strip() for line in (stderr or "").splitlines()]
+    errors = [line for line in lines if line.startswith("rotator: error:")]
+    if errors:
+        return "; ".join(errors)
+    for target in _targets(doc):
+        if target.get("error"):
+            errors.append(f"{target.get('target', '?')}: {target['error']}")
+    if errors:
+        return "; ".join(errors)
+    tail = [line for line in lines if line]
+    return tail[-1] if tail else f"rotator exited with status {rc} and no message"
+
+
+def _targets(doc):
+    targets = (doc or {}).get("targets")
+    return [t for t in targets if isinstance(t, dict)] if isinstance(targets, list) else []
+
+
+def _ids(items):
+    out = []
+    for item in items or []:
+        if isinstance(item, dict):
+            item = item.get("id") or item.get("as")
+        if item:
+            out.append(str(item))
+    return out
+
+
+def roots_before_after(target):
+    """The roots rotator manages in one target before and after the run.
+
+    rotator reports them as ``before``/``after``; an older one only as added, removed and kept.
+    """
+    before = target.get("before")
+    after = target.get("after")
+    if isinstance(before, list) and isinstance(after, list):
+        return sorted(_ids(before)), sorted(_ids(after))
+    kept = _ids(target.get("kept"))
+    return sorted(kept + _ids(target.get("removed"))), sorted(kept + _ids(target.get("added")))
+
+
+def target_changed(target, check_mode):
+    """Whether this target changed (or, in check mode, would change)."""
+    if check_mode:
+        if "would_change" in target:
+            return bool(target["would_change"])
+        return bool(target.get("added") or target.get("removed"))
+    return bool(target.get("changed"))
+
+
+def sync_diff(doc):
+    """One ``--diff`` entry per target whose roots change: before and after, one root per line."""
+    diffs = []
+    for target in _targets(doc):
+        if target.get("error"):
+            continue
+        before, after = roots_before_after(target)
+        if before == after:
+            continue
+        name = str(target.get("target", "?"))
+        diffs.append({
+            "before_header": f"{name} (roots before)",
+            "after_header": f"{name} (roots after)",
+            "before": "".join(r + "\n" for r in before),
+            "after": "".join(r + "\n" for r in after),
+        })
+    return diffs
+
+
+def summary(doc, check_mode):
+    """Per target: what was (or would be) added and removed, for a short look at the result."""
+    out = {}
+    for target in _targets(doc):
+        out[str(target.get("target", "?"))] = {
+            "changed": target_changed(target, check_mode),
+            "added": _ids(target.get("added")),
+            "removed": _ids(target.get("removed")),
+            "error": target.get("error"),
+        }
+    return out
+
+
+def find_rotator(explicit, which):
+    """The rotator executable: the one given, else the service install's, else on PATH."""
+    if explicit:
+        return explicit
+    for directory in SEARCH_DIRS:
+        candidate = os.path.join(directory, "rotator")
+        if os.path.isfile(candidate) and os.access(candidate, os.X_OK):
+            return candidate
+    return which("rotator")
+
+
+def run(module, command, extra_args):
+    """Run rotator COMMAND --json with the module's parameters; returns (rc, doc, stdout, stderr)."""
+    params = module.params
+    rotator = find_rotator(params["executable"], lambda name: module.get_bin_path(name))
+    if not rotator:
+        looked = ", ".join(SEARCH_DIRS)
+        module.fail_json(msg=f"rotator is not installed on this host (looked in {looked} and PATH); "
+                             "install it with the rotator.fleet.service role")
+    args = [rotator, *common_args(params, command), *extra_args]
+    environ = {}
+    workdir = None
+    try:
+        if params.get("targets"):
+            text, environ = targets_config(params["targets"])
+            workdir = tempfile.mkdtemp(prefix="rotator-fleet-")  # 0700, owned by the user running rotator
+            path = os.path.join(workdir, "targets.toml")
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8") as handle:
+                handle.write(text)
+            args += ["--config", path]
+        elif params.get("config"):
+            args += ["--config", params["config"]]
+        rc, stdout, stderr = module.run_command(args, environ_update=environ)
+    finally:
+        if workdir:
+            shutil.rmtree(workdir, ignore_errors=True)
+    return rc, parse_json(stdout), stdout, stderr
