@@ -81,7 +81,8 @@ def test_a_malformed_foreign_certificate_is_kept_and_reported(tmp_path: Path, ru
     assert result.code == 0, result.err
     assert path.read_bytes().startswith(before)  # kept byte for byte (a bundle gets the roots appended)
     status = run("status", "--offline", "--target", target, *extra, *metrics)
-    assert status.code == 0, status.out + status.err
+    # The system store is not compliant here (its bundle was never refreshed): exit 1 with the report.
+    assert status.code == (1 if where == "anchor" else 0), status.out + status.err
     assert "unreadable certificate" in status.out and "kept exactly as it is" in status.out
 
 
@@ -114,7 +115,7 @@ def test_a_malformed_candidate_root_is_a_warning_then_the_next_source(tmp_path: 
     bundle = tmp_path / "bundle.pem"
     result = run("sync", "--offline", *args, "--profile", "azure-postgresql", "--target", f"pem:{bundle}")
     assert result.code == 0, result.err
-    assert "digicert-global-root-g2" in result.err and "trying the next source" in result.err
+    assert "root digicert-global-root-g2" in result.err and "using the embedded copy" in result.err
     assert "from the embedded copy" in result.out
 
 
