@@ -110,7 +110,7 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
     profiles = {
         name: tuple(_str_list(ids, f"profiles.{name}")) for name, ids in profiles_raw.items()
     }
-    targets = tuple(_target(t, f"targets[{i}]") for i, t in enumerate(_list(data, "targets", "", dict)))
+    targets = tuple(_target(t, f"targets[{i}]", base) for i, t in enumerate(_list(data, "targets", "", dict)))
     download = _download(data.get("download", {}), base)
     daemon_raw = data.get("daemon", {})
     if not isinstance(daemon_raw, dict):
@@ -191,7 +191,7 @@ def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
     )
 
 
-def _target(raw: dict[str, Any], where: str) -> TargetSpec:
+def _target(raw: dict[str, Any], where: str, base: Path) -> TargetSpec:
     kind = _str(raw, "kind", f"{where}.")
     if not kind:
         raise ConfigError(f"{where}.kind: required (pem, jks, pkcs12, java-cacerts, system, pem-dir)")
@@ -202,8 +202,12 @@ def _target(raw: dict[str, Any], where: str) -> TargetSpec:
             continue
         if key == "on_change":
             value = _commands(value, f"{where}.on_change")
+        if key == "storepass_file" and isinstance(value, str):
+            value = str(base / os.path.expanduser(value))
         options.append((key, value))
-    return TargetSpec(kind=kind, path=path, options=tuple(options), where=where)
+    # A relative path means the same file whatever directory rotator runs from (a unit runs from /):
+    # it is taken from the config file's directory, like every other path in the file.
+    return TargetSpec(kind=kind, path=path, options=tuple(options), where=where, base=str(base))
 
 
 def _download(raw: Any, base: Path) -> DownloadConfig:

@@ -224,6 +224,7 @@ class TargetSpec:
     path: str | None = None
     options: tuple[tuple[str, object], ...] = ()
     where: str = "--target"  # where it was written, for error messages
+    base: str | None = None  # the directory a relative path is taken from (the config's); None: the current one
 
     def option(self, key: str, default: object = None) -> object:
         for k, v in self.options:
@@ -234,12 +235,13 @@ class TargetSpec:
 
 def target_path(spec: TargetSpec) -> Path:
     """The target's path, ``~`` expanded and absolute, so a target has one name in the state
-    whatever directory rotator runs from (a shell leaves ``pem:~/x.pem`` unexpanded)."""
+    whatever directory rotator runs from (a shell leaves ``pem:~/x.pem`` unexpanded). A relative
+    path in a config file is taken from the file's directory."""
     if not spec.path:
         from rotator.errors import ConfigError
 
         raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
-    return Path(os.path.abspath(os.path.expanduser(spec.path)))
+    return Path(os.path.abspath(os.path.join(spec.base or os.curdir, os.path.expanduser(spec.path))))
 
 
 @dataclass(frozen=True)

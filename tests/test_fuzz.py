@@ -422,9 +422,10 @@ def test_config(text: str) -> None:
     with workdir() as work:
         config = work / "rotator.toml"
         config.write_text(text.replace("\x00", ""), encoding="utf-8")
-        code, err = invoke("sync", "--offline", "--no-cache", "--config", str(config), "--sysroot",
-                           str(work / "root"))
-        invoke("status", "--offline", "--no-cache", "--config", str(config), "--sysroot", str(work / "root"))
+        # --state-dir: a hostile state_dir in the file must not send the state out of the temp dir.
+        isolated = ("--offline", "--no-cache", "--state-dir", str(work / "state"), "--config", str(config))
+        code, err = invoke("sync", *isolated, "--sysroot", str(work / "root"))
+        invoke("status", *isolated, "--sysroot", str(work / "root"))
         for bad in ("nan", "inf", "1e19", "1e308", "\\u0000"):
             if any(re.search(rf"\b(hook_timeout|connect_timeout|read_timeout|retries|max_bytes|refresh_timeout)"
                              rf" = -?{re.escape(bad)}$", line) for line in text.splitlines()):
