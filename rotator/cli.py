@@ -266,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rotator: interrupted; stores are written atomically, nothing is half-written", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`rotator catalog | head`): say nothing more, and keep the interpreter's
+        # final flush of stdout from raising again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _emit_json(doc: dict[str, Any]) -> None:
