@@ -20,9 +20,10 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from cryptography import x509
 
-PEM_BLOCK = re.compile(
-    rb"-----BEGIN CERTIFICATE-----\r?\n(?P<body>.*?)-----END CERTIFICATE-----", re.DOTALL
-)
+# The body cannot hold a '-' (base64 has none): a block whose END line is missing ends at the
+# next dash, and never swallows the blocks after it.
+PEM_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n(?P<body>[^-]*)-----END CERTIFICATE-----")
+BEGIN_LINE = re.compile(rb"-----BEGIN CERTIFICATE-----")
 
 
 class NotACertificate(ValueError):
@@ -64,9 +65,18 @@ class Cert:
             with warnings.catch_warnings():
                 # A few roots in distribution bundles carry serial 0; cryptography only warns.
                 warnings.simplefilter("ignore")
-                return x509.load_der_x509_certificate(self.der)
-        except ValueError as exc:
-            raise NotACertificate(f"not a DER certificate ({exc})") from exc
+                parsed = x509.load_der_x509_certificate(self.der)
+                # cryptography parses names, extensions and keys lazily: a damaged certificate (a
+                # bad version, a duplicate extension, an unknown key) would otherwise fail later,
+                # wherever a field is first read. Every field rotator reads is read here, once:
+                # the one rule for malformed certificates everywhere.
+                parsed.subject.rfc4514_string()
+                parsed.issuer.rfc4514_string()
+                _ = parsed.extensions, parsed.not_valid_before_utc, parsed.not_valid_after_utc
+                parsed.public_key()
+                return parsed
+        except Exception as exc:  # cryptography raises many types for malformed input
+            raise NotACertificate(f"not a readable DER certificate ({_reason(exc)})") from exc
 
     @property
     def parseable(self) -> bool:
@@ -185,13 +195,32 @@ def signature_valid(cert: x509.Certificate, key: object) -> bool:
     return True
 
 
-def pem_blocks(data: bytes) -> list[bytes]:
-    """The DER bodies of every CERTIFICATE block, each decoded on its own.
+def _reason(exc: BaseException) -> str:
+    text = str(exc).splitlines()[0][:200] if str(exc) else ""
+    return f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+
+
+def decode_block(body: bytes) -> bytes:
+    """The DER inside one PEM block's base64 body; NotACertificate when the base64 is damaged."""
+    try:
+        return base64.b64decode(body, validate=False)
+    except ValueError as exc:  # binascii.Error
+        raise NotACertificate(f"damaged base64 in a PEM block ({exc})") from exc
+
+
+def pem_blocks(data: bytes) -> list[bytes | None]:
+    """The DER bodies of every CERTIFICATE block, each decoded on its own (None: damaged base64).
 
     ``load_pem_x509_certificates`` fails whole on one bad block; callers that must keep
     going past a damaged block use this and parse each body separately.
     """
-    return [base64.b64decode(m.group("body"), validate=False) for m in PEM_BLOCK.finditer(data)]
+    out: list[bytes | None] = []
+    for match in PEM_BLOCK.finditer(data):
+        try:
+            out.append(decode_block(match.group("body")))
+        except NotACertificate:
+            out.append(None)
+    return out
 
 
 def looks_like_pem(data: bytes) -> bool:
@@ -210,6 +239,8 @@ def parse_one(data: bytes, *, lazily: bool = False) -> Cert:
         blocks = pem_blocks(data)
         if len(blocks) != 1:
             raise NotACertificate(f"expected exactly one PEM certificate, found {len(blocks)}")
+        if blocks[0] is None:
+            raise NotACertificate("damaged base64 in the PEM block")
         return make(blocks[0])
     head = data[:512].lstrip().lower()
     if head.startswith((b"<!doctype", b"<html", b"<?xml", b"{")):
@@ -218,10 +249,15 @@ def parse_one(data: bytes, *, lazily: bool = False) -> Cert:
 
 
 def parse_many(data: bytes) -> list[Cert]:
-    """Every certificate in a PEM bundle or a single DER file; damaged blocks are skipped."""
+    """Every certificate in a PEM bundle or a single DER file; damaged blocks are skipped.
+
+    Raises NotACertificate only for a non-empty file that is neither PEM nor one DER certificate.
+    """
     if looks_like_pem(data):
         certs = []
         for der in pem_blocks(data):
+            if der is None:
+                continue
             try:
                 certs.append(Cert.from_der(der))
             except NotACertificate:

@@ -65,6 +65,8 @@ def _certificates(path: Path, data: bytes) -> list[Cert]:
     certs = []
     for number, der in enumerate(pem_blocks(data), start=1):
         try:
+            if der is None:
+                raise NotACertificate("damaged base64")
             certs.append(Cert.from_der(der))
         except NotACertificate as exc:
             # A damaged block is never skipped here: the chain judged would not be the chain saved.

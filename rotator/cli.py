@@ -7,6 +7,7 @@ Exit codes: 0 success (changed or not), 1 failure (nothing partially written),
 from __future__ import annotations
 
 import argparse
+import math
 import os
 import sys
 from collections.abc import Callable, Sequence
@@ -265,6 +266,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("rotator: interrupted; stores are written atomically, nothing is half-written", file=sys.stderr)
         return 1
+    except BrokenPipeError:
+        # The reader went away (`rotator catalog | head`): say nothing more, and keep the interpreter's
+        # final flush of stdout from raising again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _emit_json(doc: dict[str, Any]) -> None:
@@ -469,7 +475,7 @@ def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
     if args.chain_file is None:
         if args.endpoint is None:
             raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
-        if args.timeout is not None and args.timeout <= 0:
+        if args.timeout is not None and (not math.isfinite(args.timeout) or args.timeout <= 0):
             raise ConfigError("--timeout: must be a positive number of seconds")
         endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
         return endpoint, args.sslmode or probe.VERIFY_FULL

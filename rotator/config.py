@@ -6,6 +6,7 @@ Every error names the key path (``roots[1].sha256``) and is a ConfigError (exit 
 from __future__ import annotations
 
 import datetime as dt
+import math
 import os
 import re
 from collections.abc import Mapping
@@ -95,6 +96,7 @@ def load(path: Path | None) -> Config:
 
 def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
     base = source.parent if source else Path.cwd()
+    _no_nul(dict(data), "")
     _no_unknown(data, TOP_KEYS, "")
     roots = tuple(_root(r, f"roots[{i}]", base) for i, r in enumerate(_list(data, "roots", "", dict)))
     seen: set[str] = set()
@@ -108,7 +110,7 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
     profiles = {
         name: tuple(_str_list(ids, f"profiles.{name}")) for name, ids in profiles_raw.items()
     }
-    targets = tuple(_target(t, f"targets[{i}]") for i, t in enumerate(_list(data, "targets", "", dict)))
+    targets = tuple(_target(t, f"targets[{i}]", base) for i, t in enumerate(_list(data, "targets", "", dict)))
     download = _download(data.get("download", {}), base)
     daemon_raw = data.get("daemon", {})
     if not isinstance(daemon_raw, dict):
@@ -147,7 +149,13 @@ def parse_duration(text: str, where: str) -> int:
     match = _DURATION.match(text)
     if not match:
         raise ConfigError(f"{where}: {text!r} is not a duration (a whole number with s, m, h or d: \"6h\")")
-    return int(match.group(1)) * _UNITS[match.group(2)]
+    seconds = int(match.group(1)) * _UNITS[match.group(2)]
+    if seconds > MAX_DURATION:
+        raise ConfigError(f"{where}: {text!r} is longer than a year; give at most 365d")
+    return seconds
+
+
+MAX_DURATION = 365 * 86400  # past this, timers overflow; no schedule needs it
 
 
 def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
@@ -183,7 +191,7 @@ def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
     )
 
 
-def _target(raw: dict[str, Any], where: str) -> TargetSpec:
+def _target(raw: dict[str, Any], where: str, base: Path) -> TargetSpec:
     kind = _str(raw, "kind", f"{where}.")
     if not kind:
         raise ConfigError(f"{where}.kind: required (pem, jks, pkcs12, java-cacerts, system, pem-dir)")
@@ -194,8 +202,12 @@ def _target(raw: dict[str, Any], where: str) -> TargetSpec:
             continue
         if key == "on_change":
             value = _commands(value, f"{where}.on_change")
+        if key == "storepass_file" and isinstance(value, str):
+            value = str(base / os.path.expanduser(value))
         options.append((key, value))
-    return TargetSpec(kind=kind, path=path, options=tuple(options), where=where)
+    # A relative path means the same file whatever directory rotator runs from (a unit runs from /):
+    # it is taken from the config file's directory, like every other path in the file.
+    return TargetSpec(kind=kind, path=path, options=tuple(options), where=where, base=str(base))
 
 
 def _download(raw: Any, base: Path) -> DownloadConfig:
@@ -270,13 +282,42 @@ def _path(raw: Mapping[str, Any], key: str, prefix: str, base: Path) -> Path | N
     return base / os.path.expanduser(value)
 
 
+# Upper bounds: a value past these is a typo (or inf), and would make a run unbounded in time or memory.
+DAY = 86400.0
+LIMITS = {
+    "hook_timeout": DAY,
+    "connect_timeout": 3600.0,
+    "read_timeout": 3600.0,
+    "total_timeout": 3600.0,
+    "budget": DAY,
+    "retries": 20,
+    "max_bytes": 16 * 1024 * 1024,
+}
+
+
 def _number(
     raw: Mapping[str, Any], key: str, default: float, prefix: str = "download.", allow_zero: bool = False
 ) -> float:
     value = raw.get(key, default)
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0 or (value == 0 and not allow_zero):
-        raise ConfigError(f"{prefix}{key}: expected a {'non-negative' if allow_zero else 'positive'} number")
+    high = LIMITS[key]
+    kind = "non-negative" if allow_zero else "positive"
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or value < 0 or (value == 0 and not allow_zero) or value > high):
+        raise ConfigError(f"{prefix}{key}: expected a {kind} number no greater than {high:g}, got {value!r}")
     return float(value)
+
+
+def _no_nul(value: Any, where: str) -> None:
+    """A NUL byte cannot be part of a path, an argv or a name: refuse it where it was written."""
+    if isinstance(value, str) and "\x00" in value:
+        raise ConfigError(f"{where or 'config'}: contains a NUL character")
+    if isinstance(value, dict):
+        for key, item in value.items():
+            _no_nul(key, where)
+            _no_nul(item, f"{where}.{key}" if where else str(key))
+    elif isinstance(value, list):
+        for i, item in enumerate(value):
+            _no_nul(item, f"{where}[{i}]")
 
 
 def _date(raw: Mapping[str, Any], key: str, prefix: str) -> dt.date | None:

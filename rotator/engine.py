@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from rotator import hooks, lock, ownership
+from rotator import hooks, lock, ownership, storelock
 from rotator import state as state_mod
 from rotator.catalog import CrossSign, Root
 from rotator.errors import RotatorError
@@ -318,7 +318,7 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: 
         outcome = unchanged_since_verified(store, anchors, previous, state.seen.get(store.name))
         read_now = outcome is None
         if outcome is None:
-            with control.writing(), say_if_slow(progress, f"{store.name}: still working"):
+            with control.writing(), _store_lock(store, request), say_if_slow(progress, f"{store.name}: still working"):
                 outcome = converge(store, anchors, previous, dry_run=request.dry_run)
         if read_now and not request.dry_run:
             _remember_read(state, store, outcome)
@@ -335,6 +335,14 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: 
             state.drift_repairs += len(outcome.drift)
         result.targets.append(outcome)
     return result
+
+
+def _store_lock(store: TrustStore, request: SyncRequest) -> contextlib.AbstractContextManager[None]:
+    """The lock on the store's own directory, held from reading to reading back (not for dry runs)."""
+    directory = getattr(store, "lock_dir", None)
+    if request.dry_run or not isinstance(directory, Path):
+        return contextlib.nullcontext()
+    return storelock.held(directory, timeout=request.lock_timeout)
 
 
 def unchanged_since_verified(

@@ -19,6 +19,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_BYTES = 64 * 1024
+MAX_RETRY_AFTER = 30  # seconds; a server asking for more is treated as down for this run
 
 
 @dataclass(frozen=True)
@@ -46,10 +47,12 @@ class Downloader:
         # (cache, embedded copies, --offline) never pay for them.
         import certifi
         import requests
-        from requests.adapters import HTTPAdapter
+
+        from rotator import httpdeadline
 
         self.settings = settings
         self.deadline = time.monotonic() + settings.budget
+        self.watchdog = httpdeadline.Watchdog()
         self.unresolved: set[str] = set()  # hosts whose name did not resolve: not asked again this run
         self.unreachable: dict[str, str] = {}  # host:port -> why no connection could be made this run
         if settings.ca_bundle is not None and not settings.ca_bundle.is_file():
@@ -59,7 +62,7 @@ class Downloader:
         # An explicit path: with verify=True, REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE would silently win.
         self.verify = str(settings.ca_bundle) if settings.ca_bundle else certifi.where()
         self.session: requests.Session = requests.Session()
-        retry = _retry_class()(
+        retry = httpdeadline.retry_class(self.watchdog, MAX_RETRY_AFTER, base=_retry_class())(
             total=settings.retries,
             connect=settings.retries,
             read=0,
@@ -70,7 +73,7 @@ class Downloader:
             respect_retry_after_header=True,
             raise_on_status=False,
         )
-        adapter = HTTPAdapter(max_retries=retry)
+        adapter = httpdeadline.adapter(self.watchdog, retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
         self.session.headers["User-Agent"] = "rotator (Azure root CA updater)"
@@ -79,8 +82,11 @@ class Downloader:
         self.session.close()
 
     def get(self, url: str) -> bytes:
-        import requests
+        """The body, within ``total_timeout`` and what is left of the run's ``budget``, or SourceError.
 
+        Both are hard deadlines: when one passes, the watchdog shuts the connection down wherever
+        the exchange is (a server sending its headers or body a byte at a time included).
+        """
         s = self.settings
         started = time.monotonic()
         host = urlsplit(url).hostname or ""
@@ -95,6 +101,23 @@ class Downloader:
             raise SourceError(f"{url}: skipped, this run's download budget of {s.budget:g}s is used up",
                               "download budget used up")
         limit = min(s.total_timeout, left)
+        with self.watchdog.armed(limit):
+            try:
+                return self._get(url, host, where, limit, left)
+            except SourceError as exc:
+                if self.watchdog.expired:
+                    raise SourceError(f"{url}: no complete answer within {limit:g}s; gave up", "deadline") from exc
+                raise
+            finally:
+                # Connections are not kept between downloads: the watchdog only covers the sockets
+                # opened while it was armed.
+                self.session.close()
+
+    def _get(self, url: str, host: str, where: str, limit: float, left: float) -> bytes:
+        import requests
+
+        s = self.settings
+        started = time.monotonic()
         try:
             with self.session.get(
                 url,
@@ -145,6 +168,8 @@ class Downloader:
             raise SourceError(f"{url}: unreachable ({text})", reason or "unreachable") from exc
         except requests.exceptions.RequestException as exc:
             raise SourceError(f"{url}: {_short(exc)}", type(exc).__name__) from exc
+        except OSError as exc:  # a socket shut down under a read that requests does not wrap
+            raise SourceError(f"{url}: {exc.strerror or _short(exc)}", type(exc).__name__) from exc
 
 
 def _name_not_resolved(exc: BaseException) -> bool:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import fcntl
 import glob
 import os
 import stat
@@ -20,6 +21,29 @@ def real_target(path: Path) -> Path:
     through its link, never by replacing the link with a regular file."""
     refuse_planted_link(path)
     return Path(os.path.realpath(path))
+
+
+class SpecialFile(OSError):
+    """A FIFO, device or socket where a regular file was expected: never opened for reading,
+    since reading a FIFO with no writer blocks forever."""
+
+
+def read_regular(path: Path | str, limit: int | None = None) -> bytes:
+    """The bytes of a regular file (at most ``limit`` + 1 of them, so callers can tell "too big").
+
+    Anything else is refused without blocking: the type is checked before opening, and again
+    on the open descriptor (opened non-blocking) in case the name was swapped in between.
+    """
+    kind = os.stat(path).st_mode
+    if stat.S_ISDIR(kind):
+        raise IsADirectoryError(errno.EISDIR, "is a directory", str(path))
+    if not stat.S_ISREG(kind):
+        raise SpecialFile(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+    fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    with os.fdopen(fd, "rb") as handle:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            raise SpecialFile(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+        return handle.read() if limit is None else handle.read(limit + 1)
 
 
 def refuse_planted_link(path: Path) -> None:
@@ -49,11 +73,15 @@ def read_optional(path: Path, what: str) -> bytes | None:
     """The file's bytes, or None when it does not exist yet."""
     refuse_planted_link(path)
     try:
-        return path.read_bytes()
+        return read_regular(path)
     except FileNotFoundError:
         return None
     except IsADirectoryError as exc:
         raise StoreError(f"{what} {path} is a directory, not a file; point the target at a file") from exc
+    except SpecialFile as exc:
+        raise StoreError(
+            f"{what} {path} is not a regular file (a FIFO, device or socket); point the target at a file"
+        ) from exc
     except PermissionError as exc:
         raise StoreError(
             f"cannot read {what} {path}: permission denied; run as its owner (sudo) or through the service"
@@ -87,16 +115,16 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         fd, tmp_name = _create_temp(directory, target.name)
     except OSError as exc:
         raise _write_error(directory, exc) from exc
+    # Locked for as long as it is ours: another run (another state directory, another user) only
+    # removes a temp file whose lock it can take, that is, one whose writer is gone.
+    fcntl.flock(fd, fcntl.LOCK_EX)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with os.fdopen(fd, "wb", closefd=False) as handle:
             handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         if current is not None:
-            os.chmod(tmp_name, current.st_mode & 0o7777)
-            if hasattr(os, "chown"):
-                with contextlib.suppress(PermissionError):
-                    os.chown(tmp_name, current.st_uid, current.st_gid)
+            _keep_owner_and_mode(tmp_name, target, current)
         else:
             os.chmod(tmp_name, mode)
         os.replace(tmp_name, target)
@@ -104,7 +132,27 @@ def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:
         with contextlib.suppress(OSError):
             os.unlink(tmp_name)
         raise _write_error(target, exc) from exc
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp_name)
+        raise
+    finally:
+        os.close(fd)
     fsync_dir(directory)
+
+
+def _keep_owner_and_mode(tmp_name: str, target: Path, current: os.stat_result) -> None:
+    """The replacement gets the file's owner, group and mode, or the write is refused: a store
+    silently changing hands (root's 0444 bundle becoming the writer's) is worse than no write."""
+    if (current.st_uid, current.st_gid) != (os.geteuid(), os.getegid()):
+        try:
+            os.chown(tmp_name, current.st_uid, current.st_gid)
+        except PermissionError as exc:
+            raise StoreError(
+                f"cannot write {target} keeping its owner {current.st_uid}:{current.st_gid} (this run is "
+                f"{os.geteuid()}:{os.getegid()}); run as its owner or as root; the file was left untouched"
+            ) from exc
+    os.chmod(tmp_name, current.st_mode & 0o7777)
 
 
 def _create_temp(directory: Path, name: str) -> tuple[int, str]:
@@ -121,11 +169,24 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
 
 
 def _remove_stale_temps(directory: Path, name: str) -> None:
-    """Temp files a killed run left for this target. Runs hold one lock, so none is in use;
-    their suffix keeps refresh tools (``*.crt`` only) and ``openssl rehash`` from reading them."""
+    """Temp files a killed run left for this target: those whose lock nobody holds any more.
+    Their suffix keeps refresh tools (``*.crt`` only) and ``openssl rehash`` from reading them."""
     for stale in directory.glob(f".{glob.escape(name)}.*{TEMP_SUFFIX}"):
-        with contextlib.suppress(OSError):
-            os.unlink(stale)
+        try:
+            fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+        except OSError:
+            continue
+        try:
+            if not stat.S_ISREG(os.fstat(fd).st_mode):
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            continue  # its writer is still at work
+        else:
+            with contextlib.suppress(OSError):
+                os.unlink(stale)
+        finally:
+            os.close(fd)
 
 
 def remove_file(path: Path) -> None:

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import fcntl
 import os
+import stat
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,18 +26,7 @@ def held(
 
     ``on_wait`` hears once that the run is waiting, and for whom, so a wait is never silent.
     """
-    try:
-        make_dirs(directory)
-        # Never through a link: one planted here would have root truncate any file.
-        fd = os.open(directory / LOCK_NAME, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW, 0o644)
-    except OSError as exc:
-        if exc.errno == errno.ELOOP:
-            raise RotatorError(
-                f"{directory / LOCK_NAME} is a symbolic link, which rotator never follows; remove it"
-            ) from exc
-        raise RotatorError(
-            f"cannot create the lock in {directory}: {exc.strerror}; pass a writable --state-dir"
-        ) from exc
+    fd = open_lock_file(directory / LOCK_NAME)
     try:
         if os.fstat(fd).st_uid == os.geteuid():
             os.fchmod(fd, 0o644)  # whatever the umask
@@ -57,15 +47,41 @@ def held(
                     waiting = True
                     on_wait(f"waiting up to {timeout:g}s for the lock {directory / LOCK_NAME} held by {_holder(fd)}")
                 time.sleep(poll)
-        os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        # Who holds it, for the next run's message; a full disk only costs that message.
+        with contextlib.suppress(OSError):
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode(), 0)
         try:
             yield
         finally:
-            os.ftruncate(fd, 0)
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, 0)
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def open_lock_file(path: Path) -> int:
+    """Open (or create) the lock file without following a link and without blocking.
+
+    A symlink planted under the lock's name is refused rather than followed (a run would
+    otherwise truncate whatever it points at); so is anything but a regular file.
+    """
+    try:
+        make_dirs(path.parent)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY, 0o644)
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise RotatorError(
+                f"{path} is a symbolic link, which rotator never follows; remove it"
+            ) from exc
+        raise RotatorError(
+            f"cannot create the lock {path}: {exc.strerror}; pass a writable --state-dir"
+        ) from exc
+    if not stat.S_ISREG(os.fstat(fd).st_mode):
+        os.close(fd)
+        raise RotatorError(f"{path} is not a regular file; remove it and run again")
+    return fd
 
 
 def _holder(fd: int) -> str:

@@ -19,7 +19,7 @@ from rotator.catalog import RETIRED, Root
 from rotator.certs import Cert, NotACertificate, parse_one
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
 from rotator.fetch import DEFAULT_MAX_BYTES, Downloader
-from rotator.fsutil import atomic_write
+from rotator.fsutil import atomic_write, read_regular
 from rotator.progress import Progress, say_if_slow, silent
 
 log = logging.getLogger(__name__)
@@ -224,8 +224,7 @@ def _embedded(root: Root) -> bytes:
 
 def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
     def read() -> bytes:
-        with open(path, "rb") as handle:
-            return handle.read(max_bytes + 1)
+        return read_regular(path, max_bytes)
 
     return read
 

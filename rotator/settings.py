@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -27,6 +28,7 @@ T = TypeVar("T")
 
 # Defaults of the flags, each defined here only. A flag given as 0 or "" is a value, never "not given".
 DEFAULT_LOCK_TIMEOUT = 60.0
+MAX_LOCK_TIMEOUT = 86400.0  # a day; nan or inf would make a run wait forever
 DEFAULT_WARN_DAYS = 30
 
 
@@ -81,6 +83,14 @@ def parse_at(text: str | None) -> dt.datetime:
         raise ConfigError(f"--at: {text!r} is not a date (YYYY-MM-DD) or ISO time") from exc
     if value.tzinfo is None:
         value = value.replace(tzinfo=dt.UTC)
+    return value
+
+
+def _lock_timeout(value: float | None) -> float:
+    if value is None:
+        return 60.0
+    if not math.isfinite(value) or not 0 <= value <= MAX_LOCK_TIMEOUT:
+        raise ConfigError(f"--lock-timeout: expected seconds from 0 to {MAX_LOCK_TIMEOUT:g}, got {value!r}")
     return value
 
 
@@ -160,7 +170,7 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
         on_change=cfg.on_change,
         hook_timeout=cfg.hook_timeout,
         warn_days=_or(flags.warn_days, DEFAULT_WARN_DAYS),
-        lock_timeout=_or(flags.lock_timeout, DEFAULT_LOCK_TIMEOUT),
+        lock_timeout=_lock_timeout(_or(flags.lock_timeout, DEFAULT_LOCK_TIMEOUT)),
         complete_set=not flags.targets,
     )
     return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from rotator.errors import RotatorError
-from rotator.fsutil import atomic_write
+from rotator.fsutil import atomic_write, read_regular
 from stores.base import FileStamp
 
 STATE_VERSION = 1
@@ -50,9 +50,10 @@ class Seen:
 
     @classmethod
     def from_json(cls, doc: Any) -> Seen:
-        stamp = FileStamp(size=int(doc["size"]), mtime_ns=int(doc["mtime_ns"]), sha256=str(doc["sha256"]))
-        labels = {str(k): str(v) for k, v in doc["labels"].items()}
-        return cls(stamp=stamp, labels=labels, notes=tuple(str(n) for n in doc.get("notes", ())))
+        stamp = FileStamp(size=_int64(doc["size"], "seen size"), mtime_ns=_int64(doc["mtime_ns"], "seen mtime_ns"),
+                          sha256=_text(doc["sha256"], "seen sha256"))
+        labels = {_text(k, "seen label"): _text(v, "seen label") for k, v in doc["labels"].items()}
+        return cls(stamp=stamp, labels=labels, notes=tuple(_text(n, "seen note") for n in doc.get("notes", ())))
 
 
 @dataclass
@@ -110,7 +111,7 @@ def default_state_dir(environ: Mapping[str, str], is_root: bool) -> Path:
 def load(directory: Path) -> State:
     path = directory / FILE_NAME
     try:
-        raw = path.read_bytes()
+        raw = read_regular(path)
     except FileNotFoundError:
         return State()
     except OSError as exc:
@@ -118,7 +119,7 @@ def load(directory: Path) -> State:
     try:
         doc = json.loads(raw)
         return _parse(doc)
-    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+    except (ValueError, KeyError, TypeError, AttributeError, RecursionError, OverflowError) as exc:
         raise RotatorError(
             f"state file {path} is corrupt ({exc}); move it aside and run sync again: "
             "rotator rebuilds it from the stores"
@@ -134,14 +135,22 @@ def now_iso(at: dt.datetime) -> str:
     return at.astimezone(dt.UTC).replace(microsecond=0).isoformat()
 
 
+MAX_COUNT = 2**53  # counters stay exact in JSON readers (monitoring) below this
+
+
 def _parse(doc: Any) -> State:
+    """Every value checked for type and range: a bad one makes the file corrupt, never a crash."""
     if not isinstance(doc, dict) or doc.get("version") != STATE_VERSION:
         raise ValueError(f"unknown state version {doc.get('version') if isinstance(doc, dict) else doc!r}")
+    raw_targets = doc.get("targets", {})
+    if not isinstance(raw_targets, dict):
+        raise ValueError("targets is not an object")
     targets: dict[str, dict[str, RootRecord]] = {}
-    for name, roots in doc["targets"].items():
-        targets[str(name)] = {
-            str(rid): RootRecord(sha256=str(r["sha256"]), owned=bool(r["owned"]), since=str(r["since"]))
-            for rid, r in roots.items()
+    for name, roots in raw_targets.items():
+        if not isinstance(roots, dict):
+            raise ValueError(f"target {name!r} is not an object")
+        targets[_text(name, "target name")] = {
+            _text(rid, "root id"): _record(r, f"{name}: {rid}") for rid, r in roots.items()
         }
     synced = doc.get("synced", {})
     if not isinstance(synced, dict):
@@ -152,8 +161,49 @@ def _parse(doc: Any) -> State:
         targets=targets,
         synced={str(k): str(v) for k, v in synced.items()},
         seen=seen,
-        last_success=doc.get("last_success"),
-        last_failure=doc.get("last_failure"),
-        failures=int(doc.get("failures", 0)),
-        drift_repairs=int(doc.get("drift_repairs", 0)),
+        last_success=_optional_time(doc.get("last_success"), "last_success"),
+        last_failure=_optional_time(doc.get("last_failure"), "last_failure"),
+        failures=_count(doc.get("failures", 0), "failures"),
+        drift_repairs=_count(doc.get("drift_repairs", 0), "drift_repairs"),
     )
+
+
+def _record(raw: Any, where: str) -> RootRecord:
+    if not isinstance(raw, dict):
+        raise ValueError(f"{where} is not an object")
+    owned = raw.get("owned")
+    if not isinstance(owned, bool):
+        raise ValueError(f"{where}: owned is not true or false")
+    return RootRecord(sha256=_text(raw.get("sha256"), f"{where}: sha256"), owned=owned,
+                      since=_text(raw.get("since"), f"{where}: since"))
+
+
+def _text(value: Any, what: str) -> str:
+    if not isinstance(value, str) or "\x00" in value or len(value) > 4096:
+        raise ValueError(f"{what} is not a short string")
+    return value
+
+
+def _optional_time(value: Any, what: str) -> str | None:
+    """An ISO time with its zone (monitoring turns it into a timestamp)."""
+    if value is None:
+        return None
+    text = _text(value, what)
+    parsed = dt.datetime.fromisoformat(text)  # ValueError: corrupt
+    if parsed.tzinfo is None:
+        raise ValueError(f"{what} has no time zone")
+    parsed.timestamp()
+    return text
+
+
+def _int64(value: Any, what: str) -> int:
+    """A file size or time in nanoseconds, as os.stat gives them."""
+    if isinstance(value, bool) or not isinstance(value, int) or not -(2**63) <= value < 2**63:
+        raise ValueError(f"{what} is not a 64-bit whole number, got {value!r}")
+    return value
+
+
+def _count(value: Any, what: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= MAX_COUNT:
+        raise ValueError(f"{what} is not a count (a whole number from 0 to {MAX_COUNT}), got {value!r}")
+    return value

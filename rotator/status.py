@@ -270,6 +270,10 @@ def _content_findings(
     out: list[Finding] = []
     for entry in entries:
         if entry.cert is None or not entry.cert.parseable:
+            if entry.owner_id is None:
+                out.append(Finding(WARNING, target, (
+                    f"unreadable certificate at {entry.label}: not a certificate rotator can parse; "
+                    "kept exactly as it is")))
             continue
         cert = entry.cert
         if not cert.is_ca:

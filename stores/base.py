@@ -84,6 +84,15 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
         stale_copy = anchor is not None and entry.cert is not None and entry.cert.sha256 != anchor.cert.sha256
         if anchor is None or stale_copy or entry.cert is None:
             remove.append(entry)
+    # A root rotator added twice (two runs that raced before stores were locked) is collapsed:
+    # every copy after the first is removed.
+    seen: set[str] = set()
+    for entry in contents.entries:
+        if entry.owner_id is None:
+            continue
+        if entry.owner_id in seen and entry not in remove:
+            remove.append(entry)
+        seen.add(entry.owner_id)
     removed_labels = {e.label for e in remove}
     # A copy about to be removed does not make its root present; any other copy does, wherever it sits.
     present = {e.cert.sha256: e for e in contents.entries if e.cert is not None and e.label not in removed_labels}
@@ -145,7 +154,10 @@ def stat_or_none(path: Path) -> os.stat_result | None:
 
 
 class TrustStore(Protocol):
-    """The interface of every store kind."""
+    """The interface of every store kind.
+
+    A store may also have ``lock_dir``, the directory a writing run locks (see rotator.storelock).
+    """
 
     name: str
 
@@ -201,6 +213,7 @@ class TargetSpec:
     path: str | None = None
     options: tuple[tuple[str, object], ...] = ()
     where: str = "--target"  # where it was written, for error messages
+    base: str | None = None  # the directory a relative path is taken from (the config's); None: the current one
 
     def option(self, key: str, default: object = None) -> object:
         for k, v in self.options:
@@ -211,12 +224,13 @@ class TargetSpec:
 
 def target_path(spec: TargetSpec) -> Path:
     """The target's path, ``~`` expanded and absolute, so a target has one name in the state
-    whatever directory rotator runs from (a shell leaves ``pem:~/x.pem`` unexpanded)."""
+    whatever directory rotator runs from (a shell leaves ``pem:~/x.pem`` unexpanded). A relative
+    path in a config file is taken from the file's directory."""
     if not spec.path:
         from rotator.errors import ConfigError
 
         raise ConfigError(f"{spec.where}: target kind {spec.kind!r} needs a path ({spec.kind}:PATH)")
-    return Path(os.path.abspath(os.path.expanduser(spec.path)))
+    return Path(os.path.abspath(os.path.join(spec.base or os.curdir, os.path.expanduser(spec.path))))
 
 
 @dataclass(frozen=True)

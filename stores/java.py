@@ -13,7 +13,7 @@ from pathlib import Path
 from rotator import ownership
 from rotator.certs import Cert, NotACertificate
 from rotator.errors import ConfigError, StoreError
-from rotator.fsutil import atomic_write, read_optional
+from rotator.fsutil import atomic_write, read_optional, real_target
 from stores.base import (
     Anchor,
     Entry,
@@ -83,6 +83,10 @@ class JavaKeystore:
             return load(data, self._password.value)
         except KeystoreProblem as problem:
             raise self._problem(problem) from problem
+
+    @property
+    def lock_dir(self) -> Path:
+        return real_target(self.path).parent
 
     def read(self) -> StoreContents:
         return self._contents(self._load())

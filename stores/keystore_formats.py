@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from stores.der import DerError, Tlv, read_exact, sequence
+from stores.pkcs12_bags import BagProblem, Pfx, read_pfx, rewrite, trusted_bags
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -196,18 +197,24 @@ class Protection:
 class Pkcs12Keystore(Keystore):
     format = Format.PKCS12
 
-    def __init__(self, certs: list[pkcs12.PKCS12Certificate], password: str, protection: Protection) -> None:
-        self._certs = certs
+    def __init__(self, pfx: Pfx | None, password: str, protection: Protection) -> None:
+        self._pfx = pfx  # None for a store that does not exist yet
         self._password = password
         self._protection = protection
+        untrusted = sum(1 for b in pfx.bags() if b.is_cert and not b.java_trusted) if pfx else 0
+        self.notes = (
+            (f"{untrusted} certificate{'s' if untrusted != 1 else ''} without Java's trust attribute kept as "
+             f"{'they are' if untrusted != 1 else 'it is'} (Java does not trust {'them' if untrusted != 1 else 'it'})",)
+            if untrusted else ()
+        )
 
     @classmethod
     def new(cls, password: str) -> Pkcs12Keystore:
         # An empty password gets Temurin's layout (no MAC, no encryption): Java opens it with
         # or without a password; with a password, keytool's own default protection.
         if not password:
-            return cls([], password, Protection(mac=None, encrypted=False))
-        return cls([], password, Protection(mac=OID_SHA256, encrypted=True))
+            return cls(None, password, Protection(mac=None, encrypted=False))
+        return cls(None, password, Protection(mac=OID_SHA256, encrypted=True))
 
     @classmethod
     def load(cls, data: bytes, password: str) -> Pkcs12Keystore:
@@ -225,18 +232,35 @@ class Pkcs12Keystore(Keystore):
                 "it holds a private key, which rotator cannot write back safely",
                 "keep trusted roots in a separate trust store",
             )
-        return cls(list(loaded.additional_certs), password, protection)
+        try:
+            pfx = read_pfx(data, password)
+        except BagProblem as exc:
+            reason = Reason.DAMAGED if exc.damaged else Reason.UNSUPPORTED
+            raise KeystoreProblem(reason, f"{exc}; rotator only rewrites a store when it can keep every "
+                                          "other entry exactly as it is") from exc
+        except (DerError, IndexError, ValueError) as exc:
+            raise KeystoreProblem(Reason.DAMAGED, f"it is damaged or truncated ({exc or 'unexpected structure'})") \
+                from exc
+        for bag in pfx.bags():
+            if not bag.is_cert:
+                what = BAG_NAMES.get(bag.type_oid, f"an entry of type {bag.type_oid}")
+                raise KeystoreProblem(
+                    Reason.UNSUPPORTED,
+                    f"it holds {what}, which rotator cannot write back safely; keep trusted roots in a "
+                    "separate trust store",
+                )
+        return cls(pfx, password, protection)
 
     def trusted(self) -> list[TrustedCert]:
-        from cryptography.hazmat.primitives.serialization import Encoding
+        # Java only trusts certificate bags with its trust attribute: the others are not entries
+        # to it (keytool does not list them), so they do not make a root present either.
+        if self._pfx is None:
+            return []
+        return [TrustedCert(alias=b.alias, der=b.der) for b in self._pfx.bags()
+                if b.is_cert and b.java_trusted and b.der is not None]
 
-        return [
-            TrustedCert(alias=c.friendly_name.decode("utf-8", "replace") if c.friendly_name else None,
-                        der=c.certificate.public_bytes(Encoding.DER))
-            for c in self._certs
-        ]
-
-    def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+    def _serialize(self, certs: list[pkcs12.PKCS12Certificate]) -> bytes:
+        """A whole new file holding ``certs``, protected as this store is."""
         from cryptography.hazmat.primitives import hashes
         from cryptography.hazmat.primitives.serialization import (
             BestAvailableEncryption,
@@ -245,11 +269,6 @@ class Pkcs12Keystore(Keystore):
             pkcs12,
         )
 
-        drop = {alias.encode("utf-8") for alias in remove}
-        certs = [c for c in self._certs if c.friendly_name is None or c.friendly_name not in drop]
-        for cert in add:
-            assert cert.alias is not None
-            certs.append(pkcs12.PKCS12Certificate(_load_der(cert.der), cert.alias.encode("utf-8")))
         prot = self._protection
         if prot.mac is None and not prot.encrypted:
             return _strip_mac(pkcs12.serialize_java_truststore(certs, NoEncryption()))
@@ -266,6 +285,22 @@ class Pkcs12Keystore(Keystore):
             )
             return pkcs12.serialize_java_truststore(certs, legacy)
         return pkcs12.serialize_java_truststore(certs, BestAvailableEncryption(self._password.encode("utf-8")))
+
+    def render(self, remove: Iterable[str], add: Sequence[TrustedCert]) -> bytes:
+        from cryptography.hazmat.primitives.serialization import NoEncryption, pkcs12
+
+        certs = []
+        for cert in add:
+            assert cert.alias is not None
+            certs.append(pkcs12.PKCS12Certificate(_load_der(cert.der), cert.alias.encode("utf-8")))
+        if self._pfx is None:
+            if not certs:
+                raise ValueError("a new store needs at least one certificate")
+            return self._serialize(certs)
+        # rotator's new bags come from cryptography's Java trust store writer (friendly name and
+        # trust attribute as keytool writes them); every other bag is kept as it is.
+        new_bags = trusted_bags(pkcs12.serialize_java_truststore(certs, NoEncryption())) if certs else []
+        return rewrite(self._pfx, set(remove), new_bags)
 
 
 def inspect_pkcs12(data: bytes) -> Protection:

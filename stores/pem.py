@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rotator import ownership
-from rotator.certs import PEM_BLOCK, Cert, NotACertificate
+from rotator.certs import BEGIN_LINE, PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
-from rotator.fsutil import atomic_write, read_optional
+from rotator.fsutil import atomic_write, read_optional, real_target
 from stores.base import (
     Anchor,
     Entry,
@@ -77,6 +77,19 @@ def _blocks(data: bytes, offset: int = 0, number: int = 0) -> list[_Block]:
         entry = Entry(label=_label(owner, number, line), cert=_cert(match.group("body")), owner_id=owner)
         blocks.append(_Block(start, end, entry, number, line))
     return blocks
+
+
+def unterminated(data: bytes) -> int | None:
+    """The line of the first BEGIN CERTIFICATE line that starts no complete block, if any.
+
+    PEM readers stop at such a block, so roots appended after it would not be seen: a bundle
+    like that is refused rather than written.
+    """
+    starts = {m.start() for m in PEM_BLOCK.finditer(data)}
+    for begin in BEGIN_LINE.finditer(data):
+        if begin.start() not in starts:
+            return data.count(b"\n", 0, begin.start()) + 1
+    return None
 
 
 def _label(owner: str | None, number: int, line: int) -> str:
@@ -150,6 +163,10 @@ class PemBundle:
             )
         return data
 
+    @property
+    def lock_dir(self) -> Path:
+        return real_target(self.path).parent
+
     def _parse(self, data: bytes) -> _Parsed:
         if self._parsed is None or self._parsed.data != data:
             self._parsed = _Parsed(data, tuple(_blocks(data)))
@@ -159,7 +176,12 @@ class PemBundle:
         data = self._load()
         if data is None:
             return StoreContents(entries=(), exists=False)
-        return self._parse(data).contents()
+        contents = self._parse(data).contents()
+        line = unterminated(data)
+        if line is not None:
+            unreadable = Entry(label=f"certificate block at line {line} (no END line)", cert=None)
+            contents = StoreContents(entries=(*contents.entries, unreadable), exists=contents.exists)
+        return contents
 
     def plan(self, wanted: Sequence[Anchor]) -> Plan:
         return make_plan(self.name, self.read(), wanted)
@@ -168,6 +190,13 @@ class PemBundle:
         if not plan.changes:
             return
         current = self._parse(self._load() or b"")
+        line = unterminated(current.data)
+        if line is not None:
+            raise StoreError(
+                f"{self.path}: the certificate block at line {line} has no END CERTIFICATE line, so PEM readers "
+                "stop there and would not see roots added after it; repair or remove that block and run sync "
+                "again; the file was left untouched"
+            )
         data = merged(current.data, plan, current.blocks)
         atomic_write(self.path, data, mode=0o644)
         self._parsed = _after(current, data, plan)

@@ -19,7 +19,7 @@ from pathlib import Path
 from rotator import ownership
 from rotator.certs import Cert, NotACertificate, parse_many, parse_one
 from rotator.errors import StoreError
-from rotator.fsutil import atomic_write, fsync_dir, read_optional, remove_file
+from rotator.fsutil import atomic_write, fsync_dir, read_optional, read_regular, remove_file
 from stores.base import Anchor, Entry, Plan, StoreContents, make_plan
 from stores.subject_hash import subject_hash
 
@@ -39,6 +39,10 @@ class PemDir:
     def __init__(self, directory: Path) -> None:
         self.directory = directory
         self.name = f"pem-dir:{directory}"
+
+    @property
+    def lock_dir(self) -> Path:
+        return self.directory
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -91,9 +95,13 @@ class PemDir:
                 continue
             # Somebody else's hash entry: it counts as present when it is what its name says.
             try:
-                certs = parse_many(path.read_bytes())
-            except (OSError, NotACertificate):
+                certs = parse_many(read_regular(path))
+            except OSError:
                 continue
+            except NotACertificate:
+                certs = []
+            if not certs:
+                entries.append(Entry(label=filename if target is None else f"{filename} -> {target}", cert=None))
             for cert in certs:
                 if subject_hash(cert.x509) == match.group("hash"):
                     entries.append(Entry(label=filename if target is None else f"{filename} -> {target}", cert=cert))

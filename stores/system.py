@@ -28,16 +28,17 @@ alias from the Java cacerts itself.
 
 from __future__ import annotations
 
-import contextlib
 import errno
 import hashlib
+import math
 import os
 import re
 import shlex
 import shutil
 import signal
 import subprocess
-from collections.abc import Sequence
+import sys
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 
@@ -50,6 +51,7 @@ from stores.distros import BY_NAME, Distro, detect, os_release, under
 
 SEARCH_PATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
 DEFAULT_TIMEOUT = 120.0
+MAX_TIMEOUT = 86400.0  # a day: beyond that a refresh is stuck, not slow
 REFRESH_MODES = ("auto", "chroot", "host", "none")
 OUTPUT_LIMIT = 4000
 JAVA_LABEL = "java cacerts alias "  # plan entries for the Java cacerts (anchor files are rotator-*)
@@ -70,8 +72,11 @@ def build(spec: TargetSpec, ctx: StoreContext) -> SystemStore:
     if mode == "chroot" and not ctx.sysroot:
         raise ConfigError(f"{spec.where}.refresh: 'chroot' needs --sysroot DIR (the image tree to chroot into)")
     timeout = spec.option("refresh_timeout", DEFAULT_TIMEOUT)
-    if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or timeout <= 0:
-        raise ConfigError(f"{spec.where}.refresh_timeout: expected a positive number of seconds")
+    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
+            or not 0 < timeout <= MAX_TIMEOUT):
+        raise ConfigError(
+            f"{spec.where}.refresh_timeout: expected a positive number of seconds no greater than {MAX_TIMEOUT:g}"
+        )
     root = Path(ctx.sysroot) if ctx.sysroot else Path("/")
     if ctx.sysroot and not root.is_dir():
         raise ConfigError(f"--sysroot {root}: not a directory; pass the root of the image tree")
@@ -130,6 +135,10 @@ class SystemStore:
         self._refreshed = False
         self._refresh_output = b""
 
+    @property
+    def lock_dir(self) -> Path:
+        return self.anchor_dir
+
     # -- reading -------------------------------------------------------------------------------
 
     def _reads(self, filename: str) -> bool:
@@ -170,8 +179,10 @@ class SystemStore:
                 certs = []
             if owner is not None:
                 entries.append(Entry(label=filename, cert=certs[0] if len(certs) == 1 else None, owner_id=owner))
-            else:
+            elif certs:
                 entries.extend(Entry(label=filename, cert=c) for c in certs)
+            elif data.strip():
+                entries.append(Entry(label=filename, cert=None))  # unreadable: reported, kept as it is
         return StoreContents(entries=tuple(entries), problems=self._unrefreshed(entries))
 
     def _unrefreshed(self, entries: Sequence[Entry]) -> tuple[str, ...]:
@@ -193,7 +204,10 @@ class SystemStore:
         data = read_optional(self.bundle, "consolidated bundle")
         if data is None:
             return None
-        return {c.sha256 for c in parse_many(data)}
+        try:
+            return {c.sha256 for c in parse_many(data)}
+        except NotACertificate:
+            return set()  # not PEM at all: it lacks every root, and the refresh rewrites it
 
     def java_aliases(self) -> dict[str, str] | None:
         """Alias -> SHA-256 of every certificate in the Java cacerts the refresh maintains, or None
@@ -376,6 +390,9 @@ class SystemStore:
             self._restore(snapshot)
             again = self._refresh_again(exc)
             raise StoreError(f"{exc}; the anchors in {self.anchor_dir} were put back as they were{again}") from exc
+        except BaseException:
+            self._restore(snapshot)  # interrupted mid-refresh: the anchors go back to what the bundle has
+            raise
         self._refreshed = True
 
     def _restore(self, snapshot: dict[Path, bytes | None]) -> None:
@@ -481,21 +498,86 @@ class _CommandMissing(StoreError):
 
 
 def _run_bounded(argv: Sequence[str], *, env: dict[str, str], timeout: float) -> tuple[int, bytes]:
-    """Run argv with its output captured; on timeout the whole process group is killed, so a
-    grandchild holding the pipe open cannot make the wait unbounded."""
+    """Run argv with its output captured, tied to this run's life.
+
+    The command stays in rotator's process group, so an interrupt or a stop aimed at the group
+    (Ctrl-C, ``kill -- -PGID``, systemd) reaches it too; it is killed if rotator itself dies
+    (parent-death signal), and on a timeout or an interrupt its whole process tree is killed, so
+    a grandchild holding the pipe open cannot make the wait unbounded.
+    """
     with subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env=env, start_new_session=True) as proc:
+                          env=env, preexec_fn=_die_with_parent()) as proc:
         try:
             output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
+            kill_tree(proc.pid)
             try:
                 output, _ = proc.communicate(timeout=5)
             except subprocess.TimeoutExpired:
                 output = b""
             raise subprocess.TimeoutExpired(exc.cmd, timeout, output=output) from None
+        except BaseException:
+            kill_tree(proc.pid)  # interrupted (KeyboardInterrupt, the daemon stopping): no leftovers
+            raise
         return proc.returncode, output
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A pre-exec step asking Linux to kill the child when rotator dies, even by SIGKILL."""
+    if not sys.platform.startswith("linux"):
+        return None
+    import ctypes
+
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    set_pdeathsig = 1  # PR_SET_PDEATHSIG
+
+    def arm() -> None:
+        prctl(set_pdeathsig, int(signal.SIGKILL), 0, 0, 0)
+
+    return arm
+
+
+def kill_tree(pid: int) -> None:
+    """SIGKILL ``pid`` and every process descended from it (found through /proc)."""
+    for _ in range(3):  # a process may fork while the tree is being read: go over it again
+        victims = [pid, *_descendants(pid)]
+        alive = False
+        for victim in victims:
+            try:
+                os.kill(victim, signal.SIGKILL)
+                alive = True
+            except (ProcessLookupError, PermissionError):
+                continue
+        if not alive:
+            return
+
+
+def _descendants(pid: int) -> list[int]:
+    children: dict[int, list[int]] = {}
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return []
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat", "rb") as handle:
+                fields = handle.read().rsplit(b")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        children.setdefault(int(fields[1]), []).append(int(entry))
+    found: list[int] = []
+    todo = [pid]
+    while todo:
+        for child in children.get(todo.pop(), []):
+            if child not in found:
+                found.append(child)
+                todo.append(child)
+    return found
 
 
 def _is_root() -> bool:

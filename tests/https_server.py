@@ -27,6 +27,8 @@ class Reply:
     stall_seconds: float = 0.0
     delay_seconds: float = 0.0  # wait this long before answering at all
     headers: dict[str, str] = field(default_factory=dict)
+    drip_seconds: float = 0.0  # send the headers and the body one byte at a time, this far apart
+    drip_headers: bool = True  # False: the headers at once, only the body byte by byte
 
 
 @dataclass
@@ -65,6 +67,9 @@ class HttpsServer:
                     self.send_error(404)
                     return
                 reply = route.next()
+                if reply.drip_seconds:
+                    self._drip(reply)
+                    return
                 if reply.delay_seconds:
                     server.stop_event.wait(reply.delay_seconds)
                 self.send_response(reply.status)
@@ -79,6 +84,24 @@ class HttpsServer:
                     server.stop_event.wait(reply.stall_seconds)
                     return
                 self.wfile.write(reply.body)
+
+            def _drip(self, reply: Reply) -> None:
+                """A hostile server: every byte on its own, each well within a read timeout."""
+                head = f"HTTP/1.1 {reply.status} X\r\nContent-Length: {len(reply.body)}\r\n"
+                head += "".join(f"{k}: {v}\r\n" for k, v in reply.headers.items()) + "\r\n"
+                data = head.encode() + reply.body
+                start = 0
+                if not reply.drip_headers:
+                    self.wfile.write(head.encode())
+                    start = len(head)
+                for byte in data[start:]:
+                    if server.stop_event.wait(reply.drip_seconds):
+                        return
+                    try:
+                        self.wfile.write(bytes([byte]))
+                        self.wfile.flush()
+                    except OSError:
+                        return
 
         self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", port), Handler)
         self.httpd.daemon_threads = True

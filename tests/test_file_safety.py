@@ -442,7 +442,7 @@ def test_as_a_user_files_of_other_users_are_refused(shared: Path, as_nobody) -> 
 @pytest.mark.slow
 def test_as_a_user_a_link_planted_by_another_is_not_followed(shared: Path, as_nobody) -> None:
     home = shared / "home"
-    victim = write(home / "victim.pem", "", uid=NOBODY)
+    victim = write(home / "victim.pem", "", uid=NOBODY, gid=NOGROUP)  # nobody's own file, group too
     link = home / "roots.pem"
     link.symlink_to(victim)
     os.lchown(link, DAEMON, DAEMON)

@@ -447,3 +447,54 @@ def test_password_flags_for_command_line_targets(tmp_path: Path, run, monkeypatc
     status = run("status", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}",
                  "--storepass-file", str(pw_file))
     assert status.code == 0, status.out + status.err
+
+
+def _openssl_bags(store: Path, password: str, legacy: bool) -> list[str]:
+    """openssl's view of every certificate bag: its attributes and its certificate, in file order."""
+    import subprocess
+
+    out = subprocess.run(["openssl", "pkcs12", "-in", str(store), "-nokeys", "-passin", f"pass:{password}",
+                          *(["-legacy"] if legacy else [])],
+                         capture_output=True, text=True, timeout=60, check=True).stdout
+    return ["Bag Attributes" + block for block in out.split("Bag Attributes")[1:]]
+
+
+@pytest.mark.parametrize("legacy", [False, True])
+def test_pkcs12_made_by_openssl_keeps_foreign_trust(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch,
+                                                     legacy: bool) -> None:
+    """`openssl pkcs12 -export -nokeys` writes certificates without Java's trust attribute: keytool lists
+    none of them, and after a sync keytool must still list none of them (only rotator's own roots)."""
+    import subprocess
+
+    bundle = tmp_path / "in.pem"
+    bundle.write_bytes(Path("/etc/ssl/certs/ISRG_Root_X1.pem").read_bytes()
+                       + Path("/etc/ssl/certs/DigiCert_Global_Root_G2.pem").read_bytes())
+    store = tmp_path / "openssl.p12"
+    subprocess.run(["openssl", "pkcs12", "-export", "-nokeys", "-in", str(bundle), "-out", str(store),
+                    "-passout", f"pass:{PW}", *(["-legacy"] if legacy else [])],
+                   check=True, capture_output=True, timeout=60)
+    assert kt.by_alias(store, PW, "PKCS12") == {}
+    foreign = _openssl_bags(store, PW, legacy)
+    assert len(foreign) == 2 and all("<No Attributes>" in bag for bag in foreign)
+    monkeypatch.setenv("APP_STOREPASS", PW)
+    config = write_config(tmp_path, {"kind": "pkcs12", "path": store, "storepass_env": "APP_STOREPASS"})
+
+    result = run("sync", "--offline", "--config", str(config), "--profile", "azure-all")
+    assert result.code == 0, result.err
+    assert "2 certificates without Java's trust attribute kept as they are" in result.out
+    listing = kt.by_alias(store, PW, "PKCS12")
+    # G2 was in the file but untrusted by Java: rotator adds its own trusted copy, and Java trusts
+    # exactly rotator's roots, nothing of the foreign ones.
+    added = result.out.split(": added ", 1)[1].splitlines()[0].split(", ")
+    assert "digicert-global-root-g2" in added
+    assert set(listing) == {f"rotator-{root_id}" for root_id in added}
+    assert G2 in {sha for _, sha in listing.values()}
+    assert _openssl_bags(store, PW, legacy)[:2] == foreign
+
+    result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
+    assert result.code == 0, result.err
+    removed = result.out.split("removed ", 1)[1].split(";")[0].splitlines()[0].split(", ")
+    assert removed and set(kt.by_alias(store, PW, "PKCS12")) == {f"rotator-{r}" for r in added if r not in removed}
+    assert _openssl_bags(store, PW, legacy)[:2] == foreign
+    again = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
+    assert again.code == 0 and "up to date" in again.out

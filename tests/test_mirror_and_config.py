@@ -120,3 +120,26 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
     assert ok.code == 0, ok.err
     bad = run_process("sync", "--offline", "--state-dir", str(tmp_path / "s"), "--profile", "nope", env=env)
     assert bad.code == 2 and "unknown profile" in bad.err
+
+
+def test_relative_paths_in_a_config_are_taken_from_its_directory(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A unit runs from /, a shell from anywhere: the same config must name the same files."""
+    etc = tmp_path / "etc"
+    etc.mkdir()
+    (etc / "trust.pass").write_text("s3cret\n")
+    config = etc / "rotator.toml"
+    config.write_text(
+        'profile = "azure-minimal"\n'
+        '[[targets]]\nkind = "pem"\npath = "out/roots.pem"\n'
+        '[[targets]]\nkind = "pkcs12"\npath = "out/trust.p12"\nstorepass_file = "trust.pass"\n'
+    )
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    monkeypatch.chdir(elsewhere)
+    result = run("sync", "--offline", "--config", str(config))
+    assert result.code == 0, result.err
+    assert len(parse_many((etc / "out" / "roots.pem").read_bytes())) == len(CATALOG.profiles["azure-minimal"])
+    assert (etc / "out" / "trust.p12").is_file()
+    assert not any(elsewhere.iterdir())

@@ -449,3 +449,20 @@ def test_status_fits_100_columns_with_detail_on_request(tmp_path: Path, run) -> 
     assert max(len(line) for line in table_part(verbose.out)) <= 100, verbose.out
     for root_id in ALL:
         assert f"      {root_id:32} added" in verbose.out.splitlines()
+
+
+def test_a_reader_that_stops_early_gets_no_traceback() -> None:
+    """`rotator catalog | head -1`: the pipe closes while rotator still writes."""
+    import subprocess
+    import sys
+
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before rotator writes a line
+    try:
+        done = subprocess.run([sys.executable, "-m", "rotator", "catalog"], stdout=write_end,
+                              stderr=subprocess.PIPE, timeout=60, check=False)
+    finally:
+        os.close(write_end)
+    err = done.stderr.decode()
+    assert "Traceback" not in err and "BrokenPipe" not in err, err
+    assert done.returncode == 1
