@@ -46,6 +46,7 @@ def _downloader(https: HttpsServer, **overrides: float) -> Downloader:
     return Downloader(settings)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("reply, what", [
     (Reply(body=ROOT.der, drip_seconds=0.25, drip_headers=False), "slow-drip body under a Content-Length"),
     (Reply(body=ROOT.der, drip_seconds=0.25), "headers sent a byte at a time"),
@@ -68,6 +69,7 @@ def test_hostile_download_fails_within_its_deadline(https: HttpsServer, reply: R
     assert url in str(raised.value)
 
 
+@pytest.mark.slow
 def test_the_run_budget_is_shared_by_every_download(https: HttpsServer) -> None:
     url = https.serve("/slow", Reply(body=ROOT.der, drip_seconds=0.25, drip_headers=False))
     downloader = _downloader(https, budget=1.0, total_timeout=30)
@@ -129,6 +131,7 @@ def test_a_fifo_is_never_opened_for_reading(tmp_path: Path, where: str) -> None:
 
 # -- refresh commands on interrupt ----------------------------------------------------------------
 
+@pytest.mark.slow
 def test_refresh_command_dies_with_an_interrupted_run(tmp_path: Path) -> None:
     """A refresh still running when rotator is interrupted must not live on in a session of its own.
 
@@ -173,6 +176,7 @@ def test_refresh_command_dies_with_an_interrupted_run(tmp_path: Path) -> None:
             os.kill(int(pid_file.read_text()), signal.SIGKILL)
 
 
+@pytest.mark.slow
 def test_refresh_command_dies_when_the_run_is_killed(tmp_path: Path) -> None:
     """Even SIGKILL, which rotator cannot catch: the refresh is tied to rotator's life."""
     sysroot = tmp_path / "root"

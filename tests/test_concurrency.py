@@ -193,6 +193,7 @@ def test_a_planted_symlink_at_the_lock_is_refused(tmp_path: Path, run) -> None:
     assert victim.read_bytes() == b"not to be truncated"
 
 
+@pytest.mark.slow
 def test_a_run_waits_for_the_lock_on_the_store_directory(tmp_path: Path) -> None:
     """Whatever its state directory, a writing run waits while another holds the store's directory."""
     import time

@@ -28,6 +28,9 @@ from hypothesis import strategies as st
 from rotator.cli import main
 from tests.pki import make_intermediate, make_root
 
+# Many generated cases through whole runs: outside the quick loop.
+pytestmark = pytest.mark.slow
+
 EXAMPLES = int(os.environ.get("ROTATOR_FUZZ_EXAMPLES", "60"))
 FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
                 suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,

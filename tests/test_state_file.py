@@ -45,13 +45,12 @@ def test_counters_default_to_zero_when_absent(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize("text, detail", [
-    ("{", "Expecting"),
+    ("{", "Expecting property name"),
     ("[]", "unknown state version []"),
     ('{"version": 2, "targets": {}}', "unknown state version 2"),
-    ('{"version": 1}', "'targets'"),
-    ('{"version": 1, "targets": {"pem:/b": {"g2": {"sha256": "x"}}}}', "'owned'"),
-    ('{"version": 1, "targets": {"pem:/b": []}}', "items"),
-    ('{"version": 1, "targets": {}, "failures": "many"}', "invalid literal"),
+    ('{"version": 1, "targets": {"pem:/b": {"g2": {"sha256": "x"}}}}', "pem:/b: g2: owned is not true or false"),
+    ('{"version": 1, "targets": {"pem:/b": []}}', "target 'pem:/b' is not an object"),
+    ('{"version": 1, "targets": {}, "failures": "many"}', "failures is not a count"),
 ])
 def test_a_corrupt_file_is_refused_naming_it_and_the_fix(tmp_path: Path, text: str, detail: str) -> None:
     path = tmp_path / state.FILE_NAME
