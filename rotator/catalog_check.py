@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rotator.catalog import Root
-from rotator.fetch import Downloader, DownloadSettings
+from rotator.download import Downloader, DownloadSettings
 from rotator.obtain import ObtainSettings
 from rotator.proposal import Proposal, propose
 from rotator.published import CheckRecord

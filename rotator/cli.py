@@ -401,8 +401,8 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rotator import report
+    from rotator.download import Downloader
     from rotator.engine import wanted_roots
-    from rotator.fetch import Downloader
     from rotator.fsutil import atomic_write
     from rotator.obtain import Obtainer
     from rotator.settings import resolve

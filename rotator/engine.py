@@ -19,8 +19,8 @@ from typing import TYPE_CHECKING
 from rotator import hooks, lock, ownership, storelock
 from rotator import state as state_mod
 from rotator.catalog import CrossSign, Root
+from rotator.download import Downloader, DownloadSettings
 from rotator.errors import RotatorError
-from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtained, Obtainer, ObtainSettings
 from rotator.progress import Progress, say_if_slow, silent
 from rotator.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
@@ -206,14 +206,14 @@ def _record(request: SyncRequest, stores: Sequence[Bound], state: State) -> Stat
 
 def status_of(request: SyncRequest, stores: Sequence[Bound] | None = None) -> StatusReport:
     from rotator import published
-    from rotator.status import evaluate  # a plain sync never evaluates status
+    from rotator.status import compliance_report  # a plain sync never evaluates status
 
     bound = build_stores(request) if stores is None else stores
     read = [b.store for b in bound]
     if request.status_reads is not None:
         read = request.status_reads.through(read)
     record = published.load_or_note(request.state_dir)
-    return evaluate(
+    return compliance_report(
         [(store, b.scope) for store, b in zip(read, bound, strict=True)], request.selected, request.at,
         request.warn_days, known=request.known, cross_signs=request.cross_signs,
         intermediates=published.intermediates(record), catalog_check=record,

@@ -17,8 +17,8 @@ from urllib.parse import urlsplit
 
 from rotator.catalog import RETIRED, Root
 from rotator.certs import Cert, NotACertificate, parse_one
+from rotator.download import DEFAULT_MAX_BYTES, Downloader
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
-from rotator.fetch import DEFAULT_MAX_BYTES, Downloader
 from rotator.fsutil import atomic_write, read_regular
 from rotator.progress import Progress, say_if_slow, silent
 

@@ -6,7 +6,7 @@ Three steps, each usable on its own:
    and collects every certificate the server sends, without verifying anything.
 2. ``anchoring_roots`` names the catalog roots that anchor the chain by signature, not by name:
    Azure's chains are cross-signed, so several roots can anchor one chain.
-3. ``evaluate`` builds a path from the chain to one store's certificates with cryptography's
+3. ``judge_chain`` builds a path from the chain to one store's certificates with cryptography's
    x509 verification, the way a verifying client (libpq ``verify-full``, pgjdbc) would.
 
 Nothing here prints; ``rotator.cli`` renders the result and picks the exit code.
@@ -198,7 +198,7 @@ def _clean(message: str) -> str:
     return text
 
 
-def evaluate(
+def judge_chain(
     target: str, certs: Sequence[Cert], chain: Sequence[Cert], hostname: str | None, at: dt.datetime,
     *, has_leaf: bool = True,
 ) -> TargetVerdict:
@@ -380,13 +380,13 @@ def assess(
                 verdicts.append(TargetVerdict(store.name, False,
                                               reason="the store does not exist yet (run rotator sync)"))
                 continue
-            verdict = evaluate(store.name, contents.certs(), chain, hostname, request.at, has_leaf=has_leaf)
+            verdict = judge_chain(store.name, contents.certs(), chain, hostname, request.at, has_leaf=has_leaf)
             verdicts.append(judge_route(verdict, contents.certs(), chain, request, roots, missing))
     else:
         day = request.at.date()
         wanted = {r.id for r in request.selected if r.active_at(day)}
         certs = [cert for root, cert in roots if root.id in wanted]
-        verdict = evaluate(f"profile:{request.profile}", certs, chain, hostname, request.at, has_leaf=has_leaf)
+        verdict = judge_chain(f"profile:{request.profile}", certs, chain, hostname, request.at, has_leaf=has_leaf)
         verdicts.append(judge_route(verdict, certs, chain, request, roots, missing))
     return ProbeResult(
         endpoint=request.endpoint,

@@ -107,8 +107,8 @@ def _with_password(spec: TargetSpec, flags: Flags) -> TargetSpec:
 def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
     from rotator import config as config_mod
     from rotator.catalog import DEFAULT_PROFILE, Catalog
+    from rotator.download import DownloadSettings
     from rotator.engine import SyncRequest
-    from rotator.fetch import DownloadSettings
     from rotator.obtain import ObtainSettings, default_cache_dir
     from rotator.scope import resolve_scope
     from rotator.state import default_state_dir

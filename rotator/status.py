@@ -88,7 +88,7 @@ class StatusReport:
         return not any(f.severity == ERROR for f in self.findings)
 
 
-def evaluate(
+def compliance_report(
     stores: Sequence[TrustStore | tuple[TrustStore, Scope]],
     selected: Sequence[Root],
     at: dt.datetime,

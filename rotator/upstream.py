@@ -20,8 +20,8 @@ from pathlib import Path
 
 from rotator.catalog import RETIRED, Root
 from rotator.certs import Cert
+from rotator.download import Downloader, DownloadSettings
 from rotator.errors import PinMismatch, RootUnavailable, RotatorError, SourceError
-from rotator.fetch import Downloader, DownloadSettings
 from rotator.obtain import Obtainer, ObtainSettings
 
 DEFAULT_SOURCE = (

@@ -18,8 +18,8 @@ from pathlib import Path
 
 import pytest
 
+from rotator.download import Downloader, DownloadSettings
 from rotator.errors import SourceError
-from rotator.fetch import Downloader, DownloadSettings
 from tests.conftest import run_process
 from tests.https_server import HttpsServer, Reply
 from tests.pki import make_root

@@ -20,7 +20,7 @@ from rotator import published, upstream
 from rotator.catalog import Catalog
 from rotator.certs import Cert, parse_one
 from rotator.config import parse as parse_config
-from rotator.fetch import Downloader, DownloadSettings
+from rotator.download import Downloader, DownloadSettings
 from rotator.proposal import AGREES, DISAGREES, SILENT, propose
 from tests.conftest import DATA, embedded_pem
 from tests.https_server import HttpsServer, Reply

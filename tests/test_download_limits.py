@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from rotator.fetch import _retry_class
+from rotator.download import _retry_class
 from tests.https_server import HttpsServer, Reply
 from tests.pki import Issued, make_root
 

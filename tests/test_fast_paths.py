@@ -17,8 +17,8 @@ import stores.pem as pem_module
 from rotator import state as state_mod
 from rotator.catalog import Catalog
 from rotator.certs import Cert, parse_many, parse_one
+from rotator.download import DownloadSettings
 from rotator.engine import SyncRequest, sync
-from rotator.fetch import DownloadSettings
 from rotator.obtain import ObtainSettings, check_candidate
 from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS
 from stores import parse_target

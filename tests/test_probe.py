@@ -15,7 +15,7 @@ from rotator import catalog as catalog_mod
 from rotator.catalog import Catalog, CrossSign
 from rotator.certs import Cert, parse_many, parse_one
 from rotator.errors import ConfigError
-from rotator.probe import anchoring_roots, evaluate, signing_certs
+from rotator.probe import anchoring_roots, judge_chain, signing_certs
 from rotator.tlsfetch import parse_endpoint
 from tests.conftest import DATA, run_process
 from tests.pki import NOW, Issued, Rotation, make_intermediate, make_leaf, make_root, make_rotation
@@ -379,12 +379,12 @@ def test_name_match_without_signature_is_no_anchor() -> None:
     assert anchoring_roots([Cert.from_der(forged.der)], _catalog_roots()) == []  # type: ignore[arg-type]
 
 
-def test_evaluate_a_given_chain_without_network(pki: Rotation) -> None:
+def test_judge_chain_on_a_given_chain_without_network(pki: Rotation) -> None:
     chain = [Cert.from_der(pki.new_leaf.der), Cert.from_der(pki.new_ca.der)]
     store = [Cert.from_der(pki.new_root.der)]
-    ok = evaluate("pem:x", store, chain, "localhost", dt.datetime.now(dt.UTC))
+    ok = judge_chain("pem:x", store, chain, "localhost", dt.datetime.now(dt.UTC))
     assert ok.trusted and ok.anchor == store[0]
-    bad = evaluate("pem:x", [Cert.from_der(pki.old_root.der)], chain, "localhost", dt.datetime.now(dt.UTC))
+    bad = judge_chain("pem:x", [Cert.from_der(pki.old_root.der)], chain, "localhost", dt.datetime.now(dt.UTC))
     assert not bad.trusted and "no certificate in this store signs" in bad.reason
 
 
@@ -394,12 +394,12 @@ def test_sha1_signed_root_works_as_an_anchor() -> None:
     assert g1.x509.signature_hash_algorithm is not None and g1.x509.signature_hash_algorithm.name == "sha1"
     root = make_root("Another Root")
     chain = [Cert.from_der(make_leaf(make_intermediate(root)).der)]
-    verdict = evaluate("pem:x", [g1, Cert.from_der(root.der)], chain, "localhost", dt.datetime.now(dt.UTC))
+    verdict = judge_chain("pem:x", [g1, Cert.from_der(root.der)], chain, "localhost", dt.datetime.now(dt.UTC))
     assert not verdict.trusted  # the intermediate is not sent: no path
     inter = make_intermediate(root)
     leaf = make_leaf(inter)
     chain = [Cert.from_der(leaf.der), Cert.from_der(inter.der)]
-    verdict = evaluate("pem:x", [g1, Cert.from_der(root.der)], chain, "localhost", dt.datetime.now(dt.UTC))
+    verdict = judge_chain("pem:x", [g1, Cert.from_der(root.der)], chain, "localhost", dt.datetime.now(dt.UTC))
     assert verdict.trusted, verdict.reason
 
 

@@ -17,8 +17,8 @@ from rotator import lock
 from rotator.catalog import Catalog
 from rotator.certs import parse_many
 from rotator.cli import build_parser
+from rotator.download import Downloader, DownloadSettings
 from rotator.errors import SourceError
-from rotator.fetch import Downloader, DownloadSettings
 from stores.jdk_discovery import java_on_path
 from tests import postgres as pg
 from tests.conftest import Run, run_process
