@@ -75,8 +75,7 @@ class Bench:
             argv = [str(TIME), "-f", "%M", "-o", rss_file.name, *argv]
         program = shutil.which(argv[0]) or argv[0]
         with tempfile.TemporaryFile() as err:
-            actions = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0),
-                       (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
+            actions = [(os.POSIX_SPAWN_OPEN, 1, os.devnull, os.O_WRONLY, 0), (os.POSIX_SPAWN_DUP2, err.fileno(), 2)]
             cwd = os.getcwd()
             os.chdir(self.src)  # posix_spawn has no cwd argument; the child inherits this one
             try:
@@ -96,8 +95,16 @@ class Bench:
                 rss_kb = int(Path(rss_file.name).read_text().split()[-1])
         return Sample(cpu=usage.ru_utime + usage.ru_stime, wall=wall, rss_kb=rss_kb)
 
-    def case(self, name: str, argv: Sequence[str], *, setup: Callable[[], None] | None = None,
-             anchor: str | None = None, note: str = "", repeat: int | None = None) -> Case:
+    def case(
+        self,
+        name: str,
+        argv: Sequence[str],
+        *,
+        setup: Callable[[], None] | None = None,
+        anchor: str | None = None,
+        note: str = "",
+        repeat: int | None = None,
+    ) -> Case:
         case = Case(name=name, anchor=anchor, note=note)
         for _ in range(repeat or self.repeat):
             if setup is not None:
@@ -121,8 +128,10 @@ class Bench:
             if c.anchor is not None and by_name.get(c.anchor) and by_name[c.anchor].samples:
                 ratio = f"{c.median('cpu') / by_name[c.anchor].median('cpu'):7.2f}x of {c.anchor}"
             rss = statistics.median(s.rss_kb for s in c.samples) / 1024
-            lines.append(f"{c.name:62} {c.median('cpu') * 1000:9.1f} {c.median('wall') * 1000:9.1f} "
-                         f"{rss:7.1f}MB  {ratio}{'  ' + c.note if c.note else ''}")
+            lines.append(
+                f"{c.name:62} {c.median('cpu') * 1000:9.1f} {c.median('wall') * 1000:9.1f} "
+                f"{rss:7.1f}MB  {ratio}{'  ' + c.note if c.note else ''}"
+            )
         return "\n".join(lines)
 
 
@@ -147,16 +156,23 @@ def write_bundle(path: Path, count: int) -> None:
     name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Benchmark CA")])
     serial = 0x5A << 120
     start = dt.datetime(2025, 1, 1, tzinfo=dt.UTC)
-    template = (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-                .serial_number(serial).not_valid_before(start).not_valid_after(start + dt.timedelta(days=3650))
-                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-                .sign(key, hashes.SHA256())).public_bytes(serialization.Encoding.DER)
+    template = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(serial)
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=3650))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    ).public_bytes(serialization.Encoding.DER)
     marker = serial.to_bytes(16, "big")
     at = template.index(marker)
     with open(path, "wb") as out:
         out.write(b"# a distribution bundle stand-in\n")
         for i in range(count):
-            der = template[:at] + (serial + i).to_bytes(16, "big") + template[at + 16:]
+            der = template[:at] + (serial + i).to_bytes(16, "big") + template[at + 16 :]
             body = base64.encodebytes(der).replace(b"\n", b"")
             lines = b"\n".join(body[j : j + 64] for j in range(0, len(body), 64))
             out.write(b"-----BEGIN CERTIFICATE-----\n" + lines + b"\n-----END CERTIFICATE-----\n")
@@ -168,8 +184,11 @@ def der_copies(directory: Path) -> list[Path]:
     out = []
     for root_id in AZURE:
         der = directory / f"{root_id}.der"
-        subprocess.run(["openssl", "x509", "-in", str(DATA / f"{root_id}.pem"), "-outform", "DER", "-out", str(der)],
-                       check=True, timeout=60)
+        subprocess.run(
+            ["openssl", "x509", "-in", str(DATA / f"{root_id}.pem"), "-outform", "DER", "-out", str(der)],
+            check=True,
+            timeout=60,
+        )
         out.append(der)
     return out
 
@@ -187,6 +206,7 @@ def reset(*paths: Path) -> Callable[[], None]:
 
 def restore(pairs: Sequence[tuple[Path, Path]]) -> Callable[[], None]:
     """Put saved copies back (files or directories) before each run."""
+
     def put_back() -> None:
         for saved, live in pairs:
             reset(live)()
@@ -217,14 +237,27 @@ def startup(b: Bench, work: Path) -> None:
     b.case("rotator sync --help", b.rotator("sync", "--help"), anchor=floor)
     b.case("rotator catalog", b.rotator("catalog"), anchor=floor)
     state = work / "noop-state"
-    one = b.rotator("sync", "--offline", "--no-cache", "--state-dir", str(state), "--target",
-                    f"pem:{work / 'noop.pem'}")
+    one = b.rotator(
+        "sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem:{work / 'noop.pem'}"
+    )
     for _ in range(2):  # write, then the first full read that stamps it
         b.once(one)
     b.case("no-op sync, one PEM bundle", one, anchor=floor)
-    three = b.rotator("sync", "--offline", "--no-cache", "--state-dir", str(work / "noop3-state"),
-                      "--target", f"pem:{work / 'noop3.pem'}", "--target", f"jks:{work / 'noop3.jks'}",
-                      "--target", f"pkcs12:{work / 'noop3.p12'}", "--storepass-env", PASSWORD_VAR)
+    three = b.rotator(
+        "sync",
+        "--offline",
+        "--no-cache",
+        "--state-dir",
+        str(work / "noop3-state"),
+        "--target",
+        f"pem:{work / 'noop3.pem'}",
+        "--target",
+        f"jks:{work / 'noop3.jks'}",
+        "--target",
+        f"pkcs12:{work / 'noop3.p12'}",
+        "--storepass-env",
+        PASSWORD_VAR,
+    )
     for _ in range(2):
         b.once(three)
     b.case("no-op sync, pem + jks + pkcs12", three, anchor=floor)
@@ -237,21 +270,25 @@ def new_bundle(b: Bench, work: Path) -> None:
     script = " && ".join(f"openssl x509 -inform DER -in {d} -out {out}/{d.stem}.pem" for d in ders)
     script += f" && cat {' '.join(f'{out}/{d.stem}.pem' for d in ders)} > {out}/bundle.pem"
     manual = "manual: openssl x509 -inform DER x7 + cat"
-    b.case(manual, ["sh", "-c", script], setup=lambda: (reset(out)(), out.mkdir()),
-           note="no pin or CA check")
+    b.case(manual, ["sh", "-c", script], setup=lambda: (reset(out)(), out.mkdir()), note="no pin or CA check")
     trust = shutil.which("trust")
     if trust:
         # `trust anchor` would change the machine's trust store: only the read-only extraction.
         target = work / "p11.pem"
-        b.case("p11-kit: trust extract (system anchors, read-only)",
-               [trust, "extract", "--format=pem-bundle", "--filter=ca-anchors", "--overwrite", str(target)],
-               anchor=manual)
+        b.case(
+            "p11-kit: trust extract (system anchors, read-only)",
+            [trust, "extract", "--format=pem-bundle", "--filter=ca-anchors", "--overwrite", str(target)],
+            anchor=manual,
+        )
     else:
         b.skipped("p11-kit: trust extract", "p11-kit's trust is not installed")
     bundle, state = work / "new.pem", work / "new-state"
-    b.case("rotator sync: new bundle, 7 roots verified", b.rotator(
-        "sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem:{bundle}"),
-        setup=reset(bundle, state), anchor=manual)
+    b.case(
+        "rotator sync: new bundle, 7 roots verified",
+        b.rotator("sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem:{bundle}"),
+        setup=reset(bundle, state),
+        anchor=manual,
+    )
 
 
 def pem_sizes(b: Bench, work: Path, sizes: Sequence[int]) -> None:
@@ -269,15 +306,20 @@ def pem_sizes(b: Bench, work: Path, sizes: Sequence[int]) -> None:
         storeutl = f"openssl storeutl -certs {label} (parse only)"
         b.case(storeutl, ["openssl", "storeutl", "-noout", "-certs", str(source)], anchor=cat, repeat=repeat)
         live, state = work / f"live-{label}.pem", work / f"state-{label}"
-        sync = b.rotator("sync", "--offline", "--no-cache", "-q", "--state-dir", str(state), "--target",
-                         f"pem:{live}")
-        b.case(f"rotator add 7 roots to {label}", sync,
-               setup=fresh_copy(source, live, state), anchor=cat, repeat=repeat)
+        sync = b.rotator("sync", "--offline", "--no-cache", "-q", "--state-dir", str(state), "--target", f"pem:{live}")
+        b.case(
+            f"rotator add 7 roots to {label}", sync, setup=fresh_copy(source, live, state), anchor=cat, repeat=repeat
+        )
         saved, saved_state = work / f"saved-{label}.pem", work / f"saved-state-{label}"
         shutil.copyfile(live, saved)
         shutil.copytree(state, saved_state)
-        b.case(f"rotator no-op on {label}, first full read", sync,
-               setup=restore([(saved, live), (saved_state, state)]), anchor=cat, repeat=repeat)
+        b.case(
+            f"rotator no-op on {label}, first full read",
+            sync,
+            setup=restore([(saved, live), (saved_state, state)]),
+            anchor=cat,
+            repeat=repeat,
+        )
         b.once(sync)
         b.case(f"rotator no-op on {label}, unchanged since verified", sync, anchor=cat, repeat=repeat)
         for path in (source, out, live, saved):
@@ -289,12 +331,18 @@ def pem_dir(b: Bench, work: Path) -> None:
     directory = work / "hashdir"
     pems = " ".join(str(DATA / f"{r}.pem") for r in AZURE)
     anchor = "cp 7 PEMs + openssl rehash"
-    b.case(anchor, ["sh", "-c", f"cp {pems} {directory}/ && openssl rehash {directory}"],
-           setup=lambda: (reset(directory)(), directory.mkdir()))
+    b.case(
+        anchor,
+        ["sh", "-c", f"cp {pems} {directory}/ && openssl rehash {directory}"],
+        setup=lambda: (reset(directory)(), directory.mkdir()),
+    )
     state = work / "pemdir-state"
-    b.case("rotator sync pem-dir: 7 roots", b.rotator(
-        "sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem-dir:{directory}"),
-        setup=lambda: (reset(directory, state)(), directory.mkdir()), anchor=anchor)
+    b.case(
+        "rotator sync pem-dir: 7 roots",
+        b.rotator("sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem-dir:{directory}"),
+        setup=lambda: (reset(directory, state)(), directory.mkdir()),
+        anchor=anchor,
+    )
 
 
 def java(b: Bench, work: Path) -> None:
@@ -307,13 +355,28 @@ def java(b: Bench, work: Path) -> None:
         store = work / f"bench.{kind}"
         script = " && ".join(
             f"{keytool} -importcert -noprompt -alias {r} -file {DATA / f'{r}.pem'} -keystore {store} "
-            f"-storetype {storetype} -storepass:env {PASSWORD_VAR} >/dev/null 2>&1" for r in AZURE)
+            f"-storetype {storetype} -storepass:env {PASSWORD_VAR} >/dev/null 2>&1"
+            for r in AZURE
+        )
         anchor = f"keytool -importcert x7 into a new {storetype}"
         b.case(anchor, ["sh", "-c", script], setup=reset(store), repeat=max(3, b.repeat // 2))
         state = work / f"{kind}-state"
-        b.case(f"rotator sync {kind}: new store, 7 roots", b.rotator(
-            "sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"{kind}:{store}",
-            "--storepass-env", PASSWORD_VAR), setup=reset(store, state), anchor=anchor)
+        b.case(
+            f"rotator sync {kind}: new store, 7 roots",
+            b.rotator(
+                "sync",
+                "--offline",
+                "--no-cache",
+                "--state-dir",
+                str(state),
+                "--target",
+                f"{kind}:{store}",
+                "--storepass-env",
+                PASSWORD_VAR,
+            ),
+            setup=reset(store, state),
+            anchor=anchor,
+        )
 
 
 def system(b: Bench, work: Path) -> None:
@@ -328,15 +391,32 @@ def system(b: Bench, work: Path) -> None:
     crts = " ".join(str(DATA / f"{r}.pem") for r in AZURE)
     local = tree / "usr/local/share/ca-certificates"
     by_hand = "copy 7 roots as .crt + update-ca-certificates"
-    script = (f"for f in {crts}; do cp $f {local}/azure-$(basename $f .pem).crt; done && "
-              f"{UPDATE} {' '.join(flags(tree))} >/dev/null")
+    script = (
+        f"for f in {crts}; do cp $f {local}/azure-$(basename $f .pem).crt; done && "
+        f"{UPDATE} {' '.join(flags(tree))} >/dev/null"
+    )
     fresh = restore([(template, tree)])
     repeat = max(3, b.repeat // 2)
     b.case(by_hand, ["sh", "-c", script], setup=fresh, repeat=repeat)
-    sync = b.rotator("sync", "--offline", "--no-cache", "-q", "--state-dir", str(state),
-                     "--config", str(tree / "rotator.toml"), "--sysroot", str(tree))
-    b.case("rotator sync system: 7 roots + refresh", sync, setup=lambda: (fresh(), reset(state)()),
-           anchor=by_hand, repeat=repeat)
+    sync = b.rotator(
+        "sync",
+        "--offline",
+        "--no-cache",
+        "-q",
+        "--state-dir",
+        str(state),
+        "--config",
+        str(tree / "rotator.toml"),
+        "--sysroot",
+        str(tree),
+    )
+    b.case(
+        "rotator sync system: 7 roots + refresh",
+        sync,
+        setup=lambda: (fresh(), reset(state)()),
+        anchor=by_hand,
+        repeat=repeat,
+    )
     again = "update-ca-certificates again, nothing changed"
     b.case(again, [UPDATE, *flags(tree)], repeat=repeat)
     b.case("rotator sync system: no-op", sync, anchor=again, repeat=repeat)
@@ -377,22 +457,34 @@ def daemon(b: Bench, work: Path) -> None:
         f'[[targets]]\nkind = "pem"\npath = "{bundle}"\n'
         f'[[targets]]\nkind = "jks"\npath = "{work / "daemon.jks"}"\nstorepass_env = "{PASSWORD_VAR}"\n'
         f'[[targets]]\nkind = "pkcs12"\npath = "{work / "daemon.p12"}"\nstorepass_env = "{PASSWORD_VAR}"\n'
-        f'[[targets]]\nkind = "pem-dir"\npath = "{work / "daemon-dir"}"\n')
+        f'[[targets]]\nkind = "pem-dir"\npath = "{work / "daemon-dir"}"\n'
+    )
     # A service restarts with its stores in place: written and verified by earlier runs.
-    prime = b.rotator("sync", "--offline", "--no-cache", "--config", str(config),
-                      "--state-dir", str(work / "daemon-state"))
+    prime = b.rotator(
+        "sync", "--offline", "--no-cache", "--config", str(config), "--state-dir", str(work / "daemon-state")
+    )
     for _ in range(2):
         b.once(prime)
-    proc = subprocess.run([sys.executable, "-c", DAEMON_SCRIPT, str(config), str(work / "daemon-state")],
-                          env=b.env, cwd=b.src, capture_output=True, text=True, timeout=900)
+    proc = subprocess.run(
+        [sys.executable, "-c", DAEMON_SCRIPT, str(config), str(work / "daemon-state")],
+        env=b.env,
+        cwd=b.src,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"daemon benchmark failed: {proc.stderr}")
     first, last, cycle = proc.stdout.split()
     growth = (int(last) - int(first)) / 1024
-    b.cases.append(Case(name="daemon RSS after cycle 1 / after cycle 50",
-                        note=f"{int(first) / 1024:.1f} MB / {int(last) / 1024:.1f} MB: growth {growth:+.2f} MB; "
-                             f"median cycle {float(cycle) * 1000:.1f} ms cpu "
-                             "(pem 1k + jks + pkcs12 + pem-dir, in place)"))
+    b.cases.append(
+        Case(
+            name="daemon RSS after cycle 1 / after cycle 50",
+            note=f"{int(first) / 1024:.1f} MB / {int(last) / 1024:.1f} MB: growth {growth:+.2f} MB; "
+            f"median cycle {float(cycle) * 1000:.1f} ms cpu "
+            "(pem 1k + jks + pkcs12 + pem-dir, in place)",
+        )
+    )
 
 
 def main() -> int:
@@ -401,8 +493,12 @@ def main() -> int:
     parser.add_argument("--sizes", default="1000,10000,100000", help="PEM bundle sizes (default 1000,10000,100000)")
     parser.add_argument("--src", type=Path, default=REPO, help="the rotator source tree to run (default: this one)")
     parser.add_argument("--quick", action="store_true", help="3 runs, bundles up to 10k, no system tree")
-    parser.add_argument("--only", action="append", choices=["startup", "bundle", "pem", "pem-dir", "java",
-                                                             "system", "daemon"], help="run only these groups")
+    parser.add_argument(
+        "--only",
+        action="append",
+        choices=["startup", "bundle", "pem", "pem-dir", "java", "system", "daemon"],
+        help="run only these groups",
+    )
     args = parser.parse_args()
     repeat = 3 if args.quick else args.repeat
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -428,8 +524,10 @@ def main() -> int:
                 system(bench, work)
             elif group == "daemon":
                 daemon(bench, work)
-    print(f"rotator from {bench.src}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
-          f"medians of {repeat} runs (100k bundles and JVM/system cases: fewer)")
+    print(
+        f"rotator from {bench.src}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
+        f"medians of {repeat} runs (100k bundles and JVM/system cases: fewer)"
+    )
     print(bench.table())
     return 0
 

@@ -44,8 +44,9 @@ def starting_copy(cacerts: Path, dest: Path) -> Path:
     return dest
 
 
-def timed(prepare: Callable[[], None], actions: dict[str, Callable[[], None]], repeat: int,
-          after: Callable[[], None]) -> dict[str, list[float]]:
+def timed(
+    prepare: Callable[[], None], actions: dict[str, Callable[[], None]], repeat: int, after: Callable[[], None]
+) -> dict[str, list[float]]:
     """Each repetition runs every action once, in turn, so a busy machine slows all of them alike."""
     times: dict[str, list[float]] = {name: [] for name in actions}
     for _ in range(repeat):
@@ -82,8 +83,16 @@ def main() -> int:
         store = work / "cacerts"
         config = work / "rotator.toml"
         config.write_text(f'[[targets]]\nkind = "jks"\npath = "{store}"\nstorepass_env = "{PASSWORD_VAR}"\n')
-        rotator_args = ["sync", "--offline", "--no-cache", "--quiet", "--profile", "azure-postgresql",
-                        "--config", str(config)]
+        rotator_args = [
+            "sync",
+            "--offline",
+            "--no-cache",
+            "--quiet",
+            "--profile",
+            "azure-postgresql",
+            "--config",
+            str(config),
+        ]
 
         def prepare() -> None:
             shutil.copyfile(start, store)
@@ -99,17 +108,35 @@ def main() -> int:
         def keytool_imports() -> None:
             for root_id in ROOTS:
                 subprocess.run(
-                    [keytool, "-importcert", "-noprompt", "-alias", root_id, "-file", str(DATA / f"{root_id}.pem"),
-                     "-keystore", str(store), "-storepass:env", PASSWORD_VAR],
-                    check=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, timeout=120,
+                    [
+                        keytool,
+                        "-importcert",
+                        "-noprompt",
+                        "-alias",
+                        root_id,
+                        "-file",
+                        str(DATA / f"{root_id}.pem"),
+                        "-keystore",
+                        str(store),
+                        "-storepass:env",
+                        PASSWORD_VAR,
+                    ],
+                    check=True,
+                    stdout=subprocess.DEVNULL,
+                    stderr=subprocess.DEVNULL,
+                    timeout=120,
                 )
 
-        actions = {"rotator sync (process)": rotator_process, "rotator sync (in-process)": rotator_in_process,
-                   "keytool -importcert x3": keytool_imports}
+        actions = {
+            "rotator sync (process)": rotator_process,
+            "rotator sync (in-process)": rotator_in_process,
+            "keytool -importcert x3": keytool_imports,
+        }
         results = timed(prepare, actions, args.repeat, after=lambda: check(store, base + 3))
 
-    print(f"starting copy: {args.cacerts} without the 3 azure-postgresql roots ({base} entries); "
-          f"{args.repeat} runs each")
+    print(
+        f"starting copy: {args.cacerts} without the 3 azure-postgresql roots ({base} entries); {args.repeat} runs each"
+    )
     for name, values in results.items():
         runs = " ".join(f"{v * 1000:.0f}" for v in values)
         print(f"{name:28} median {statistics.median(values) * 1000:7.1f} ms   (runs, ms: {runs})")

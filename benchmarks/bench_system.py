@@ -30,22 +30,39 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parent.parent
 MOZILLA = Path("/usr/share/ca-certificates/mozilla")
 UPDATE = "/usr/sbin/update-ca-certificates"
-AZURE = ["digicert-global-root-g2", "digicert-global-root-g3",
-         "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
-         "microsoft-rsa-root-2017", "microsoft-ecc-root-2017", "microsoft-tls-rsa-root-g2"]
+AZURE = [
+    "digicert-global-root-g2",
+    "digicert-global-root-g3",
+    "digicert-tls-ecc-p384-root-g5",
+    "digicert-tls-rsa4096-root-g5",
+    "microsoft-rsa-root-2017",
+    "microsoft-ecc-root-2017",
+    "microsoft-tls-rsa-root-g2",
+]
 
 
 def flags(root: Path) -> list[str]:
-    return ["--certsconf", str(root / "etc/ca-certificates.conf"),
-            "--certsdir", str(root / "usr/share/ca-certificates"),
-            "--localcertsdir", str(root / "usr/local/share/ca-certificates"),
-            "--etccertsdir", str(root / "etc/ssl/certs"),
-            "--hooksdir", str(root / "etc/ca-certificates/update.d")]
+    return [
+        "--certsconf",
+        str(root / "etc/ca-certificates.conf"),
+        "--certsdir",
+        str(root / "usr/share/ca-certificates"),
+        "--localcertsdir",
+        str(root / "usr/local/share/ca-certificates"),
+        "--etccertsdir",
+        str(root / "etc/ssl/certs"),
+        "--hooksdir",
+        str(root / "etc/ca-certificates/update.d"),
+    ]
 
 
 def build_tree(root: Path, packaged: int) -> Path:
-    for d in ("etc/ssl/certs", "etc/ca-certificates/update.d", "usr/local/share/ca-certificates",
-              "usr/share/ca-certificates/mozilla"):
+    for d in (
+        "etc/ssl/certs",
+        "etc/ca-certificates/update.d",
+        "usr/local/share/ca-certificates",
+        "usr/share/ca-certificates/mozilla",
+    ):
         (root / d).mkdir(parents=True)
     names = []
     for src in sorted(MOZILLA.glob("*.crt"))[:packaged]:
@@ -63,18 +80,36 @@ def update_by_hand(root: Path) -> None:
 
 
 def sync(root: Path) -> None:
-    proc = subprocess.run([sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "-q",
-                           "--state-dir", str(root.parent / f"{root.name}-state"),
-                           "--config", str(root / "rotator.toml"), "--sysroot", str(root)],
-                          capture_output=True, text=True, timeout=120, cwd=REPO)
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "rotator",
+            "sync",
+            "--offline",
+            "--no-cache",
+            "-q",
+            "--state-dir",
+            str(root.parent / f"{root.name}-state"),
+            "--config",
+            str(root / "rotator.toml"),
+            "--sysroot",
+            str(root),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=REPO,
+    )
     if proc.returncode != 0:
         raise SystemExit(f"rotator sync failed: {proc.stderr}")
 
 
 def place_by_hand(root: Path) -> None:
     for root_id in AZURE:
-        shutil.copyfile(REPO / "rotator/data" / f"{root_id}.pem",
-                        root / "usr/local/share/ca-certificates" / f"azure-{root_id}.crt")
+        shutil.copyfile(
+            REPO / "rotator/data" / f"{root_id}.pem", root / "usr/local/share/ca-certificates" / f"azure-{root_id}.crt"
+        )
     update_by_hand(root)
 
 
@@ -112,14 +147,18 @@ def main() -> None:
                 shutil.rmtree(tree, ignore_errors=True)
         packaged = len(list(MOZILLA.glob("*.crt")))
     med = {k: statistics.median(v) for k, v in results.items()}
-    print(f"redirected Debian tree, {min(args.packaged, packaged)} packaged CAs + 7 Azure roots; "
-          f"median of {args.reps} runs")
+    print(
+        f"redirected Debian tree, {min(args.packaged, packaged)} packaged CAs + 7 Azure roots; "
+        f"median of {args.reps} runs"
+    )
     print(f"{'case':12} {'rotator sync':>14} {'by hand':>14} {'ratio':>8}")
     for case in ("add", "no-op"):
         s, h = med[f"sync {case}"], med[f"hand {case}"]
         print(f"{case:12} {s * 1000:11.1f} ms {h * 1000:11.1f} ms {s / h:7.2f}x")
-    print("rotator sync is a whole `python -m rotator` process (interpreter start, roots verified, plan, "
-          "write, refresh); a no-op sync runs no update-ca-certificates at all")
+    print(
+        "rotator sync is a whole `python -m rotator` process (interpreter start, roots verified, plan, "
+        "write, refresh); a no-op sync runs no update-ca-certificates at all"
+    )
 
 
 if __name__ == "__main__":

@@ -119,5 +119,6 @@ def probe_file(request: ProbeRequest, path: Path) -> ProbeResult:
         )
     for cert in saved.unrelated:
         notes.append(f"{cert.common_name!r} in {path} is on no signature path from {saved.chain[0].common_name!r}")
-    return assess(request, Fetched(chain=saved.chain), roots, stores, notes, has_leaf=saved.has_leaf,
-                  chain_file=str(path))
+    return assess(
+        request, Fetched(chain=saved.chain), roots, stores, notes, has_leaf=saved.has_leaf, chain_file=str(path)
+    )

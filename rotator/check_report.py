@@ -29,8 +29,12 @@ def check_json(checked: CheckRun) -> dict[str, Any]:
         },
         "agreeing": [{"id": root.id, "sha1": row.sha1, "name": row.name} for root, row in result.comparison.agreeing],
         "differences": [
-            {"kind": d.kind, "root": d.root_id, "published": _row(d.published) if d.published else None,
-             "message": d.message}
+            {
+                "kind": d.kind,
+                "root": d.root_id,
+                "published": _row(d.published) if d.published else None,
+                "message": d.message,
+            }
             for d in result.comparison.differences
         ],
         "proposals": [_proposal_json(p) for p in checked.proposals],
@@ -79,8 +83,10 @@ def check_text(checked: CheckRun) -> list[str]:
         lines.append("verdict: OK: the catalog agrees with Azure's published list")
     else:
         count = len(result.comparison.differences)
-        lines.append(f"verdict: DIFFERS: {count} difference{'s' if count != 1 else ''} between the catalog and "
-                     "Azure's published list; nothing was changed or trusted")
+        lines.append(
+            f"verdict: DIFFERS: {count} difference{'s' if count != 1 else ''} between the catalog and "
+            "Azure's published list; nothing was changed or trusted"
+        )
     return lines
 
 
@@ -110,8 +116,10 @@ def proposal_text(p: Proposal) -> list[str]:
         lines.append(f"  agreed: {'; '.join(p.agreed)}")
     else:
         hint = "" if p.channels else " (name one with --cross-check FILE|DIR|URL)"
-        lines.append(f"  agreed: the published download only; no independent channel confirmed it{hint}: "
-                     "compare the SHA-256 with a source you trust before pasting")
+        lines.append(
+            f"  agreed: the published download only; no independent channel confirmed it{hint}: "
+            "compare the SHA-256 with a source you trust before pasting"
+        )
     lines.append("  nothing was trusted. To trust it, add this to the config, and its id to `include`")
     lines.append("  (or to a profile) to put it in the stores:")
     lines.append("")

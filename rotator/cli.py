@@ -55,9 +55,12 @@ def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
     p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
     p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
     if lock_default is not None:
-        p.add_argument("--lock-timeout", metavar="SECONDS", type=float,
-                       help=f"how long to wait for another run holding the lock (default {lock_default:g}; "
-                       "0: do not wait)")
+        p.add_argument(
+            "--lock-timeout",
+            metavar="SECONDS",
+            type=float,
+            help=f"how long to wait for another run holding the lock (default {lock_default:g}; 0: do not wait)",
+        )
 
 
 def _output(p: argparse.ArgumentParser, *, json_doc: bool = True) -> None:
@@ -89,21 +92,31 @@ def build_parser() -> _Parser:
         parser.commands[name] = p
         return p
 
-    p_sync = command("sync", help="merge the verified roots into every target",
-                     description="Obtain the verified roots and merge them into every target (exit 0 ok, "
-                     "1 failure, 2 usage or config error).")
+    p_sync = command(
+        "sync",
+        help="merge the verified roots into every target",
+        description="Obtain the verified roots and merge them into every target (exit 0 ok, "
+        "1 failure, 2 usage or config error).",
+    )
     _targets(p_sync, "update")
     p_sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
     _selection(p_sync)
     _state(p_sync, lock_default=DEFAULT_LOCK_TIMEOUT)
     _output(p_sync)
 
-    p_status = command("status", help="read-only: which targets hold which roots, what expires when",
-                       description="Exit 0 when compliant, 1 when a target lacks a wanted root, cannot be read or "
-                       "a root expires soon, 2 when no target is configured.")
+    p_status = command(
+        "status",
+        help="read-only: which targets hold which roots, what expires when",
+        description="Exit 0 when compliant, 1 when a target lacks a wanted root, cannot be read or "
+        "a root expires soon, 2 when no target is configured.",
+    )
     _targets(p_status, "check")
-    p_status.add_argument("--warn-days", metavar="N", type=int,
-                          help=f"non-compliant when a wanted root expires within N days (default {DEFAULT_WARN_DAYS})")
+    p_status.add_argument(
+        "--warn-days",
+        metavar="N",
+        type=int,
+        help=f"non-compliant when a wanted root expires within N days (default {DEFAULT_WARN_DAYS})",
+    )
     _selection(p_status)
     _state(p_status, lock_default=None)
     _output(p_status)
@@ -115,8 +128,13 @@ def build_parser() -> _Parser:
     _output(p_daemon, json_doc=False)  # it logs, one line per event
 
     p_service = command("service", help="set up the systemd service: `rotator service dropin`")
-    service_sub = p_service.add_subparsers(dest="service_command", metavar="ACTION", parser_class=_Parser,
-                                           required=True, help="dropin: write the sandbox drop-in for the units")
+    service_sub = p_service.add_subparsers(
+        dest="service_command",
+        metavar="ACTION",
+        parser_class=_Parser,
+        required=True,
+        help="dropin: write the sandbox drop-in for the units",
+    )
     p_dropin = service_sub.add_parser(
         "dropin",
         help="write the sandbox drop-in both units read, from the config",
@@ -126,17 +144,28 @@ def build_parser() -> _Parser:
         "Then run: systemctl daemon-reload.",
     )
     p_dropin.add_argument("--config", metavar="FILE", help="TOML config (default /etc/rotator/rotator.toml)")
-    p_dropin.add_argument("--unit-dir", metavar="DIR", default="/etc/systemd/system",
-                          help="where the units are installed (default /etc/systemd/system)")
+    p_dropin.add_argument(
+        "--unit-dir",
+        metavar="DIR",
+        default="/etc/systemd/system",
+        help="where the units are installed (default /etc/systemd/system)",
+    )
     p_dropin.add_argument("--print", dest="print_only", action="store_true", help="print the drop-in, write nothing")
 
-    p_cat = command("catalog", help="list the known roots and profiles; check them against Azure's list",
-                    description="The roots rotator knows (built in and from the config), with pins and notes, "
-                    "and the profiles; `rotator catalog check` compares them with Azure's published list.")
+    p_cat = command(
+        "catalog",
+        help="list the known roots and profiles; check them against Azure's list",
+        description="The roots rotator knows (built in and from the config), with pins and notes, "
+        "and the profiles; `rotator catalog check` compares them with Azure's published list.",
+    )
     p_cat.add_argument("--config", metavar="FILE", help="TOML config whose custom roots and profiles to include")
     p_cat.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    cat_sub = p_cat.add_subparsers(dest="catalog_command", metavar="ACTION", parser_class=_Parser,
-                                   help="check: compare the catalog with Azure's published CA list")
+    cat_sub = p_cat.add_subparsers(
+        dest="catalog_command",
+        metavar="ACTION",
+        parser_class=_Parser,
+        help="check: compare the catalog with Azure's published CA list",
+    )
     p_check = cat_sub.add_parser(
         "check",
         help="compare the catalog with Azure's published CA list; propose verified entries for new roots",
@@ -144,23 +173,33 @@ def build_parser() -> _Parser:
         "cannot be fetched or read. Nothing is trusted or changed.",
     )
     p_check.add_argument("--source", metavar="URL|FILE", help="the list's markdown source (default: Microsoft's)")
-    p_check.add_argument("--cross-check", metavar="FILE|DIR|URL", action="append",
-                         help="a second channel for proposed roots: a bundle or directory of certificates, "
-                         "or another URL of the certificate (repeatable)")
+    p_check.add_argument(
+        "--cross-check",
+        metavar="FILE|DIR|URL",
+        action="append",
+        help="a second channel for proposed roots: a bundle or directory of certificates, "
+        "or another URL of the certificate (repeatable)",
+    )
     # SUPPRESS: `rotator catalog --json check` keeps the flag given before the action.
-    p_check.add_argument("--config", metavar="FILE", default=argparse.SUPPRESS,
-                         help="TOML config (custom roots are part of the comparison)")
+    p_check.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="TOML config (custom roots are part of the comparison)",
+    )
     p_check.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads")
     p_check.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (custom roots' local copies)")
     p_check.add_argument("--state-dir", metavar="DIR", help="where the result is kept for status and the daemon")
-    p_check.add_argument("--json", action="store_true", default=argparse.SUPPRESS,
-                         help="one JSON document on stdout")
+    p_check.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON document on stdout")
     p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
-    p_mirror = command("mirror", help="write verified copies of the selected roots into DIR",
-                       description="Write a verified copy of each selected root into DIR as <id>.pem, for hosts "
-                       "without network (rotator sync --offline --mirror DIR).")
+    p_mirror = command(
+        "mirror",
+        help="write verified copies of the selected roots into DIR",
+        description="Write a verified copy of each selected root into DIR as <id>.pem, for hosts "
+        "without network (rotator sync --offline --mirror DIR).",
+    )
     p_mirror.add_argument("directory", metavar="DIR", help="directory to write <id>.pem files into (created)")
     _selection(p_mirror)
     _output(p_mirror)
@@ -171,25 +210,38 @@ def build_parser() -> _Parser:
         description="Exit 0 when every target trusts the server, 1 when one would reject it, "
         "2 when the server cannot be reached or speaks no TLS (or the chain file cannot be read).",
     )
-    p_probe.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?",
-                         help="port 5432 with --starttls postgres, else 443")
-    p_probe.add_argument("--chain-file", metavar="FILE",
-                         help="judge a saved chain instead of connecting (openssl s_client -showcerts output "
-                         "or a PEM bundle)")
+    p_probe.add_argument(
+        "endpoint", metavar="HOST[:PORT]", nargs="?", help="port 5432 with --starttls postgres, else 443"
+    )
+    p_probe.add_argument(
+        "--chain-file",
+        metavar="FILE",
+        help="judge a saved chain instead of connecting (openssl s_client -showcerts output or a PEM bundle)",
+    )
     p_probe.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
     p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument("--sslmode", choices=probe_options.SSLMODES,
-                         help="verify-full (default) also checks the name, verify-ca only the chain; "
-                         "with --chain-file the name is checked only when --servername is given")
-    p_probe.add_argument("--timeout", metavar="S", type=float,
-                         help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})")
+    p_probe.add_argument(
+        "--sslmode",
+        choices=probe_options.SSLMODES,
+        help="verify-full (default) also checks the name, verify-ca only the chain; "
+        "with --chain-file the name is checked only when --servername is given",
+    )
+    p_probe.add_argument(
+        "--timeout",
+        metavar="S",
+        type=float,
+        help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})",
+    )
     _targets(p_probe, "judge (default: the config's targets)")
     p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
     p_probe.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
     p_probe.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
     p_probe.add_argument("--mirror", metavar="DIR", help="a directory holding <id>.pem copies of custom roots")
-    p_probe.add_argument("--offline", action="store_true",
-                         help="accepted as everywhere: probe never downloads roots (it reads local copies)")
+    p_probe.add_argument(
+        "--offline",
+        action="store_true",
+        help="accepted as everywhere: probe never downloads roots (it reads local copies)",
+    )
     p_probe.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache to read roots from")
     p_probe.add_argument("--at", metavar="DATE", help="judge validity as of DATE (YYYY-MM-DD), e.g. a deadline")
     _output(p_probe)
@@ -367,8 +419,9 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
     source = args.source or upstream.DEFAULT_SOURCE
     state_dir = request.state_dir
     try:
-        checked = catalog_check.run(source, tuple(resolved.catalog.roots.values()), request.obtain, request.download,
-                                    args.cross_check or ())
+        checked = catalog_check.run(
+            source, tuple(resolved.catalog.roots.values()), request.obtain, request.download, args.cross_check or ()
+        )
     except upstream.ListUnreadable as exc:
         error = str(exc)
         _keep_check(state_dir, lambda previous: catalog_check.failure_record(source, request.at, error, previous))
@@ -393,8 +446,10 @@ def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], C
     try:
         published.save(state_dir, record(published.load(state_dir)))
     except (RotatorError, OSError) as exc:
-        print(f"rotator: warning: the result was not kept in {state_dir} ({exc}); status will not show it",
-              file=sys.stderr)
+        print(
+            f"rotator: warning: the result was not kept in {state_dir} ({exc}); status will not show it",
+            file=sys.stderr,
+        )
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
@@ -462,8 +517,11 @@ def cmd_service(args: argparse.Namespace) -> int:
     for name in sandbox.credentials:
         print(f"  credential: {name}")
     for missing in installed.missing_credentials:
-        print(f"rotator: warning: {missing} does not exist; put the keystore password there (mode 0600) "
-              "before starting the service", file=sys.stderr)
+        print(
+            f"rotator: warning: {missing} does not exist; put the keystore password there (mode 0600) "
+            "before starting the service",
+            file=sys.stderr,
+        )
     print("next: systemctl daemon-reload, then (re)start rotator.service or rotator-sync.timer")
     return 0
 

@@ -22,12 +22,30 @@ from stores.base import TargetSpec
 DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
 
 TOP_KEYS = {
-    "profile", "include", "keep", "roots", "profiles", "targets", "download",
-    "cache_dir", "state_dir", "metrics_file", "on_change", "hook_timeout", "daemon",
+    "profile",
+    "include",
+    "keep",
+    "roots",
+    "profiles",
+    "targets",
+    "download",
+    "cache_dir",
+    "state_dir",
+    "metrics_file",
+    "on_change",
+    "hook_timeout",
+    "daemon",
 }
 ROOT_KEYS = {"id", "sha256", "urls", "file", "name", "note", "trusted_from", "retire_after", "retire_reason"}
 DOWNLOAD_KEYS = {
-    "offline", "ca_bundle", "mirror", "connect_timeout", "read_timeout", "total_timeout", "budget", "retries",
+    "offline",
+    "ca_bundle",
+    "mirror",
+    "connect_timeout",
+    "read_timeout",
+    "total_timeout",
+    "budget",
+    "retries",
     "max_bytes",
 }
 DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
@@ -107,9 +125,7 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
     profiles_raw = data.get("profiles", {})
     if not isinstance(profiles_raw, dict):
         raise ConfigError("profiles: expected a table of name = [root ids]")
-    profiles = {
-        name: tuple(_str_list(ids, f"profiles.{name}")) for name, ids in profiles_raw.items()
-    }
+    profiles = {name: tuple(_str_list(ids, f"profiles.{name}")) for name, ids in profiles_raw.items()}
     targets = tuple(_target(t, f"targets[{i}]", base) for i, t in enumerate(_list(data, "targets", "", dict)))
     download = _download(data.get("download", {}), base)
     daemon_raw = data.get("daemon", {})
@@ -148,7 +164,7 @@ def parse_duration(text: str, where: str) -> int:
     """``"6h"``, ``"30m"``, ``"45s"``, ``"1d"`` as seconds."""
     match = _DURATION.match(text)
     if not match:
-        raise ConfigError(f"{where}: {text!r} is not a duration (a whole number with s, m, h or d: \"6h\")")
+        raise ConfigError(f'{where}: {text!r} is not a duration (a whole number with s, m, h or d: "6h")')
     seconds = int(match.group(1)) * _UNITS[match.group(2)]
     if seconds > MAX_DURATION:
         raise ConfigError(f"{where}: {text!r} is longer than a year; give at most 365d")
@@ -168,7 +184,7 @@ def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
             f"{where}.id: {root_id!r} is not a valid id (lower-case letters, digits, '.', '_', '-'; at most 63)"
         )
     pin = (_str(raw, "sha256", f"{where}.") or "").lower().replace(":", "")
-    if not SHA256_HEX.match(pin):
+    if not SHA256_HEX.fullmatch(pin):
         raise ConfigError(f"{where}.sha256: expected 64 hex digits (the SHA-256 of the DER certificate)")
     urls = tuple(_str_list(raw.get("urls", []), f"{where}.urls"))
     for j, url in enumerate(urls):
@@ -237,7 +253,7 @@ def _download(raw: Any, base: Path) -> DownloadConfig:
 def _commands(raw: Any, where: str) -> tuple[tuple[str, ...], ...]:
     """``on_change``: one argv list, or a list of argv lists."""
     if not isinstance(raw, list):
-        raise ConfigError(f"{where}: expected an argv list such as [\"systemctl\", \"reload\", \"app\"]")
+        raise ConfigError(f'{where}: expected an argv list such as ["systemctl", "reload", "app"]')
     if raw and all(isinstance(x, str) for x in raw):
         return (tuple(raw),)
     out = []
@@ -301,8 +317,14 @@ def _number(
     value = raw.get(key, default)
     high = LIMITS[key]
     kind = "non-negative" if allow_zero else "positive"
-    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
-            or value < 0 or (value == 0 and not allow_zero) or value > high):
+    if (
+        isinstance(value, bool)
+        or not isinstance(value, (int, float))
+        or not math.isfinite(value)
+        or value < 0
+        or (value == 0 and not allow_zero)
+        or value > high
+    ):
         raise ConfigError(f"{prefix}{key}: expected a {kind} number no greater than {high:g}, got {value!r}")
     return float(value)
 

@@ -154,9 +154,7 @@ class Daemon:
         A daemon runs for months: the lifecycle (a root retired on its date, a cross-sign that
         ended) must follow the clock, not the moment the config was read. ``--at`` pins the date.
         """
-        request = replace(
-            self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads
-        )
+        request = replace(self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads)
         if self.flags.at is not None:
             return request
         return replace(request, obtain=replace(request.obtain, at=dt.datetime.now(dt.UTC)))
@@ -227,8 +225,10 @@ class Daemon:
             return self.status_line
         if record.ok is False:
             count = len(record.differences)
-            return (f"{self.status_line}; Azure's CA list differs from the catalog "
-                    f"({count} difference{'s' if count != 1 else ''}: rotator catalog check)")
+            return (
+                f"{self.status_line}; Azure's CA list differs from the catalog "
+                f"({count} difference{'s' if count != 1 else ''}: rotator catalog check)"
+            )
         if record.ok is None and record.differences:
             return f"{self.status_line}; Azure's CA list differed at the last read, unreadable since"
         return self.status_line
@@ -260,8 +260,9 @@ class Daemon:
         def body() -> None:
             now = dt.datetime.now(dt.UTC)
             try:
-                checked = catalog_check.run(source, roots, replace(request.obtain, at=now), request.download,
-                                            proposals=False)
+                checked = catalog_check.run(
+                    source, roots, replace(request.obtain, at=now), request.download, proposals=False
+                )
                 record = catalog_check.success_record(checked, source)
             except ListUnreadable as exc:
                 record = catalog_check.failure_record(source, now, str(exc), previous)
@@ -286,15 +287,21 @@ class Daemon:
         interval = self.timing.catalog_check or 0
         if record is None or record.ok is None:
             retry = min(interval, catalog_check.RETRY_AFTER_FAILURE)
-            log.warning("cannot read Azure's published CA list: %s; next try in %s",
-                        record.error if record else "no result", _human(retry))
+            log.warning(
+                "cannot read Azure's published CA list: %s; next try in %s",
+                record.error if record else "no result",
+                _human(retry),
+            )
             self.next_check = time.monotonic() + retry
         else:
             if record.ok:
                 log.info("Azure's published CA list agrees with the catalog; next check in %s", _human(interval))
             else:
-                log.warning("Azure's published CA list differs from the catalog: %s; run rotator catalog check "
-                            "for details and proposals", "; ".join(m for _, m in record.differences))
+                log.warning(
+                    "Azure's published CA list differs from the catalog: %s; run rotator catalog check "
+                    "for details and proposals",
+                    "; ".join(m for _, m in record.differences),
+                )
             self.next_check = time.monotonic() + interval
         if self.ready_sent:
             self.notifier.status(self._status())

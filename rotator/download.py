@@ -98,8 +98,9 @@ class Downloader:
             raise SourceError(f"{url}: skipped, {where}: {why} earlier in this run", why)
         left = self.deadline - started
         if left <= 0:
-            raise SourceError(f"{url}: skipped, this run's download budget of {s.budget:g}s is used up",
-                              "download budget used up")
+            raise SourceError(
+                f"{url}: skipped, this run's download budget of {s.budget:g}s is used up", "download budget used up"
+            )
         limit = min(s.total_timeout, left)
         with self.watchdog.armed(limit):
             try:
@@ -130,8 +131,9 @@ class Downloader:
                     raise SourceError(f"{url}: HTTP {response.status_code}", f"HTTP {response.status_code}")
                 length = response.headers.get("Content-Length")
                 if length and length.isdigit() and int(length) > s.max_bytes:
-                    raise SourceError(f"{url}: body of {length} bytes exceeds the {s.max_bytes}-byte limit",
-                                      "too large")
+                    raise SourceError(
+                        f"{url}: body of {length} bytes exceeds the {s.max_bytes}-byte limit", "too large"
+                    )
                 body = bytearray()
                 # iter_content counts decoded bytes, so a compressed bomb is caught too.
                 for chunk in response.iter_content(chunk_size=8192):
@@ -153,8 +155,9 @@ class Downloader:
         except requests.exceptions.Timeout as exc:
             raise SourceError(f"{url}: timed out ({_short(exc)})", "timed out") from exc
         except requests.exceptions.RetryError as exc:
-            raise SourceError(f"{url}: still failing after {s.retries} retries ({_short(exc)})",
-                              f"failing after {s.retries} retries") from exc
+            raise SourceError(
+                f"{url}: still failing after {s.retries} retries ({_short(exc)})", f"failing after {s.retries} retries"
+            ) from exc
         except requests.exceptions.ConnectionError as exc:
             if _name_not_resolved(exc):
                 self.unresolved.add(host)
@@ -218,8 +221,11 @@ def _causes(exc: BaseException) -> list[BaseException]:
         if any(current is e for e in seen):
             continue
         seen.append(current)
-        todo.extend(x for x in (*current.args, getattr(current, "reason", None), current.__cause__,
-                                current.__context__) if isinstance(x, BaseException))
+        todo.extend(
+            x
+            for x in (*current.args, getattr(current, "reason", None), current.__cause__, current.__context__)
+            if isinstance(x, BaseException)
+        )
     return seen
 
 
@@ -237,8 +243,15 @@ def _retry_class() -> Any:
     from urllib3.util.retry import Retry
 
     class NoRetryOnNameResolution(Retry):
-        def increment(self, method: Any = None, url: Any = None, response: Any = None, error: Any = None,
-                      _pool: Any = None, _stacktrace: Any = None) -> Any:
+        def increment(
+            self,
+            method: Any = None,
+            url: Any = None,
+            response: Any = None,
+            error: Any = None,
+            _pool: Any = None,
+            _stacktrace: Any = None,
+        ) -> Any:
             if error is not None and (_name_not_resolved(error) or connection_failure(error) in _FINAL):
                 raise MaxRetryError(_pool, url, error) from error
             return super().increment(method, url, response, error, _pool, _stacktrace)

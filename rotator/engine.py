@@ -170,8 +170,9 @@ def sync(request: SyncRequest, progress: Progress = silent) -> SyncResult:
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
         forgotten = state.prune({bound.store.name for bound in stores}, others_stale=request.complete_set)
         if forgotten:
-            log.info("state: forgot %d target(s) no longer configured or gone: %s", len(forgotten),
-                     ", ".join(forgotten))
+            log.info(
+                "state: forgot %d target(s) no longer configured or gone: %s", len(forgotten), ", ".join(forgotten)
+            )
         try:
             result = _run(request, stores, state, progress)
         except Cancelled:
@@ -214,9 +215,14 @@ def status_of(request: SyncRequest, stores: Sequence[Bound] | None = None) -> St
         read = request.status_reads.through(read)
     record = published.load_or_note(request.state_dir)
     return compliance_report(
-        [(store, b.scope) for store, b in zip(read, bound, strict=True)], request.selected, request.at,
-        request.warn_days, known=request.known, cross_signs=request.cross_signs,
-        intermediates=published.intermediates(record), catalog_check=record,
+        [(store, b.scope) for store, b in zip(read, bound, strict=True)],
+        request.selected,
+        request.at,
+        request.warn_days,
+        known=request.known,
+        cross_signs=request.cross_signs,
+        intermediates=published.intermediates(record),
+        catalog_check=record,
     )
 
 
@@ -302,8 +308,9 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: 
     day = request.at.date()
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
     control = request.control or RunControl()
-    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), check=control.check,
-                        progress=progress)
+    obtainer = Obtainer(
+        request.obtain, downloader=lambda: Downloader(request.download), check=control.check, progress=progress
+    )
     try:
         # A PinMismatch escapes here: no target has been touched yet.
         result.roots = obtainer.obtain_all(active)
@@ -388,9 +395,7 @@ def converge(
     except RotatorError as exc:
         return TargetResult(target=store.name, plan=None, error=str(exc))
     # Drift: a root that was in place at the last run (same certificate) and is gone now.
-    drift = tuple(
-        a.root_id for a in plan.add if a.root_id in previous and previous[a.root_id].sha256 == a.cert.sha256
-    )
+    drift = tuple(a.root_id for a in plan.add if a.root_id in previous and previous[a.root_id].sha256 == a.cert.sha256)
     if drift:
         verb = "would be repaired" if dry_run else "repairing"
         log.warning("%s: drift: %s removed since the last run; %s", store.name, ", ".join(drift), verb)

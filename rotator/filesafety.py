@@ -152,8 +152,9 @@ def _walk(path: str, uids: frozenset[int], *, strict: bool, new_entries_matter: 
                 return None  # a loop: the reader gets ELOOP
             if st.st_uid not in uids:
                 problem = f"is a symbolic link owned by {_user(st.st_uid)}, {_not_trusted(uids)}: not followed"
-                return _finding(candidate, "link", st, problem,
-                                f"remove the link and name its target, or chown -h root {candidate}")
+                return _finding(
+                    candidate, "link", st, problem, f"remove the link and name its target, or chown -h root {candidate}"
+                )
             target = os.readlink(candidate)
             if os.path.isabs(target):
                 current = os.sep

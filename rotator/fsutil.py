@@ -219,9 +219,7 @@ def _is_regular(st_mode: int) -> bool:
 
 def _write_error(path: Path, exc: OSError) -> StoreError:
     if exc.errno in (errno.EACCES, errno.EPERM):
-        return StoreError(
-            f"cannot write {path}: permission denied; run with sudo or through the rotator service"
-        )
+        return StoreError(f"cannot write {path}: permission denied; run with sudo or through the rotator service")
     if exc.errno == errno.EROFS:
         return StoreError(f"cannot write {path}: read-only file system; point the target at a writable path")
     if exc.errno == errno.ENOSPC:

@@ -34,7 +34,12 @@ def run_hooks(
         shown = " ".join(argv)
         try:
             proc = subprocess.run(
-                list(argv), env=env, capture_output=True, text=True, timeout=timeout, stdin=subprocess.DEVNULL,
+                list(argv),
+                env=env,
+                capture_output=True,
+                text=True,
+                timeout=timeout,
+                stdin=subprocess.DEVNULL,
                 cwd=os.sep,
             )
         except FileNotFoundError:

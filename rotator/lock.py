@@ -19,9 +19,7 @@ LOCK_NAME = "rotator.lock"
 
 
 @contextlib.contextmanager
-def held(
-    directory: Path, timeout: float, poll: float = 0.05, on_wait: Progress = silent
-) -> Iterator[None]:
+def held(directory: Path, timeout: float, poll: float = 0.05, on_wait: Progress = silent) -> Iterator[None]:
     """Hold the lock for the block; wait at most ``timeout`` seconds (0: not at all), then say who holds it.
 
     ``on_wait`` hears once that the run is waiting, and for whom, so a wait is never silent.
@@ -72,12 +70,8 @@ def open_lock_file(path: Path) -> int:
         fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC | os.O_NOCTTY, 0o644)
     except OSError as exc:
         if exc.errno == errno.ELOOP:
-            raise RotatorError(
-                f"{path} is a symbolic link, which rotator never follows; remove it"
-            ) from exc
-        raise RotatorError(
-            f"cannot create the lock {path}: {exc.strerror}; pass a writable --state-dir"
-        ) from exc
+            raise RotatorError(f"{path} is a symbolic link, which rotator never follows; remove it") from exc
+        raise RotatorError(f"cannot create the lock {path}: {exc.strerror}; pass a writable --state-dir") from exc
     if not stat.S_ISREG(os.fstat(fd).st_mode):
         os.close(fd)
         raise RotatorError(f"{path} is not a regular file; remove it and run again")

@@ -18,12 +18,19 @@ def _catalog_check(registry: CollectorRegistry, report: StatusReport) -> None:
     record = report.catalog_check
     if record is None or not record.at:
         return
-    Gauge("rotator_catalog_differences", "Differences between the catalog and Azure's published CA list "
-          "at the last read", registry=registry).set(len(record.differences))
-    Gauge("rotator_catalog_check_readable", "1 when the last check could read Azure's published CA list",
-          registry=registry).set(0 if record.ok is None else 1)
-    Gauge("rotator_catalog_check_timestamp_seconds", "Last check of Azure's published CA list",
-          registry=registry).set(record.at_time.timestamp())
+    Gauge(
+        "rotator_catalog_differences",
+        "Differences between the catalog and Azure's published CA list at the last read",
+        registry=registry,
+    ).set(len(record.differences))
+    Gauge(
+        "rotator_catalog_check_readable",
+        "1 when the last check could read Azure's published CA list",
+        registry=registry,
+    ).set(0 if record.ok is None else 1)
+    Gauge("rotator_catalog_check_timestamp_seconds", "Last check of Azure's published CA list", registry=registry).set(
+        record.at_time.timestamp()
+    )
 
 
 def write(path: Path, report: StatusReport, state: State) -> None:

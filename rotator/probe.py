@@ -199,8 +199,13 @@ def _clean(message: str) -> str:
 
 
 def judge_chain(
-    target: str, certs: Sequence[Cert], chain: Sequence[Cert], hostname: str | None, at: dt.datetime,
-    *, has_leaf: bool = True,
+    target: str,
+    certs: Sequence[Cert],
+    chain: Sequence[Cert],
+    hostname: str | None,
+    at: dt.datetime,
+    *,
+    has_leaf: bool = True,
 ) -> TargetVerdict:
     """Would a client trusting exactly ``certs`` accept ``chain`` (for ``hostname``, when given)?
 
@@ -245,8 +250,10 @@ def _why_not(
     expired = [c for c in chain if c.expired(at) or c.not_before > at]
     if expired:
         c = expired[0]
-        return (f"{c.common_name!r} is not valid on {at:%Y-%m-%d} (valid {c.not_before:%Y-%m-%d} to "
-                f"{c.not_after:%Y-%m-%d}); {reason}")
+        return (
+            f"{c.common_name!r} is not valid on {at:%Y-%m-%d} (valid {c.not_before:%Y-%m-%d} to "
+            f"{c.not_after:%Y-%m-%d}); {reason}"
+        )
     if "subjectAltName" in reason and hostname is not None:
         names = _san_names(chain[0])
         return f"the server certificate is not valid for {hostname!r} (it names {', '.join(names) or 'nothing'})"
@@ -323,8 +330,9 @@ class ProbeResult:
 
 def catalog_certs(roots: Sequence[Root], settings: ObtainSettings) -> tuple[list[tuple[Root, Cert]], list[str]]:
     """Local verified copies of the roots (cache, mirror directory, file, embedded); never downloads."""
-    local = ObtainSettings(at=settings.at, offline=True, cache_dir=settings.cache_dir,
-                           mirror=settings.mirror, max_bytes=settings.max_bytes)
+    local = ObtainSettings(
+        at=settings.at, offline=True, cache_dir=settings.cache_dir, mirror=settings.mirror, max_bytes=settings.max_bytes
+    )
     obtainer = Obtainer(local, downloader=None, write_cache=False)
     found: list[tuple[Root, Cert]] = []
     warnings: list[str] = []
@@ -377,8 +385,9 @@ def assess(
                 verdicts.append(TargetVerdict(store.name, False, reason=f"cannot read the store: {exc}"))
                 continue
             if not contents.exists:
-                verdicts.append(TargetVerdict(store.name, False,
-                                              reason="the store does not exist yet (run rotator sync)"))
+                verdicts.append(
+                    TargetVerdict(store.name, False, reason="the store does not exist yet (run rotator sync)")
+                )
                 continue
             verdict = judge_chain(store.name, contents.certs(), chain, hostname, request.at, has_leaf=has_leaf)
             verdicts.append(judge_route(verdict, contents.certs(), chain, request, roots, missing))
@@ -457,29 +466,37 @@ def judge_route(
 
     def fix(cs: CrossSign) -> str:
         if cs.subject_id in by_id:
-            return f"add {cs.subject_id} to this target (include = [\"{cs.subject_id}\"])"
+            return f'add {cs.subject_id} to this target (include = ["{cs.subject_id}"])'
         return f"no pin for the self-signed {cs.subject_name} is known to this catalog yet"
 
     if not verdict.trusted:
         for cs in missing:
             if not holds_root(cs):
-                reason = (f"the server sends no cross-sign for {cs.subject_name}, so a client needs the self-signed "
-                          f"{cs.subject_name} as an anchor and this store lacks it; {fix(cs)}")
+                reason = (
+                    f"the server sends no cross-sign for {cs.subject_name}, so a client needs the self-signed "
+                    f"{cs.subject_name} as an anchor and this store lacks it; {fix(cs)}"
+                )
                 return replace(verdict, reason=reason)
         sent = {c.sha256 for c in chain}
         for cs in request.cross_signs:
             if cs.sha256 in sent and not holds_root(cs):
-                return replace(verdict, reason=(
-                    f"{verdict.reason}; the chain reaches {cs.subject_name} through the {cs.issuer_id} cross-sign "
-                    f"(valid to {cs.not_after}): {fix(cs)}"))
+                return replace(
+                    verdict,
+                    reason=(
+                        f"{verdict.reason}; the chain reaches {cs.subject_name} through the {cs.issuer_id} cross-sign "
+                        f"(valid to {cs.not_after}): {fix(cs)}"
+                    ),
+                )
         return verdict
     on_path = {c.sha256 for c in verdict.path}
     for cs in request.cross_signs:
         if cs.sha256 in on_path:
             notes = list(verdict.notes)
             if not holds_root(cs):
-                notes.append(f"this store reaches {cs.subject_name} only through the {cs.issuer_id} cross-sign, "
-                             f"which expires {cs.not_after}: {fix(cs)}")
+                notes.append(
+                    f"this store reaches {cs.subject_name} only through the {cs.issuer_id} cross-sign, "
+                    f"which expires {cs.not_after}: {fix(cs)}"
+                )
             return replace(verdict, cross_sign=cs, notes=tuple(notes))
     return verdict
 
@@ -495,4 +512,3 @@ def probe(request: ProbeRequest) -> ProbeResult:
 def target_stores(request: ProbeRequest) -> list[TrustStore]:
     """Every configured target's stores, through the registry (any kind, no kind-specific code)."""
     return [store for spec in request.targets for store in build_stores(spec, request.context)]
-

@@ -57,16 +57,20 @@ class Proposal:
         """The ``[[roots]]`` TOML to paste into the config (only when ``ok``)."""
         assert self.cert is not None and self.published.url is not None
         cert = self.cert
-        note = (f"published by Microsoft as an Azure root; SHA-1 {cert.sha1}, serial {cert.x509.serial_number:x}; "
-                f"confirmed by: {'; '.join(self.agreed)}")
-        return "\n".join([
-            "[[roots]]",
-            f"id = {_toml(self.root_id)}",
-            f"name = {_toml(self.published.name)}",
-            f"sha256 = {_toml(cert.sha256)}",
-            f"urls = [{_toml(self.published.url)}]",
-            f"note = {_toml(note)}",
-        ])
+        note = (
+            f"published by Microsoft as an Azure root; SHA-1 {cert.sha1}, serial {cert.x509.serial_number:x}; "
+            f"confirmed by: {'; '.join(self.agreed)}"
+        )
+        return "\n".join(
+            [
+                "[[roots]]",
+                f"id = {_toml(self.root_id)}",
+                f"name = {_toml(self.published.name)}",
+                f"sha256 = {_toml(cert.sha256)}",
+                f"urls = [{_toml(self.published.url)}]",
+                f"note = {_toml(note)}",
+            ]
+        )
 
 
 def slug(name: str) -> str:
@@ -130,8 +134,7 @@ def _ask(source: str, cert: Cert, fetch: Fetch) -> Channel:
     key = cert.x509.public_key()
     namesakes = [c for c in held if c.x509.subject == cert.x509.subject and c.x509.public_key() != key]
     if namesakes:
-        return Channel(name, DISAGREES,
-                       f"holds another key under the same name (SHA-256 {namesakes[0].sha256})")
+        return Channel(name, DISAGREES, f"holds another key under the same name (SHA-256 {namesakes[0].sha256})")
     return Channel(name, SILENT, f"does not hold it ({len(held)} certificates read)")
 
 

@@ -88,9 +88,7 @@ def load(state_dir: Path | None) -> CheckRecord | None:
             last_read=doc.get("last_read"),
         )
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
-        raise RotatorError(
-            f"{path} is damaged ({exc}); delete it and run rotator catalog check again"
-        ) from exc
+        raise RotatorError(f"{path} is damaged ({exc}); delete it and run rotator catalog check again") from exc
 
 
 def load_or_note(state_dir: Path | None) -> CheckRecord | None:

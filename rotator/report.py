@@ -204,8 +204,10 @@ def catalog_text(catalog: Catalog) -> list[str]:
     for name, ids in catalog.profiles.items():
         lines.append(f"  {name}: {catalog.purpose(name)}")
         lines.append(f"    {', '.join(ids)}")
-    lines.append("host-wide stores (system, java-cacerts) never get a root whose public trust is 'removed' unless "
-                 "the target sets allow_distrusted")
+    lines.append(
+        "host-wide stores (system, java-cacerts) never get a root whose public trust is 'removed' unless "
+        "the target sets allow_distrusted"
+    )
     return lines
 
 
@@ -244,8 +246,7 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
             for t in status.targets
         ],
         "events": [
-            {"date": e.date.isoformat(), "root": e.root_id, "what": e.what, "target": e.target}
-            for e in status.events
+            {"date": e.date.isoformat(), "root": e.root_id, "what": e.what, "target": e.target} for e in status.events
         ],
         "findings": [{"severity": f.severity, "target": f.target, "message": f.message} for f in status.findings],
         "catalog_check": status.catalog_check.to_json() if status.catalog_check else None,
@@ -394,8 +395,12 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
                 "path": [c.sha256 for c in t.path],
                 "route": t.route or None,
                 "cross_sign": (
-                    {"subject": t.cross_sign.subject_id, "issuer": t.cross_sign.issuer_id,
-                     "sha256": t.cross_sign.sha256, "not_after": t.cross_sign.not_after.isoformat()}
+                    {
+                        "subject": t.cross_sign.subject_id,
+                        "issuer": t.cross_sign.issuer_id,
+                        "sha256": t.cross_sign.sha256,
+                        "not_after": t.cross_sign.not_after.isoformat(),
+                    }
                     if t.cross_sign is not None
                     else None
                 ),
@@ -409,8 +414,7 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
         ],
         "configured_targets": result.configured_targets,
         "missing_cross_signs": [
-            {"subject": c.subject_id, "name": c.subject_name, "issuer": c.issuer_id}
-            for c in result.missing_cross_signs
+            {"subject": c.subject_id, "name": c.subject_name, "issuer": c.issuer_id} for c in result.missing_cross_signs
         ],
         "ok": result.ok,
         "verdict": probe_verdict(result),
@@ -509,12 +513,15 @@ def probe_text(result: ProbeResult) -> list[str]:
         if t.trusted:
             path = " > ".join(c.common_name for c in t.path)
             if t.cross_sign is not None:
-                route = (f"through the cross-sign of {t.cross_sign.subject_name} by {t.cross_sign.issuer_id}, "
-                         f"valid to {t.cross_sign.not_after}")
+                route = (
+                    f"through the cross-sign of {t.cross_sign.subject_name} by {t.cross_sign.issuer_id}, "
+                    f"valid to {t.cross_sign.not_after}"
+                )
             else:
                 route = "direct root"
-            lines.append(f"  {t.target}: trusted, anchored at {_anchor_label(result, t.anchor)}, {route} "
-                         f"(path: {path})")
+            lines.append(
+                f"  {t.target}: trusted, anchored at {_anchor_label(result, t.anchor)}, {route} (path: {path})"
+            )
         else:
             lines.append(f"  {t.target}: NOT trusted: {t.reason}")
         lines.extend(f"    note: {n}" for n in t.notes)

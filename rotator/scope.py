@@ -51,9 +51,7 @@ def everything(selected: Sequence[Root], profile: str = "") -> Scope:
     return Scope(profile=profile, roots=tuple(selected))
 
 
-def resolve_scope(
-    spec: TargetSpec, catalog: Catalog, profile: str, include: Sequence[str]
-) -> Scope:
+def resolve_scope(spec: TargetSpec, catalog: Catalog, profile: str, include: Sequence[str]) -> Scope:
     """``spec``'s own ``profile`` and ``include`` (each falling back to the global value)."""
     own_profile = _string(spec, "profile")
     own_include = _ids(spec, "include", catalog)
@@ -93,7 +91,7 @@ def _ids(spec: TargetSpec, key: str, catalog: Catalog) -> list[str] | None:
     if value is None:
         return None
     if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
-        raise ConfigError(f"{spec.where}.{key}: expected a list of root ids, e.g. [\"digicert-global-root-ca\"]")
+        raise ConfigError(f'{spec.where}.{key}: expected a list of root ids, e.g. ["digicert-global-root-ca"]')
     for root_id in value:
         if root_id not in catalog.roots:
             raise ConfigError(f"{spec.where}.{key}: unknown root id {root_id!r} (`rotator catalog` lists them)")
@@ -121,29 +119,45 @@ def _removed_on(root: Root) -> str:
 
 
 def _put_instead(root: Root) -> str:
-    return f"put it in the bundle of the client that needs it (a pem: target with include = [\"{root.id}\"])"
+    return f'put it in the bundle of the client that needs it (a pem: target with include = ["{root.id}"])'
 
 
 def skipped_note(root: Root, target: str) -> ScopeNote:
-    return ScopeNote(SKIPPED, root.id, "", (
-        f"{root.name}: {_removed_on(root)}, and {target} serves every program on this host for every website; "
-        f"{_put_instead(root)}, or set allow_distrusted = [\"{root.id}\"] on this target if the whole host "
-        "must trust it"))
+    return ScopeNote(
+        SKIPPED,
+        root.id,
+        "",
+        (
+            f"{root.name}: {_removed_on(root)}, and {target} serves every program on this host for every website; "
+            f'{_put_instead(root)}, or set allow_distrusted = ["{root.id}"] on this target if the whole host '
+            "must trust it"
+        ),
+    )
 
 
 def removed_note(root: Root, label: str, scope: Scope, target: str) -> ScopeNote:
     if scope.host_wide:
-        why = (f"{root.name}, which rotator had added: {_removed_on(root)}, and a host-wide store no longer gets it; "
-               f"{_put_instead(root)}")
+        why = (
+            f"{root.name}, which rotator had added: {_removed_on(root)}, and a host-wide store no longer gets it; "
+            f"{_put_instead(root)}"
+        )
     else:
-        why = (f"{root.name}, which rotator had added, is no longer selected for {target} ({_removed_on(root)}); "
-               f"if a client reading this store still meets chains anchored at it, add include = [\"{root.id}\"] "
-               "(or profile = \"azure-legacy\") to this target")
+        why = (
+            f"{root.name}, which rotator had added, is no longer selected for {target} ({_removed_on(root)}); "
+            f'if a client reading this store still meets chains anchored at it, add include = ["{root.id}"] '
+            '(or profile = "azure-legacy") to this target'
+        )
     return ScopeNote(REMOVED, root.id, label, why)
 
 
 def foreign_note(root: Root, label: str) -> ScopeNote:
-    return ScopeNote(FOREIGN, root.id, label, (
-        f"{root.name} is here as {label}, not added by rotator, so it is left as it is; {_removed_on(root)}, yet "
-        "every program reading this store trusts it for every website: if only some clients need it, remove it "
-        f"with the tool that put it there and {_put_instead(root)}"))
+    return ScopeNote(
+        FOREIGN,
+        root.id,
+        label,
+        (
+            f"{root.name} is here as {label}, not added by rotator, so it is left as it is; {_removed_on(root)}, yet "
+            "every program reading this store trusts it for every website: if only some clients need it, remove it "
+            f"with the tool that put it there and {_put_instead(root)}"
+        ),
+    )

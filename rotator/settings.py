@@ -224,5 +224,6 @@ def check_sources(cfg: Config, specs: tuple[TargetSpec, ...], environ: Mapping[s
             filesafety.require(password_file, what, uids)
             mode = filesafety.readable_by_others(password_file)
             if mode:
-                log.warning("%s %s (%s) is readable by every user; fix: chmod o-r %s",
-                            what, password_file, mode, password_file)
+                log.warning(
+                    "%s %s (%s) is readable by every user; fix: chmod o-r %s", what, password_file, mode, password_file
+                )

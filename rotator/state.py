@@ -45,13 +45,21 @@ class Seen:
 
     def to_json(self) -> dict[str, Any]:
         s = self.stamp
-        return {"size": s.size, "mtime_ns": s.mtime_ns, "sha256": s.sha256, "labels": dict(self.labels),
-                "notes": list(self.notes)}
+        return {
+            "size": s.size,
+            "mtime_ns": s.mtime_ns,
+            "sha256": s.sha256,
+            "labels": dict(self.labels),
+            "notes": list(self.notes),
+        }
 
     @classmethod
     def from_json(cls, doc: Any) -> Seen:
-        stamp = FileStamp(size=_int64(doc["size"], "seen size"), mtime_ns=_int64(doc["mtime_ns"], "seen mtime_ns"),
-                          sha256=_text(doc["sha256"], "seen sha256"))
+        stamp = FileStamp(
+            size=_int64(doc["size"], "seen size"),
+            mtime_ns=_int64(doc["mtime_ns"], "seen mtime_ns"),
+            sha256=_text(doc["sha256"], "seen sha256"),
+        )
         labels = {_text(k, "seen label"): _text(v, "seen label") for k, v in doc["labels"].items()}
         return cls(stamp=stamp, labels=labels, notes=tuple(_text(n, "seen note") for n in doc.get("notes", ())))
 
@@ -174,8 +182,11 @@ def _record(raw: Any, where: str) -> RootRecord:
     owned = raw.get("owned")
     if not isinstance(owned, bool):
         raise ValueError(f"{where}: owned is not true or false")
-    return RootRecord(sha256=_text(raw.get("sha256"), f"{where}: sha256"), owned=owned,
-                      since=_text(raw.get("since"), f"{where}: since"))
+    return RootRecord(
+        sha256=_text(raw.get("sha256"), f"{where}: sha256"),
+        owned=owned,
+        since=_text(raw.get("since"), f"{where}: since"),
+    )
 
 
 def _text(value: Any, what: str) -> str:

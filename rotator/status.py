@@ -123,8 +123,11 @@ def compliance_report(
             continue
         if not contents.exists:
             # One finding, not one per root: the file is not there at all.
-            targets.append(TargetStatus(target=store.name, cells={r.id: MISSING for r in wanted}, exists=False,
-                                        profile=scope.profile))
+            targets.append(
+                TargetStatus(
+                    target=store.name, cells={r.id: MISSING for r in wanted}, exists=False, profile=scope.profile
+                )
+            )
             findings.append(Finding(ERROR, store.name, "does not exist: run rotator sync to create it"))
             continue
         by_sha = {e.cert.sha256: e for e in contents.entries if e.cert is not None}
@@ -158,15 +161,18 @@ def compliance_report(
     events.extend(events_ahead(list(every.values()), day))
     findings.extend(_catalog_findings(catalog_check))
     return StatusReport(
-        at=at, warn_days=warn_days, roots=roots, targets=targets,
-        events=sorted(events, key=lambda e: (e.date, e.root_id, e.target or "")), findings=findings,
-        cross_signs=tuple(cross_signs), catalog_check=catalog_check,
+        at=at,
+        warn_days=warn_days,
+        roots=roots,
+        targets=targets,
+        events=sorted(events, key=lambda e: (e.date, e.root_id, e.target or "")),
+        findings=findings,
+        cross_signs=tuple(cross_signs),
+        catalog_check=catalog_check,
     )
 
 
-def reach_of(
-    held: set[str], known: Sequence[Root], cross_signs: Sequence[CrossSign], day: dt.date
-) -> list[Reach]:
+def reach_of(held: set[str], known: Sequence[Root], cross_signs: Sequence[CrossSign], day: dt.date) -> list[Reach]:
     """For every Azure hierarchy a store could anchor: directly, through a cross-sign, or not at all.
 
     By fingerprint: the store holds the hierarchy's self-signed root, or the root that cross-signed it.
@@ -203,21 +209,31 @@ def _deadline(
     left = (reach.until - day).days
     fix = _fix(cs, known, late=left < 0)
     if left < 0:
-        message = (f"can no longer anchor {cs.subject_name}: the {reach.anchor} cross-sign expired on {reach.until}; "
-                   f"servers on that hierarchy will be rejected; {fix}")
+        message = (
+            f"can no longer anchor {cs.subject_name}: the {reach.anchor} cross-sign expired on {reach.until}; "
+            f"servers on that hierarchy will be rejected; {fix}"
+        )
         return [Finding(ERROR, target, message)], []
-    what = (f"{target} reaches {cs.subject_name} only through the {reach.anchor} cross-sign, which expires: {fix}")
+    what = f"{target} reaches {cs.subject_name} only through the {reach.anchor} cross-sign, which expires: {fix}"
     findings = []
     if left <= warn_days:
-        findings.append(Finding(ERROR, target, (
-            f"reaches {cs.subject_name} only through the {reach.anchor} cross-sign, which expires on {reach.until} "
-            f"({left} days left); {fix}")))
+        findings.append(
+            Finding(
+                ERROR,
+                target,
+                (
+                    f"reaches {cs.subject_name} only through the {reach.anchor} cross-sign, which "
+                    f"expires on {reach.until} "
+                    f"({left} days left); {fix}"
+                ),
+            )
+        )
     return findings, [Event(reach.until, cs.subject_id, what, target=target)]
 
 
 def _fix(cs: CrossSign, known: Sequence[Root], *, late: bool = False) -> str:
     if any(r.id == cs.subject_id for r in known):
-        return f"add {cs.subject_id} to this target (include = [\"{cs.subject_id}\"])"
+        return f'add {cs.subject_id} to this target (include = ["{cs.subject_id}"])'
     when = "" if late else " before then"
     return f"no pin for the self-signed {cs.subject_name} is known to this catalog yet: update rotator{when}"
 
@@ -234,14 +250,31 @@ def _distrust_findings(
             continue
         when = f" on {root.public_trust_date}" if root.public_trust_date else ""
         if entry.owner_id is not None:
-            out.append(Finding(ERROR, target, (
-                f"{root.id} ({root.name}) was added by rotator as {entry.label}; the public trust programs removed it"
-                f"{when} and a host-wide store no longer carries it: the next sync removes it")))
+            out.append(
+                Finding(
+                    ERROR,
+                    target,
+                    (
+                        f"{root.id} ({root.name}) was added by rotator as {entry.label}; the public "
+                        f"trust programs removed it"
+                        f"{when} and a host-wide store no longer carries it: the next sync removes it"
+                    ),
+                )
+            )
         else:
-            out.append(Finding(WARNING, target, (
-                f"{root.id} ({root.name}) is here as {entry.label}, not added by rotator (left as it is); the public "
-                f"trust programs removed it{when}, yet every program using this store trusts it: if only some clients "
-                "need it, remove it here and give them their own bundle")))
+            out.append(
+                Finding(
+                    WARNING,
+                    target,
+                    (
+                        f"{root.id} ({root.name}) is here as {entry.label}, not added by rotator (left "
+                        f"as it is); the public "
+                        f"trust programs removed it{when}, yet every program using this store trusts it: "
+                        f"if only some clients "
+                        "need it, remove it here and give them their own bundle"
+                    ),
+                )
+            )
     return out
 
 
@@ -251,15 +284,23 @@ def _catalog_findings(record: CheckRecord | None) -> list[Finding]:
         return []
     out = []
     if record.error:
-        out.append(Finding(WARNING, None, f"the last check of Azure's published CA list failed ({record.at}): "
-                                          f"{record.error}"))
+        out.append(
+            Finding(WARNING, None, f"the last check of Azure's published CA list failed ({record.at}): {record.error}")
+        )
     if record.differences:
         when = record.last_read or record.at
         first = "; ".join(message for _, message in record.differences[:3])
         more = f" (and {len(record.differences) - 3} more)" if len(record.differences) > 3 else ""
-        out.append(Finding(WARNING, None, (
-            f"Azure's published CA list differs from the catalog (read {when}): {first}{more}; "
-            "run rotator catalog check for details and proposals")))
+        out.append(
+            Finding(
+                WARNING,
+                None,
+                (
+                    f"Azure's published CA list differs from the catalog (read {when}): {first}{more}; "
+                    "run rotator catalog check for details and proposals"
+                ),
+            )
+        )
     return out
 
 
@@ -271,27 +312,63 @@ def _content_findings(
     for entry in entries:
         if entry.cert is None or not entry.cert.parseable:
             if entry.owner_id is None:
-                out.append(Finding(WARNING, target, (
-                    f"unreadable certificate at {entry.label}: not a certificate rotator can parse; "
-                    "kept exactly as it is")))
+                out.append(
+                    Finding(
+                        WARNING,
+                        target,
+                        (
+                            f"unreadable certificate at {entry.label}: not a certificate rotator can parse; "
+                            "kept exactly as it is"
+                        ),
+                    )
+                )
             continue
         cert = entry.cert
         if not cert.is_ca:
-            out.append(Finding(WARNING, target, (
-                f"server certificate {cert.common_name!r} at {entry.label} is pinned in a trust store; "
-                "Azure rotates these without notice: trust the roots instead")))
+            out.append(
+                Finding(
+                    WARNING,
+                    target,
+                    (
+                        f"server certificate {cert.common_name!r} at {entry.label} is pinned in a trust store; "
+                        "Azure rotates these without notice: trust the roots instead"
+                    ),
+                )
+            )
         elif cert.sha1 in intermediates:
-            out.append(Finding(WARNING, target, (
-                f"intermediate {cert.common_name!r} at {entry.label} is a published Azure intermediate "
-                f"({intermediates[cert.sha1]}, SHA-1 {cert.sha1}): remove it: Azure rotates intermediates "
-                "without notice; trust the roots instead")))
+            out.append(
+                Finding(
+                    WARNING,
+                    target,
+                    (
+                        f"intermediate {cert.common_name!r} at {entry.label} is a published Azure intermediate "
+                        f"({intermediates[cert.sha1]}, SHA-1 {cert.sha1}): remove it: Azure rotates intermediates "
+                        "without notice; trust the roots instead"
+                    ),
+                )
+            )
         elif not cert.is_self_issued:
-            out.append(Finding(WARNING, target, (
-                f"intermediate {cert.common_name!r} (issued by {cert.issuer}) at {entry.label} is pinned in a "
-                "trust store; Azure rotates intermediates without notice: trust the roots instead")))
+            out.append(
+                Finding(
+                    WARNING,
+                    target,
+                    (
+                        f"intermediate {cert.common_name!r} (issued by {cert.issuer}) at {entry.label} is pinned in a "
+                        "trust store; Azure rotates intermediates without notice: trust the roots instead"
+                    ),
+                )
+            )
         if cert.expired(at):
-            out.append(Finding(WARNING, target, (
-                f"expired certificate {cert.common_name!r} at {entry.label} (not after {cert.not_after:%Y-%m-%d})")))
+            out.append(
+                Finding(
+                    WARNING,
+                    target,
+                    (
+                        f"expired certificate {cert.common_name!r} at {entry.label} (not after "
+                        f"{cert.not_after:%Y-%m-%d})"
+                    ),
+                )
+            )
     return out
 
 

@@ -130,11 +130,13 @@ def _postgres_ssl_request(sock: socket.socket, endpoint: Endpoint, timeout: floa
         sock.sendall(_SSL_REQUEST)
         answer = sock.recv(1)
     except TimeoutError as exc:
-        raise ServerUnreachable(endpoint, "timeout", f"no answer to PostgreSQL's SSLRequest within {timeout:g}s") \
-            from exc
+        raise ServerUnreachable(
+            endpoint, "timeout", f"no answer to PostgreSQL's SSLRequest within {timeout:g}s"
+        ) from exc
     except OSError as exc:
-        raise ServerUnreachable(endpoint, "closed", f"connection lost during SSLRequest ({exc.strerror or exc})") \
-            from exc
+        raise ServerUnreachable(
+            endpoint, "closed", f"connection lost during SSLRequest ({exc.strerror or exc})"
+        ) from exc
     if answer == b"S":
         return
     if answer == b"N":
@@ -256,6 +258,7 @@ def _parse_chain(ders: Sequence[bytes], endpoint: Endpoint) -> tuple[Cert, ...]:
         try:
             certs.append(Cert.from_der(der))
         except NotACertificate as exc:
-            raise ServerUnreachable(endpoint, "handshake", f"the server sent an unparseable certificate ({exc})") \
-                from exc
+            raise ServerUnreachable(
+                endpoint, "handshake", f"the server sent an unparseable certificate ({exc})"
+            ) from exc
     return tuple(certs)

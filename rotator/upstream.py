@@ -188,9 +188,7 @@ def _row(cells: list[str], name_col: int, value_col: int, kind: str, where: str,
         raise ListUnreadable(f"{where}: no certificate authority name")
     parts = [p.strip() for p in _BREAK.split(cells[value_col]) if p.strip()]
     if len(parts) != 2:
-        raise ListUnreadable(
-            f"{where}: expected 'serial<br>SHA-1 thumbprint' for {name!r}, found {cells[value_col]!r}"
-        )
+        raise ListUnreadable(f"{where}: expected 'serial<br>SHA-1 thumbprint' for {name!r}, found {cells[value_col]!r}")
     serial_text = re.sub(r"[\s:`]", "", parts[0]).lower()
     sha1 = re.sub(r"[\s:`]", "", parts[1]).lower()
     serial = _SERIAL.match(serial_text)
@@ -251,29 +249,38 @@ def compare(published: PublishedList, roots: Sequence[tuple[Root, Cert | None]])
                 matched.add(root.id)
                 agreeing.append((root, row))
                 if cert is not None and cert.x509.serial_number != row.serial:
-                    differences.append(Difference(
-                        CHANGED_SERIAL,
-                        f"{root.id}: published with serial {row.serial_hex}, the catalog's certificate has "
-                        f"{cert.x509.serial_number:x} (same SHA-1 {row.sha1}; {published.source} line {row.line})",
-                        root.id, row,
-                    ))
+                    differences.append(
+                        Difference(
+                            CHANGED_SERIAL,
+                            f"{root.id}: published with serial {row.serial_hex}, the catalog's certificate has "
+                            f"{cert.x509.serial_number:x} (same SHA-1 {row.sha1}; {published.source} line {row.line})",
+                            root.id,
+                            row,
+                        )
+                    )
             continue
         same_name = by_name.get(_key(row.name))
         if same_name is not None:
             matched.add(same_name.id)
-            differences.append(Difference(
-                CHANGED_THUMBPRINT,
-                f"{same_name.id}: {row.name!r} is published with SHA-1 {row.sha1}, the catalog has "
-                f"{same_name.sha1 or 'another certificate'} (line {row.line})",
-                same_name.id, row,
-            ))
+            differences.append(
+                Difference(
+                    CHANGED_THUMBPRINT,
+                    f"{same_name.id}: {row.name!r} is published with SHA-1 {row.sha1}, the catalog has "
+                    f"{same_name.sha1 or 'another certificate'} (line {row.line})",
+                    same_name.id,
+                    row,
+                )
+            )
             continue
-        differences.append(Difference(
-            UNKNOWN_ROOT,
-            f"{row.name!r} is published as a root (serial {row.serial_hex}, SHA-1 {row.sha1}) "
-            f"but is not in the catalog (line {row.line})",
-            None, row,
-        ))
+        differences.append(
+            Difference(
+                UNKNOWN_ROOT,
+                f"{row.name!r} is published as a root (serial {row.serial_hex}, SHA-1 {row.sha1}) "
+                f"but is not in the catalog (line {row.line})",
+                None,
+                row,
+            )
+        )
     for root, _ in roots:
         if root.id in matched:
             continue
@@ -282,11 +289,14 @@ def compare(published: PublishedList, roots: Sequence[tuple[Root, Cert | None]])
         if root.status == RETIRED:
             notes.append(f"{root.id} is retired in the catalog and no longer published: as expected")
             continue
-        differences.append(Difference(
-            UNPUBLISHED_ROOT,
-            f"{root.id} ({root.name}) is in the catalog but no longer published as an Azure root",
-            root.id, None,
-        ))
+        differences.append(
+            Difference(
+                UNPUBLISHED_ROOT,
+                f"{root.id} ({root.name}) is in the catalog but no longer published as an Azure root",
+                root.id,
+                None,
+            )
+        )
     return Comparison(agreeing=tuple(agreeing), differences=tuple(differences), notes=tuple(notes))
 
 
@@ -307,8 +317,7 @@ def check(source: str, roots: Sequence[Root], obtain: ObtainSettings, download: 
     published = fetch(source, download)
     local, notes = local_copies(roots, obtain, download)
     comparison = compare(published, local)
-    return CheckResult(at=obtain.at, published=published, comparison=comparison,
-                       notes=(*notes, *comparison.notes))
+    return CheckResult(at=obtain.at, published=published, comparison=comparison, notes=(*notes, *comparison.notes))
 
 
 def local_copies(
@@ -316,11 +325,13 @@ def local_copies(
 ) -> tuple[list[tuple[Root, Cert | None]], list[str]]:
     """Each root with a verified copy: local first (cache, mirror directory, file, embedded); a custom
     root with none is downloaded from its own URLs and proven by its pin. Nothing is cached."""
-    offline = ObtainSettings(at=obtain.at, offline=True, cache_dir=obtain.cache_dir, mirror=obtain.mirror,
-                             max_bytes=obtain.max_bytes)
+    offline = ObtainSettings(
+        at=obtain.at, offline=True, cache_dir=obtain.cache_dir, mirror=obtain.mirror, max_bytes=obtain.max_bytes
+    )
     local = Obtainer(offline, downloader=None, write_cache=False)
-    online = Obtainer(replace(offline, offline=False, cache_dir=None), downloader=lambda: Downloader(download),
-                      write_cache=False)
+    online = Obtainer(
+        replace(offline, offline=False, cache_dir=None), downloader=lambda: Downloader(download), write_cache=False
+    )
     out: list[tuple[Root, Cert | None]] = []
     notes: list[str] = []
     try:

@@ -92,11 +92,13 @@ HOST_WIDE_OPTIONS = frozenset({"allow_distrusted"})
 SPEC_KEYS = {"profile": False, "include": True, "allow_distrusted": True}  # key -> takes a list
 
 KINDS: dict[str, Kind] = {
-    "pem": Kind("pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)",
-                writes=_parent_dir),
+    "pem": Kind(
+        "pem", _pem, summary="a PEM bundle file (libpq sslrootcert, curl --cacert, SSL_CERT_FILE)", writes=_parent_dir
+    ),
     "jks": Kind("jks", _jks, options=PASSWORD_OPTIONS, summary="a Java KeyStore file (JKS)", writes=_parent_dir),
-    "pkcs12": Kind("pkcs12", _pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store",
-                   writes=_parent_dir),
+    "pkcs12": Kind(
+        "pkcs12", _pkcs12, options=PASSWORD_OPTIONS, summary="a PKCS#12 Java trust store", writes=_parent_dir
+    ),
     "java-cacerts": Kind(
         "java-cacerts",
         _java_cacerts,
@@ -107,13 +109,16 @@ KINDS: dict[str, Kind] = {
         host_wide=True,
     ),
     "system": Kind(
-        "system", _system, needs_path=False,
+        "system",
+        _system,
+        needs_path=False,
         options=HOST_WIDE_OPTIONS | {"distro", "refresh", "refresh_timeout"},
         summary="the OS trust store: system (detected) or system:debian|rhel|suse|alpine|arch",
         host_wide=True,
     ),
     "pem-dir": Kind(
-        "pem-dir", _pem_dir,
+        "pem-dir",
+        _pem_dir,
         summary="an OpenSSL hash directory: one PEM per root plus <hash>.0 links (SSL_CERT_DIR, CApath)",
         writes=_own_dir,
     ),

@@ -62,8 +62,11 @@ class JavaKeystore:
 
     def _problem(self, problem: KeystoreProblem) -> StoreError:
         if problem.reason is Reason.PASSWORD:
-            how = "--storepass-env VAR or --storepass-file FILE" if self._where == "--target" else \
-                f"storepass_file, storepass_env or storepass_credential in {self._where}"
+            how = (
+                "--storepass-env VAR or --storepass-file FILE"
+                if self._where == "--target"
+                else f"storepass_file, storepass_env or storepass_credential in {self._where}"
+            )
             step = f"; check the password (from {self._password}) or give the right one with {how}"
         elif problem.reason is Reason.DAMAGED:
             step = "; restore it from a backup, or move it aside to let rotator create a new store"
@@ -148,13 +151,17 @@ class JavaKeystore:
 
 
 def build_jks(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
-    return [JavaKeystore("jks", target_path(spec), store_password(spec, ctx, None), new_format=Format.JKS,
-                         where=spec.where)]
+    return [
+        JavaKeystore("jks", target_path(spec), store_password(spec, ctx, None), new_format=Format.JKS, where=spec.where)
+    ]
 
 
 def build_pkcs12(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
-    return [JavaKeystore("pkcs12", target_path(spec), store_password(spec, ctx, None), new_format=Format.PKCS12,
-                         where=spec.where)]
+    return [
+        JavaKeystore(
+            "pkcs12", target_path(spec), store_password(spec, ctx, None), new_format=Format.PKCS12, where=spec.where
+        )
+    ]
 
 
 def _jvm_dirs(spec: TargetSpec) -> list[Path]:
@@ -179,11 +186,18 @@ def build_java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
             "set JAVA_HOME, or name the file with java-cacerts:PATH"
         )
     return [
-        JavaKeystore("java-cacerts", f.path, password, new_format=None, notes=(f"used by {f.describe()}",),
-                     where=spec.where)
+        JavaKeystore(
+            "java-cacerts", f.path, password, new_format=None, notes=(f"used by {f.describe()}",), where=spec.where
+        )
         for f in found.found
     ]
 
 
-__all__ = ["JAVA_CACERTS_OPTIONS", "PASSWORD_OPTIONS", "JavaKeystore", "build_java_cacerts", "build_jks",
-           "build_pkcs12"]
+__all__ = [
+    "JAVA_CACERTS_OPTIONS",
+    "PASSWORD_OPTIONS",
+    "JavaKeystore",
+    "build_java_cacerts",
+    "build_jks",
+    "build_pkcs12",
+]

@@ -35,6 +35,7 @@ def _pyjks() -> Any:
 
     return jks
 
+
 JKS_MAGIC = bytes.fromhex("feedfeed")
 JCEKS_MAGIC = bytes.fromhex("cececece")
 
@@ -203,9 +204,13 @@ class Pkcs12Keystore(Keystore):
         self._protection = protection
         untrusted = sum(1 for b in pfx.bags() if b.is_cert and not b.java_trusted) if pfx else 0
         self.notes = (
-            (f"{untrusted} certificate{'s' if untrusted != 1 else ''} without Java's trust attribute kept as "
-             f"{'they are' if untrusted != 1 else 'it is'} (Java does not trust {'them' if untrusted != 1 else 'it'})",)
-            if untrusted else ()
+            (
+                f"{untrusted} certificate{'s' if untrusted != 1 else ''} without Java's trust attribute kept as "
+                f"{'they are' if untrusted != 1 else 'it is'} (Java does not trust "
+                f"{'them' if untrusted != 1 else 'it'})",
+            )
+            if untrusted
+            else ()
         )
 
     @classmethod
@@ -236,11 +241,13 @@ class Pkcs12Keystore(Keystore):
             pfx = read_pfx(data, password)
         except BagProblem as exc:
             reason = Reason.DAMAGED if exc.damaged else Reason.UNSUPPORTED
-            raise KeystoreProblem(reason, f"{exc}; rotator only rewrites a store when it can keep every "
-                                          "other entry exactly as it is") from exc
+            raise KeystoreProblem(
+                reason, f"{exc}; rotator only rewrites a store when it can keep every other entry exactly as it is"
+            ) from exc
         except (DerError, IndexError, ValueError) as exc:
-            raise KeystoreProblem(Reason.DAMAGED, f"it is damaged or truncated ({exc or 'unexpected structure'})") \
-                from exc
+            raise KeystoreProblem(
+                Reason.DAMAGED, f"it is damaged or truncated ({exc or 'unexpected structure'})"
+            ) from exc
         for bag in pfx.bags():
             if not bag.is_cert:
                 what = BAG_NAMES.get(bag.type_oid, f"an entry of type {bag.type_oid}")
@@ -256,8 +263,11 @@ class Pkcs12Keystore(Keystore):
         # to it (keytool does not list them), so they do not make a root present either.
         if self._pfx is None:
             return []
-        return [TrustedCert(alias=b.alias, der=b.der) for b in self._pfx.bags()
-                if b.is_cert and b.java_trusted and b.der is not None]
+        return [
+            TrustedCert(alias=b.alias, der=b.der)
+            for b in self._pfx.bags()
+            if b.is_cert and b.java_trusted and b.der is not None
+        ]
 
     def _serialize(self, certs: list[pkcs12.PKCS12Certificate]) -> bytes:
         """A whole new file holding ``certs``, protected as this store is."""
@@ -366,4 +376,3 @@ def load(data: bytes, password: str) -> Keystore:
 
 def new(fmt: Format, password: str) -> Keystore:
     return JksKeystore.new(password) if fmt is Format.JKS else Pkcs12Keystore.new(password)
-

@@ -54,8 +54,11 @@ def store_password(spec: TargetSpec, ctx: StoreContext, default: str | None) -> 
         raise ConfigError(f"{spec.where}: {keys} both set; give the store password one way only")
     if not given:
         if default is None:
-            how = "pass --storepass-env VAR or --storepass-file FILE" if spec.where == "--target" else \
-                "add storepass_file, storepass_env or storepass_credential to it"
+            how = (
+                "pass --storepass-env VAR or --storepass-file FILE"
+                if spec.where == "--target"
+                else "add storepass_file, storepass_env or storepass_credential to it"
+            )
             raise ConfigError(f"{spec.where}: {spec.kind}:{spec.path or ''} needs its store password: {how}")
         return StorePassword(default, f"the default {spec.kind} password" if default else "the empty password")
     key, value = given[0]
@@ -68,8 +71,10 @@ def store_password(spec: TargetSpec, ctx: StoreContext, default: str | None) -> 
     if key == "storepass_env":
         secret = ctx.getenv(value)
         if secret is None:
-            raise ConfigError(f"{where}: environment variable {value} is not set; export it or use "
-                              f"{'--storepass-file' if cli else 'storepass_file'}")
+            raise ConfigError(
+                f"{where}: environment variable {value} is not set; export it or use "
+                f"{'--storepass-file' if cli else 'storepass_file'}"
+            )
         return StorePassword(secret, _named(spec, key, value))
     if "/" in value or value in (".", ".."):
         raise ConfigError(f"{where}: {value!r} is not a credential name (no slashes)")

@@ -119,11 +119,15 @@ class PemDir:
         scan = self._scan() or _Scan(entries=(), linked=frozenset())
         plan = make_plan(self.name, StoreContents(entries=scan.entries), wanted)
         # A rotator file without its hash link is invisible to OpenSSL: write it and link it.
-        unlinked = [(a, label) for a, label in plan.keep
-                    if ownership.owner(label, OWNED_SUFFIXES) and label not in scan.linked]
+        unlinked = [
+            (a, label) for a, label in plan.keep if ownership.owner(label, OWNED_SUFFIXES) and label not in scan.linked
+        ]
         if unlinked:
-            plan = replace(plan, add=plan.add + tuple(a for a, _ in unlinked),
-                           keep=tuple(k for k in plan.keep if k not in unlinked))
+            plan = replace(
+                plan,
+                add=plan.add + tuple(a for a, _ in unlinked),
+                keep=tuple(k for k in plan.keep if k not in unlinked),
+            )
         if not plan.changes:
             return plan  # the hints are said when the directory changes, not on every no-op run
         notes = (
@@ -187,8 +191,9 @@ class PemDir:
 
     def verify(self, wanted: Sequence[Anchor]) -> None:
         scan = self._scan() or _Scan(entries=(), linked=frozenset())
-        have = {e.cert.sha256 for e in scan.entries
-                if e.cert is not None and (e.owner_id is None or e.label in scan.linked)}
+        have = {
+            e.cert.sha256 for e in scan.entries if e.cert is not None and (e.owner_id is None or e.label in scan.linked)
+        }
         missing = [a.root_id for a in wanted if a.cert.sha256 not in have]
         if missing:
             raise StoreError(

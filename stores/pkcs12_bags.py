@@ -345,15 +345,25 @@ def read_pfx(data: bytes, password: str) -> Pfx:
             scheme = encrypted[1]
             if len(encrypted) < 3 or encrypted[2].tag not in (0x80, 0xA0):
                 raise DerError("an encrypted container has no content")
-            body = encrypted[2].value if encrypted[2].tag == 0x80 else b"".join(
-                _octets(p) for p in encrypted[2].children())
+            body = (
+                encrypted[2].value
+                if encrypted[2].tag == 0x80
+                else b"".join(_octets(p) for p in encrypted[2].children())
+            )
             plain = _decrypt(_cipher(scheme, chosen, utf8), body)
             bags = tuple(_read_bag(b) for b in read_exact(plain).children())
             containers.append(Container(raw=info.raw, bags=bags, scheme=scheme))
         else:
             raise BagProblem(f"it holds a container of type {kind} rotator cannot read")
-    return Pfx(version=parts[0].raw, containers=tuple(containers), mac_digest=digest, mac_iterations=iterations,
-               mac_salt_length=salt_length, password=chosen, password_utf8=utf8)
+    return Pfx(
+        version=parts[0].raw,
+        containers=tuple(containers),
+        mac_digest=digest,
+        mac_iterations=iterations,
+        mac_salt_length=salt_length,
+        password=chosen,
+        password_utf8=utf8,
+    )
 
 
 def _explicit(tag: int, raw: bytes) -> bytes:
@@ -376,8 +386,9 @@ def _container_bytes(container: Container, pfx: Pfx) -> bytes:
     if container.scheme is None:
         return sequence(_oid_data(), _explicit(0xA0, _octet_string(safe_contents)))
     ciphertext = _encrypt(_cipher(container.scheme, pfx.password, pfx.password_utf8), safe_contents)
-    encrypted_content_info = sequence(_oid_data(), container.scheme.raw, b"\x80" + encode_length(len(ciphertext))
-                                      + ciphertext)
+    encrypted_content_info = sequence(
+        _oid_data(), container.scheme.raw, b"\x80" + encode_length(len(ciphertext)) + ciphertext
+    )
     encrypted_data = sequence(_integer(0), encrypted_content_info)
     return sequence(_OID_ENCRYPTED_DATA_DER, _explicit(0xA0, encrypted_data))
 
@@ -409,8 +420,7 @@ def rewrite(pfx: Pfx, remove: set[str], add: list[Bag]) -> bytes:
         containers.append(replace(container, bags=kept, changed=len(kept) != len(container.bags)))
     if add:
         # Appended to the last container that holds certificates, so they get its protection.
-        last = max((n for n, c in enumerate(containers) if any(b.is_cert for b in c.bags) or c.scheme),
-                   default=None)
+        last = max((n for n, c in enumerate(containers) if any(b.is_cert for b in c.bags) or c.scheme), default=None)
         if last is None:
             containers.append(Container(raw=b"", bags=tuple(add), changed=True))
         else:
@@ -421,8 +431,7 @@ def rewrite(pfx: Pfx, remove: set[str], add: list[Bag]) -> bytes:
     if pfx.mac_digest is None:
         return sequence(pfx.version, auth_info)
     salt = os.urandom(pfx.mac_salt_length)
-    key = pkcs12_kdf(pfx.mac_digest, pfx.password, salt, 3, pfx.mac_iterations,
-                     hashlib.new(pfx.mac_digest).digest_size)
+    key = pkcs12_kdf(pfx.mac_digest, pfx.password, salt, 3, pfx.mac_iterations, hashlib.new(pfx.mac_digest).digest_size)
     mac = hmac.new(key, auth_safe, pfx.mac_digest).digest()
     digest_info = sequence(sequence(_MAC_DIGEST_DER[pfx.mac_digest], b"\x05\x00"), _octet_string(mac))
     mac_data = sequence(digest_info, _octet_string(salt), _integer(pfx.mac_iterations))

@@ -72,8 +72,12 @@ def build(spec: TargetSpec, ctx: StoreContext) -> SystemStore:
     if mode == "chroot" and not ctx.sysroot:
         raise ConfigError(f"{spec.where}.refresh: 'chroot' needs --sysroot DIR (the image tree to chroot into)")
     timeout = spec.option("refresh_timeout", DEFAULT_TIMEOUT)
-    if (isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or not math.isfinite(timeout)
-            or not 0 < timeout <= MAX_TIMEOUT):
+    if (
+        isinstance(timeout, bool)
+        or not isinstance(timeout, (int, float))
+        or not math.isfinite(timeout)
+        or not 0 < timeout <= MAX_TIMEOUT
+    ):
         raise ConfigError(
             f"{spec.where}.refresh_timeout: expected a positive number of seconds no greater than {MAX_TIMEOUT:g}"
         )
@@ -95,8 +99,9 @@ def build(spec: TargetSpec, ctx: StoreContext) -> SystemStore:
                 f"directories exists; name it: system:{names}"
             )
         distro = found
-    return SystemStore(distro, root=root, sysroot=bool(ctx.sysroot), mode=mode, timeout=float(timeout),
-                       environ=dict(ctx.environ))
+    return SystemStore(
+        distro, root=root, sysroot=bool(ctx.sysroot), mode=mode, timeout=float(timeout), environ=dict(ctx.environ)
+    )
 
 
 def _opt_str(spec: TargetSpec, key: str) -> str | None:
@@ -117,8 +122,16 @@ class Refresh:
 class SystemStore:
     kind = "system"
 
-    def __init__(self, distro: Distro, *, root: Path, sysroot: bool = False, mode: str = "auto",
-                 timeout: float = DEFAULT_TIMEOUT, environ: dict[str, str] | None = None) -> None:
+    def __init__(
+        self,
+        distro: Distro,
+        *,
+        root: Path,
+        sysroot: bool = False,
+        mode: str = "auto",
+        timeout: float = DEFAULT_TIMEOUT,
+        environ: dict[str, str] | None = None,
+    ) -> None:
         self.distro = distro
         self.root = root
         self.sysroot = sysroot
@@ -197,8 +210,10 @@ class SystemStore:
         where = f"{self.bundle} does not exist" if in_bundle is None else f"{self.bundle} lacks {', '.join(lacking)}"
         command = shlex.join(self.distro.refresh)
         inside = " inside the image" if self.sysroot else ""
-        return (f"{where}: the anchors are written but the bundle was not refreshed; clients do not trust them "
-                f"until `{command}` runs{inside}",)
+        return (
+            f"{where}: the anchors are written but the bundle was not refreshed; clients do not trust them "
+            f"until `{command}` runs{inside}",
+        )
 
     def bundle_fingerprints(self) -> set[str] | None:
         data = read_optional(self.bundle, "consolidated bundle")
@@ -254,14 +269,15 @@ class SystemStore:
         if not self.sysroot or self.mode == "host":
             argv = base
             if self.sysroot:
-                argv = base + tuple(x for flag, path in self.distro.path_flags
-                                    for x in (flag, str(under(self.root, path))))
+                argv = base + tuple(
+                    x for flag, path in self.distro.path_flags for x in (flag, str(under(self.root, path)))
+                )
             return Refresh(argv, f"refresh: `{shlex.join(argv)}` runs after the anchors change")
         in_image = self._image_has(base[0])
         if self.mode == "chroot" and not in_image:
             raise StoreError(
                 f"{self.name}: refresh = chroot, but {self.root} holds no {base[0]}; install the distribution's "
-                "ca-certificates package in the image first, or use refresh = \"auto\" to be told what to run"
+                'ca-certificates package in the image first, or use refresh = "auto" to be told what to run'
             )
         if self.mode == "chroot" or (in_image and _is_root()):
             argv = ("chroot", str(self.root), *base)
@@ -297,18 +313,27 @@ class SystemStore:
             in_java = set(java.values()) if java is not None else None
             lacking = [(a, label) for a, label in plan.keep if in_bundle is None or a.cert.sha256 not in in_bundle]
             if lacking:
-                where = f"{self.distro.bundle} does not exist" if in_bundle is None else \
-                    f"{self.distro.bundle} lacks {', '.join(a.root_id for a, _ in lacking)}"
+                where = (
+                    f"{self.distro.bundle} does not exist"
+                    if in_bundle is None
+                    else f"{self.distro.bundle} lacks {', '.join(a.root_id for a, _ in lacking)}"
+                )
                 notes.append(f"{where}: rewriting the anchors and refreshing")
-            java_lacking = [k for k in plan.keep if k not in lacking and in_java is not None
-                            and k[0].cert.sha256 not in in_java]
+            java_lacking = [
+                k for k in plan.keep if k not in lacking and in_java is not None and k[0].cert.sha256 not in in_java
+            ]
             if java_lacking:
-                notes.append(f"the Java cacerts {self.distro.java_cacerts} lacks "
-                             f"{', '.join(a.root_id for a, _ in java_lacking)}: rewriting the anchors and refreshing")
+                notes.append(
+                    f"the Java cacerts {self.distro.java_cacerts} lacks "
+                    f"{', '.join(a.root_id for a, _ in java_lacking)}: rewriting the anchors and refreshing"
+                )
             lacking += java_lacking
             if lacking:
-                plan = replace(plan, add=plan.add + tuple(a for a, _ in lacking),
-                               keep=tuple(k for k in plan.keep if k not in lacking))
+                plan = replace(
+                    plan,
+                    add=plan.add + tuple(a for a, _ in lacking),
+                    keep=tuple(k for k in plan.keep if k not in lacking),
+                )
                 refresh = self.refresh_for(fresh=self._needs_fresh(plan))
             stale = self._stale_java_aliases(java, wanted)
             if stale:
@@ -345,7 +370,7 @@ class SystemStore:
 
     def apply(self, plan: Plan) -> None:
         self._refreshed = False
-        java_removals = [e.label[len(JAVA_LABEL):] for e in plan.remove if e.label.startswith(JAVA_LABEL)]
+        java_removals = [e.label[len(JAVA_LABEL) :] for e in plan.remove if e.label.startswith(JAVA_LABEL)]
         plan = replace(plan, remove=tuple(e for e in plan.remove if not e.label.startswith(JAVA_LABEL)))
         self._apply_anchors(plan)
         if java_removals:
@@ -424,7 +449,7 @@ class SystemStore:
         if executable is None:
             raise _CommandMissing(
                 f"{self.name}: refresh command {argv[0]!r} not found (PATH={search}); install the "
-                f"distribution's ca-certificates package, or use refresh = \"none\" and run `{command}` yourself"
+                f'distribution\'s ca-certificates package, or use refresh = "none" and run `{command}` yourself'
             )
         try:
             returncode, output = _run_bounded([executable, *argv[1:]], env=env, timeout=self.timeout)
@@ -464,7 +489,7 @@ class SystemStore:
         if stale:
             raise StoreError(
                 f"{self.name}: the Java cacerts {self.java_cacerts} still holds "
-                f"{', '.join(e.label[len(JAVA_LABEL):] for e in stale)} after removing them; run sync again"
+                f"{', '.join(e.label[len(JAVA_LABEL) :] for e in stale)} after removing them; run sync again"
             )
         if not self._refreshed:
             return
@@ -505,8 +530,14 @@ def _run_bounded(argv: Sequence[str], *, env: dict[str, str], timeout: float) ->
     (parent-death signal), and on a timeout or an interrupt its whole process tree is killed, so
     a grandchild holding the pipe open cannot make the wait unbounded.
     """
-    with subprocess.Popen(list(argv), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                          env=env, preexec_fn=_die_with_parent()) as proc:
+    with subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=env,
+        preexec_fn=_die_with_parent(),
+    ) as proc:
         try:
             output, _ = proc.communicate(timeout=timeout)
         except subprocess.TimeoutExpired as exc:
@@ -591,4 +622,3 @@ def _tail(output: bytes) -> str:
     if len(text) > OUTPUT_LIMIT:
         text = "..." + text[-OUTPUT_LIMIT:]
     return f"; output:\n{text}"
-

@@ -34,8 +34,19 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
-    for var in ("ROTATOR_CONFIG", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "SSL_CERT_FILE", "NOTIFY_SOCKET",
-                "CREDENTIALS_DIRECTORY", "JAVA_HOME", "https_proxy", "HTTPS_PROXY", "http_proxy", "HTTP_PROXY"):
+    for var in (
+        "ROTATOR_CONFIG",
+        "REQUESTS_CA_BUNDLE",
+        "CURL_CA_BUNDLE",
+        "SSL_CERT_FILE",
+        "NOTIFY_SOCKET",
+        "CREDENTIALS_DIRECTORY",
+        "JAVA_HOME",
+        "https_proxy",
+        "HTTPS_PROXY",
+        "http_proxy",
+        "HTTP_PROXY",
+    ):
         monkeypatch.delenv(var, raising=False)
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     return home
@@ -75,8 +86,13 @@ def run(cache_dir: Path, state_dir: Path) -> object:
 
 def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
     """Run ``python -m rotator`` as a real process (exit codes and output as a user sees them)."""
-    proc = subprocess.run([sys.executable, "-m", "rotator", *args], capture_output=True, text=True,
-                          env=env if env is not None else dict(os.environ), timeout=timeout)
+    proc = subprocess.run(
+        [sys.executable, "-m", "rotator", *args],
+        capture_output=True,
+        text=True,
+        env=env if env is not None else dict(os.environ),
+        timeout=timeout,
+    )
     return Run(proc.returncode, proc.stdout, proc.stderr)
 
 

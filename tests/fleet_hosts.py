@@ -97,13 +97,21 @@ class Fleet:
         overrides = overrides or {}
         lines = ["[fleet]"]
         for name, root in self.roots.items():
-            values = dict(self.hostvars.get(name, {}), ansible_host=str(root),
-                          ansible_connection="community.general.chroot", **overrides.get(name, {}))
+            values = dict(
+                self.hostvars.get(name, {}),
+                ansible_host=str(root),
+                ansible_connection="community.general.chroot",
+                **overrides.get(name, {}),
+            )
             lines.append(name + "".join(f" {k}={json.dumps(v)}" for k, v in values.items()))
         if unreachable:
-            values = dict(self.hostvars.get(unreachable, {}), ansible_connection="ssh", ansible_host="127.0.0.1",
-                          ansible_port=str(closed_port()),
-                          ansible_ssh_common_args="-o ConnectTimeout=5 -o StrictHostKeyChecking=no")
+            values = dict(
+                self.hostvars.get(unreachable, {}),
+                ansible_connection="ssh",
+                ansible_host="127.0.0.1",
+                ansible_port=str(closed_port()),
+                ansible_ssh_common_args="-o ConnectTimeout=5 -o StrictHostKeyChecking=no",
+            )
             lines.append(unreachable + "".join(f" {k}={json.dumps(v)}" for k, v in values.items()))
         lines += ["", "[fleet:vars]", "ansible_python_interpreter=/usr/bin/python3", ""]
         path = self.base / f"inventory-{len(list(self.base.glob('inventory-*')))}.ini"
@@ -112,25 +120,34 @@ class Fleet:
 
     def env(self, callback: str = "ansible.posix.json") -> dict[str, str]:
         env = {k: v for k, v in os.environ.items() if not k.startswith("ANSIBLE_")}
-        env.update({
-            "PATH": f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-            "HOME": str(self.base / "home"),
-            "ANSIBLE_HOME": str(self.base / "ansible-home"),
-            "ANSIBLE_LOCAL_TEMP": str(self.base / "ansible-tmp"),
-            "ANSIBLE_COLLECTIONS_PATH": str(self.base / "collections"),
-            "ANSIBLE_STDOUT_CALLBACK": callback,
-            "ANSIBLE_PIPELINING": "1",
-            "ANSIBLE_NOCOLOR": "1",
-            "ANSIBLE_RETRY_FILES_ENABLED": "0",
-            "ANSIBLE_FORKS": "5",
-        })
+        env.update(
+            {
+                "PATH": f"{BIN}:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
+                "HOME": str(self.base / "home"),
+                "ANSIBLE_HOME": str(self.base / "ansible-home"),
+                "ANSIBLE_LOCAL_TEMP": str(self.base / "ansible-tmp"),
+                "ANSIBLE_COLLECTIONS_PATH": str(self.base / "collections"),
+                "ANSIBLE_STDOUT_CALLBACK": callback,
+                "ANSIBLE_PIPELINING": "1",
+                "ANSIBLE_NOCOLOR": "1",
+                "ANSIBLE_RETRY_FILES_ENABLED": "0",
+                "ANSIBLE_FORKS": "5",
+            }
+        )
         return env
 
-    def playbook(self, playbook: str | Path, *args: str, inventory: Path | None = None,
-                 callback: str = "ansible.posix.json", timeout: float = 600) -> Play:
+    def playbook(
+        self,
+        playbook: str | Path,
+        *args: str,
+        inventory: Path | None = None,
+        callback: str = "ansible.posix.json",
+        timeout: float = 600,
+    ) -> Play:
         argv = [str(BIN / "ansible-playbook"), "-i", str(inventory or self.inventory()), str(playbook), *args]
-        proc = subprocess.run(argv, capture_output=True, text=True, env=self.env(callback), timeout=timeout,
-                              cwd=self.base)
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env=self.env(callback), timeout=timeout, cwd=self.base
+        )
         doc = None
         if callback.endswith("json"):
             start = proc.stdout.find("{")
@@ -164,18 +181,32 @@ def make_fleet(base: Path, names: tuple[str, ...]) -> Fleet:
     (base / "home").mkdir()
     built = base / "collection-build"
     env = Fleet(base, roots).env()
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "build", str(COLLECTION), "--output-path",
-                    str(built)], check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "build", str(COLLECTION), "--output-path", str(built)],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     tarball = next(built.glob("rotator-fleet-*.tar.gz"))
-    subprocess.run([str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p",
-                    str(base / "collections")], check=True, capture_output=True, env=env, timeout=120)
+    subprocess.run(
+        [str(BIN / "ansible-galaxy"), "collection", "install", str(tarball), "-p", str(base / "collections")],
+        check=True,
+        capture_output=True,
+        env=env,
+        timeout=120,
+    )
     return Fleet(base, roots)
 
 
 def build_wheels(dest: Path) -> Path:
     """rotator and its dependencies as wheels, as docs/service.md says for hosts without a package index."""
-    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(dest),
-                    str(REPO)], check=True, capture_output=True, timeout=600)
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "-q", "--disable-pip-version-check", "-w", str(dest), str(REPO)],
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
     return dest
 
 
@@ -186,9 +217,14 @@ def remove_fleet(fleet: Fleet) -> None:
         proc.wait(timeout=300)
 
 
-def in_host(fleet: Fleet, host: str, *argv: str, env: dict[str, str] | None = None,
-            timeout: float = 120) -> subprocess.CompletedProcess[str]:
+def in_host(
+    fleet: Fleet, host: str, *argv: str, env: dict[str, str] | None = None, timeout: float = 120
+) -> subprocess.CompletedProcess[str]:
     """Run a command inside a host, as the chroot connection does."""
-    return subprocess.run(["chroot", str(fleet.roots[host]), *argv], capture_output=True, text=True,
-                          env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-                               **(env or {})}, timeout=timeout)
+    return subprocess.run(
+        ["chroot", str(fleet.roots[host]), *argv],
+        capture_output=True,
+        text=True,
+        env={"PATH": "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", **(env or {})},
+        timeout=timeout,
+    )

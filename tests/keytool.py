@@ -28,8 +28,9 @@ class KeytoolEntry:
     sha256: str  # lower-case hex, no colons
 
 
-def keytool(*args: str, password: str | None = None, stdin: str = "", check: bool = True,
-            timeout: float = 60) -> subprocess.CompletedProcess[str]:
+def keytool(
+    *args: str, password: str | None = None, stdin: str = "", check: bool = True, timeout: float = 60
+) -> subprocess.CompletedProcess[str]:
     env = dict(os.environ)
     argv = [KEYTOOL, *args]
     if password is not None:
@@ -70,10 +71,25 @@ def copy_to_pkcs12(source: Path, source_password: str, dest: Path, dest_password
     env = dict(os.environ)
     env.update({f"ROTATOR_TEST_{k}": v for k, v in env_names.items()})
     proc = subprocess.run(
-        [KEYTOOL, "-importkeystore", "-noprompt", "-srckeystore", str(source), "-srcstorepass:env",
-         "ROTATOR_TEST_SRC", "-destkeystore", str(dest), "-deststoretype", "PKCS12", "-deststorepass:env",
-         "ROTATOR_TEST_DST"],
-        capture_output=True, text=True, env=env, timeout=120,
+        [
+            KEYTOOL,
+            "-importkeystore",
+            "-noprompt",
+            "-srckeystore",
+            str(source),
+            "-srcstorepass:env",
+            "ROTATOR_TEST_SRC",
+            "-destkeystore",
+            str(dest),
+            "-deststoretype",
+            "PKCS12",
+            "-deststorepass:env",
+            "ROTATOR_TEST_DST",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
 
@@ -117,5 +133,10 @@ def java_client(port: int, store: Path, storetype: str, password: str | None) ->
     env.pop("TRUSTSTORE_PASSWORD", None)
     if password is not None:
         env["TRUSTSTORE_PASSWORD"] = password
-    return subprocess.run([JAVA, str(TLS_CLIENT), "127.0.0.1", str(port), str(store), storetype],
-                          capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [JAVA, str(TLS_CLIENT), "127.0.0.1", str(port), str(store), storetype],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+    )

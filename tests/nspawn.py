@@ -32,8 +32,7 @@ def ensure_image(timeout: float = 1200) -> Path:
     """The cached image, built first when the cache lacks it."""
     if not IMAGE.is_file():
         CACHE_DIR.mkdir(parents=True, exist_ok=True)
-        subprocess.run(["bash", str(BUILD_SCRIPT), str(IMAGE)], check=True, timeout=timeout,
-                       stdout=subprocess.DEVNULL)
+        subprocess.run(["bash", str(BUILD_SCRIPT), str(IMAGE)], check=True, timeout=timeout, stdout=subprocess.DEVNULL)
     return IMAGE
 
 
@@ -73,9 +72,21 @@ class Container:
         subprocess.run(["tar", "-C", str(self.rootfs), "-xf", str(self.image)], check=True, timeout=300)
         with self.boot_log.open("wb") as log:
             self.proc = subprocess.Popen(
-                ["systemd-nspawn", "-D", str(self.rootfs), "-M", self.name, "--register=no", "--keep-unit",
-                 "--console=pipe", "-b"],
-                stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [
+                    "systemd-nspawn",
+                    "-D",
+                    str(self.rootfs),
+                    "-M",
+                    self.name,
+                    "--register=no",
+                    "--keep-unit",
+                    "--console=pipe",
+                    "-b",
+                ],
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
             )
         deadline = time.monotonic() + timeout
         while self.leader is None:
@@ -92,15 +103,30 @@ class Container:
             time.sleep(0.5)
         raise RuntimeError(f"systemd in the container did not finish booting ({state!r})")
 
-    def run(self, argv: list[str] | str, *, check: bool = True, timeout: float = 120,
-            input: str | None = None) -> subprocess.CompletedProcess[str]:
+    def run(
+        self, argv: list[str] | str, *, check: bool = True, timeout: float = 120, input: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run a command inside (a string runs through sh -c); output captured as text."""
         assert self.leader is not None, "boot the container first"
         command = ["sh", "-c", argv] if isinstance(argv, str) else argv
         result = subprocess.run(
-            ["nsenter", "-t", str(self.leader), "-a", "--", "env", "-i", f"PATH={INSIDE_PATH}", "LANG=C.UTF-8",
-             "HOME=/root", *command],
-            input=input, capture_output=True, text=True, timeout=timeout,
+            [
+                "nsenter",
+                "-t",
+                str(self.leader),
+                "-a",
+                "--",
+                "env",
+                "-i",
+                f"PATH={INSIDE_PATH}",
+                "LANG=C.UTF-8",
+                "HOME=/root",
+                *command,
+            ],
+            input=input,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
         )
         if check and result.returncode != 0:
             raise AssertionError(
@@ -132,8 +158,11 @@ class Container:
     def remove(self) -> None:
         # nspawn unmounts what it mounted when it exits; anything still mounted below the tree
         # (a crashed run) is unmounted before removing, so rm never walks into a mount.
-        mounts = [line.split()[1] for line in Path("/proc/self/mounts").read_text().splitlines()
-                  if line.split()[1].startswith(str(self.rootfs))]
+        mounts = [
+            line.split()[1]
+            for line in Path("/proc/self/mounts").read_text().splitlines()
+            if line.split()[1].startswith(str(self.rootfs))
+        ]
         for mount in sorted(mounts, reverse=True):
             subprocess.run(["umount", "-l", mount], check=False, timeout=30)
         subprocess.run(["rm", "-rf", "--one-file-system", str(self.workdir)], check=False, timeout=120)

@@ -47,23 +47,39 @@ class Issued:
 
 
 def _name(cn: str) -> x509.Name:
-    return x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, "rotator tests"),
-                      x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    return x509.Name(
+        [x509.NameAttribute(NameOID.ORGANIZATION_NAME, "rotator tests"), x509.NameAttribute(NameOID.COMMON_NAME, cn)]
+    )
 
 
-def make_root(cn: str = "Test Root", *, days: int = 3650, not_before: dt.datetime | None = None,
-              ca: bool = True) -> Issued:
+def make_root(
+    cn: str = "Test Root", *, days: int = 3650, not_before: dt.datetime | None = None, ca: bool = True
+) -> Issued:
     key = ec.generate_private_key(ec.SECP256R1())
     start = not_before or NOW - dt.timedelta(days=1)
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn)).issuer_name(_name(cn)).public_key(key.public_key())
+        .subject_name(_name(cn))
+        .issuer_name(_name(cn))
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(start).not_valid_after(start + dt.timedelta(days=days))
+        .not_valid_before(start)
+        .not_valid_after(start + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=ca, crl_sign=ca, content_commitment=False,
-                                     key_encipherment=False, data_encipherment=False, key_agreement=False,
-                                     encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=ca,
+                crl_sign=ca,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
     )
     return Issued(builder.sign(key, hashes.SHA256()), key)
@@ -73,21 +89,40 @@ def make_intermediate(issuer: Issued, cn: str = "Test Intermediate", *, days: in
     key = ec.generate_private_key(ec.SECP256R1())
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn)).issuer_name(issuer.cert.subject).public_key(key.public_key())
+        .subject_name(_name(cn))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=days))
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
 
 
-def make_leaf(issuer: Issued, hostnames: tuple[str, ...] = ("localhost",), *, ips: tuple[str, ...] = ("127.0.0.1",),
-              days: int = 90) -> Issued:
+def make_leaf(
+    issuer: Issued,
+    hostnames: tuple[str, ...] = ("localhost",),
+    *,
+    ips: tuple[str, ...] = ("127.0.0.1",),
+    days: int = 90,
+) -> Issued:
     import ipaddress
 
     key = ec.generate_private_key(ec.SECP256R1())
@@ -95,15 +130,29 @@ def make_leaf(issuer: Issued, hostnames: tuple[str, ...] = ("localhost",), *, ip
     san += [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(hostnames[0])).issuer_name(issuer.cert.subject).public_key(key.public_key())
+        .subject_name(_name(hostnames[0]))
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=days))
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=days))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName(san), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=False, crl_sign=False,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=True, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=False,
+                crl_sign=False,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=True,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
@@ -135,5 +184,6 @@ def make_rotation(label: str, old_root_cn: str = "Old Root", new_root_cn: str = 
     old_ca = make_intermediate(old_root, f"{label} Old Intermediate")
     new_root = make_root(f"{label} {new_root_cn}")
     new_ca = make_intermediate(new_root, f"{label} New Intermediate")
-    return Rotation(old_root, old_ca, make_leaf(old_ca, ("localhost",)), new_root, new_ca,
-                    make_leaf(new_ca, ("localhost",)))
+    return Rotation(
+        old_root, old_ca, make_leaf(old_ca, ("localhost",)), new_root, new_ca, make_leaf(new_ca, ("localhost",))
+    )

@@ -53,9 +53,19 @@ def ensure_service_user() -> str | None:
         pwd.getpwnam(SERVICE_USER)
     except KeyError:
         subprocess.run(
-            ["useradd", "--system", "--no-create-home", "--home-dir", "/nonexistent",
-             "--shell", "/usr/sbin/nologin", SERVICE_USER],
-            check=True, capture_output=True, timeout=TIMEOUT,
+            [
+                "useradd",
+                "--system",
+                "--no-create-home",
+                "--home-dir",
+                "/nonexistent",
+                "--shell",
+                "/usr/sbin/nologin",
+                SERVICE_USER,
+            ],
+            check=True,
+            capture_output=True,
+            timeout=TIMEOUT,
         )
     return SERVICE_USER
 
@@ -100,11 +110,11 @@ class PostgresServer:
         return ["runuser", "-u", self.user, "--", *argv]
 
     def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-        proc = subprocess.run(self._as_user(argv), capture_output=True, text=True, timeout=TIMEOUT + 15,
-                              cwd=self.base)
+        proc = subprocess.run(self._as_user(argv), capture_output=True, text=True, timeout=TIMEOUT + 15, cwd=self.base)
         if check and proc.returncode != 0:
-            raise RuntimeError(f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}\n"
-                               f"{self.log_text()}")
+            raise RuntimeError(
+                f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}\n{self.log_text()}"
+            )
         return proc
 
     def _own(self, *paths: Path) -> None:
@@ -123,8 +133,17 @@ class PostgresServer:
     # -- the cluster
 
     def init(self, chain: Sequence[Issued] | None = None, key: Issued | None = None) -> None:
-        self._run(str(PG_BIN / "initdb"), "-D", str(self.data), "-U", "postgres", "--auth=trust",
-                  "--no-sync", "--encoding=UTF8", "--locale=C")
+        self._run(
+            str(PG_BIN / "initdb"),
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "--no-sync",
+            "--encoding=UTF8",
+            "--locale=C",
+        )
         if chain is not None and key is not None:
             self.install_chain(chain, key)
         settings = {
@@ -142,9 +161,7 @@ class PostgresServer:
             conf.write("\n# rotator tests\n")
             conf.writelines(f"{k} = {v}\n" for k, v in settings.items())
         (self.data / "pg_hba.conf").write_text(
-            "local all all trust\n"
-            "hostssl all all 127.0.0.1/32 trust\n"
-            "hostnossl all all 127.0.0.1/32 reject\n"
+            "local all all trust\nhostssl all all 127.0.0.1/32 trust\nhostnossl all all 127.0.0.1/32 reject\n"
         )
 
     def install_chain(self, chain: Sequence[Issued], key: Issued) -> None:
@@ -163,8 +180,7 @@ class PostgresServer:
         cert_tmp.replace(self.data / "server.crt")
 
     def start(self) -> None:
-        self._run(str(PG_BIN / "pg_ctl"), "start", "-D", str(self.data), "-l", str(self.log),
-                  "-w", "-t", str(TIMEOUT))
+        self._run(str(PG_BIN / "pg_ctl"), "start", "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(TIMEOUT))
         self.running = True
 
     def reload(self) -> None:
@@ -179,8 +195,18 @@ class PostgresServer:
 
     def stop(self) -> None:
         if self.running:
-            self._run(str(PG_BIN / "pg_ctl"), "stop", "-D", str(self.data), "-m", "fast", "-w", "-t", str(TIMEOUT),
-                      check=False)
+            self._run(
+                str(PG_BIN / "pg_ctl"),
+                "stop",
+                "-D",
+                str(self.data),
+                "-m",
+                "fast",
+                "-w",
+                "-t",
+                str(TIMEOUT),
+                check=False,
+            )
             self.running = False
 
     def destroy(self) -> None:
@@ -191,8 +217,9 @@ class PostgresServer:
 
 
 @contextlib.contextmanager
-def postgres_server(chain: Sequence[Issued] | None = None, key: Issued | None = None,
-                    *, ssl: bool = True) -> Iterator[PostgresServer]:
+def postgres_server(
+    chain: Sequence[Issued] | None = None, key: Issued | None = None, *, ssl: bool = True
+) -> Iterator[PostgresServer]:
     reason = available()
     if reason:
         pytest.skip(reason)
@@ -220,5 +247,6 @@ def postgres() -> Iterator[Callable[..., PostgresServer]]:
 def psql(conninfo: str, sql: str = "select 1", timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
     """Run psql (as the current user: a client may be root) with a bounded connect."""
     env = dict(os.environ, PGCONNECT_TIMEOUT="10")
-    return subprocess.run(["psql", conninfo, "-X", "-A", "-t", "-c", sql], capture_output=True, text=True,
-                          timeout=timeout, env=env)
+    return subprocess.run(
+        ["psql", conninfo, "-X", "-A", "-t", "-c", sql], capture_output=True, text=True, timeout=timeout, env=env
+    )

@@ -33,11 +33,16 @@ def debian_tree(root: Path, *, packaged: int = 3) -> list[str]:
 
 def redirect_flags(root: Path) -> list[str]:
     return [
-        "--certsconf", str(root / "etc/ca-certificates.conf"),
-        "--certsdir", str(root / "usr/share/ca-certificates"),
-        "--localcertsdir", str(root / "usr/local/share/ca-certificates"),
-        "--etccertsdir", str(root / "etc/ssl/certs"),
-        "--hooksdir", str(root / "etc/ca-certificates/update.d"),
+        "--certsconf",
+        str(root / "etc/ca-certificates.conf"),
+        "--certsdir",
+        str(root / "usr/share/ca-certificates"),
+        "--localcertsdir",
+        str(root / "usr/local/share/ca-certificates"),
+        "--etccertsdir",
+        str(root / "etc/ssl/certs"),
+        "--hooksdir",
+        str(root / "etc/ca-certificates/update.d"),
     ]
 
 
@@ -56,8 +61,9 @@ def counting_wrapper(bindir: Path, log: Path) -> Path:
     )
 
 
-def recording_stand_in(bindir: Path, name: str, log: Path, anchors: Path, bundle: Path, *,
-                       exit_code: int = 0, sleep: float = 0) -> Path:
+def recording_stand_in(
+    bindir: Path, name: str, log: Path, anchors: Path, bundle: Path, *, exit_code: int = 0, sleep: float = 0
+) -> Path:
     """A stand-in refresh command: records its argv, then (on success) concatenates the anchor
     files into the bundle, which is what the real command's output amounts to for our checks."""
     body = f'echo "$*" >> {shlex.quote(str(log))}\n'
@@ -66,8 +72,10 @@ def recording_stand_in(bindir: Path, name: str, log: Path, anchors: Path, bundle
     if exit_code:
         body += f'echo "stand-in {name}: cannot write the bundle" >&2\nexit {exit_code}\n'
     else:
-        body += (f"mkdir -p {shlex.quote(str(bundle.parent))}\n"
-                 f"cat {shlex.quote(str(anchors))}/* > {shlex.quote(str(bundle))}\n")
+        body += (
+            f"mkdir -p {shlex.quote(str(bundle.parent))}\n"
+            f"cat {shlex.quote(str(anchors))}/* > {shlex.quote(str(bundle))}\n"
+        )
     return write_script(bindir / name, body)
 
 
@@ -80,14 +88,25 @@ def openssl_verify(capath: Path, leaf: Path, untrusted: Path | None = None) -> s
     argv = ["openssl", "verify", "-no-CAfile", "-no-CAstore", "-CApath", str(capath)]
     if untrusted is not None:
         argv += ["-untrusted", str(untrusted)]
-    return subprocess.run([*argv, str(leaf)], capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "SSL_CERT_DIR": "/nonexistent", "SSL_CERT_FILE": "/nonexistent"})
+    return subprocess.run(
+        [*argv, str(leaf)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "SSL_CERT_DIR": "/nonexistent", "SSL_CERT_FILE": "/nonexistent"},
+    )
 
 
 def config_with_root(path: Path, root_pem: Path, sha256: str, *, include: bool = True, target: str = "") -> Path:
     """A config that adds ``test-root`` (a custom root from a file) and optional target tables."""
-    lines = ['include = ["test-root"]' if include else "",
-             "[[roots]]", 'id = "test-root"', f'sha256 = "{sha256}"', f'file = "{root_pem}"',
-             'name = "rotator test root"', target]
+    lines = [
+        'include = ["test-root"]' if include else "",
+        "[[roots]]",
+        'id = "test-root"',
+        f'sha256 = "{sha256}"',
+        f'file = "{root_pem}"',
+        'name = "rotator test root"',
+        target,
+    ]
     path.write_text("\n".join(lines) + "\n")
     return path

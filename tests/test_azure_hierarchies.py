@@ -29,8 +29,9 @@ PW = "changeit"
 DEBIAN_G1 = "debian:digicert_global_root_ca.pem"
 
 needs_update_ca = pytest.mark.skipif(not UPDATE_CA_CERTIFICATES.exists(), reason="Debian's ca-certificates missing")
-needs_keytool = pytest.mark.skipif(not Path(kt.KEYTOOL).exists() or not kt.MACHINE_CACERTS.is_file(),
-                                   reason="a JDK with a cacerts file is required")
+needs_keytool = pytest.mark.skipif(
+    not Path(kt.KEYTOOL).exists() or not kt.MACHINE_CACERTS.is_file(), reason="a JDK with a cacerts file is required"
+)
 
 
 def openssl_verify(cafile: Path, cert: Path, untrusted: Path | None = None) -> subprocess.CompletedProcess[str]:
@@ -38,8 +39,13 @@ def openssl_verify(cafile: Path, cert: Path, untrusted: Path | None = None) -> s
     argv = ["openssl", "verify", "-no-CApath", "-no-CAstore", "-CAfile", str(cafile)]
     if untrusted is not None:
         argv += ["-untrusted", str(untrusted)]
-    return subprocess.run([*argv, str(cert)], capture_output=True, text=True, timeout=30,
-                          env={**os.environ, "SSL_CERT_DIR": "/nonexistent", "SSL_CERT_FILE": "/nonexistent"})
+    return subprocess.run(
+        [*argv, str(cert)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+        env={**os.environ, "SSL_CERT_DIR": "/nonexistent", "SSL_CERT_FILE": "/nonexistent"},
+    )
 
 
 def fps(path: Path) -> set[str]:
@@ -60,8 +66,9 @@ def test_new_chain_verifies_to_the_new_root_and_through_the_cross_sign_to_g2(tmp
     stores = {}
     for name, profile in (("all", "azure-all"), ("minimal", "azure-minimal"), ("ms2017", "ms-2017-only")):
         stores[name] = tmp_path / f"{name}.pem"
-        result = run("sync", "--offline", "--config", str(config), "--profile", profile,
-                     "--target", f"pem:{stores[name]}")
+        result = run(
+            "sync", "--offline", "--config", str(config), "--profile", profile, "--target", f"pem:{stores[name]}"
+        )
         assert result.code == 0, result.err
     assert MS_TLS.sha256 in fps(stores["all"]) and MS_TLS.sha256 not in fps(stores["minimal"])
 
@@ -102,8 +109,13 @@ def test_status_reports_the_cross_sign_deadline_and_at_rehearses_it(tmp_path: Pa
     doc = json.loads(now.out)
     reach = {t["target"]: {h["root"]: h for h in t["hierarchies"]} for t in doc["targets"]}
     assert reach[f"pem:{minimal}"]["microsoft-tls-rsa-root-g2"] == {
-        "root": "microsoft-tls-rsa-root-g2", "name": "Microsoft TLS RSA Root G2", "path": "cross-sign",
-        "anchor": "digicert-global-root-g2", "cross_sign": CATALOG.cross_signs[0].sha256, "until": "2029-06-19"}
+        "root": "microsoft-tls-rsa-root-g2",
+        "name": "Microsoft TLS RSA Root G2",
+        "path": "cross-sign",
+        "anchor": "digicert-global-root-g2",
+        "cross_sign": CATALOG.cross_signs[0].sha256,
+        "until": "2029-06-19",
+    }
     assert reach[f"pem:{full}"]["microsoft-tls-rsa-root-g2"]["path"] == "direct"
     assert reach[f"pem:{full}"]["microsoft-tls-rsa-root-g2"]["until"] == "2040-04-10"
     assert reach[f"pem:{minimal}"]["microsoft-tls-ecc-root-g2"]["path"] == "none"  # no G3 in azure-minimal
@@ -113,10 +125,12 @@ def test_status_reports_the_cross_sign_deadline_and_at_rehearses_it(tmp_path: Pa
     assert "add microsoft-tls-rsa-root-g2" in events[0]["what"]
 
     text = run("status", "--config", str(config))
-    assert (f"2029-06-19  microsoft-tls-rsa-root-g2: pem:{minimal} reaches Microsoft TLS RSA Root G2 only "
-            "through the digicert-global-root-g2 cross-sign, which expires: add microsoft-tls-rsa-root-g2") in text.out
+    assert (
+        f"2029-06-19  microsoft-tls-rsa-root-g2: pem:{minimal} reaches Microsoft TLS RSA Root G2 only "
+        "through the digicert-global-root-g2 cross-sign, which expires: add microsoft-tls-rsa-root-g2"
+    ) in text.out
     lines = text.out.splitlines()
-    section = lines[lines.index("cross-signed hierarchies (how each target anchors them):"):]
+    section = lines[lines.index("cross-signed hierarchies (how each target anchors them):") :]
     at = section.index(f"  pem:{full}")
     direct = "    Microsoft TLS RSA Root G2: directly (microsoft-tls-rsa-root-g2, until 2040-04-10)"
     assert direct in section[at + 1 : at + 3]
@@ -133,8 +147,9 @@ def test_status_reports_the_cross_sign_deadline_and_at_rehearses_it(tmp_path: Pa
     assert reach[f"pem:{minimal}"]["microsoft-tls-rsa-root-g2"]["path"] == "cross-sign"
     # a warning window reaching the deadline turns the status red before it
     warned = run("status", "--json", "--config", str(config), "--at", "2029-06-01", "--warn-days", "30")
-    assert any(f["target"] == f"pem:{minimal}" and "18 days left" in f["message"]
-               for f in json.loads(warned.out)["findings"])
+    assert any(
+        f["target"] == f"pem:{minimal}" and "18 days left" in f["message"] for f in json.loads(warned.out)["findings"]
+    )
 
 
 # ------------------------------------------------------------------ scopes
@@ -162,12 +177,15 @@ def test_target_profile_and_include_fall_back_to_the_global_selection(tmp_path: 
     assert fps(cli) == {G2.sha256, sha["microsoft-rsa-root-2017"], G1.sha256}
 
 
-@pytest.mark.parametrize("args, message", [
-    (["--target", "pem:{d}/a.pem,allow_distrusted=digicert-global-root-ca"], "allow_distrusted is for host-wide"),
-    (["--target", "pem:{d}/a.pem,include=no-such-root"], "unknown root id 'no-such-root'"),
-    (["--target", "pem:{d}/a.pem,profile=nope"], "unknown profile 'nope'"),
-    (["--target", "pem:{d}/a.pem,proflie=azure-all"], "unknown option 'proflie'"),
-])
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--target", "pem:{d}/a.pem,allow_distrusted=digicert-global-root-ca"], "allow_distrusted is for host-wide"),
+        (["--target", "pem:{d}/a.pem,include=no-such-root"], "unknown root id 'no-such-root'"),
+        (["--target", "pem:{d}/a.pem,profile=nope"], "unknown profile 'nope'"),
+        (["--target", "pem:{d}/a.pem,proflie=azure-all"], "unknown option 'proflie'"),
+    ],
+)
 def test_bad_scope_options_are_usage_errors(tmp_path: Path, run, args: list[str], message: str) -> None:
     result = run("sync", "--offline", *[a.format(d=tmp_path) for a in args])
     assert result.code == 2
@@ -175,8 +193,9 @@ def test_bad_scope_options_are_usage_errors(tmp_path: Path, run, args: list[str]
     assert not (tmp_path / "a.pem").exists()
 
 
-def scoped_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, allow: bool, profile: str = "azure-legacy"
-                ) -> tuple[Path, Path, Path, Path]:
+def scoped_host(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, allow: bool, profile: str = "azure-legacy"
+) -> tuple[Path, Path, Path, Path]:
     """A redirected Debian tree, a copy of the machine's JDK cacerts, an app bundle, one config."""
     image = tmp_path / "image"
     if not image.exists():
@@ -199,7 +218,8 @@ def scoped_host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, *, allow: bool,
 @needs_update_ca
 @needs_keytool
 def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
-        tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     image, cacerts, app, config = scoped_host(tmp_path, monkeypatch, allow=False)
     anchors = image / "usr/local/share/ca-certificates"
     bundle = image / "etc/ssl/certs/ca-certificates.crt"
@@ -218,15 +238,19 @@ def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
     assert (anchors / "rotator-microsoft-tls-rsa-root-g2.crt").exists()
     assert G1.sha256 not in fps(bundle) and MS_TLS.sha256 in fps(bundle)
     system_name = f"system:debian (sysroot {image})"
-    assert (f"  skipped digicert-global-root-ca: DigiCert Global Root CA: the public trust programs removed it on "
-            f"2026-04-15, and {system_name} serves every program on this host") in first.out
+    assert (
+        f"  skipped digicert-global-root-ca: DigiCert Global Root CA: the public trust programs removed it on "
+        f"2026-04-15, and {system_name} serves every program on this host"
+    ) in first.out
     assert 'include = ["digicert-global-root-ca"]' in first.out and "allow_distrusted" in first.out
     # the JDK cacerts copy: keytool lists no rotator G1; the distribution's own G1 is reported and kept
     listing = kt.by_alias(cacerts, PW)
     assert "rotator-digicert-global-root-ca" not in listing and listing[DEBIAN_G1][1] == G1.sha256
     assert listing["rotator-microsoft-tls-rsa-root-g2"] == ("trustedCertEntry", MS_TLS.sha256)
-    assert f"  left digicert-global-root-ca: DigiCert Global Root CA is here as {DEBIAN_G1}, not added by " \
-           "rotator, so it is left as it is" in first.out
+    assert (
+        f"  left digicert-global-root-ca: DigiCert Global Root CA is here as {DEBIAN_G1}, not added by "
+        "rotator, so it is left as it is" in first.out
+    )
 
     # allowed explicitly: G1 goes in, under rotator's names
     image, cacerts, app, config = scoped_host(tmp_path, monkeypatch, allow=True)
@@ -242,8 +266,10 @@ def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
     assert removed.code == 0, removed.err
     assert not (anchors / "rotator-digicert-global-root-ca.crt").exists()
     assert G1.sha256 not in fps(bundle)
-    assert ("  removed digicert-global-root-ca (as rotator-digicert-global-root-ca.crt): DigiCert Global Root CA, "
-            "which rotator had added: the public trust programs removed it on 2026-04-15") in removed.out
+    assert (
+        "  removed digicert-global-root-ca (as rotator-digicert-global-root-ca.crt): DigiCert Global Root CA, "
+        "which rotator had added: the public trust programs removed it on 2026-04-15"
+    ) in removed.out
     assert any("--fresh" in c for c in calls(tmp_path / "refresh.log"))
     assert G1.sha256 in fps(app)  # the application bundle keeps it
     assert run(*sync).out.count("up to date") == 3
@@ -253,7 +279,8 @@ def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
 @needs_update_ca
 @needs_keytool
 def test_g1_rotator_added_earlier_leaves_host_wide_stores_foreign_g1_stays(
-        tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A host synced by a rotator whose default profile still held G1: rotator-owned G1 everywhere."""
     image, cacerts, app, config = scoped_host(tmp_path, monkeypatch, allow=True)
     anchors = image / "usr/local/share/ca-certificates"
@@ -271,8 +298,9 @@ def test_g1_rotator_added_earlier_leaves_host_wide_stores_foreign_g1_stays(
     assert status.code == 1
     findings = json.loads(status.out)["findings"]
     assert any(f["severity"] == "error" and "the next sync removes it" in f["message"] for f in findings)
-    assert any(f["severity"] == "warning" and "as corp-needs-g1.crt, not added by rotator" in f["message"]
-               for f in findings)
+    assert any(
+        f["severity"] == "warning" and "as corp-needs-g1.crt, not added by rotator" in f["message"] for f in findings
+    )
 
     result = run(*sync)
     assert result.code == 0, result.err
@@ -287,8 +315,9 @@ def test_g1_rotator_added_earlier_leaves_host_wide_stores_foreign_g1_stays(
     assert "is no longer selected for" in result.out and 'profile = "azure-legacy"' in result.out
     after = run("status", "--json", "--config", str(config), "--sysroot", str(image))
     assert after.code == 0, after.out  # the foreign G1 is a warning, not a failure
-    assert [f["severity"] for f in json.loads(after.out)["findings"] if "digicert-global-root-ca" in f["message"]
-            ] == ["warning"]
+    assert [f["severity"] for f in json.loads(after.out)["findings"] if "digicert-global-root-ca" in f["message"]] == [
+        "warning"
+    ]
 
 
 def test_status_table_shows_withheld_and_json_lists_it(tmp_path: Path, run) -> None:
@@ -320,8 +349,10 @@ def test_cross_signs_are_never_written_as_anchors(tmp_path: Path, run) -> None:
 def test_mirror_holds_what_every_target_selects(tmp_path: Path, run) -> None:
     """An air-gapped host syncing from the mirror needs the roots of every target's own profile too."""
     config = tmp_path / "rotator.toml"
-    config.write_text(f'profile = "azure-minimal"\n[[targets]]\nkind = "pem"\npath = "{tmp_path / "a.pem"}"\n'
-                      'profile = "azure-legacy"\n')
+    config.write_text(
+        f'profile = "azure-minimal"\n[[targets]]\nkind = "pem"\npath = "{tmp_path / "a.pem"}"\n'
+        'profile = "azure-legacy"\n'
+    )
     mirror = tmp_path / "mirror"
     assert run("mirror", "--offline", "--config", str(config), str(mirror)).code == 0
     assert {p.stem for p in mirror.iterdir()} == set(CATALOG.profiles["azure-legacy"])

@@ -28,8 +28,7 @@ ROOT = make_root("Bounded Time Root")
 
 # After a 503 retried past the deadline, urllib3 can leave one socket for the garbage collector to
 # close. It is collected after each test here, so its ResourceWarning cannot land on a later test.
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning",
-                                        "ignore::pytest.PytestUnraisableExceptionWarning")
+pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 
 
 @pytest.fixture(autouse=True)
@@ -39,19 +38,23 @@ def _collect_sockets() -> Iterator[None]:
 
 
 def _downloader(https: HttpsServer, **overrides: float) -> Downloader:
-    settings = DownloadSettings(ca_bundle=https.ca_file, connect_timeout=2, read_timeout=1.5, total_timeout=2,
-                                retries=2)
+    settings = DownloadSettings(
+        ca_bundle=https.ca_file, connect_timeout=2, read_timeout=1.5, total_timeout=2, retries=2
+    )
     for key, value in overrides.items():
         settings = DownloadSettings(**{**settings.__dict__, key: value})
     return Downloader(settings)
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("reply, what", [
-    (Reply(body=ROOT.der, drip_seconds=0.25, drip_headers=False), "slow-drip body under a Content-Length"),
-    (Reply(body=ROOT.der, drip_seconds=0.25), "headers sent a byte at a time"),
-    (Reply(status=503, body=b"busy", headers={"Retry-After": "1000"}), "503 with Retry-After: 1000"),
-])
+@pytest.mark.parametrize(
+    "reply, what",
+    [
+        (Reply(body=ROOT.der, drip_seconds=0.25, drip_headers=False), "slow-drip body under a Content-Length"),
+        (Reply(body=ROOT.der, drip_seconds=0.25), "headers sent a byte at a time"),
+        (Reply(status=503, body=b"busy", headers={"Retry-After": "1000"}), "503 with Retry-After: 1000"),
+    ],
+)
 def test_hostile_download_fails_within_its_deadline(https: HttpsServer, reply: Reply, what: str) -> None:
     url = https.serve("/hostile", reply)
     downloader = _downloader(https)
@@ -93,6 +96,7 @@ def test_a_served_copy_within_the_deadline_still_arrives(https: HttpsServer) -> 
 
 # -- special files where rotator reads files ------------------------------------------------------
 
+
 def _env(tmp_path: Path) -> dict[str, str]:
     env = dict(os.environ)
     env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "xc"), XDG_STATE_HOME=str(tmp_path / "xs"))
@@ -115,9 +119,22 @@ def test_a_fifo_is_never_opened_for_reading(tmp_path: Path, where: str) -> None:
     }[where]
     config.write_text("")
     os.mkfifo(fifo)
-    result = run_process("sync", "--offline", "--config", str(config), "--cache-dir", str(cache), "--mirror",
-                         str(mirror), "--state-dir", str(state), "--target", f"pem:{target}",
-                         env=_env(tmp_path), timeout=60)
+    result = run_process(
+        "sync",
+        "--offline",
+        "--config",
+        str(config),
+        "--cache-dir",
+        str(cache),
+        "--mirror",
+        str(mirror),
+        "--state-dir",
+        str(state),
+        "--target",
+        f"pem:{target}",
+        env=_env(tmp_path),
+        timeout=60,
+    )
     if where in ("cache", "mirror"):
         # Another source (the embedded copy) is used; the FIFO is named in a warning.
         assert result.code == 0, result.err
@@ -130,6 +147,7 @@ def test_a_fifo_is_never_opened_for_reading(tmp_path: Path, where: str) -> None:
 
 
 # -- refresh commands on interrupt ----------------------------------------------------------------
+
 
 @pytest.mark.slow
 def test_refresh_command_dies_with_an_interrupted_run(tmp_path: Path) -> None:
@@ -145,19 +163,38 @@ def test_refresh_command_dies_with_an_interrupted_run(tmp_path: Path) -> None:
     bin_dir.mkdir()
     pid_file = tmp_path / "refresh.pid"
     script = bin_dir / "update-ca-certificates"
-    script.write_text(textwrap.dedent(f"""\
+    script.write_text(
+        textwrap.dedent(f"""\
         #!/bin/sh
         echo $$ > {pid_file}
         exec sleep 300
-        """))
+        """)
+    )
     script.chmod(0o755)
     config = tmp_path / "rotator.toml"
     config.write_text('[[targets]]\nkind = "system"\ndistro = "debian"\nrefresh = "host"\nrefresh_timeout = 600\n')
     env = _env(tmp_path)
     env["PATH"] = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
-    proc = subprocess.Popen([sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "--config",
-                             str(config), "--sysroot", str(sysroot), "--state-dir", str(tmp_path / "state")],
-                            env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rotator",
+            "sync",
+            "--offline",
+            "--no-cache",
+            "--config",
+            str(config),
+            "--sysroot",
+            str(sysroot),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:
@@ -191,9 +228,25 @@ def test_refresh_command_dies_when_the_run_is_killed(tmp_path: Path) -> None:
     config.write_text('[[targets]]\nkind = "system"\ndistro = "debian"\nrefresh = "host"\nrefresh_timeout = 600\n')
     env = _env(tmp_path)
     env["PATH"] = f"{bin_dir}:{env.get('PATH', '/usr/bin:/bin')}"
-    proc = subprocess.Popen([sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "--config",
-                             str(config), "--sysroot", str(sysroot), "--state-dir", str(tmp_path / "state")],
-                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    proc = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "rotator",
+            "sync",
+            "--offline",
+            "--no-cache",
+            "--config",
+            str(config),
+            "--sysroot",
+            str(sysroot),
+            "--state-dir",
+            str(tmp_path / "state"),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         deadline = time.monotonic() + 60
         while not (pid_file.exists() and pid_file.read_text().strip()) and time.monotonic() < deadline:

@@ -32,8 +32,13 @@ def test_embedded_copy_matches_pin_subject_and_expiry(root) -> None:
 def test_openssl_agrees_with_the_pin(root, tmp_path: Path) -> None:
     pem = tmp_path / "root.pem"
     pem.write_bytes(root.embedded_bytes())
-    out = subprocess.run(["openssl", "x509", "-in", str(pem), "-noout", "-fingerprint", "-sha256"],
-                         capture_output=True, text=True, check=True, timeout=30).stdout
+    out = subprocess.run(
+        ["openssl", "x509", "-in", str(pem), "-noout", "-fingerprint", "-sha256"],
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=30,
+    ).stdout
     assert out.split("=", 1)[1].strip().replace(":", "").lower() == root.sha256
 
 
@@ -46,7 +51,10 @@ def test_profiles() -> None:
     assert [p for p, ids in BUILTIN_PROFILES.items() if "digicert-global-root-ca" in ids] == ["azure-legacy"]
     assert list(BUILTIN_PROFILES["azure-legacy"]) == [*current, "digicert-global-root-ca"]
     assert set(BUILTIN_PROFILES["azure-postgresql"]) == {
-        "digicert-global-root-g2", "microsoft-rsa-root-2017", "microsoft-tls-rsa-root-g2"}
+        "digicert-global-root-g2",
+        "microsoft-rsa-root-2017",
+        "microsoft-tls-rsa-root-g2",
+    }
     assert BUILTIN_PROFILES["azure-mysql"] == BUILTIN_PROFILES["azure-postgresql"]
     assert set(BUILTIN_PROFILES["azure-minimal"]) == {"digicert-global-root-g2", "microsoft-rsa-root-2017"}
     assert all(CATALOG.purpose(p) != "defined in the configuration" for p in BUILTIN_PROFILES)
@@ -112,9 +120,14 @@ def test_catalog_command_lists_roots_and_profiles(run) -> None:
     assert by_id["digicert-global-root-g2"]["sha256"] == CATALOG.roots["digicert-global-root-g2"].sha256
     assert "azure-postgresql" in doc["profiles"]
     assert by_id["digicert-global-root-ca"]["public_trust"] == {
-        "status": "removed", "date": "2026-04-15", "note": CATALOG.roots["digicert-global-root-ca"].public_trust_note}
+        "status": "removed",
+        "date": "2026-04-15",
+        "note": CATALOG.roots["digicert-global-root-ca"].public_trust_note,
+    }
     assert {c["subject"]: c["issuer"] for c in doc["cross_signs"]} == {
-        "microsoft-tls-rsa-root-g2": "digicert-global-root-g2", "microsoft-tls-ecc-root-g2": "digicert-global-root-g3"}
+        "microsoft-tls-rsa-root-g2": "digicert-global-root-g2",
+        "microsoft-tls-ecc-root-g2": "digicert-global-root-g3",
+    }
     assert "G1" in doc["profile_purposes"]["azure-legacy"]
     text = run("catalog")
     assert text.code == 0 and "digicert-global-root-g2" in text.out and "azure-minimal" in text.out

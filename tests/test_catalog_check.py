@@ -58,8 +58,19 @@ def serve_page(https: HttpsServer, text: str) -> str:
 
 def check(run, https: HttpsServer, tmp_path: Path, page: str, *extra: str, config: Path | None = None):
     url = serve_page(https, page)
-    return run("catalog", "check", "--source", url, "--download-ca-bundle", str(https.ca_file),
-               "--config", str(config or config_for(tmp_path)), "--state-dir", str(tmp_path / "state"), *extra)
+    return run(
+        "catalog",
+        "check",
+        "--source",
+        url,
+        "--download-ca-bundle",
+        str(https.ca_file),
+        "--config",
+        str(config or config_for(tmp_path)),
+        "--state-dir",
+        str(tmp_path / "state"),
+        *extra,
+    )
 
 
 def row(name: str, url: str, serial: str, sha1: str, br: str = "<br>") -> str:
@@ -109,8 +120,18 @@ def test_the_result_is_kept_for_status_and_the_daemon(tmp_path: Path, https: Htt
     assert record.intermediates["b5ee89e77326ab2bf1775bd99c19a28947ff8184"] == "Microsoft TLS RSA Root G2"
     # a later failure keeps what the last read learnt, and says it failed
     https.serve(PAGE_PATH, Reply(status=404))
-    failed = run("catalog", "check", "--source", https.url(PAGE_PATH), "--download-ca-bundle", str(https.ca_file),
-                 "--config", str(config_for(tmp_path)), "--state-dir", str(tmp_path / "state"))
+    failed = run(
+        "catalog",
+        "check",
+        "--source",
+        https.url(PAGE_PATH),
+        "--download-ca-bundle",
+        str(https.ca_file),
+        "--config",
+        str(config_for(tmp_path)),
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
     assert failed.code == 2 and "HTTP 404" in failed.err
     after = published.load(tmp_path / "state")
     assert after is not None and after.ok is None and "HTTP 404" in (after.error or "")
@@ -125,11 +146,15 @@ def test_the_result_is_kept_for_status_and_the_daemon(tmp_path: Path, https: Htt
     [
         (PAGE.replace("## Root Certificate Authorities", "## Roots we use"), "no table under a heading 'Root"),
         (PAGE.replace("## Subordinate Certificate Authorities", "## Intermediates"), "'Subordinate Certificate"),
-        ("<!DOCTYPE html><html><body><h2>Root Certificate Authorities</h2><table></table></body></html>",
-         "this looks like a web page"),
+        (
+            "<!DOCTYPE html><html><body><h2>Root Certificate Authorities</h2><table></table></body></html>",
+            "this looks like a web page",
+        ),
         (PAGE.replace("Serial Number<br>Thumbprint", "Serial Number", 1), "no 'Certificate Authority' and"),
-        (PAGE.replace("0x033af1e6a711a9a0bb2864b11d09fae5</br>", "0x033af1e6a711a9a0bb2864b11d09fae5 ", 1),
-         "expected 'serial<br>SHA-1 thumbprint' for 'DigiCert Global Root G2'"),
+        (
+            PAGE.replace("0x033af1e6a711a9a0bb2864b11d09fae5</br>", "0x033af1e6a711a9a0bb2864b11d09fae5 ", 1),
+            "expected 'serial<br>SHA-1 thumbprint' for 'DigiCert Global Root G2'",
+        ),
         (PAGE.replace("A8985D3A65E5E5C4B2D7D66D40C6DD2FB19C5436", "A8985D3A65E5", 1), "is not a SHA-1 thumbprint"),
         ("# Azure Certificate Authority details\n\nMoved.\n", "no table under a heading"),
     ],
@@ -161,8 +186,16 @@ def test_a_plain_http_source_is_refused(tmp_path: Path, run) -> None:
 def test_a_local_file_source(tmp_path: Path, run) -> None:
     page = tmp_path / "list.md"
     page.write_text(PAGE)
-    result = run("catalog", "check", "--source", str(page), "--config", str(config_for(tmp_path)),
-                 "--state-dir", str(tmp_path / "state"))
+    result = run(
+        "catalog",
+        "check",
+        "--source",
+        str(page),
+        "--config",
+        str(config_for(tmp_path)),
+        "--state-dir",
+        str(tmp_path / "state"),
+    )
     assert result.code == 0, result.out + result.err
     missing = run("catalog", "check", "--source", str(tmp_path / "nope.md"), "--state-dir", str(tmp_path / "state"))
     assert missing.code == 2 and "cannot read" in missing.err
@@ -172,8 +205,11 @@ def test_a_local_file_source(tmp_path: Path, run) -> None:
 
 
 def test_a_catalog_root_no_longer_published(tmp_path: Path, https: HttpsServer, run) -> None:
-    page = "\n".join(line for line in PAGE.splitlines() if "[DigiCert Global Root G3]" not in line
-                     and "[Baltimore CyberTrust Root]" not in line)
+    page = "\n".join(
+        line
+        for line in PAGE.splitlines()
+        if "[DigiCert Global Root G3]" not in line and "[Baltimore CyberTrust Root]" not in line
+    )
     result = check(run, https, tmp_path, page, "--json")
     assert result.code == 1
     doc = json.loads(result.out)
@@ -213,7 +249,7 @@ def test_a_published_unknown_root_is_proposed_and_the_entry_works(
     assert f"second channel bundle {bundle}: agrees: holds the same certificate" in result.out
     assert f'sha256 = "{new_root.sha256}"' in result.out
     assert "nothing was trusted" in result.out
-    entry = result.out[result.out.index("[[roots]]"):].split("\n\n")[0]
+    entry = result.out[result.out.index("[[roots]]") :].split("\n\n")[0]
     entry = "\n".join(line.strip() for line in entry.splitlines())
     doc = tomllib.loads(entry)
     assert doc["roots"][0]["id"] == "contoso-azure-root-2031" and doc["roots"][0]["urls"] == [url]
@@ -236,8 +272,9 @@ def test_no_proposal_when_the_download_does_not_match_the_published_row(
     assert result.code == 1
     proposal = json.loads(result.out)["proposals"][0]
     assert proposal["ok"] is False and proposal["entry"] is None
-    assert any(f"has SHA-1 {sha1_of(impostor)}, the list publishes {sha1_of(new_root)}" in p
-               for p in proposal["problems"])
+    assert any(
+        f"has SHA-1 {sha1_of(impostor)}, the list publishes {sha1_of(new_root)}" in p for p in proposal["problems"]
+    )
     assert any("has serial" in p for p in proposal["problems"])
     text = check(run, https, tmp_path, page)
     assert "no proposal for 'Contoso Azure Root 2031'" in text.out and "[[roots]]" not in text.out
@@ -308,10 +345,12 @@ def test_status_flags_a_published_azure_intermediate_in_a_managed_bundle(tmp_pat
     ocsp02 = (DATA / "microsoft-tls-g2-rsa-ca-ocsp-02.pem").read_bytes()
     bundle.write_bytes(embedded_pem("digicert-global-root-g2") + ocsp02)
     result = run("status", "--offline", "--profile", "azure-minimal", "--target", f"pem:{bundle}")
-    assert ("intermediate 'Microsoft TLS G2 RSA CA OCSP 02' at" in result.out
-            and "is a published Azure intermediate (Microsoft TLS G2 RSA CA OCSP 02, SHA-1 "
-            "f8a408b8fbeea077b75738658641be77154720eb): remove it: Azure rotates intermediates without notice"
-            in result.out), result.out
+    assert (
+        "intermediate 'Microsoft TLS G2 RSA CA OCSP 02' at" in result.out
+        and "is a published Azure intermediate (Microsoft TLS G2 RSA CA OCSP 02, SHA-1 "
+        "f8a408b8fbeea077b75738658641be77154720eb): remove it: Azure rotates intermediates without notice"
+        in result.out
+    ), result.out
 
 
 def test_an_intermediate_learnt_from_the_last_check_is_flagged_and_differences_show(
@@ -319,29 +358,44 @@ def test_an_intermediate_learnt_from_the_last_check_is_flagged_and_differences_s
 ) -> None:
     intermediate = make_intermediate(new_root, "Contoso TLS Issuing CA 09")
     bundle = tmp_path / "roots.pem"
-    bundle.write_bytes(embedded_pem("digicert-global-root-g2") + embedded_pem("microsoft-rsa-root-2017")
-                       + intermediate.pem)
+    bundle.write_bytes(
+        embedded_pem("digicert-global-root-g2") + embedded_pem("microsoft-rsa-root-2017") + intermediate.pem
+    )
     status = ("status", "--offline", "--profile", "azure-minimal", "--target", f"pem:{bundle}", "--json")
     before = json.loads(run(*status).out)
     assert not any("published Azure intermediate" in f["message"] for f in before["findings"])
     assert before["catalog_check"] is None
 
-    sub = row("Contoso TLS Issuing CA 09", "https://example.invalid/ca09.crt", serial_of(intermediate),
-              sha1_of(intermediate))
+    sub = row(
+        "Contoso TLS Issuing CA 09", "https://example.invalid/ca09.crt", serial_of(intermediate), sha1_of(intermediate)
+    )
     chains = "\n\n## Root Certificate Authority chains"
     page = PAGE.replace(chains, "\n" + sub + chains)
     page = "\n".join(line for line in page.splitlines() if "[DigiCert Global Root G3]" not in line)
     url = serve_page(https, page)
-    checked = run("catalog", "check", "--source", url, "--download-ca-bundle", str(https.ca_file),
-                  "--config", str(config_for(tmp_path)), "--state-dir", str(state_dir))
+    checked = run(
+        "catalog",
+        "check",
+        "--source",
+        url,
+        "--download-ca-bundle",
+        str(https.ca_file),
+        "--config",
+        str(config_for(tmp_path)),
+        "--state-dir",
+        str(state_dir),
+    )
     assert checked.code == 1, checked.out + checked.err
 
     after = json.loads(run(*status).out)
     messages = [f["message"] for f in after["findings"]]
-    assert any("'Contoso TLS Issuing CA 09'" in m and "published Azure intermediate" in m and "remove it" in m
-               for m in messages), messages
-    assert any("Azure's published CA list differs from the catalog" in m and "digicert-global-root-g3" in m
-               for m in messages)
+    assert any(
+        "'Contoso TLS Issuing CA 09'" in m and "published Azure intermediate" in m and "remove it" in m
+        for m in messages
+    ), messages
+    assert any(
+        "Azure's published CA list differs from the catalog" in m and "digicert-global-root-g3" in m for m in messages
+    )
     assert after["catalog_check"]["ok"] is False and after["compliant"] is True  # news, not non-compliance
     text = run(*status[:-1])
     assert "Azure's published CA list: DIFFERS from the catalog" in text.out
@@ -371,9 +425,20 @@ def _daemon(tmp_path: Path, https: HttpsServer, page: str, *extra: str, check: s
     url = serve_page(https, page)
     config = config_for(tmp_path, extra=f'[daemon]\ncatalog_check = "{check}"\ncatalog_source = "{url}"\n')
     config.write_text(config.read_text().replace("[download]", f'[download]\nca_bundle = "{https.ca_file}"'))
-    args = build_parser().parse_args(["daemon", "--config", str(config), "--state-dir", str(tmp_path / "state"),
-                                      "--cache-dir", str(tmp_path / "cache"),
-                                      "--target", f"pem:{tmp_path / 'roots.pem'}", *extra])
+    args = build_parser().parse_args(
+        [
+            "daemon",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--target",
+            f"pem:{tmp_path / 'roots.pem'}",
+            *extra,
+        ]
+    )
     return Daemon(flags_of(args), {})
 
 
@@ -424,8 +489,9 @@ def test_daemon_check_failure_is_retried_sooner_and_keeps_the_last_difference(
 
 
 @pytest.mark.parametrize(("check", "extra"), [("off", ()), ("1d", ("--offline",))])
-def test_daemon_never_checks_when_off_or_offline(tmp_path: Path, https: HttpsServer, check: str,
-                                                 extra: tuple[str, ...]) -> None:
+def test_daemon_never_checks_when_off_or_offline(
+    tmp_path: Path, https: HttpsServer, check: str, extra: tuple[str, ...]
+) -> None:
     daemon = _daemon(tmp_path, https, PAGE, *extra, check=check)
     assert daemon.next_check == float("inf")
     daemon._maybe_check()

@@ -22,6 +22,7 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
     yield sock
     sock.close()
 
+
 PAGE = (DATA / "azure-ca-details.md").read_text()
 # The page differs from the catalog by one unpublished root: G3 is missing from it.
 DIFFERING = "\n".join(line for line in PAGE.splitlines() if "[DigiCert Global Root G3]" not in line)
@@ -44,7 +45,7 @@ catalog_check = "{check}"
 catalog_source = "{url}"
 [[targets]]
 kind = "pem"
-path = "{tmp_path / 'roots.pem'}"
+path = "{tmp_path / "roots.pem"}"
 """)
     return config
 
@@ -72,8 +73,17 @@ def test_a_difference_shows_in_the_status_line_the_metric_and_status(
     assert [kind for kind, _ in record.differences] == ["unpublished-root"]
     assert "rotator_catalog_check_readable 1.0" in metrics.read_text()
 
-    status = run_process("status", "--config", str(config), "--state-dir", str(tmp_path / "state"), "--offline",
-                         "--cache-dir", str(tmp_path / "cache"), "--json")
+    status = run_process(
+        "status",
+        "--config",
+        str(config),
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--offline",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--json",
+    )
     doc = json.loads(status.out)
     assert doc["catalog_check"]["ok"] is False and status.code == 0
     assert any("Azure's published CA list differs" in f["message"] for f in doc["findings"])

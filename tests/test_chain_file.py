@@ -35,8 +35,14 @@ def real(name: str) -> Cert:
     return parse_one((DATA / name).read_bytes())
 
 
-_SHORT = {NameOID.COUNTRY_NAME: "C", NameOID.ORGANIZATION_NAME: "O", NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
-          NameOID.COMMON_NAME: "CN", NameOID.STATE_OR_PROVINCE_NAME: "ST", NameOID.LOCALITY_NAME: "L"}
+_SHORT = {
+    NameOID.COUNTRY_NAME: "C",
+    NameOID.ORGANIZATION_NAME: "O",
+    NameOID.ORGANIZATIONAL_UNIT_NAME: "OU",
+    NameOID.COMMON_NAME: "CN",
+    NameOID.STATE_OR_PROVINCE_NAME: "ST",
+    NameOID.LOCALITY_NAME: "L",
+}
 
 
 def _oneline(name: x509.Name) -> str:
@@ -46,19 +52,34 @@ def _oneline(name: x509.Name) -> str:
 
 def s_client_text(certs: Sequence[Cert]) -> str:
     """What ``openssl s_client -connect HOST:443 -showcerts`` prints around the certificates."""
-    lines = ["CONNECTED(00000003)", f"depth={len(certs)} {_oneline(certs[-1].x509.issuer)}", "verify return:1",
-             "---", "Certificate chain"]
+    lines = [
+        "CONNECTED(00000003)",
+        f"depth={len(certs)} {_oneline(certs[-1].x509.issuer)}",
+        "verify return:1",
+        "---",
+        "Certificate chain",
+    ]
     for i, cert in enumerate(certs):
         lines.append(f" {i} s:{_oneline(cert.x509.subject)}")
         lines.append(f"   i:{_oneline(cert.x509.issuer)}")
         lines.append("   a:PKEY: rsaEncryption, 2048 (bit); sigalg: RSA-SHA384")
-        lines.append(f"   v:NotBefore: {cert.not_before:%b %e %H:%M:%S %Y} GMT; "
-                     f"NotAfter: {cert.not_after:%b %e %H:%M:%S %Y} GMT")
+        lines.append(
+            f"   v:NotBefore: {cert.not_before:%b %e %H:%M:%S %Y} GMT; NotAfter: {cert.not_after:%b %e %H:%M:%S %Y} GMT"
+        )
         lines.append(cert.x509.public_bytes(Encoding.PEM).decode().rstrip("\n"))
-    lines += ["---", "Server certificate", f"subject={_oneline(certs[0].x509.subject)}",
-              f"issuer={_oneline(certs[0].x509.issuer)}", "---", "No client certificate CA names sent",
-              "SSL handshake has read 4925 bytes and written 394 bytes", "Verification: OK", "---",
-              "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384", "DONE"]
+    lines += [
+        "---",
+        "Server certificate",
+        f"subject={_oneline(certs[0].x509.subject)}",
+        f"issuer={_oneline(certs[0].x509.issuer)}",
+        "---",
+        "No client certificate CA names sent",
+        "SSL handshake has read 4925 bytes and written 394 bytes",
+        "Verification: OK",
+        "---",
+        "New, TLSv1.3, Cipher is TLS_AES_256_GCM_SHA384",
+        "DONE",
+    ]
     return "\n".join(lines) + "\n"
 
 
@@ -91,9 +112,7 @@ def test_new_azure_chain_is_anchored_at_g2_as_far_as_it_goes(tmp_path: Path, run
     assert "  [1] Microsoft TLS RSA Root G2 (cross-signed by DigiCert Global Root G2)\n" in result.out
 
 
-def test_store_with_microsoft_rsa_2017_only_does_not_trust_it_and_names_the_missing_anchor(
-    tmp_path: Path, run
-) -> None:
+def test_store_with_microsoft_rsa_2017_only_does_not_trust_it_and_names_the_missing_anchor(tmp_path: Path, run) -> None:
     chain = saved(tmp_path, "azure.txt", real(OCSP02), real(TLS_ROOT_G2_XSIGN))
     ms2017 = store_of(tmp_path, "ms2017.pem", embedded_pem("microsoft-rsa-root-2017"))
     result = run("probe", "--chain-file", str(chain), "--target", f"pem:{ms2017}", "--at", WHILE_VALID, "--json")
@@ -106,7 +125,9 @@ def test_store_with_microsoft_rsa_2017_only_does_not_trust_it_and_names_the_miss
     assert [a["id"] for a in doc["anchors"]] == ["digicert-global-root-g2", "microsoft-tls-rsa-root-g2"]
     assert doc["chain_file"] == str(chain) and doc["server_certificate"] is False and doc["host"] is None
     assert [(a["index"], a["sha1"]) for a in doc["azure_intermediates"]] == [
-        (0, "f8a408b8fbeea077b75738658641be77154720eb"), (1, "b5ee89e77326ab2bf1775bd99c19a28947ff8184")]
+        (0, "f8a408b8fbeea077b75738658641be77154720eb"),
+        (1, "b5ee89e77326ab2bf1775bd99c19a28947ff8184"),
+    ]
 
 
 def test_self_signed_microsoft_tls_rsa_root_g2_anchors_the_chain_without_the_cross_sign(tmp_path: Path, run) -> None:
@@ -114,8 +135,18 @@ def test_self_signed_microsoft_tls_rsa_root_g2_anchors_the_chain_without_the_cro
     chain = saved(tmp_path, "azure.txt", real(OCSP02))
     root = store_of(tmp_path, "tls-root-g2.pem", (DATA / TLS_ROOT_G2).read_bytes())
     g2_only = store_of(tmp_path, "g2.pem", embedded_pem("digicert-global-root-g2"))
-    result = run("probe", "--chain-file", str(chain), "--target", f"pem:{root}", "--target", f"pem:{g2_only}",
-                 "--at", WHILE_VALID, "--json")
+    result = run(
+        "probe",
+        "--chain-file",
+        str(chain),
+        "--target",
+        f"pem:{root}",
+        "--target",
+        f"pem:{g2_only}",
+        "--at",
+        WHILE_VALID,
+        "--json",
+    )
     doc = json.loads(result.out)
     by_target = {t["target"]: t for t in doc["targets"]}
     assert by_target[f"pem:{root}"]["trusted"] is True
@@ -159,8 +190,10 @@ def pki() -> Rotation:
 def _config(tmp_path: Path, pki: Rotation) -> Path:
     pki.old_root.write(tmp_path / "roots", "old-root")
     config = tmp_path / "rotator.toml"
-    config.write_text('include = ["saved-old-root"]\n[[roots]]\nid = "saved-old-root"\nname = "Saved Old Root"\n'
-                      f'sha256 = "{pki.old_root.sha256}"\nfile = "roots/old-root.pem"\n')
+    config.write_text(
+        'include = ["saved-old-root"]\n[[roots]]\nid = "saved-old-root"\nname = "Saved Old Root"\n'
+        f'sha256 = "{pki.old_root.sha256}"\nfile = "roots/old-root.pem"\n'
+    )
     return config
 
 
@@ -171,24 +204,55 @@ def test_real_s_client_output_is_judged_like_the_live_server(tmp_path: Path, pki
     with serving(server):
         captured = subprocess.run(
             ["openssl", "s_client", "-connect", f"127.0.0.1:{server.port}", "-servername", "localhost", "-showcerts"],
-            input="", capture_output=True, text=True, timeout=30,
+            input="",
+            capture_output=True,
+            text=True,
+            timeout=30,
         )
-        live = run("probe", f"127.0.0.1:{server.port}", "--servername", "localhost", "--config", str(config),
-                   "--target", f"pem:{store}", "--json")
+        live = run(
+            "probe",
+            f"127.0.0.1:{server.port}",
+            "--servername",
+            "localhost",
+            "--config",
+            str(config),
+            "--target",
+            f"pem:{store}",
+            "--json",
+        )
     assert "Certificate chain" in captured.stdout and live.code == 0, live.out + live.err
     assert json.loads(live.out)["azure_intermediates"] == []  # a test PKI: nothing of Azure's
     transcript = tmp_path / "s_client.txt"
     transcript.write_text(captured.stdout)
-    offline = run("probe", "--chain-file", str(transcript), "--servername", "localhost", "--config", str(config),
-                  "--target", f"pem:{store}", "--json")
+    offline = run(
+        "probe",
+        "--chain-file",
+        str(transcript),
+        "--servername",
+        "localhost",
+        "--config",
+        str(config),
+        "--target",
+        f"pem:{store}",
+        "--json",
+    )
     assert offline.code == 0, offline.out + offline.err
     live_doc, file_doc = json.loads(live.out), json.loads(offline.out)
     assert [c["sha256"] for c in file_doc["chain"]] == [c["sha256"] for c in live_doc["chain"]]
     assert file_doc["targets"] == live_doc["targets"]
     assert file_doc["hostname_checked"] == "localhost" and file_doc["server_certificate"] is True
 
-    wrong = run("probe", "--chain-file", str(transcript), "--servername", "db.example.com", "--config", str(config),
-                "--target", f"pem:{store}")
+    wrong = run(
+        "probe",
+        "--chain-file",
+        str(transcript),
+        "--servername",
+        "db.example.com",
+        "--config",
+        str(config),
+        "--target",
+        f"pem:{store}",
+    )
     assert wrong.code == 1 and "not valid for 'db.example.com'" in wrong.out
     unnamed = run("probe", "--chain-file", str(transcript), "--config", str(config), "--target", f"pem:{store}")
     assert unnamed.code == 0 and "name not checked (give --servername NAME to check it)" in unnamed.out
@@ -199,8 +263,17 @@ def test_a_leaf_from_another_pki_is_not_trusted(tmp_path: Path, pki: Rotation, r
     chain.write_bytes(pki.new_leaf.pem + pki.new_ca.pem)
     store = store_of(tmp_path, "store.pem", pki.old_root.pem)
     config = _config(tmp_path, pki)
-    result = run("probe", "--chain-file", str(chain), "--servername", "localhost", "--config", str(config),
-                 "--target", f"pem:{store}")
+    result = run(
+        "probe",
+        "--chain-file",
+        str(chain),
+        "--servername",
+        "localhost",
+        "--config",
+        str(config),
+        "--target",
+        f"pem:{store}",
+    )
     assert result.code == 1
     assert "no certificate in this store signs the server's chain" in result.out
 
@@ -255,7 +328,10 @@ def test_the_chain_from_standard_input(tmp_path: Path) -> None:
     g2 = store_of(tmp_path, "g2.pem", embedded_pem("digicert-global-root-g2"))
     proc = subprocess.run(
         [sys.executable, "-m", "rotator", "probe", "--chain-file", "-", "--target", f"pem:{g2}", "--at", WHILE_VALID],
-        input=s_client_text([real(OCSP02), real(TLS_ROOT_G2_XSIGN)]), capture_output=True, text=True, timeout=60,
+        input=s_client_text([real(OCSP02), real(TLS_ROOT_G2_XSIGN)]),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "probe chain file <stdin> (no connection)" in proc.stdout

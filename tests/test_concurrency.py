@@ -22,8 +22,16 @@ def _default_profile_size() -> int:
 
     with tempfile.TemporaryDirectory() as scratch:
         bundle = Path(scratch) / "b.pem"
-        result = run_process("sync", "--offline", "--no-cache", "--state-dir", f"{scratch}/s", "--target",
-                             f"pem:{bundle}", env={**os.environ, "HOME": scratch})
+        result = run_process(
+            "sync",
+            "--offline",
+            "--no-cache",
+            "--state-dir",
+            f"{scratch}/s",
+            "--target",
+            f"pem:{bundle}",
+            env={**os.environ, "HOME": scratch},
+        )
         assert result.code == 0, result.err
         return bundle.read_bytes().count(MARKER)
 
@@ -51,8 +59,15 @@ def test_two_runs_with_different_state_dirs_write_each_root_once(tmp_path: Path,
         argv = [sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "--target", f"{kind}:{store}"]
         if kind in ("jks", "pkcs12"):
             argv += ["--storepass-env", "FUZZ_STOREPASS"]
-        runs = [subprocess.Popen([*argv, "--state-dir", str(tmp_path / f"state{trial}-{n}")], env=env,
-                                 stdout=subprocess.PIPE, stderr=subprocess.PIPE) for n in range(2)]
+        runs = [
+            subprocess.Popen(
+                [*argv, "--state-dir", str(tmp_path / f"state{trial}-{n}")],
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+            )
+            for n in range(2)
+        ]
         for proc in runs:
             _, err = proc.communicate(timeout=120)
             assert proc.returncode == 0, err.decode()
@@ -170,8 +185,7 @@ def test_an_owner_that_cannot_be_kept_refuses_the_write() -> None:
     bundle.write_bytes(b"# root's bundle\n")
     bundle.chmod(0o444)
     state = directory / "state"
-    code, err = _as_nobody(["sync", "--offline", "--no-cache", "--state-dir", str(state), "--target",
-                            f"pem:{bundle}"])
+    code, err = _as_nobody(["sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem:{bundle}"])
     assert code == 1, err
     assert "keeping its owner 0:0" in err and "left untouched" in err
     info = bundle.stat()
@@ -205,9 +219,25 @@ def test_a_run_waits_for_the_lock_on_the_store_directory(tmp_path: Path) -> None
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     fcntl.flock(fd, fcntl.LOCK_EX)  # another run, busy writing a store here
     try:
-        proc = subprocess.Popen([sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "--state-dir",
-                                 str(tmp_path / "elsewhere"), "--lock-timeout", "60", "--target", f"pem:{bundle}"],
-                                env=_env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "rotator",
+                "sync",
+                "--offline",
+                "--no-cache",
+                "--state-dir",
+                str(tmp_path / "elsewhere"),
+                "--lock-timeout",
+                "60",
+                "--target",
+                f"pem:{bundle}",
+            ],
+            env=_env(tmp_path),
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+        )
         time.sleep(3)
         assert proc.poll() is None and bundle.read_bytes() == b"# mine\n"  # waiting, nothing written
     finally:

@@ -45,16 +45,18 @@ def test_every_key_reaches_its_value_and_paths_are_relative_to_the_file() -> Non
     (target,) = cfg.targets
     assert (target.kind, target.path, target.where) == ("pem", "/srv/b.pem", "targets[0]")
     assert target.option("on_change") == (("true",),) and target.option("include") == ["corp"]
-    assert cfg.download == DownloadConfig(ca_bundle=Path("/etc/rotator/ca.pem"), mirror="/etc/rotator/mirror",
-                                          connect_timeout=3.0, retries=0)
+    assert cfg.download == DownloadConfig(
+        ca_bundle=Path("/etc/rotator/ca.pem"), mirror="/etc/rotator/mirror", connect_timeout=3.0, retries=0
+    )
     assert cfg.cache_dir == Path("/etc/rotator/cache") and cfg.state_dir == Path("/var/lib/x")
     assert cfg.on_change == (("systemctl", "reload", "app"), ("true",))
     assert cfg.hook_timeout == 5.0 and cfg.daemon == {"interval": "1h"}
 
 
 def test_a_mirror_url_is_kept_as_written() -> None:
-    assert parse({"download": {"mirror": "https://m.example/roots/"}}, BASE).download.mirror == \
-        "https://m.example/roots/"
+    assert (
+        parse({"download": {"mirror": "https://m.example/roots/"}}, BASE).download.mirror == "https://m.example/roots/"
+    )
 
 
 ERRORS: dict[str, tuple[dict[str, Any], str]] = {
@@ -68,8 +70,10 @@ ERRORS: dict[str, tuple[dict[str, Any], str]] = {
     "no source": ({"roots": [{"id": "a", "sha256": PIN}]}, "roots[0]: give urls, file, or both"),
     "ftp url": ({"roots": [{"id": "a", "sha256": PIN, "urls": ["ftp://x"]}]}, "roots[0].urls[0]: 'ftp://x'"),
     "duplicate id": ({"roots": [{"id": "a", "sha256": PIN, "file": "f"}] * 2}, "roots[1].id: duplicate id 'a'"),
-    "bad date": ({"roots": [{"id": "a", "sha256": PIN, "file": "f", "trusted_from": "soon"}]},
-                 "roots[0].trusted_from: expected a date"),
+    "bad date": (
+        {"roots": [{"id": "a", "sha256": PIN, "file": "f", "trusted_from": "soon"}]},
+        "roots[0].trusted_from: expected a date",
+    ),
     "roots not tables": ({"roots": ["a"]}, "roots: expected a list of tables"),
     "profiles not a table": ({"profiles": ["a"]}, "profiles: expected a table"),
     "target without kind": ({"targets": [{"path": "/x"}]}, "targets[0].kind: required"),

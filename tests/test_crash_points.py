@@ -90,8 +90,20 @@ class Case:
         if self.kind == "pem":
             self.path.write_bytes(b"# the application's own roots\n" + FOREIGN.pem)
         elif self.kind in ("jks", "pkcs12"):
-            kt.keytool("-importcert", "-noprompt", "-alias", "mine", "-file", str(foreign), "-storetype",
-                       self.kind.upper(), "-keystore", str(self.path), *kt.storepass(PW), password=PW)
+            kt.keytool(
+                "-importcert",
+                "-noprompt",
+                "-alias",
+                "mine",
+                "-file",
+                str(foreign),
+                "-storetype",
+                self.kind.upper(),
+                "-keystore",
+                str(self.path),
+                *kt.storepass(PW),
+                password=PW,
+            )
         elif self.kind == "pem-dir":
             self.path.mkdir()
             (self.path / "mine.pem").write_bytes(FOREIGN.pem)
@@ -101,12 +113,24 @@ class Case:
             config = self.tmp / "rotator.toml"
             config.write_text('[[targets]]\nkind = "system"\ndistro = "debian"\nrefresh = "host"\n')
             self.extra = ["--sysroot", str(self.path), "--config", str(config)]
-            subprocess.run([str(UPDATE_CA_CERTIFICATES), "--certsconf", str(self.path / "etc/ca-certificates.conf"),
-                            "--certsdir", str(self.path / "usr/share/ca-certificates"), "--localcertsdir",
-                            str(self.path / "usr/local/share/ca-certificates"), "--etccertsdir",
-                            str(self.path / "etc/ssl/certs"), "--hooksdir",
-                            str(self.path / "etc/ca-certificates/update.d")],
-                           check=True, capture_output=True, timeout=120)
+            subprocess.run(
+                [
+                    str(UPDATE_CA_CERTIFICATES),
+                    "--certsconf",
+                    str(self.path / "etc/ca-certificates.conf"),
+                    "--certsdir",
+                    str(self.path / "usr/share/ca-certificates"),
+                    "--localcertsdir",
+                    str(self.path / "usr/local/share/ca-certificates"),
+                    "--etccertsdir",
+                    str(self.path / "etc/ssl/certs"),
+                    "--hooksdir",
+                    str(self.path / "etc/ca-certificates/update.d"),
+                ],
+                check=True,
+                capture_output=True,
+                timeout=120,
+            )
 
     def copy_old(self, to: Path) -> None:
         if self.path.is_dir():
@@ -129,36 +153,58 @@ class Case:
             return frozenset(kt.by_alias(self.path, PW, self.kind.upper()).items())
         if self.kind == "pem-dir":
             # OpenSSL reads the directory through its hash links: each must reach a whole certificate.
-            return frozenset(_openssl_one(self.path / name) for name in sorted(os.listdir(self.path))
-                             if not name.startswith("."))
+            return frozenset(
+                _openssl_one(self.path / name) for name in sorted(os.listdir(self.path)) if not name.startswith(".")
+            )
         return _openssl_bundle(self.path / "etc/ssl/certs/ca-certificates.crt")
 
     def run(self, kill_at: int) -> tuple[int, int]:
         count_file = self.tmp / "points"
         count_file.unlink(missing_ok=True)
         proc = subprocess.run(
-            [sys.executable, "-c", HARNESS, str(kill_at), str(count_file), "sync", "--offline", "--no-cache",
-             "--state-dir", str(self.tmp / "state"), "--profile", "azure-postgresql", *self.target(),
-             *self.extra],
-            capture_output=True, text=True, timeout=180, env=self.env)
+            [
+                sys.executable,
+                "-c",
+                HARNESS,
+                str(kill_at),
+                str(count_file),
+                "sync",
+                "--offline",
+                "--no-cache",
+                "--state-dir",
+                str(self.tmp / "state"),
+                "--profile",
+                "azure-postgresql",
+                *self.target(),
+                *self.extra,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=180,
+            env=self.env,
+        )
         points = int(count_file.read_text()) if count_file.exists() else -1
         assert proc.returncode in (0, -signal.SIGKILL), proc.stderr
         return proc.returncode, points
 
 
 def _openssl_one(path: Path) -> str:
-    proc = subprocess.run(["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(path)],
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["openssl", "x509", "-noout", "-fingerprint", "-sha256", "-in", str(path)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert proc.returncode == 0, f"{path}: openssl cannot read it: {proc.stderr}"
     return f"{path.name} {proc.stdout.strip()}"
 
 
 def _openssl_bundle(path: Path) -> tuple[str, ...]:
-    proc = subprocess.run(["openssl", "crl2pkcs7", "-nocrl", "-certfile", str(path)], capture_output=True,
-                          timeout=60)
+    proc = subprocess.run(["openssl", "crl2pkcs7", "-nocrl", "-certfile", str(path)], capture_output=True, timeout=60)
     assert proc.returncode == 0, f"{path}: openssl cannot read it: {proc.stderr.decode()}"
-    listing = subprocess.run(["openssl", "pkcs7", "-print_certs", "-noout"], input=proc.stdout,
-                             capture_output=True, timeout=60)
+    listing = subprocess.run(
+        ["openssl", "pkcs7", "-print_certs", "-noout"], input=proc.stdout, capture_output=True, timeout=60
+    )
     assert listing.returncode == 0
     return tuple(line for line in listing.stdout.decode().splitlines() if line.startswith("subject="))
 
@@ -218,5 +264,3 @@ def test_harness_kills_where_it_is_told(tmp_path: Path) -> None:
     code, _ = case.run(kill_at=-1)
     assert code == 0 and case.path.read_bytes() != before
     assert _temps(tmp_path) == []
-
-

@@ -24,21 +24,39 @@ SYSTEM_BUNDLE = Path("/etc/ssl/certs/ca-certificates.crt")
 
 
 # The rotator command, with SIGXFSZ back to the system default (terminate) instead of Python's ignore.
-CRASHING = ("import signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_DFL); "
-            "from rotator.cli import main; sys.exit(main(sys.argv[1:]))")
+CRASHING = (
+    "import signal, sys; signal.signal(signal.SIGXFSZ, signal.SIG_DFL); "
+    "from rotator.cli import main; sys.exit(main(sys.argv[1:]))"
+)
 
 
-def sync_with_size_limit(tmp_path: Path, target: str, limit: int | None,
-                         crash: bool = False) -> subprocess.CompletedProcess[str]:
+def sync_with_size_limit(
+    tmp_path: Path, target: str, limit: int | None, crash: bool = False
+) -> subprocess.CompletedProcess[str]:
     def cap() -> None:
         if limit is not None:
             resource.setrlimit(resource.RLIMIT_FSIZE, (limit, limit))
 
     program = [sys.executable, "-c", CRASHING] if crash else [sys.executable, "-m", "rotator"]
     return subprocess.run(
-        [*program, "sync", "--offline", "--no-cache", "--state-dir", str(tmp_path / "state"),
-         "--profile", "azure-postgresql", "--target", target],
-        capture_output=True, text=True, timeout=120, preexec_fn=cap, env=dict(os.environ))
+        [
+            *program,
+            "sync",
+            "--offline",
+            "--no-cache",
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--profile",
+            "azure-postgresql",
+            "--target",
+            target,
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=cap,
+        env=dict(os.environ),
+    )
 
 
 def temps(directory: Path) -> list[Path]:
@@ -49,7 +67,8 @@ def temps(directory: Path) -> list[Path]:
 def test_pem_bundle_survives_a_crash_mid_write(tmp_path: Path) -> None:
     bundle = tmp_path / "bundle.pem"
     original = b"# the app's bundle, with its own roots\n" + (
-        b"".join(c.to_pem() for c in parse_many(SYSTEM_BUNDLE.read_bytes())[:40]))
+        b"".join(c.to_pem() for c in parse_many(SYSTEM_BUNDLE.read_bytes())[:40])
+    )
     bundle.write_bytes(original)
     full = sync_with_size_limit(tmp_path, f"pem:{bundle}", limit=len(original) + 100)
     assert full.returncode == 1
@@ -74,8 +93,16 @@ def test_jks_survives_a_crash_mid_write(tmp_path: Path) -> None:
     store = tmp_path / "cacerts"
     store.write_bytes(MACHINE_CACERTS.read_bytes())
     for alias in ("debian:digicert_global_root_g2.pem", "debian:digicert_global_root_ca.pem"):
-        keytool("-delete", "-alias", alias, "-keystore", str(store), *storepass("changeit"), password="changeit",
-                check=False)
+        keytool(
+            "-delete",
+            "-alias",
+            alias,
+            "-keystore",
+            str(store),
+            *storepass("changeit"),
+            password="changeit",
+            check=False,
+        )
     original = store.read_bytes()
     before = by_alias(store, "changeit")
     full = sync_with_size_limit(tmp_path, f"java-cacerts:{store}", limit=len(original) + 100)

@@ -67,16 +67,32 @@ def notify(tmp_path: Path) -> Iterator[NotifySocket]:
     sock.close()
 
 
-def start_daemon(tmp_path: Path, config: Path, notify: NotifySocket, *extra: str,
-                 watchdog_usec: int | None = None) -> subprocess.Popen[str]:
+def start_daemon(
+    tmp_path: Path, config: Path, notify: NotifySocket, *extra: str, watchdog_usec: int | None = None
+) -> subprocess.Popen[str]:
     env = dict(os.environ)
     env["NOTIFY_SOCKET"] = str(notify.path)
     if watchdog_usec:
         env["WATCHDOG_USEC"] = str(watchdog_usec)
     return subprocess.Popen(
-        [sys.executable, "-m", "rotator", "daemon", "--config", str(config), "--state-dir", str(tmp_path / "state"),
-         "--cache-dir", str(tmp_path / "cache"), *extra],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        [
+            sys.executable,
+            "-m",
+            "rotator",
+            "daemon",
+            "--config",
+            str(config),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            *extra,
+        ],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
 
 
 def stop(proc: subprocess.Popen[str], sig: int = signal.SIGTERM) -> tuple[int, float, str]:
@@ -174,7 +190,11 @@ def test_outage_is_reported_and_recovered_without_restart(tmp_path: Path, notify
     bundle = tmp_path / "b.pem"
     config = tmp_path / "rotator.toml"
     url = f"https://localhost:{port}/root.der"
-    write_config(config, bundle, profile="only", extra=f"""
+    write_config(
+        config,
+        bundle,
+        profile="only",
+        extra=f"""
 [profiles]
 only = ["outage-root"]
 [[roots]]
@@ -185,7 +205,8 @@ urls = ["{url}"]
 connect_timeout = 1
 read_timeout = 1
 retries = 0
-""")
+""",
+    )
     ca = make_root("daemon download CA")
     ca_file = tmp_path / "download-ca.pem"
     ca_file.write_bytes(ca.pem)
@@ -208,8 +229,19 @@ retries = 0
 def test_lock_makes_the_second_run_wait_and_names_the_holder(tmp_path: Path) -> None:
     bundle = tmp_path / "b.pem"
     state = tmp_path / "state"
-    base = [sys.executable, "-m", "rotator", "sync", "--offline", "--state-dir", str(state), "--cache-dir",
-            str(tmp_path / "cache"), "--target", f"pem:{bundle}"]
+    base = [
+        sys.executable,
+        "-m",
+        "rotator",
+        "sync",
+        "--offline",
+        "--state-dir",
+        str(state),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--target",
+        f"pem:{bundle}",
+    ]
     with lock.held(state, timeout=60):
         timed_out = subprocess.run([*base, "--lock-timeout", "0.5"], capture_output=True, text=True, timeout=60)
         assert timed_out.returncode == 1
@@ -228,8 +260,21 @@ def test_two_syncs_started_together_both_finish_and_the_store_is_intact(tmp_path
     bundle = tmp_path / "b.pem"
     other = make_root("Someone Else's Root")
     bundle.write_bytes(b"# app bundle\n" + other.pem)
-    cmd = [sys.executable, "-m", "rotator", "sync", "--offline", "--state-dir", str(tmp_path / "state"),
-           "--cache-dir", str(tmp_path / "cache"), "--profile", "azure-all", "--target", f"pem:{bundle}"]
+    cmd = [
+        sys.executable,
+        "-m",
+        "rotator",
+        "sync",
+        "--offline",
+        "--state-dir",
+        str(tmp_path / "state"),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        "--profile",
+        "azure-all",
+        "--target",
+        f"pem:{bundle}",
+    ]
     procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for _ in range(2)]
     results = [p.communicate(timeout=60) for p in procs]
     assert [p.returncode for p in procs] == [0, 0], results
@@ -242,8 +287,10 @@ def test_two_syncs_started_together_both_finish_and_the_store_is_intact(tmp_path
     assert sum("up to date" in out for out in outputs) == 1
 
 
-@pytest.mark.parametrize("line, key", [('interval = "6x"', "daemon.interval"), ('jitter = "ten"', "daemon.jitter"),
-                                       ('every = "1h"', "daemon.every")])
+@pytest.mark.parametrize(
+    "line, key",
+    [('interval = "6x"', "daemon.interval"), ('jitter = "ten"', "daemon.jitter"), ('every = "1h"', "daemon.every")],
+)
 def test_bad_daemon_settings_are_usage_errors(tmp_path: Path, run, line: str, key: str) -> None:
     config = tmp_path / "rotator.toml"
     config.write_text(f"[daemon]\n{line}\n")

@@ -15,8 +15,9 @@ from rotator.errors import ConfigError
 from rotator.scheduler import CycleScheduler
 
 
-@pytest.mark.parametrize("text, seconds", [("45s", 45), ("30m", 1800), ("6h", 21600), ("1d", 86400),
-                                           (" 2 h ", 7200), ("0s", 0)])
+@pytest.mark.parametrize(
+    "text, seconds", [("45s", 45), ("30m", 1800), ("6h", 21600), ("1d", 86400), (" 2 h ", 7200), ("0s", 0)]
+)
 def test_durations(text: str, seconds: int) -> None:
     assert parse_duration(text, "daemon.interval") == seconds
 
@@ -30,7 +31,10 @@ def test_a_bad_duration_names_its_key(text: str) -> None:
 def test_defaults_apply_to_keys_not_set() -> None:
     timing = Timing.from_config({"interval": "2h"})
     assert (timing.interval, timing.jitter, timing.retry) == (
-        7200, parse_duration(DEFAULT_JITTER, "j"), parse_duration(DEFAULT_RETRY, "r"))
+        7200,
+        parse_duration(DEFAULT_JITTER, "j"),
+        parse_duration(DEFAULT_RETRY, "r"),
+    )
     assert Timing.from_config({}).interval == parse_duration(DEFAULT_INTERVAL, "i")
 
 

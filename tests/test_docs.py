@@ -112,8 +112,9 @@ def _why_not_run(argv: tuple[str, ...], tmp: Path) -> str | None:
         return "sets up the machine's systemd units"
     if argv[0] in ("sync", "status") and "--target" not in argv and "--config" not in argv:
         return "the reader's /etc/rotator/rotator.toml"
-    if argv[:2] == ("catalog", "check") and ("--source" not in argv
-                                             or not Path(argv[argv.index("--source") + 1]).exists()):
+    if argv[:2] == ("catalog", "check") and (
+        "--source" not in argv or not Path(argv[argv.index("--source") + 1]).exists()
+    ):
         return "fetches Azure's published list"
     targets = [argv[i + 1] for i, w in enumerate(argv[:-1]) if w == "--target"]
     for target in targets:
@@ -131,8 +132,12 @@ def _why_not_run(argv: tuple[str, ...], tmp: Path) -> str | None:
 @pytest.mark.parametrize("page", sorted({c.page for c in COMMANDS}))
 def test_documented_commands_run_offline(page: str, tmp_path: Path) -> None:
     env = {k: v for k, v in os.environ.items() if not k.startswith(("ROTATOR_", "JAVA_HOME"))}
-    env.update(HOME=str(tmp_path / "home"), XDG_CACHE_HOME=str(tmp_path / "cache"),
-               XDG_STATE_HOME=str(tmp_path / "state"), PYTHONPATH=str(REPO))
+    env.update(
+        HOME=str(tmp_path / "home"),
+        XDG_CACHE_HOME=str(tmp_path / "cache"),
+        XDG_STATE_HOME=str(tmp_path / "state"),
+        PYTHONPATH=str(REPO),
+    )
     ran = 0
     for command in (c for c in COMMANDS if c.page == page):
         argv = tuple(_under(tmp_path, w) for w in command.argv)
@@ -157,8 +162,9 @@ def test_documented_commands_run_offline(page: str, tmp_path: Path) -> None:
         ran += 1
         assert "Traceback" not in proc.stderr, f"{command}\n{proc.stderr}"
         not_yet = argv[0] == "status" and "does not exist" in proc.stdout  # status before the first sync
-        assert proc.returncode == 0 or (proc.returncode == 1 and not_yet), \
+        assert proc.returncode == 0 or (proc.returncode == 1 and not_yet), (
             f"{command} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
+        )
     if not ran:
         pytest.skip(f"{page}: its commands need a server or the reader's machine; they are checked by parsing")
 

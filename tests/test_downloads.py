@@ -57,10 +57,10 @@ def sync(run, config: Path, https: HttpsServer, *extra: str):
 
 
 @pytest.mark.parametrize("form", ["der", "pem"])
-def test_der_and_pem_downloads(form: str, tmp_path: Path, run, https: HttpsServer, root: Issued,
-                               bundle: Path) -> None:
-    url = https.serve(f"/root.{form}", Reply(body=root.der if form == "der" else root.pem,
-                                             content_type="text/html"))  # content type is never trusted
+def test_der_and_pem_downloads(form: str, tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path) -> None:
+    url = https.serve(
+        f"/root.{form}", Reply(body=root.der if form == "der" else root.pem, content_type="text/html")
+    )  # content type is never trusted
     result = sync(run, write_config(tmp_path, root, [url], bundle), https)
     assert result.code == 0, result.err
     doc = json.loads(result.out)
@@ -69,8 +69,9 @@ def test_der_and_pem_downloads(form: str, tmp_path: Path, run, https: HttpsServe
     assert bundle.read_bytes().startswith(b"# existing content\n")
 
 
-def test_verified_copy_is_cached_and_reverified(tmp_path: Path, run, https: HttpsServer, root: Issued,
-                                                bundle: Path, cache_dir: Path) -> None:
+def test_verified_copy_is_cached_and_reverified(
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path, cache_dir: Path
+) -> None:
     url = https.serve("/root.der", Reply(body=root.der))
     config = write_config(tmp_path, root, [url], bundle)
     assert sync(run, config, https).code == 0
@@ -93,7 +94,8 @@ def test_verified_copy_is_cached_and_reverified(tmp_path: Path, run, https: Http
 
 
 def test_tampered_certificate_is_a_security_event_and_nothing_is_written(
-        tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path) -> None:
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
     impostor = make_root("Download Test Root")  # same name, other key: what an attacker would serve
     url = https.serve("/root.der", Reply(body=impostor.der))
     other_target = tmp_path / "second.pem"
@@ -108,18 +110,29 @@ def test_tampered_certificate_is_a_security_event_and_nothing_is_written(
     assert not other_target.exists()
 
 
-def test_tampered_mirror_for_a_catalog_root_stops_the_run(tmp_path: Path, run, https: HttpsServer,
-                                                          bundle: Path) -> None:
+def test_tampered_mirror_for_a_catalog_root_stops_the_run(
+    tmp_path: Path, run, https: HttpsServer, bundle: Path
+) -> None:
     https.serve("/mirror/digicert-global-root-g2.pem", Reply(body=make_root("DigiCert Global Root G2").pem))
-    result = run("sync", "--profile", "azure-minimal", "--mirror", https.url("/mirror/"),
-                 "--download-ca-bundle", str(https.ca_file), "--target", f"pem:{bundle}")
+    result = run(
+        "sync",
+        "--profile",
+        "azure-minimal",
+        "--mirror",
+        https.url("/mirror/"),
+        "--download-ca-bundle",
+        str(https.ca_file),
+        "--target",
+        f"pem:{bundle}",
+    )
     assert result.code == 1
     assert "digicert-global-root-g2" in result.err and G2.sha256 in result.err
     assert bundle.read_bytes() == b"# existing content\n"
 
 
-def test_intermediate_pinned_by_mistake_is_refused(tmp_path: Path, run, https: HttpsServer, root: Issued,
-                                                   bundle: Path) -> None:
+def test_intermediate_pinned_by_mistake_is_refused(
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
     intermediate = make_intermediate(root)
     url = https.serve("/int.der", Reply(body=intermediate.der))
     config = write_config(tmp_path, root, [url], bundle)
@@ -139,8 +152,9 @@ BAD_BODIES = {
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_BODIES))
-def test_bad_body_is_skipped_and_fails_without_other_source(kind: str, tmp_path: Path, run, https: HttpsServer,
-                                                            root: Issued, bundle: Path) -> None:
+def test_bad_body_is_skipped_and_fails_without_other_source(
+    kind: str, tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
     url = https.serve("/root", Reply(body=BAD_BODIES[kind](root)))
     result = sync(run, write_config(tmp_path, root, [url], bundle), https)
     assert result.code == 1
@@ -150,8 +164,9 @@ def test_bad_body_is_skipped_and_fails_without_other_source(kind: str, tmp_path:
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_BODIES))
-def test_bad_body_falls_through_to_the_next_candidate(kind: str, tmp_path: Path, run, https: HttpsServer,
-                                                      root: Issued, bundle: Path) -> None:
+def test_bad_body_falls_through_to_the_next_candidate(
+    kind: str, tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
     bad = https.serve("/bad", Reply(body=BAD_BODIES[kind](root)))
     good = https.serve("/good", Reply(body=root.der))
     result = sync(run, write_config(tmp_path, root, [bad, good], bundle), https)
@@ -168,8 +183,9 @@ def test_oversized_body_is_refused(tmp_path: Path, run, https: HttpsServer, root
     assert bundle.read_bytes() == b"# existing content\n"
 
 
-def test_oversized_body_without_content_length(tmp_path: Path, run, https: HttpsServer, root: Issued,
-                                               bundle: Path) -> None:
+def test_oversized_body_without_content_length(
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
     url = https.serve("/big", Reply(body=b"A" * 2000, headers={}))
     config = write_config(tmp_path, root, [url], bundle, extra="max_bytes = 1000")
     result = sync(run, config, https)
@@ -185,8 +201,7 @@ def test_503_then_200_is_retried(tmp_path: Path, run, https: HttpsServer, root: 
 
 
 @pytest.mark.slow
-def test_persistent_503_is_unreachable(tmp_path: Path, run, https: HttpsServer, root: Issued,
-                                       bundle: Path) -> None:
+def test_persistent_503_is_unreachable(tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path) -> None:
     url = https.serve("/down", Reply(status=503, body=b"busy"))
     result = sync(run, write_config(tmp_path, root, [url], bundle), https)
     assert result.code == 1
@@ -195,8 +210,9 @@ def test_persistent_503_is_unreachable(tmp_path: Path, run, https: HttpsServer, 
 
 
 @pytest.mark.slow
-def test_body_that_stalls_past_the_read_timeout(tmp_path: Path, run, https: HttpsServer, root: Issued,
-                                                bundle: Path) -> None:
+def test_body_that_stalls_past_the_read_timeout(
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
     url = https.serve("/stall", Reply(body=root.der, stall_after=10, stall_seconds=5))
     started = time.monotonic()
     result = sync(run, write_config(tmp_path, root, [url], bundle), https)
@@ -207,21 +223,23 @@ def test_body_that_stalls_past_the_read_timeout(tmp_path: Path, run, https: Http
 
 
 @pytest.mark.slow
-def test_refused_connection_is_a_warning_then_next_source(tmp_path: Path, run, https: HttpsServer,
-                                                          root: Issued, bundle: Path) -> None:
+def test_refused_connection_is_a_warning_then_next_source(
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
     dead = "https://127.0.0.1:9/root.der"  # discard port: nothing listens
     good = https.serve("/good", Reply(body=root.der))
     result = sync(run, write_config(tmp_path, root, [dead, good], bundle), https)
     assert result.code == 0, result.err
     # One short line for the root: what failed and what was used instead (the detail is in -v).
     assert result.err.splitlines() == [
-        f"rotator: WARNING: root test-root: download failed (127.0.0.1:9: connection refused), using {good}"]
+        f"rotator: WARNING: root test-root: download failed (127.0.0.1:9: connection refused), using {good}"
+    ]
 
 
 @pytest.mark.slow
 def test_ca_bundle_from_environment_does_not_replace_the_explicit_one(
-        tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path,
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # requests would silently use REQUESTS_CA_BUNDLE with verify=True; rotator passes certifi explicitly,
     # so the test CA in the environment must NOT make the local server trusted.
     monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(https.ca_file))
@@ -232,8 +250,7 @@ def test_ca_bundle_from_environment_does_not_replace_the_explicit_one(
     assert "TLS verification failed" in result.err and "--download-ca-bundle" in result.err
 
 
-def test_offline_never_touches_the_network(tmp_path: Path, run, https: HttpsServer, root: Issued,
-                                           bundle: Path) -> None:
+def test_offline_never_touches_the_network(tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path) -> None:
     url = https.serve("/root.der", Reply(body=root.der))
     result = sync(run, write_config(tmp_path, root, [url], bundle), https, "--offline")
     assert result.code == 1
@@ -241,16 +258,26 @@ def test_offline_never_touches_the_network(tmp_path: Path, run, https: HttpsServ
     assert "--offline" in result.err
 
 
-def test_mirror_url_is_preferred_over_embedded(tmp_path: Path, run, https: HttpsServer,
-                                                          bundle: Path) -> None:
+def test_mirror_url_is_preferred_over_embedded(tmp_path: Path, run, https: HttpsServer, bundle: Path) -> None:
     # A mirror URL serving the genuine roots (PEM for one, DER for the other) wins over the embedded copy.
     https.serve("/m/digicert-global-root-g2.pem", Reply(body=G2.embedded_bytes() or b""))
     ms = CATALOG.roots["microsoft-rsa-root-2017"]
     https.serve("/m/microsoft-rsa-root-2017.crt", Reply(body=parse_many(ms.embedded_bytes() or b"")[0].der))
-    result = run("sync", "--json", "--profile", "azure-minimal",
-                 "--mirror", https.url("/m"), "--download-ca-bundle", str(https.ca_file),
-                 "--target", f"pem:{bundle}")
+    result = run(
+        "sync",
+        "--json",
+        "--profile",
+        "azure-minimal",
+        "--mirror",
+        https.url("/m"),
+        "--download-ca-bundle",
+        str(https.ca_file),
+        "--target",
+        f"pem:{bundle}",
+    )
     doc = json.loads(result.out)
     sources = {r["id"]: r["location"] for r in doc["roots"]}
-    assert sources == {"digicert-global-root-g2": https.url("/m/digicert-global-root-g2.pem"),
-                       "microsoft-rsa-root-2017": https.url("/m/microsoft-rsa-root-2017.crt")}
+    assert sources == {
+        "digicert-global-root-g2": https.url("/m/digicert-global-root-g2.pem"),
+        "microsoft-rsa-root-2017": https.url("/m/microsoft-rsa-root-2017.crt"),
+    }

@@ -115,8 +115,10 @@ def test_lazy_blocks_agree_with_a_full_parse(tmp_path: Path) -> None:
     bundle.write_bytes(data)
     entries = pem_module.PemBundle(bundle).read().entries
     assert [e.label for e in entries] == [
-        "certificate 1 (line 1)", "certificate 2 (line " + str(data[: data.index(damaged)].count(b"\n") + 1) + ")",
-        "certificate 3 (line " + str(data[: data.index(leaf.pem)].count(b"\n") + 1) + ")", "rotator-x",
+        "certificate 1 (line 1)",
+        "certificate 2 (line " + str(data[: data.index(damaged)].count(b"\n") + 1) + ")",
+        "certificate 3 (line " + str(data[: data.index(leaf.pem)].count(b"\n") + 1) + ")",
+        "rotator-x",
     ]
     assert entries[1].cert is None, "a block that is not a certificate stays unreadable"
     assert [e.cert.sha256 for e in entries if e.cert] == [c.sha256 for c in parse_many(data)]
@@ -157,9 +159,7 @@ def test_full_checks_still_run_for_a_new_source(tmp_path: Path, run) -> None:  #
     assert not (tmp_path / "b.pem").exists()
 
 
-def test_no_op_trusts_the_stamp_and_any_edit_means_a_full_read(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_no_op_trusts_the_stamp_and_any_edit_means_a_full_read(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     bundle = tmp_path / "bundle.pem"
     _foreign_bundle(bundle, 3)
     state_dir = tmp_path / "state"
@@ -207,8 +207,9 @@ def test_other_roots_wanted_means_a_full_read(tmp_path: Path, monkeypatch: pytes
 
 
 def test_state_without_stamps_still_loads(tmp_path: Path) -> None:
-    (tmp_path / "state.json").write_text(json.dumps(
-        {"version": 1, "targets": {"pem:/x": {"r": {"sha256": "ab", "owned": True, "since": "t"}}}}))
+    (tmp_path / "state.json").write_text(
+        json.dumps({"version": 1, "targets": {"pem:/x": {"r": {"sha256": "ab", "owned": True, "since": "t"}}}})
+    )
     loaded = state_mod.load(tmp_path)
     assert loaded.seen == {} and loaded.targets["pem:/x"]["r"].sha256 == "ab"
 
@@ -219,11 +220,16 @@ def _modules_after(args: list[str], tmp_path: Path) -> set[str]:
         "import sys; from rotator.cli import main; code = main(sys.argv[1:]); "
         "print(' '.join(sorted(sys.modules))); sys.exit(code)"
     )
-    env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
-           "ROTATOR_STOREPASS": "changeit"}
+    env = {
+        **os.environ,
+        "HOME": str(tmp_path),
+        "XDG_CACHE_HOME": str(tmp_path / "cache"),
+        "ROTATOR_STOREPASS": "changeit",
+    }
     env.pop("ROTATOR_CONFIG", None)
-    proc = subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=env,
-                          timeout=120, cwd=REPO)
+    proc = subprocess.run(
+        [sys.executable, "-c", code, *args], capture_output=True, text=True, env=env, timeout=120, cwd=REPO
+    )
     assert proc.returncode == 0, proc.stderr
     return set(proc.stdout.split("\n")[-2].split())
 
@@ -232,9 +238,18 @@ def _modules_after(args: list[str], tmp_path: Path) -> set[str]:
 def test_version_and_help_load_nothing_heavy(tmp_path: Path) -> None:
     for args in (["--version"], ["sync", "--help"]):
         proc = subprocess.run(
-            [sys.executable, "-c", "import sys; from rotator.cli import main\ntry: main(sys.argv[1:])\n"
-             "except SystemExit: pass\nprint(' '.join(sorted(sys.modules)))", *args],
-            capture_output=True, text=True, timeout=60, cwd=REPO)
+            [
+                sys.executable,
+                "-c",
+                "import sys; from rotator.cli import main\ntry: main(sys.argv[1:])\n"
+                "except SystemExit: pass\nprint(' '.join(sorted(sys.modules)))",
+                *args,
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+            cwd=REPO,
+        )
         loaded = set(proc.stdout.split("\n")[-2].split())
         assert not loaded & {"cryptography", "rotator.engine", "ssl", "requests", "jks"}, args
 
@@ -242,16 +257,25 @@ def test_version_and_help_load_nothing_heavy(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp_path: Path) -> None:
     state = ["--state-dir", str(tmp_path / "state"), "--offline"]
-    targets = ["--target", f"pem:{tmp_path / 'b.pem'}", "--target", f"jks:{tmp_path / 'b.jks'}",
-               "--target", f"pkcs12:{tmp_path / 'b.p12'}", "--storepass-env", "ROTATOR_STOREPASS"]
+    targets = [
+        "--target",
+        f"pem:{tmp_path / 'b.pem'}",
+        "--target",
+        f"jks:{tmp_path / 'b.jks'}",
+        "--target",
+        f"pkcs12:{tmp_path / 'b.p12'}",
+        "--storepass-env",
+        "ROTATOR_STOREPASS",
+    ]
     first = _modules_after(["sync", *state, *targets], tmp_path)
     assert not first & {"ssl", "requests", "certifi", "rotator.probe", "rotator.tlsfetch"}
     assert "jks" in first  # a new JKS is written with pyjks
     _modules_after(["sync", *state, *targets], tmp_path)  # reads each store in full and stamps it
     no_op = _modules_after(["sync", *state, *targets], tmp_path)
     assert not no_op & {"cryptography", "jks", "ssl", "requests", "certifi", "rotator.probe", "rotator.status"}
-    pem_only = _modules_after(["sync", "--state-dir", str(tmp_path / "s2"), "--offline",
-                               "--target", f"pem:{tmp_path / 'c.pem'}"], tmp_path)
+    pem_only = _modules_after(
+        ["sync", "--state-dir", str(tmp_path / "s2"), "--offline", "--target", f"pem:{tmp_path / 'c.pem'}"], tmp_path
+    )
     assert "cryptography" not in pem_only, "embedded roots are proven by their pins, a new bundle needs no parser"
 
 
@@ -269,9 +293,9 @@ def test_blocks_known_after_a_write_are_those_of_a_fresh_parse(tmp_path: Path) -
     derived = store._parsed
     assert derived is not None and derived.data == bundle.read_bytes()
     fresh = pem_module._blocks(derived.data)
-    assert [(b.start, b.end, b.number, b.line, b.entry.label, b.entry.cert and b.entry.cert.sha256)
-            for b in derived.blocks] == [
-        (b.start, b.end, b.number, b.line, b.entry.label, b.entry.cert and b.entry.cert.sha256) for b in fresh]
+    assert [
+        (b.start, b.end, b.number, b.line, b.entry.label, b.entry.cert and b.entry.cert.sha256) for b in derived.blocks
+    ] == [(b.start, b.end, b.number, b.line, b.entry.label, b.entry.cert and b.entry.cert.sha256) for b in fresh]
 
 
 def test_daemon_status_reuses_earlier_reads_until_the_file_changes(

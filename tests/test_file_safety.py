@@ -62,8 +62,9 @@ def mirror(tmp_path: Path) -> Path:
 @pytest.fixture
 def sync(run, tmp_path: Path, mirror: Path) -> Callable[..., Run]:
     def _sync(config: Path, *extra: str) -> Run:
-        return run("sync", "--config", str(config), "--offline", "--mirror", str(mirror), "--profile",
-                   "azure-minimal", *extra)  # type: ignore[no-any-return]
+        return run(
+            "sync", "--config", str(config), "--offline", "--mirror", str(mirror), "--profile", "azure-minimal", *extra
+        )  # type: ignore[no-any-return]
 
     return _sync
 
@@ -88,21 +89,28 @@ def test_world_writable_config_with_a_hook_is_refused_before_anything_runs(tmp_p
 
 def _config_group_writable(tmp: Path) -> tuple[Path, str]:
     config = write(tmp / "etc" / "rotator.toml", "", mode=0o664, gid=NOGROUP)
-    return config, f"config file {config} (owner root:nogroup, mode 0664) is writable by group nogroup; " \
-                   f"fix: chmod go-w {config}"
+    return (
+        config,
+        f"config file {config} (owner root:nogroup, mode 0664) is writable by group nogroup; fix: chmod go-w {config}",
+    )
 
 
 def _config_owned_by_nobody(tmp: Path) -> tuple[Path, str]:
     config = write(tmp / "etc" / "rotator.toml", "", uid=NOBODY)
-    return config, f"config file {config} (owner nobody:root, mode 0644) is owned by nobody, not root; " \
-                   f"fix: chown root {config}"
+    return (
+        config,
+        f"config file {config} (owner nobody:root, mode 0644) is owned by nobody, not root; fix: chown root {config}",
+    )
 
 
 def _config_in_world_writable_dir(tmp: Path) -> tuple[Path, str]:
     config = write(tmp / "shared" / "rotator.toml", "")
     os.chmod(config.parent, 0o777)
-    return config, f"config file {config}: directory {config.parent} (owner root:root, mode 0777) is writable " \
-                   f"by every user; fix: chmod go-w {config.parent}"
+    return (
+        config,
+        f"config file {config}: directory {config.parent} (owner root:root, mode 0777) is writable "
+        f"by every user; fix: chmod go-w {config.parent}",
+    )
 
 
 def _config_of_nobody_in_sticky_dir(tmp: Path) -> tuple[Path, str]:
@@ -120,12 +128,15 @@ def _config_through_a_planted_link(tmp: Path) -> tuple[Path, str]:
 
 
 def _root_file_owned_by_nobody(tmp: Path) -> tuple[Path, str]:
-    pem = write(tmp / "etc" / "corp-root.pem", (REPO / "rotator" / "data" / f"{ROOT_ID}.pem").read_text(),
-                uid=NOBODY)
-    config = write(tmp / "etc" / "rotator.toml",
-                   f'[[roots]]\nid = "corp-root"\nsha256 = "{"0" * 64}"\nfile = "{pem}"\n')
-    return config, f"file of root corp-root {pem} (owner nobody:root, mode 0644) is owned by nobody, not root; " \
-                   f"fix: chown root {pem}"
+    pem = write(tmp / "etc" / "corp-root.pem", (REPO / "rotator" / "data" / f"{ROOT_ID}.pem").read_text(), uid=NOBODY)
+    config = write(
+        tmp / "etc" / "rotator.toml", f'[[roots]]\nid = "corp-root"\nsha256 = "{"0" * 64}"\nfile = "{pem}"\n'
+    )
+    return (
+        config,
+        f"file of root corp-root {pem} (owner nobody:root, mode 0644) is owned by nobody, not root; "
+        f"fix: chown root {pem}",
+    )
 
 
 def _hook_owned_by_nobody(tmp: Path) -> tuple[Path, str]:
@@ -139,10 +150,14 @@ def _hook_found_on_path_writable_by_group(tmp: Path) -> tuple[Path, str]:
     os.chown(script, 0, NOGROUP)
     os.environ["PATH"] = f"{script.parent}:{os.environ['PATH']}"  # undone by the monkeypatch below
     target = tmp.parent / "out" / "roots.pem"
-    config = write(tmp / "etc" / "rotator.toml", f'[[targets]]\nkind = "pem"\npath = "{target}"\n'
-                   'on_change = ["reload-app"]\n')
-    return config, f"targets[0].on_change hook reload-app: file {script} (owner root:nogroup, mode 0775) " \
-                   "is writable by group nogroup"
+    config = write(
+        tmp / "etc" / "rotator.toml", f'[[targets]]\nkind = "pem"\npath = "{target}"\non_change = ["reload-app"]\n'
+    )
+    return (
+        config,
+        f"targets[0].on_change hook reload-app: file {script} (owner root:nogroup, mode 0775) "
+        "is writable by group nogroup",
+    )
 
 
 def _hook_through_a_link_owned_by_nobody(tmp: Path) -> tuple[Path, str]:
@@ -162,14 +177,19 @@ def _hook_shadowable_from_a_sticky_path_dir(tmp: Path) -> tuple[Path, str]:
     os.chmod(shared, 0o1777)
     os.environ["PATH"] = f"{shared}:{os.environ['PATH']}"
     config = write(tmp / "etc" / "rotator.toml", 'on_change = ["sh", "-c", "true"]\n')
-    return config, f"on_change hook sh: directory {shared} (owner root:root, mode 1777) is writable by every " \
-                   f"user; fix: chmod go-w {shared} or take it out of PATH"
+    return (
+        config,
+        f"on_change hook sh: directory {shared} (owner root:root, mode 1777) is writable by every "
+        f"user; fix: chmod go-w {shared} or take it out of PATH",
+    )
 
 
 def _password_file_owned_by_nobody(tmp: Path) -> tuple[Path, str]:
     secret = write(tmp / "etc" / "storepass", "changeit\n", mode=0o600, uid=NOBODY)
-    config = write(tmp / "etc" / "rotator.toml",
-                   f'[[targets]]\nkind = "jks"\npath = "{tmp / "app.jks"}"\nstorepass_file = "{secret}"\n')
+    config = write(
+        tmp / "etc" / "rotator.toml",
+        f'[[targets]]\nkind = "jks"\npath = "{tmp / "app.jks"}"\nstorepass_file = "{secret}"\n',
+    )
     return config, f"targets[0].storepass_file {secret} (owner nobody:root, mode 0600) is owned by nobody"
 
 
@@ -177,18 +197,34 @@ def _password_file_in_a_group_writable_dir(tmp: Path) -> tuple[Path, str]:
     secret = write(tmp / "app" / "conf" / "storepass", "changeit\n", mode=0o600)
     os.chmod(secret.parent, 0o775)
     os.chown(secret.parent, 0, NOGROUP)
-    config = write(tmp / "etc" / "rotator.toml",
-                   f'[[targets]]\nkind = "jks"\npath = "{tmp / "app.jks"}"\nstorepass_file = "{secret}"\n')
-    return config, f"targets[0].storepass_file {secret}: directory {secret.parent} (owner root:nogroup, " \
-                   f"mode 0775) is writable by group nogroup; fix: chmod go-w {secret.parent}"
+    config = write(
+        tmp / "etc" / "rotator.toml",
+        f'[[targets]]\nkind = "jks"\npath = "{tmp / "app.jks"}"\nstorepass_file = "{secret}"\n',
+    )
+    return (
+        config,
+        f"targets[0].storepass_file {secret}: directory {secret.parent} (owner root:nogroup, "
+        f"mode 0775) is writable by group nogroup; fix: chmod go-w {secret.parent}",
+    )
 
 
-@pytest.mark.parametrize("layout", [
-    _config_group_writable, _config_owned_by_nobody, _config_in_world_writable_dir, _config_of_nobody_in_sticky_dir,
-    _config_through_a_planted_link, _root_file_owned_by_nobody, _hook_owned_by_nobody,
-    _hook_found_on_path_writable_by_group, _hook_through_a_link_owned_by_nobody,
-    _hook_shadowable_from_a_sticky_path_dir, _password_file_owned_by_nobody, _password_file_in_a_group_writable_dir,
-])
+@pytest.mark.parametrize(
+    "layout",
+    [
+        _config_group_writable,
+        _config_owned_by_nobody,
+        _config_in_world_writable_dir,
+        _config_of_nobody_in_sticky_dir,
+        _config_through_a_planted_link,
+        _root_file_owned_by_nobody,
+        _hook_owned_by_nobody,
+        _hook_found_on_path_writable_by_group,
+        _hook_through_a_link_owned_by_nobody,
+        _hook_shadowable_from_a_sticky_path_dir,
+        _password_file_owned_by_nobody,
+        _password_file_in_a_group_writable_dir,
+    ],
+)
 def test_each_unsafe_kind_is_refused_with_owner_mode_and_fix(
     layout: Callable[[Path], tuple[Path, str]], tmp_path: Path, sync, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -223,14 +259,17 @@ def test_root_group_and_sticky_directories_of_root_are_accepted(tmp_path: Path, 
 def test_password_file_readable_by_everyone_is_a_warning(tmp_path: Path, sync) -> None:
     secret = write(tmp_path / "etc" / "storepass", "s3cret-pass\n", mode=0o644)
     store = tmp_path / "app" / "truststore.jks"
-    config = write(tmp_path / "etc" / "rotator.toml",
-                   f'[[targets]]\nkind = "jks"\npath = "{store}"\nstorepass_file = "{secret}"\n')
+    config = write(
+        tmp_path / "etc" / "rotator.toml", f'[[targets]]\nkind = "jks"\npath = "{store}"\nstorepass_file = "{secret}"\n'
+    )
 
     warned = sync(config)
 
     assert warned.code == 0, warned.err
-    assert f"targets[0].storepass_file {secret} (mode 0644) is readable by every user; fix: chmod o-r {secret}" \
+    assert (
+        f"targets[0].storepass_file {secret} (mode 0644) is readable by every user; fix: chmod o-r {secret}"
         in warned.err
+    )
     assert store.exists()
     os.chmod(secret, 0o640)
     quiet = sync(config)
@@ -250,8 +289,10 @@ def test_a_target_link_planted_by_another_user_is_not_followed(tmp_path: Path, s
     refused = sync(config, "--target", f"pem:{link}")
 
     assert refused.code == 1
-    assert f"{link} (owner nobody:nogroup, mode 0777) is a symbolic link owned by nobody, not root: not followed" \
+    assert (
+        f"{link} (owner nobody:nogroup, mode 0777) is a symbolic link owned by nobody, not root: not followed"
         in refused.err
+    )
     assert victim.read_text() == "root:*:19000::::::\n"
     # Root's own link (Debian's JDK cacerts is one) is followed and keeps being a link.
     os.lchown(link, 0, 0)
@@ -268,8 +309,16 @@ def test_a_lock_file_link_is_never_followed(tmp_path: Path, run, mirror: Path) -
     state.mkdir()
     (state / "rotator.lock").symlink_to(victim)  # even root's own: a lock is never a link
 
-    result = run("sync", "--state-dir", str(state), "--offline", "--mirror", str(mirror),
-                 "--target", f"pem:{tmp_path / 'roots.pem'}")
+    result = run(
+        "sync",
+        "--state-dir",
+        str(state),
+        "--offline",
+        "--mirror",
+        str(mirror),
+        "--target",
+        f"pem:{tmp_path / 'roots.pem'}",
+    )
 
     assert result.code == 1
     assert f"{state / 'rotator.lock'} is a symbolic link, which rotator never follows; remove it" in result.err
@@ -283,10 +332,29 @@ def test_files_rotator_creates_get_their_modes_whatever_the_umask(umask: int, tm
     state, cache, metrics = base / "lib" / "rotator", base / "cache" / "rotator", base / "metrics" / "rotator.prom"
     target = tmp_path / "new" / "dir" / "roots.pem"
     proc = subprocess.run(
-        [sys.executable, "-m", "rotator", "sync", "--offline", "--mirror", str(mirror), "--profile", "azure-minimal",
-         "--state-dir", str(state), "--cache-dir", str(cache), "--metrics-file", str(metrics),
-         "--target", f"pem:{target}"],
-        capture_output=True, text=True, timeout=120, preexec_fn=lambda: os.umask(umask),
+        [
+            sys.executable,
+            "-m",
+            "rotator",
+            "sync",
+            "--offline",
+            "--mirror",
+            str(mirror),
+            "--profile",
+            "azure-minimal",
+            "--state-dir",
+            str(state),
+            "--cache-dir",
+            str(cache),
+            "--metrics-file",
+            str(metrics),
+            "--target",
+            f"pem:{target}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        preexec_fn=lambda: os.umask(umask),
     )
     assert proc.returncode == 0, proc.stderr
 
@@ -320,8 +388,9 @@ def test_the_service_layout_is_accepted(tmp_path: Path, run, mirror: Path, monke
     marker = tmp_path / "reloaded"
     hook_script(tmp_path / "staged-hook", marker)
     bin_dir = root / "usr" / "local" / "bin"
-    subprocess.run(["install", "-D", "-m", "0755", str(tmp_path / "staged-hook"), str(bin_dir / "reload-myapp")],
-                   check=True)
+    subprocess.run(
+        ["install", "-D", "-m", "0755", str(tmp_path / "staged-hook"), str(bin_dir / "reload-myapp")], check=True
+    )
     monkeypatch.setenv("PATH", f"{bin_dir}:{os.environ['PATH']}")
     # The bundle's directory is a link of root's, as Debian links /etc/ssl/certs/java/cacerts.
     (root / "srv" / "azure").mkdir(parents=True)
@@ -329,8 +398,18 @@ def test_the_service_layout_is_accepted(tmp_path: Path, run, mirror: Path, monke
     for directory in ("var/lib/rotator", "var/cache/rotator"):
         subprocess.run(["install", "-d", "-m", "0755", str(root / directory)], check=True)
 
-    result = run("sync", "--config", str(etc / "rotator.toml"), "--offline", "--mirror", str(mirror),
-                 "--state-dir", str(root / "var/lib/rotator"), "--cache-dir", str(root / "var/cache/rotator"))
+    result = run(
+        "sync",
+        "--config",
+        str(etc / "rotator.toml"),
+        "--offline",
+        "--mirror",
+        str(mirror),
+        "--state-dir",
+        str(root / "var/lib/rotator"),
+        "--cache-dir",
+        str(root / "var/cache/rotator"),
+    )
 
     assert result.code == 0, result.err
     assert result.err == ""
@@ -358,13 +437,22 @@ def _interpreter_for_nobody() -> tuple[list[str], dict[str, str]] | str:
     not one: the system's python of the same version then, with the same packages), or why none."""
     if shutil.which("runuser") is None:
         return "runuser is not installed"
-    env = {"PATH": os.environ["PATH"], "LANG": "C.UTF-8",
-           "PYTHONPATH": os.pathsep.join([str(REPO), *(p for p in sys.path if p.endswith("site-packages"))])}
+    env = {
+        "PATH": os.environ["PATH"],
+        "LANG": "C.UTF-8",
+        "PYTHONPATH": os.pathsep.join([str(REPO), *(p for p in sys.path if p.endswith("site-packages"))]),
+    }
     version = f"{sys.version_info.major}.{sys.version_info.minor}"
     errors = []
     for python in dict.fromkeys([sys.executable, f"/usr/bin/python{version}"]):
-        probe = subprocess.run(["runuser", "-u", "nobody", "--", python, "-c", "import rotator.cli"],
-                               capture_output=True, text=True, env=env, timeout=60, cwd="/")
+        probe = subprocess.run(
+            ["runuser", "-u", "nobody", "--", python, "-c", "import rotator.cli"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=60,
+            cwd="/",
+        )
         if probe.returncode == 0:
             return ["runuser", "-u", "nobody", "--", python, "-m", "rotator"], env
         errors.append(f"{python}: {probe.stderr.strip().splitlines()[-1:]}")
@@ -385,10 +473,20 @@ def as_nobody(shared: Path) -> Callable[..., Run]:
     def _run(*args: str) -> Run:
         argv = [*command, *args]
         if args[0] == "sync":
-            argv += ["--offline", "--mirror", str(mirror), "--profile", "azure-minimal",
-                     "--state-dir", str(home / "state"), "--cache-dir", str(home / "cache")]
-        proc = subprocess.run(argv, capture_output=True, text=True, env={**env, "HOME": str(home)}, timeout=120,
-                              cwd="/")
+            argv += [
+                "--offline",
+                "--mirror",
+                str(mirror),
+                "--profile",
+                "azure-minimal",
+                "--state-dir",
+                str(home / "state"),
+                "--cache-dir",
+                str(home / "cache"),
+            ]
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env={**env, "HOME": str(home)}, timeout=120, cwd="/"
+        )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
     return _run
@@ -401,19 +499,26 @@ def test_as_a_user_their_own_files_and_roots_are_trusted(shared: Path, as_nobody
     script = hook_script(home / "bin" / "reload-app", marker, uid=NOBODY)
     os.chown(script.parent, NOBODY, NOGROUP)
     target = home / "app" / "roots.pem"
-    config = write(home / "rotator.toml", f'on_change = ["{script}"]\n[[targets]]\nkind = "pem"\npath = "{target}"\n',
-                   uid=NOBODY)
+    config = write(
+        home / "rotator.toml", f'on_change = ["{script}"]\n[[targets]]\nkind = "pem"\npath = "{target}"\n', uid=NOBODY
+    )
 
     result = as_nobody("sync", "--config", str(config))
 
     assert result.code == 0, result.err
     assert marker.read_text() == "ran\n" and target.stat().st_uid == NOBODY
     # The very same files are refused when root runs them: nobody could change what root runs.
-    as_root = subprocess.run([sys.executable, "-m", "rotator", "catalog", "--config", str(config)],
-                             capture_output=True, text=True, timeout=120)
+    as_root = subprocess.run(
+        [sys.executable, "-m", "rotator", "catalog", "--config", str(config)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert as_root.returncode == 2
-    assert f"config file {config}: directory {home} (owner nobody:nogroup, mode 0755) is owned by nobody, not root; " \
-           f"fix: chown root {home}" in as_root.stderr
+    assert (
+        f"config file {config}: directory {home} (owner nobody:nogroup, mode 0755) is owned by nobody, not root; "
+        f"fix: chown root {home}" in as_root.stderr
+    )
 
 
 @pytest.mark.slow
@@ -422,8 +527,10 @@ def test_as_a_user_files_of_other_users_are_refused(shared: Path, as_nobody) -> 
     owned_by_daemon = write(home / "daemon.toml", "", uid=DAEMON)
     refused = as_nobody("catalog", "--config", str(owned_by_daemon))
     assert refused.code == 2
-    assert f"config file {owned_by_daemon} (owner daemon:root, mode 0644) is owned by daemon, not root or nobody " \
-           f"(running rotator); fix: chown root {owned_by_daemon}" in one_error_line(refused)
+    assert (
+        f"config file {owned_by_daemon} (owner daemon:root, mode 0644) is owned by daemon, not root or nobody "
+        f"(running rotator); fix: chown root {owned_by_daemon}" in one_error_line(refused)
+    )
 
     writable = write(home / "writable.toml", "", mode=0o666, uid=NOBODY)
     refused = as_nobody("catalog", "--config", str(writable))
@@ -431,8 +538,11 @@ def test_as_a_user_files_of_other_users_are_refused(shared: Path, as_nobody) -> 
     assert f"config file {writable} (owner nobody:root, mode 0666) is writable by every user" in refused.err
 
     secret = write(home / "storepass", "changeit\n", mode=0o644, uid=DAEMON)
-    config = write(home / "rotator.toml",
-                   f'[[targets]]\nkind = "jks"\npath = "{home / "app.jks"}"\nstorepass_file = "{secret}"\n', uid=NOBODY)
+    config = write(
+        home / "rotator.toml",
+        f'[[targets]]\nkind = "jks"\npath = "{home / "app.jks"}"\nstorepass_file = "{secret}"\n',
+        uid=NOBODY,
+    )
     refused = as_nobody("sync", "--config", str(config))
     assert refused.code == 2
     assert f"targets[0].storepass_file {secret} (owner daemon:root, mode 0644) is owned by daemon" in refused.err
@@ -451,8 +561,9 @@ def test_as_a_user_a_link_planted_by_another_is_not_followed(shared: Path, as_no
     refused = as_nobody("sync", "--config", str(config), "--target", f"pem:{link}")
 
     assert refused.code == 1
-    assert f"{link} (owner daemon:daemon, mode 0777) is a symbolic link owned by daemon, not root or nobody" \
-        in refused.err
+    assert (
+        f"{link} (owner daemon:daemon, mode 0777) is a symbolic link owned by daemon, not root or nobody" in refused.err
+    )
     assert victim.read_text() == ""
     os.lchown(link, NOBODY, NOGROUP)
     assert as_nobody("sync", "--config", str(config), "--target", f"pem:{link}").code == 0

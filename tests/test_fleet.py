@@ -81,8 +81,21 @@ def fleet(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Fleet]:
         corp_file = base / "corp-root.pem"
         corp_file.write_bytes(corp.pem)
         store = base / "truststore.jks"
-        keytool("-importcert", "-noprompt", "-alias", "corp-root", "-file", str(corp_file), "-keystore", str(store),
-                "-storetype", "JKS", "-storepass:env", "ROTATOR_TEST_KT_PW", password=APP_PASSWORD)
+        keytool(
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "corp-root",
+            "-file",
+            str(corp_file),
+            "-keystore",
+            str(store),
+            "-storetype",
+            "JKS",
+            "-storepass:env",
+            "ROTATOR_TEST_KT_PW",
+            password=APP_PASSWORD,
+        )
         for host in HOSTS:
             dest = fleet.path(host, TRUSTSTORE)
             dest.parent.mkdir(parents=True)
@@ -102,8 +115,9 @@ def store_sha256s(path: Path, password: str | None = None) -> set[str]:
     if password is None:
         out = keytool("-printcert", "-file", str(path)).stdout
     else:
-        out = keytool("-list", "-v", "-keystore", str(path), "-storepass:env", "ROTATOR_TEST_KT_PW",
-                      password=password).stdout
+        out = keytool(
+            "-list", "-v", "-keystore", str(path), "-storepass:env", "ROTATOR_TEST_KT_PW", password=password
+        ).stdout
     return {m.replace(":", "").lower() for m in re.findall(r"SHA256:\s*([0-9A-F:]{95})", out)}
 
 
@@ -129,14 +143,26 @@ def test_role_installs_the_service_layout_and_is_idempotent(fleet: Fleet) -> Non
         assert config.stat().st_mode & 0o777 == 0o644
         parsed = tomllib.loads(config.read_text())
         assert parsed["profile"] == "azure-postgresql"
-        assert parsed["targets"][1] == {"kind": "jks", "path": "/opt/service/truststore.jks",
-                                        "storepass_credential": "service-storepass"}
+        assert parsed["targets"][1] == {
+            "kind": "jks",
+            "path": "/opt/service/truststore.jks",
+            "storepass_credential": "service-storepass",
+        }
         credential = fleet.path(host, "/etc/credstore/service-storepass")
         assert credential.read_text() == APP_PASSWORD and credential.stat().st_mode & 0o777 == 0o600
         # The config the role wrote is one rotator accepts, with the credential where systemd's
         # LoadCredential= would put it.
-        check = in_host(fleet, host, "rotator", "sync", "--dry-run", "--offline",
-                        "--config", "/etc/rotator/rotator.toml", env={"CREDENTIALS_DIRECTORY": "/etc/credstore"})
+        check = in_host(
+            fleet,
+            host,
+            "rotator",
+            "sync",
+            "--dry-run",
+            "--offline",
+            "--config",
+            "/etc/rotator/rotator.toml",
+            env={"CREDENTIALS_DIRECTORY": "/etc/credstore"},
+        )
         assert check.returncode == 0, check.stderr
         assert "would add" in check.stdout and "jks:/opt/service/truststore.jks" in check.stdout
         dropin = fleet.path(host, "/etc/systemd/system/rotator.service.d/rotator-sandbox.conf")
@@ -197,8 +223,9 @@ def test_check_diff_on_a_narrowed_profile_shows_the_removal_without_doing_it(fle
 
 def test_a_wrong_keystore_password_fails_that_host_alone(fleet: Fleet) -> None:
     assert sync(fleet).rc == 0
-    untouched = {host: (fleet.path(host, BUNDLE).read_bytes(), fleet.path(host, TRUSTSTORE).read_bytes())
-                 for host in HOSTS}
+    untouched = {
+        host: (fleet.path(host, BUNDLE).read_bytes(), fleet.path(host, TRUSTSTORE).read_bytes()) for host in HOSTS
+    }
     inventory = fleet.inventory(overrides={"host3": {"app_storepass": "not-the-password"}})
     play = sync(fleet, "-e", "profile=azure-minimal", inventory=inventory)
     assert play.rc != 0

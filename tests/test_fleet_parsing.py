@@ -45,8 +45,11 @@ def test_sync_json_gives_changed_and_a_diff_of_the_roots_removed(run: Any, tmp_p
     assert util.roots_before_after(target) == ([], sorted(ALL))
     assert util.target_changed(target, check_mode=False) is True
     before = bundle.read_bytes()
-    plan = util.parse_json(run("sync", "--offline", "--json", "--dry-run", "--profile", "azure-postgresql",
-                               "--target", f"pem:{bundle}").out)
+    plan = util.parse_json(
+        run(
+            "sync", "--offline", "--json", "--dry-run", "--profile", "azure-postgresql", "--target", f"pem:{bundle}"
+        ).out
+    )
     assert bundle.read_bytes() == before
     target = plan["targets"][0]
     assert util.target_changed(target, check_mode=True) is True
@@ -83,16 +86,21 @@ def test_error_message_prefers_rotators_own_lines() -> None:
 
 
 def test_targets_config_keeps_passwords_out_of_the_file() -> None:
-    text, environ = util.targets_config([
-        {"kind": "pem", "path": "/etc/azure/roots \"q\".pem", "password": None},
-        {"kind": "jks", "path": "/opt/app/tr\u00fcst.jks", "password": "s3cret\"\\"},
-    ])
+    text, environ = util.targets_config(
+        [
+            {"kind": "pem", "path": '/etc/azure/roots "q".pem', "password": None},
+            {"kind": "jks", "path": "/opt/app/tr\u00fcst.jks", "password": 's3cret"\\'},
+        ]
+    )
     parsed = tomllib.loads(text)
-    assert parsed["targets"][0] == {"kind": "pem", "path": "/etc/azure/roots \"q\".pem"}
-    assert parsed["targets"][1] == {"kind": "jks", "path": "/opt/app/tr\u00fcst.jks",
-                                    "storepass_env": "ROTATOR_FLEET_STOREPASS_1"}
+    assert parsed["targets"][0] == {"kind": "pem", "path": '/etc/azure/roots "q".pem'}
+    assert parsed["targets"][1] == {
+        "kind": "jks",
+        "path": "/opt/app/tr\u00fcst.jks",
+        "storepass_env": "ROTATOR_FLEET_STOREPASS_1",
+    }
     assert "s3cret" not in text
-    assert environ == {"ROTATOR_FLEET_STOREPASS_1": "s3cret\"\\"}
+    assert environ == {"ROTATOR_FLEET_STOREPASS_1": 's3cret"\\'}
 
 
 def status_doc(run: Any, bundle: Path) -> dict[str, Any]:
@@ -147,13 +155,17 @@ def test_readiness_tolerates_other_shapes() -> None:
     report["targets"] = [{"target": "pem:/a", "roots": {"r1": "present", "r2": "owned"}}]
     assert readiness({"h": {"report": report}})["ready"] is True
     # Events ahead win over expiry; past events are ignored.
-    report["events"] = [{"date": "2029-06-01", "root": "r2", "what": "expires"},
-                        {"date": "2030-03-02", "root": "r2", "what": "retires after this day"}]
+    report["events"] = [
+        {"date": "2029-06-01", "root": "r2", "what": "expires"},
+        {"date": "2030-03-02", "root": "r2", "what": "retires after this day"},
+    ]
     assert readiness({"h": {"report": report}})["hosts"][0]["next_deadline"]["days"] == 60
     assert readiness({"h": {"report": {"compliant": False}}})["ready"] is False
     # Targets with scopes of their own: a root that no target should hold is "-", not "not ready".
-    report["targets"] = [{"target": "system", "roots": {"r1": "owned"}, "withheld": ["r2"]},
-                         {"target": "pem:/b", "roots": {"r1": "present"}}]
+    report["targets"] = [
+        {"target": "system", "roots": {"r1": "owned"}, "withheld": ["r2"]},
+        {"target": "pem:/b", "roots": {"r1": "present"}},
+    ]
     row = readiness({"h": {"report": report}})["hosts"][0]
     assert row["cells"] == {"r1": "ready", "r2": "-"} and row["state"] == "ready"
     report["targets"].append({"target": "jks:/c", "roots": {}, "error": "keystore password was incorrect"})
@@ -180,8 +192,13 @@ def test_ansible_doc_reads_the_modules_documentation(module: str, tmp_path: Path
     link = tmp_path / "ansible_collections" / "rotator" / "fleet"
     link.parent.mkdir(parents=True)
     link.symlink_to(PLUGINS.parent)
-    env = {"PATH": os.environ["PATH"], "HOME": str(tmp_path), "ANSIBLE_COLLECTIONS_PATH": str(tmp_path),
-           "ANSIBLE_HOME": str(tmp_path / "ansible"), "ANSIBLE_NOCOLOR": "1"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(tmp_path),
+        "ANSIBLE_COLLECTIONS_PATH": str(tmp_path),
+        "ANSIBLE_HOME": str(tmp_path / "ansible"),
+        "ANSIBLE_NOCOLOR": "1",
+    }
     doc = subprocess.run([str(ansible_doc), "--json", module], capture_output=True, text=True, env=env, timeout=120)
     assert doc.returncode == 0, doc.stderr
     parsed = json.loads(doc.stdout)[module]["doc"]

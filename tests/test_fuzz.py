@@ -32,9 +32,12 @@ from tests.pki import make_intermediate, make_root
 pytestmark = pytest.mark.slow
 
 EXAMPLES = int(os.environ.get("ROTATOR_FUZZ_EXAMPLES", "60"))
-FUZZ = settings(max_examples=EXAMPLES, deadline=None, database=None,
-                suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture,
-                                       HealthCheck.data_too_large])
+FUZZ = settings(
+    max_examples=EXAMPLES,
+    deadline=None,
+    database=None,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
+)
 PW = "changeit"
 ROOT_IDS = ["digicert-global-root-g2", "microsoft-rsa-root-2017", "digicert-global-root-ca", "no-such-root"]
 EMBEDDED = sorted(p.name for p in resources.files("rotator.data").iterdir() if p.name.endswith(".pem"))
@@ -47,16 +50,21 @@ def _embedded(name: str) -> bytes:
 FOREIGN_ROOT = make_root("Fuzz Foreign Root")
 FOREIGN_INTERMEDIATE = make_intermediate(FOREIGN_ROOT, "Fuzz Foreign Intermediate")
 GOOD_DERS = [FOREIGN_ROOT.der, FOREIGN_INTERMEDIATE.der] + [
-    base64.b64decode(b"".join(_embedded(n).split(b"\n")[1:-2])) for n in EMBEDDED[:3]]
+    base64.b64decode(b"".join(_embedded(n).split(b"\n")[1:-2])) for n in EMBEDDED[:3]
+]
 
 
 def pem_of(der: bytes) -> bytes:
     body = base64.encodebytes(der).replace(b"\n", b"")
-    return (b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(body[i:i + 64] for i in range(0, len(body), 64))
-            + b"\n-----END CERTIFICATE-----\n")
+    return (
+        b"-----BEGIN CERTIFICATE-----\n"
+        + b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
+        + b"\n-----END CERTIFICATE-----\n"
+    )
 
 
 # -- damaging bytes ---------------------------------------------------------------------------------
+
 
 @st.composite
 def damaged(draw: st.DrawFn, original: bytes) -> bytes:
@@ -105,8 +113,9 @@ def restructured(draw: st.DrawFn, der: bytes) -> bytes:
             if op == "value":
                 return _tlv(node.tag, draw(st.one_of(st.binary(max_size=6), st.just(b"\x22"), st.just(b""))))
             if op == "tag":
-                return _tlv(draw(st.sampled_from([0x02, 0x04, 0x05, 0x06, 0x0C, 0x13, 0x30, 0x31, 0xA0, 0xA3])),
-                            node.value)
+                return _tlv(
+                    draw(st.sampled_from([0x02, 0x04, 0x05, 0x06, 0x0C, 0x13, 0x30, 0x31, 0xA0, 0xA3])), node.value
+                )
             return node.raw
         parts = [c.raw for c in children]
         at = draw(st.integers(0, len(parts) - 1))
@@ -150,8 +159,9 @@ def targeted(draw: st.DrawFn, der: bytes) -> bytes:
         rdns = subject.children()
         if rdns:
             attribute = rdns[-1].children()[0].children()
-            garbled = _tlv(0x30, attribute[0].raw + _tlv(draw(st.sampled_from([0x1E, 0x1C, 0x12, 0x16, 0x03])),
-                                                         b"\xff\xfe\x00"))
+            garbled = _tlv(
+                0x30, attribute[0].raw + _tlv(draw(st.sampled_from([0x1E, 0x1C, 0x12, 0x16, 0x03])), b"\xff\xfe\x00")
+            )
             index = tbs.index(subject)
             tbs[index] = read_exact(_tlv(0x30, b"".join(r.raw for r in rdns[:-1]) + _tlv(0x31, garbled)))
     else:
@@ -165,8 +175,14 @@ def targeted(draw: st.DrawFn, der: bytes) -> bytes:
 def der_certs() -> st.SearchStrategy[bytes]:
     """A certificate's DER: intact, or damaged (bad version, duplicate extensions, cut short, ...)."""
     good = st.sampled_from(GOOD_DERS)
-    return st.one_of(good, good.flatmap(targeted), good.flatmap(targeted), good.flatmap(restructured),
-                     good.flatmap(damaged), st.binary(max_size=64))
+    return st.one_of(
+        good,
+        good.flatmap(targeted),
+        good.flatmap(targeted),
+        good.flatmap(restructured),
+        good.flatmap(damaged),
+        st.binary(max_size=64),
+    )
 
 
 @st.composite
@@ -181,8 +197,11 @@ def pem_fragment(draw: st.DrawFn) -> bytes:
     if kind == "comment":
         return b"# " + draw(st.text(max_size=30)).encode("utf-8", "replace").replace(b"\n", b" ") + b"\n"
     if kind == "bad-base64":
-        return b"-----BEGIN CERTIFICATE-----\n" + draw(st.binary(max_size=40)).replace(b"-", b"") \
+        return (
+            b"-----BEGIN CERTIFICATE-----\n"
+            + draw(st.binary(max_size=40)).replace(b"-", b"")
             + b"\n-----END CERTIFICATE-----\n"
+        )
     if kind == "no-end":
         return pem_of(draw(st.sampled_from(GOOD_DERS))).split(b"-----END")[0]
     if kind == "text":
@@ -194,6 +213,7 @@ pem_bundles = st.lists(pem_fragment(), max_size=6).map(b"".join)
 
 
 # -- running ----------------------------------------------------------------------------------------
+
 
 @contextlib.contextmanager
 def workdir() -> Iterator[Path]:
@@ -214,7 +234,8 @@ def invoke(*argv: str) -> tuple[int, str]:
     assert "Traceback" not in stderr, stderr
     if code != 0:  # a one-line error of rotator's own, or status saying what is not compliant
         said = re.search(r"^rotator: error: \S", stderr, re.MULTILINE) or (
-            argv[0] == "status" and code == 1 and "NOT COMPLIANT" in out.getvalue())
+            argv[0] == "status" and code == 1 and "NOT COMPLIANT" in out.getvalue()
+        )
         assert said, (code, out.getvalue(), stderr)
     return code, stderr
 
@@ -266,13 +287,24 @@ def test_der_candidate_root(der: bytes, where: str) -> None:
             (directory / "microsoft-rsa-root-2017.pem").write_bytes(pem_of(der))
             source = ["--mirror", str(directory), "--no-cache"]
         else:
-            for name in ("cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f",
-                         "c741f70f4b2a8d88bf2e71c14122ef53ef10eba0cfa5e64cfa20f418853073e0"):
+            for name in (
+                "cb3ccbb76031e5e0138f8dd39a23f9de47ffc35e43c1144cea27d46a5ab1cb5f",
+                "c741f70f4b2a8d88bf2e71c14122ef53ef10eba0cfa5e64cfa20f418853073e0",
+            ):
                 (directory / f"{name}.pem").write_bytes(pem_of(der))
             source = ["--cache-dir", str(directory)]
         target = work / "out.pem"
-        code, err = invoke("sync", "--offline", "--state-dir", str(work / "state"), "--profile",
-                           "azure-postgresql", *source, "--target", f"pem:{target}")
+        code, err = invoke(
+            "sync",
+            "--offline",
+            "--state-dir",
+            str(work / "state"),
+            "--profile",
+            "azure-postgresql",
+            *source,
+            "--target",
+            f"pem:{target}",
+        )
         # The embedded copies are always there: a bad candidate can cost a warning, never the run,
         # except when it is a certificate contradicting the pin (a mirror serving the wrong root).
         assert code == 0 or "does not match its pin" in err, err
@@ -292,6 +324,7 @@ def test_der_foreign_file(der: bytes, kind: str, name: str) -> None:
             path.write_bytes(der if name.endswith(".crt") else pem_of(der))
             with contextlib.suppress(Exception):  # a hash name when the certificate is readable at all
                 from cryptography import x509
+
                 os.symlink(name, directory / f"{subject_hash(x509.load_der_x509_certificate(der))}.0")
             os.symlink(name, directory / "0badc0de.0")
             target = f"pem-dir:{directory}"
@@ -316,6 +349,7 @@ def test_der_foreign_file(der: bytes, kind: str, name: str) -> None:
 
 # -- keystores --------------------------------------------------------------------------------------
 
+
 def _jks_with(ders: list[bytes]) -> bytes:
     import jks
 
@@ -328,8 +362,9 @@ def _p12_with(ders: list[bytes]) -> bytes:
     from cryptography import x509
     from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
 
-    certs = [pkcs12.PKCS12Certificate(x509.load_der_x509_certificate(d), f"foreign-{i}".encode())
-             for i, d in enumerate(ders)]
+    certs = [
+        pkcs12.PKCS12Certificate(x509.load_der_x509_certificate(d), f"foreign-{i}".encode()) for i, d in enumerate(ders)
+    ]
     return pkcs12.serialize_java_truststore(certs, BestAvailableEncryption(PW.encode()))
 
 
@@ -353,8 +388,7 @@ def _keystore(kind: str, data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @FUZZ
-@given(data=st.one_of(st.just(JKS_BASE).flatmap(damaged),
-                      st.lists(der_certs(), min_size=1, max_size=3).map(_jks_with)))
+@given(data=st.one_of(st.just(JKS_BASE).flatmap(damaged), st.lists(der_certs(), min_size=1, max_size=3).map(_jks_with)))
 def test_jks(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
     _keystore("jks", data, monkeypatch)
 
@@ -367,13 +401,31 @@ def test_pkcs12(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
 
 # -- configuration and state ------------------------------------------------------------------------
 
-HOSTILE_NUMBERS = st.sampled_from(["inf", "-inf", "nan", "1e19", "-1", "0", "1e308", "9" * 30, "0.001", "3",
-                                   "true", '"10"', "[]"])
+HOSTILE_NUMBERS = st.sampled_from(
+    ["inf", "-inf", "nan", "1e19", "-1", "0", "1e308", "9" * 30, "0.001", "3", "true", '"10"', "[]"]
+)
 HOSTILE_STRINGS = st.sampled_from(['"a\\u0000b"', '""', '"../x"', '"~"', "1", '"sub/dir"', '"\\u00e9"'])
-NUMBER_KEYS = ["hook_timeout", "download.connect_timeout", "download.read_timeout", "download.retries",
-               "download.max_bytes", "targets.refresh_timeout"]
-STRING_KEYS = ["profile", "cache_dir", "state_dir", "metrics_file", "targets.path", "targets.kind",
-               "download.mirror", "daemon.interval", "roots.id", "roots.sha256", "roots.file"]
+NUMBER_KEYS = [
+    "hook_timeout",
+    "download.connect_timeout",
+    "download.read_timeout",
+    "download.retries",
+    "download.max_bytes",
+    "targets.refresh_timeout",
+]
+STRING_KEYS = [
+    "profile",
+    "cache_dir",
+    "state_dir",
+    "metrics_file",
+    "targets.path",
+    "targets.kind",
+    "download.mirror",
+    "daemon.interval",
+    "roots.id",
+    "roots.sha256",
+    "roots.file",
+]
 
 
 @st.composite
@@ -430,30 +482,47 @@ def test_config(text: str) -> None:
         code, err = invoke("sync", *isolated, "--sysroot", str(work / "root"))
         invoke("status", *isolated, "--sysroot", str(work / "root"))
         for bad in ("nan", "inf", "1e19", "1e308", "\\u0000"):
-            if any(re.search(rf"\b(hook_timeout|connect_timeout|read_timeout|retries|max_bytes|refresh_timeout)"
-                             rf" = -?{re.escape(bad)}$", line) for line in text.splitlines()):
+            if any(
+                re.search(
+                    rf"\b(hook_timeout|connect_timeout|read_timeout|retries|max_bytes|refresh_timeout)"
+                    rf" = -?{re.escape(bad)}$",
+                    line,
+                )
+                for line in text.splitlines()
+            ):
                 assert code == 2, (text, err)  # a hostile value is a config error, before anything is written
 
 
 VALID_STATE = {
-    "version": 1, "last_success": "2026-01-01T00:00:00+00:00", "last_failure": None, "failures": 0,
-    "drift_repairs": 0, "targets": {"pem:/x": {"digicert-global-root-g2": {"sha256": "ab", "owned": True,
-                                                                            "since": "2026-01-01T00:00:00+00:00"}}},
+    "version": 1,
+    "last_success": "2026-01-01T00:00:00+00:00",
+    "last_failure": None,
+    "failures": 0,
+    "drift_repairs": 0,
+    "targets": {
+        "pem:/x": {"digicert-global-root-g2": {"sha256": "ab", "owned": True, "since": "2026-01-01T00:00:00+00:00"}}
+    },
 }
-json_leaves = st.one_of(st.none(), st.booleans(), st.integers(min_value=-2**70, max_value=2**70), st.floats(),
-                        st.text(max_size=10))
-json_shallow = st.one_of(json_leaves, st.lists(json_leaves, max_size=3),
-                         st.dictionaries(st.text(max_size=8), json_leaves, max_size=3))
-json_values = st.one_of(json_shallow, st.lists(json_shallow, max_size=3),
-                        st.dictionaries(st.text(max_size=8), json_shallow, max_size=3))
+json_leaves = st.one_of(
+    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), st.text(max_size=10)
+)
+json_shallow = st.one_of(
+    json_leaves, st.lists(json_leaves, max_size=3), st.dictionaries(st.text(max_size=8), json_leaves, max_size=3)
+)
+json_values = st.one_of(
+    json_shallow, st.lists(json_shallow, max_size=3), st.dictionaries(st.text(max_size=8), json_shallow, max_size=3)
+)
 
 
 @st.composite
 def state_files(draw: st.DrawFn) -> bytes:
     doc = json.loads(json.dumps(VALID_STATE))
     for _ in range(draw(st.integers(0, 3))):
-        key = draw(st.sampled_from(["version", "last_success", "last_failure", "failures", "drift_repairs",
-                                    "targets", "record"]))
+        key = draw(
+            st.sampled_from(
+                ["version", "last_success", "last_failure", "failures", "drift_repairs", "targets", "record"]
+            )
+        )
         value = draw(json_values)
         if key == "record":
             record = doc["targets"].get("pem:/x", {}) if isinstance(doc["targets"], dict) else {}

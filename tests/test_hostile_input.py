@@ -33,10 +33,12 @@ def invalid_version() -> bytes:
 
 def duplicate_extension() -> bytes:
     """Parses at first; fails (DuplicateExtension) only when the extensions are read."""
+
     def change(tbs):
         extensions = tbs[-1]
         items = [e.raw for e in read_exact(extensions.value).children()]
         return [*tbs[:-1], read_exact(_tlv(0xA3, _tlv(0x30, b"".join([items[0], *items]))))]
+
     return _with_tbs(FOREIGN.der, change)
 
 
@@ -54,8 +56,9 @@ def test_a_malformed_foreign_certificate_is_kept_and_reported(tmp_path: Path, ru
     extra: list[str] = []
     if where == "pem":
         path = tmp_path / "bundle.pem"
-        path.write_bytes(b"# mine\n" + pem(der) + b"-----BEGIN CERTIFICATE-----\n!!!not base64===\n"
-                         b"-----END CERTIFICATE-----\n")
+        path.write_bytes(
+            b"# mine\n" + pem(der) + b"-----BEGIN CERTIFICATE-----\n!!!not base64===\n-----END CERTIFICATE-----\n"
+        )
         target = f"pem:{path}"
     elif where == "pem-dir":
         directory = tmp_path / "certs"
@@ -90,8 +93,9 @@ def test_a_malformed_certificate_in_a_keystore_is_kept(tmp_path: Path, run, monk
     import jks
 
     store = tmp_path / "trust.jks"
-    store.write_bytes(jks.KeyStore.new("jks", [jks.TrustedCertEntry.new("theirs", BAD["invalid-version"])])
-                      .saves("changeit"))
+    store.write_bytes(
+        jks.KeyStore.new("jks", [jks.TrustedCertEntry.new("theirs", BAD["invalid-version"])]).saves("changeit")
+    )
     monkeypatch.setenv("STOREPASS", "changeit")
     result = run("sync", "--offline", "--target", f"jks:{store}", "--storepass-env", "STOREPASS")
     assert result.code == 0, result.err
@@ -119,9 +123,18 @@ def test_a_malformed_candidate_root_is_a_warning_then_the_next_source(tmp_path: 
     assert "from the embedded copy" in result.out
 
 
-@pytest.mark.parametrize("setting", ["hook_timeout = nan", "hook_timeout = inf", "hook_timeout = 1e19",
-                                     "[download]\nread_timeout = nan", "[download]\nmax_bytes = 1e19",
-                                     "[download]\nretries = -1", 'cache_dir = "a\\u0000b"'])
+@pytest.mark.parametrize(
+    "setting",
+    [
+        "hook_timeout = nan",
+        "hook_timeout = inf",
+        "hook_timeout = 1e19",
+        "[download]\nread_timeout = nan",
+        "[download]\nmax_bytes = 1e19",
+        "[download]\nretries = -1",
+        'cache_dir = "a\\u0000b"',
+    ],
+)
 def test_hostile_config_values_are_config_errors(tmp_path: Path, run, setting: str) -> None:
     bundle = tmp_path / "bundle.pem"
     config = tmp_path / "rotator.toml"
@@ -159,8 +172,9 @@ def test_state_counters_out_of_range_are_a_corrupt_state(tmp_path: Path, run, va
 def test_a_full_state_directory_is_an_error_not_a_traceback(tmp_path: Path, run) -> None:
     state = tmp_path / "state"
     state.mkdir()
-    mounted = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=16", "tmpfs", str(state)],
-                             capture_output=True, timeout=30)
+    mounted = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", "size=64k,nr_inodes=16", "tmpfs", str(state)], capture_output=True, timeout=30
+    )
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:

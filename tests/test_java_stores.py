@@ -67,8 +67,9 @@ def reduced(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, t
 
 
 @pytest.fixture(scope="module")
-def reduced_p12(tmp_path_factory: pytest.TempPathFactory,
-                reduced: tuple[Path, dict[str, tuple[str, str]]]) -> tuple[Path, dict[str, tuple[str, str]]]:
+def reduced_p12(
+    tmp_path_factory: pytest.TempPathFactory, reduced: tuple[Path, dict[str, tuple[str, str]]]
+) -> tuple[Path, dict[str, tuple[str, str]]]:
     path = tmp_path_factory.mktemp("reduced-p12") / "cacerts.p12"
     kt.copy_to_pkcs12(reduced[0], PW, path, PW)
     listing = kt.by_alias(path, PW, "PKCS12")
@@ -146,8 +147,7 @@ def test_dry_run_prints_alias_plan_and_writes_nothing(tmp_path: Path, run, reduc
     store = tmp_path / "cacerts"
     shutil.copyfile(reduced[0], store)
     before = store.read_bytes()
-    result = run("sync", "--offline", "--dry-run", "--profile", "azure-postgresql",
-                 "--target", f"java-cacerts:{store}")
+    result = run("sync", "--offline", "--dry-run", "--profile", "azure-postgresql", "--target", f"java-cacerts:{store}")
     assert result.code == 0, result.err
     assert f"  + digicert-global-root-g2 (DigiCert Global Root G2, sha256 {G2})" in result.out
     # host-wide: the distribution's G1 is reported, and left where it is
@@ -156,8 +156,9 @@ def test_dry_run_prints_alias_plan_and_writes_nothing(tmp_path: Path, run, reduc
 
 
 @pytest.mark.parametrize("kind, storetype, magic", [("jks", "JKS", "feedfeed"), ("pkcs12", "PKCS12", "30")])
-def test_new_store_gets_the_kind_format(tmp_path: Path, run, kind: str, storetype: str, magic: str,
-                                        monkeypatch: pytest.MonkeyPatch) -> None:
+def test_new_store_gets_the_kind_format(
+    tmp_path: Path, run, kind: str, storetype: str, magic: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = tmp_path / "sub" / f"trust.{kind}"
     monkeypatch.setenv("APP_STOREPASS", "s3cret-pass")
     config = write_config(tmp_path, {"kind": kind, "path": store, "storepass_env": "APP_STOREPASS"})
@@ -170,8 +171,9 @@ def test_new_store_gets_the_kind_format(tmp_path: Path, run, kind: str, storetyp
     }
 
 
-def test_empty_password_pkcs12_readable_with_and_without_password(tmp_path: Path, run,
-                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+def test_empty_password_pkcs12_readable_with_and_without_password(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Temurin ships a password-less cacerts: rotator writes one that Java opens either way."""
     store = tmp_path / "trust.p12"
     monkeypatch.setenv("EMPTY_PASS", "")
@@ -189,9 +191,20 @@ def test_empty_password_pkcs12_readable_with_and_without_password(tmp_path: Path
 
 def test_kind_does_not_change_an_existing_format(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     store = tmp_path / "trust"
-    kt.keytool("-importcert", "-noprompt", "-alias", "digicertglobalrootg2", "-file",
-               "/etc/ssl/certs/DigiCert_Global_Root_G2.pem", "-storetype", "JKS", "-keystore", str(store),
-               *kt.storepass(PW), password=PW)
+    kt.keytool(
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "digicertglobalrootg2",
+        "-file",
+        "/etc/ssl/certs/DigiCert_Global_Root_G2.pem",
+        "-storetype",
+        "JKS",
+        "-keystore",
+        str(store),
+        *kt.storepass(PW),
+        password=PW,
+    )
     monkeypatch.setenv("APP_STOREPASS", PW)
     config = write_config(tmp_path, {"kind": "pkcs12", "path": store, "storepass_env": "APP_STOREPASS"})
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
@@ -207,11 +220,24 @@ def test_kind_does_not_change_an_existing_format(tmp_path: Path, run, monkeypatc
 
 
 @pytest.mark.parametrize("kind, storetype", [("jks", "JKS"), ("pkcs12", "PKCS12")])
-def test_profile_change_removes_only_rotator_entries(tmp_path: Path, run, kind: str, storetype: str,
-                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+def test_profile_change_removes_only_rotator_entries(
+    tmp_path: Path, run, kind: str, storetype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = tmp_path / "trust"
-    kt.keytool("-importcert", "-noprompt", "-alias", "mine", "-file", "/etc/ssl/certs/ISRG_Root_X1.pem",
-               "-storetype", storetype, "-keystore", str(store), *kt.storepass(PW), password=PW)
+    kt.keytool(
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "mine",
+        "-file",
+        "/etc/ssl/certs/ISRG_Root_X1.pem",
+        "-storetype",
+        storetype,
+        "-keystore",
+        str(store),
+        *kt.storepass(PW),
+        password=PW,
+    )
     monkeypatch.setenv("APP_STOREPASS", PW)
     config = write_config(tmp_path, {"kind": kind, "path": store, "storepass_env": "APP_STOREPASS"})
     assert run("sync", "--offline", "--config", str(config), "--profile", "azure-all").code == 0
@@ -225,8 +251,23 @@ def test_profile_change_removes_only_rotator_entries(tmp_path: Path, run, kind: 
 def test_jks_private_key_is_kept_intact(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     """A JKS with a key pair round-trips byte for byte, so rotator may add roots beside the key."""
     store = tmp_path / "app.jks"
-    kt.keytool("-genkeypair", "-alias", "server", "-keyalg", "EC", "-dname", "CN=app", "-storetype", "JKS",
-               "-keystore", str(store), *kt.storepass(PW), "-keypass:env", kt.PW_VAR, password=PW)
+    kt.keytool(
+        "-genkeypair",
+        "-alias",
+        "server",
+        "-keyalg",
+        "EC",
+        "-dname",
+        "CN=app",
+        "-storetype",
+        "JKS",
+        "-keystore",
+        str(store),
+        *kt.storepass(PW),
+        "-keypass:env",
+        kt.PW_VAR,
+        password=PW,
+    )
     key_before = kt.by_alias(store, PW)["server"]
     monkeypatch.setenv("APP_STOREPASS", PW)
     config = write_config(tmp_path, {"kind": "jks", "path": store, "storepass_env": "APP_STOREPASS"})
@@ -237,8 +278,17 @@ def test_jks_private_key_is_kept_intact(tmp_path: Path, run, monkeypatch: pytest
     assert after["server"] == key_before == ("PrivateKeyEntry", key_before[1])
     assert len(after) == 4
     # keytool can still use the private key (a CSR needs it decrypted).
-    csr = kt.keytool("-certreq", "-alias", "server", "-keystore", str(store), *kt.storepass(PW),
-                     "-keypass:env", kt.PW_VAR, password=PW)
+    csr = kt.keytool(
+        "-certreq",
+        "-alias",
+        "server",
+        "-keystore",
+        str(store),
+        *kt.storepass(PW),
+        "-keypass:env",
+        kt.PW_VAR,
+        password=PW,
+    )
     assert "BEGIN NEW CERTIFICATE REQUEST" in csr.stdout
 
 
@@ -264,8 +314,20 @@ def _make_bad_store(tmp_path: Path, case: str, reduced_path: Path, p12_path: Pat
         path.write_bytes(data)
         return path, "pkcs12"
     if case == "jceks":
-        kt.keytool("-importcert", "-noprompt", "-alias", "x", "-file", "/etc/ssl/certs/ISRG_Root_X1.pem",
-                   "-storetype", "JCEKS", "-keystore", str(path), *kt.storepass(PW), password=PW)
+        kt.keytool(
+            "-importcert",
+            "-noprompt",
+            "-alias",
+            "x",
+            "-file",
+            "/etc/ssl/certs/ISRG_Root_X1.pem",
+            "-storetype",
+            "JCEKS",
+            "-keystore",
+            str(path),
+            *kt.storepass(PW),
+            password=PW,
+        )
         return path, "jks"
     if case in ("pkcs12-private-key", "pkcs12-secret-key"):
         if case == "pkcs12-private-key":
@@ -291,10 +353,10 @@ BAD_STORES = {
     "wrong-password-pkcs12": "the password did not open the store",
     "truncated-jks": "damaged or truncated",
     "corrupt-jks": "the password did not open the store (integrity check failed: wrong password, or the file was "
-                   "altered)",
+    "altered)",
     "truncated-pkcs12": "damaged or truncated",
     "corrupt-pkcs12": "the password did not open the store (integrity check failed: wrong password, or the file "
-                      "was altered)",
+    "was altered)",
     "garbage-pkcs12": "damaged or truncated",
     "jceks": "it is a JCEKS keystore",
     "pkcs12-private-key": "it holds a private key",
@@ -306,8 +368,9 @@ BAD_STORES = {
 
 
 @pytest.mark.parametrize("case", sorted(BAD_STORES))
-def test_refused_stores_are_left_untouched(tmp_path: Path, run, reduced, reduced_p12, case: str,
-                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_refused_stores_are_left_untouched(
+    tmp_path: Path, run, reduced, reduced_p12, case: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path, kind = _make_bad_store(tmp_path, case, reduced[0], reduced_p12[0])
     before = None if path.is_dir() else path.read_bytes()
     monkeypatch.setenv("APP_STOREPASS", "wrong-one" if case.startswith("wrong-password") else PW)
@@ -328,8 +391,20 @@ def test_refused_stores_are_left_untouched(tmp_path: Path, run, reduced, reduced
 
 def test_wrong_default_password_on_java_cacerts(tmp_path: Path, run) -> None:
     store = tmp_path / "cacerts"
-    kt.keytool("-importcert", "-noprompt", "-alias", "x", "-file", "/etc/ssl/certs/ISRG_Root_X1.pem",
-               "-storetype", "PKCS12", "-keystore", str(store), *kt.storepass("other-pass"), password="other-pass")
+    kt.keytool(
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "x",
+        "-file",
+        "/etc/ssl/certs/ISRG_Root_X1.pem",
+        "-storetype",
+        "PKCS12",
+        "-keystore",
+        str(store),
+        *kt.storepass("other-pass"),
+        password="other-pass",
+    )
     before = store.read_bytes()
     result = run("sync", "--offline", "--target", f"java-cacerts:{store}")
     assert result.code == 1
@@ -351,15 +426,18 @@ def test_password_from_systemd_credential(tmp_path: Path, run, reduced, monkeypa
     assert_synced(kt.by_alias(store, PW), reduced[1])
 
 
-@pytest.mark.parametrize("target, message", [
-    ({"kind": "jks", "path": "X"}, "needs its store password"),
-    ({"kind": "jks", "path": "X", "storepass_env": "NOT_SET_ANYWHERE"}, "NOT_SET_ANYWHERE is not set"),
-    ({"kind": "jks", "path": "X", "storepass_env": "A", "storepass_file": "B"}, "give the store password one way"),
-    ({"kind": "pkcs12", "path": "X", "storepass_credential": "pw"}, "$CREDENTIALS_DIRECTORY is not set"),
-    ({"kind": "pkcs12", "path": "X", "storepass_file": "/nonexistent/pw"}, "/nonexistent/pw does not exist"),
-    ({"kind": "jks", "path": "X", "storepass": "plain"}, "unknown key 'storepass'"),
-    ({"kind": "jks", "storepass_env": "HOME"}, "needs a path"),
-])
+@pytest.mark.parametrize(
+    "target, message",
+    [
+        ({"kind": "jks", "path": "X"}, "needs its store password"),
+        ({"kind": "jks", "path": "X", "storepass_env": "NOT_SET_ANYWHERE"}, "NOT_SET_ANYWHERE is not set"),
+        ({"kind": "jks", "path": "X", "storepass_env": "A", "storepass_file": "B"}, "give the store password one way"),
+        ({"kind": "pkcs12", "path": "X", "storepass_credential": "pw"}, "$CREDENTIALS_DIRECTORY is not set"),
+        ({"kind": "pkcs12", "path": "X", "storepass_file": "/nonexistent/pw"}, "/nonexistent/pw does not exist"),
+        ({"kind": "jks", "path": "X", "storepass": "plain"}, "unknown key 'storepass'"),
+        ({"kind": "jks", "storepass_env": "HOME"}, "needs a path"),
+    ],
+)
 def test_password_configuration_errors(tmp_path: Path, run, target: dict[str, object], message: str) -> None:
     if target.get("path") == "X":
         target = {**target, "path": tmp_path / "store"}
@@ -380,8 +458,9 @@ def test_no_password_on_the_command_line_for_jks(tmp_path: Path, run) -> None:
 
 @pytest.mark.slow
 @pytest.mark.parametrize("kind, storetype", [("jks", "JKS"), ("pkcs12", "PKCS12")])
-def test_java_client_trusts_server_only_after_sync(tmp_path: Path, run, reduced, reduced_p12, kind: str,
-                                                    storetype: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_java_client_trusts_server_only_after_sync(
+    tmp_path: Path, run, reduced, reduced_p12, kind: str, storetype: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
     root = make_root("rotator Java test root")
     intermediate = make_intermediate(root)
     leaf = make_leaf(intermediate)
@@ -396,9 +475,10 @@ def test_java_client_trusts_server_only_after_sync(tmp_path: Path, run, reduced,
     shutil.copyfile(store, untouched)
     monkeypatch.setenv("APP_STOREPASS", PW)
     config = write_config(
-        tmp_path, {"kind": kind, "path": store, "storepass_env": "APP_STOREPASS"},
+        tmp_path,
+        {"kind": kind, "path": store, "storepass_env": "APP_STOREPASS"},
         extra=f'include = ["java-test-root"]\n[[roots]]\nid = "java-test-root"\nsha256 = "{root.sha256}"\n'
-              f'file = "{root_file}"\n',
+        f'file = "{root_file}"\n',
     )
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert result.code == 0, result.err
@@ -418,9 +498,21 @@ def test_legacy_pkcs12_keeps_sha1_protection(tmp_path: Path, run, monkeypatch: p
     from stores.keystore_formats import OID_SHA1, inspect_pkcs12
 
     store = tmp_path / "old.p12"
-    kt.keytool("-J-Dkeystore.pkcs12.legacy", "-importcert", "-noprompt", "-alias", "mine", "-file",
-               "/etc/ssl/certs/ISRG_Root_X1.pem", "-storetype", "PKCS12", "-keystore", str(store),
-               *kt.storepass(PW), password=PW)
+    kt.keytool(
+        "-J-Dkeystore.pkcs12.legacy",
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "mine",
+        "-file",
+        "/etc/ssl/certs/ISRG_Root_X1.pem",
+        "-storetype",
+        "PKCS12",
+        "-keystore",
+        str(store),
+        *kt.storepass(PW),
+        password=PW,
+    )
     assert inspect_pkcs12(store.read_bytes()).mac == OID_SHA1
     monkeypatch.setenv("APP_STOREPASS", PW)
     config = write_config(tmp_path, {"kind": "pkcs12", "path": store, "storepass_env": "APP_STOREPASS"})
@@ -436,16 +528,34 @@ def test_password_flags_for_command_line_targets(tmp_path: Path, run, monkeypatc
     monkeypatch.setenv("APP_STOREPASS", "s3cret-pw")
     missing = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}")
     assert missing.code == 2 and "--storepass-env" in missing.err
-    result = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}",
-                 "--target", f"pem:{tmp_path / 'b.pem'}", "--storepass-env", "APP_STOREPASS")
+    result = run(
+        "sync",
+        "--offline",
+        "--profile",
+        "azure-minimal",
+        "--target",
+        f"jks:{store}",
+        "--target",
+        f"pem:{tmp_path / 'b.pem'}",
+        "--storepass-env",
+        "APP_STOREPASS",
+    )
     assert result.code == 0, result.err
     assert "s3cret-pw" not in result.out + result.err
     aliases = kt.by_alias(store, "s3cret-pw", "JKS")
     assert set(aliases) == {"rotator-digicert-global-root-g2", "rotator-microsoft-rsa-root-2017"}
     pw_file = tmp_path / "pw"
     pw_file.write_text("s3cret-pw\n")
-    status = run("status", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}",
-                 "--storepass-file", str(pw_file))
+    status = run(
+        "status",
+        "--offline",
+        "--profile",
+        "azure-minimal",
+        "--target",
+        f"jks:{store}",
+        "--storepass-file",
+        str(pw_file),
+    )
     assert status.code == 0, status.out + status.err
 
 
@@ -453,26 +563,57 @@ def _openssl_bags(store: Path, password: str, legacy: bool) -> list[str]:
     """openssl's view of every certificate bag: its attributes and its certificate, in file order."""
     import subprocess
 
-    out = subprocess.run(["openssl", "pkcs12", "-in", str(store), "-nokeys", "-passin", f"pass:{password}",
-                          *(["-legacy"] if legacy else [])],
-                         capture_output=True, text=True, timeout=60, check=True).stdout
+    out = subprocess.run(
+        [
+            "openssl",
+            "pkcs12",
+            "-in",
+            str(store),
+            "-nokeys",
+            "-passin",
+            f"pass:{password}",
+            *(["-legacy"] if legacy else []),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
     return ["Bag Attributes" + block for block in out.split("Bag Attributes")[1:]]
 
 
 @pytest.mark.parametrize("legacy", [False, True])
-def test_pkcs12_made_by_openssl_keeps_foreign_trust(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch,
-                                                     legacy: bool) -> None:
+def test_pkcs12_made_by_openssl_keeps_foreign_trust(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, legacy: bool
+) -> None:
     """`openssl pkcs12 -export -nokeys` writes certificates without Java's trust attribute: keytool lists
     none of them, and after a sync keytool must still list none of them (only rotator's own roots)."""
     import subprocess
 
     bundle = tmp_path / "in.pem"
-    bundle.write_bytes(Path("/etc/ssl/certs/ISRG_Root_X1.pem").read_bytes()
-                       + Path("/etc/ssl/certs/DigiCert_Global_Root_G2.pem").read_bytes())
+    bundle.write_bytes(
+        Path("/etc/ssl/certs/ISRG_Root_X1.pem").read_bytes()
+        + Path("/etc/ssl/certs/DigiCert_Global_Root_G2.pem").read_bytes()
+    )
     store = tmp_path / "openssl.p12"
-    subprocess.run(["openssl", "pkcs12", "-export", "-nokeys", "-in", str(bundle), "-out", str(store),
-                    "-passout", f"pass:{PW}", *(["-legacy"] if legacy else [])],
-                   check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [
+            "openssl",
+            "pkcs12",
+            "-export",
+            "-nokeys",
+            "-in",
+            str(bundle),
+            "-out",
+            str(store),
+            "-passout",
+            f"pass:{PW}",
+            *(["-legacy"] if legacy else []),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
+    )
     assert kt.by_alias(store, PW, "PKCS12") == {}
     foreign = _openssl_bags(store, PW, legacy)
     assert len(foreign) == 2 and all("<No Attributes>" in bag for bag in foreign)

@@ -31,8 +31,21 @@ def make_jdk(home: Path, *, jdk8: bool = False, cacerts_link: Path | None = None
 def keystore(path: Path, storetype: str, *, no_mac: bool = False) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     options = ["-J-Dkeystore.pkcs12.macAlgorithm=NONE", "-J-Dkeystore.pkcs12.certProtectionAlgorithm=NONE"]
-    kt.keytool(*(options if no_mac else []), "-importcert", "-noprompt", "-alias", "isrg", "-file", ISRG,
-               "-storetype", storetype, "-keystore", str(path), *kt.storepass(PW), password=PW)
+    kt.keytool(
+        *(options if no_mac else []),
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "isrg",
+        "-file",
+        ISRG,
+        "-storetype",
+        storetype,
+        "-keystore",
+        str(path),
+        *kt.storepass(PW),
+        password=PW,
+    )
     return path
 
 
@@ -53,15 +66,23 @@ def host(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> dict[str, Path]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir()
     (bin_dir / "java").symlink_to(jvm / "java-21-openjdk/bin/java")
-    return {"jvm": jvm, "shared": shared, "jdk8": jdk8, "temurin": temurin, "custom": custom, "bin": bin_dir,
-            "java_home": tmp_path / "opt/custom-jdk"}
+    return {
+        "jvm": jvm,
+        "shared": shared,
+        "jdk8": jdk8,
+        "temurin": temurin,
+        "custom": custom,
+        "bin": bin_dir,
+        "java_home": tmp_path / "opt/custom-jdk",
+    }
 
 
 def test_discover_dedupes_by_real_path(host: dict[str, Path]) -> None:
     for name in ("jdk8", "temurin", "custom"):
         host[name].write_bytes(b"placeholder")
-    found = discover(java_home=str(host["java_home"]), path_env=f"relative/bin{os.pathsep}{host['bin']}",
-                     jvm_dirs=[host["jvm"]])
+    found = discover(
+        java_home=str(host["java_home"]), path_env=f"relative/bin{os.pathsep}{host['bin']}", jvm_dirs=[host["jvm"]]
+    )
     paths = [f.path for f in found.found]
     assert paths == [host["custom"], host["shared"], host["jdk8"], host["temurin"]]
     shared = found.found[1]
@@ -78,8 +99,9 @@ def test_discover_skips_missing_and_dangling(host: dict[str, Path]) -> None:
 
 
 @pytest.mark.slow
-def test_java_cacerts_syncs_every_distinct_store(tmp_path: Path, run, host: dict[str, Path],
-                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+def test_java_cacerts_syncs_every_distinct_store(
+    tmp_path: Path, run, host: dict[str, Path], monkeypatch: pytest.MonkeyPatch
+) -> None:
     host["shared"].unlink()
     keystore(host["shared"], "JKS")
     keystore(host["jdk8"], "JKS")
@@ -93,8 +115,12 @@ def test_java_cacerts_syncs_every_distinct_store(tmp_path: Path, run, host: dict
     targets = [line.split(": ")[0] for line in result.out.splitlines() if line.startswith("java-cacerts:")]
     assert targets == [f"java-cacerts:{host[n]}" for n in ("custom", "shared", "jdk8", "temurin")]
     assert f"note: used by {host['jvm'] / 'java-21-openjdk'} (java on PATH" in result.out
-    expected = {"isrg", "rotator-digicert-global-root-g2", "rotator-microsoft-rsa-root-2017",
-                "rotator-microsoft-tls-rsa-root-g2"}
+    expected = {
+        "isrg",
+        "rotator-digicert-global-root-g2",
+        "rotator-microsoft-rsa-root-2017",
+        "rotator-microsoft-tls-rsa-root-g2",
+    }
     for name in ("custom", "shared", "jdk8"):
         listing = kt.by_alias(host[name], PW)
         assert set(listing) == expected
@@ -104,8 +130,7 @@ def test_java_cacerts_syncs_every_distinct_store(tmp_path: Path, run, host: dict
     assert (host["jvm"] / "java-17-openjdk/lib/security/cacerts").is_symlink()
 
 
-def test_java_cacerts_none_found_names_where_it_looked(tmp_path: Path, run,
-                                                       monkeypatch: pytest.MonkeyPatch) -> None:
+def test_java_cacerts_none_found_names_where_it_looked(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     empty = tmp_path / "jvm"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(tmp_path / "nobin"))

@@ -77,8 +77,9 @@ def test_retirement_removes_only_where_rotator_added_it(tmp_path: Path, run) -> 
 def test_future_g1_expiry_rehearsal(tmp_path: Path, run) -> None:
     bundle = tmp_path / "pg.pem"
     assert run("sync", "--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}").code == 0
-    result = run("sync", "--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}",
-                 "--dry-run", "--at", "2031-12-01")
+    result = run(
+        "sync", "--offline", "--profile", "azure-legacy", "--target", f"pem:{bundle}", "--dry-run", "--at", "2031-12-01"
+    )
     assert result.code == 0, result.err
     assert "would remove digicert-global-root-ca" in result.out
     assert G1.sha256 in fps(bundle)
@@ -136,8 +137,9 @@ def test_status_table_and_warn_days(tmp_path: Path, run) -> None:
     detail = run("status", "-v", *args).out.splitlines()
     at = detail.index(row)
     cells = dict(line.split() for line in detail[at + 1 : at + 9])
-    assert cells == {root_id: "present" if root_id == G2.id else "added"
-                     for root_id in Catalog.builtin().profiles["azure-legacy"]}
+    assert cells == {
+        root_id: "present" if root_id == G2.id else "added" for root_id in Catalog.builtin().profiles["azure-legacy"]
+    }
     assert "2031-11-10  digicert-global-root-ca: expires" in after.out
     # G1 expires 2031-11-10: with a long enough warning window the status turns red.
     warned = run("status", "--json", "--warn-days", "2000", *args)
@@ -171,8 +173,10 @@ def test_metrics_file_parses_back(tmp_path: Path, run) -> None:
     assert run("sync", *args).code == 0
     families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
     present = {(s.labels["target"], s.labels["root"]): s.value for s in families["rotator_root_present"].samples}
-    assert present == {(f"pem:{bundle}", "digicert-global-root-g2"): 1.0,
-                       (f"pem:{bundle}", "microsoft-rsa-root-2017"): 1.0}
+    assert present == {
+        (f"pem:{bundle}", "digicert-global-root-g2"): 1.0,
+        (f"pem:{bundle}", "microsoft-rsa-root-2017"): 1.0,
+    }
     not_after = {s.labels["root"]: s.value for s in families["rotator_root_not_after_timestamp_seconds"].samples}
     assert not_after["digicert-global-root-g2"] == dt.datetime(2038, 1, 15, tzinfo=dt.UTC).timestamp()
     assert families["rotator_last_success_timestamp_seconds"].samples[0].value > 1.7e9
@@ -181,8 +185,16 @@ def test_metrics_file_parses_back(tmp_path: Path, run) -> None:
     assert failures[0].value == 0.0
     # A failed run counts, and a missing root shows as 0 once status runs.
     bundle.write_bytes(b"")
-    bad = run("sync", "--offline", "--profile", "azure-minimal", "--target", "pem:/proc/nope/b.pem",
-              "--metrics-file", str(metrics))
+    bad = run(
+        "sync",
+        "--offline",
+        "--profile",
+        "azure-minimal",
+        "--target",
+        "pem:/proc/nope/b.pem",
+        "--metrics-file",
+        str(metrics),
+    )
     assert bad.code == 1
     assert run("status", *args).code == 1
     families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
@@ -236,8 +248,9 @@ def test_failing_hook_exits_1_and_keeps_the_store(tmp_path: Path, run) -> None:
     assert not log.exists()
     bundle = tmp_path / "b.pem"
     config = tmp_path / "rotator.toml"
-    config.write_text(f'profile = "azure-minimal"\non_change = ["{script}"]\n'
-                      f'[[targets]]\nkind = "pem"\npath = "{bundle}"\n')
+    config.write_text(
+        f'profile = "azure-minimal"\non_change = ["{script}"]\n[[targets]]\nkind = "pem"\npath = "{bundle}"\n'
+    )
     result = run("sync", "--offline", "--config", str(config))
     assert result.code == 1
     assert "exited 3" in result.err and "reload failed" in result.err
@@ -267,8 +280,19 @@ def test_missing_state_is_rebuilt_from_the_store(tmp_path: Path, run, state_dir:
     assert records["digicert-global-root-g2"]["owned"] is False
     assert records["microsoft-rsa-root-2017"]["owned"] is True
     # Ownership comes from the store itself: a narrower profile still removes only rotator's block.
-    assert run("sync", "--offline", "--profile", "azure-minimal", "--root", "digicert-global-root-g3",
-               "--target", f"pem:{bundle}").code == 0
+    assert (
+        run(
+            "sync",
+            "--offline",
+            "--profile",
+            "azure-minimal",
+            "--root",
+            "digicert-global-root-g3",
+            "--target",
+            f"pem:{bundle}",
+        ).code
+        == 0
+    )
     (state_dir / "state.json").unlink()
     result = run("sync", "--json", *args)
     assert json.loads(result.out)["targets"][0]["removed"] == ["digicert-global-root-g3"]
@@ -290,13 +314,35 @@ def test_drift_in_a_jks_deleted_with_keytool(tmp_path: Path, run, state_dir: Pat
     args = ["--offline", "--profile", "azure-minimal", "--target", f"java-cacerts:{store}"]
     # java-cacerts:PATH needs an existing store: start from a keytool-made JKS holding one foreign root.
     other, _ = make_root("App Root").write(tmp_path, "app-root")
-    keytool("-importcert", "-noprompt", "-alias", "app-root", "-file", str(other), "-keystore", str(store),
-            "-storetype", "JKS", *storepass("changeit"), password="changeit")
+    keytool(
+        "-importcert",
+        "-noprompt",
+        "-alias",
+        "app-root",
+        "-file",
+        str(other),
+        "-keystore",
+        str(store),
+        "-storetype",
+        "JKS",
+        *storepass("changeit"),
+        password="changeit",
+    )
     assert run("sync", *args).code == 0
-    assert set(by_alias(store, "changeit")) == {"app-root", "rotator-digicert-global-root-g2",
-                                                 "rotator-microsoft-rsa-root-2017"}
-    keytool("-delete", "-alias", "rotator-digicert-global-root-g2", "-keystore", str(store),
-            *storepass("changeit"), password="changeit")
+    assert set(by_alias(store, "changeit")) == {
+        "app-root",
+        "rotator-digicert-global-root-g2",
+        "rotator-microsoft-rsa-root-2017",
+    }
+    keytool(
+        "-delete",
+        "-alias",
+        "rotator-digicert-global-root-g2",
+        "-keystore",
+        str(store),
+        *storepass("changeit"),
+        password="changeit",
+    )
 
     status = run("status", "--json", *args)
     assert status.code == 1
@@ -310,8 +356,9 @@ def test_drift_in_a_jks_deleted_with_keytool(tmp_path: Path, run, state_dir: Pat
 
 
 @pytest.mark.slow
-def test_drift_of_a_system_anchor_is_reported_and_repaired(tmp_path: Path, run, state_dir: Path,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_drift_of_a_system_anchor_is_reported_and_repaired(
+    tmp_path: Path, run, state_dir: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     from tests.systree import debian_tree
 
     # The real update-ca-certificates in a redirected Debian tree (no hook touches the machine).

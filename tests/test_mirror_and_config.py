@@ -25,8 +25,18 @@ def test_mirror_command_feeds_an_offline_sync(tmp_path: Path, run) -> None:
         assert parse_one(path.read_bytes()).sha256 == CATALOG.roots[path.stem].sha256
 
     bundle = tmp_path / "b.pem"
-    result = run("sync", "--offline", "--no-cache", "--json", "--profile", "azure-postgresql", "--mirror",
-                 str(mirror), "--target", f"pem:{bundle}")
+    result = run(
+        "sync",
+        "--offline",
+        "--no-cache",
+        "--json",
+        "--profile",
+        "azure-postgresql",
+        "--mirror",
+        str(mirror),
+        "--target",
+        f"pem:{bundle}",
+    )
     assert result.code == 0, result.err
     assert {r["source"] for r in json.loads(result.out)["roots"]} == {"mirror"}
 
@@ -36,8 +46,18 @@ def test_mirror_directory_accepts_der_crt(tmp_path: Path, run) -> None:
     mirror.mkdir()
     g2 = CATALOG.roots["digicert-global-root-g2"]
     (mirror / "digicert-global-root-g2.crt").write_bytes(parse_many(g2.embedded_bytes() or b"")[0].der)
-    result = run("sync", "--offline", "--no-cache", "--json", "--profile", "azure-minimal", "--mirror", str(mirror),
-                 "--target", f"pem:{tmp_path / 'b.pem'}")
+    result = run(
+        "sync",
+        "--offline",
+        "--no-cache",
+        "--json",
+        "--profile",
+        "azure-minimal",
+        "--mirror",
+        str(mirror),
+        "--target",
+        f"pem:{tmp_path / 'b.pem'}",
+    )
     assert result.code == 0, result.err
     sources = {r["id"]: r["source"] for r in json.loads(result.out)["roots"]}
     assert sources == {"digicert-global-root-g2": "mirror", "microsoft-rsa-root-2017": "embedded"}
@@ -48,8 +68,9 @@ def test_tampered_mirror_directory_is_a_security_event(tmp_path: Path, run) -> N
     mirror.mkdir()
     (mirror / "microsoft-rsa-root-2017.pem").write_bytes(make_root("Microsoft RSA Root Certificate Authority 2017").pem)
     bundle = tmp_path / "b.pem"
-    result = run("sync", "--offline", "--profile", "azure-minimal", "--mirror", str(mirror),
-                 "--target", f"pem:{bundle}")
+    result = run(
+        "sync", "--offline", "--profile", "azure-minimal", "--mirror", str(mirror), "--target", f"pem:{bundle}"
+    )
     assert result.code == 1
     assert "microsoft-rsa-root-2017" in result.err and str(mirror / "microsoft-rsa-root-2017.pem") in result.err
     assert not bundle.exists()
@@ -57,20 +78,24 @@ def test_tampered_mirror_directory_is_a_security_event(tmp_path: Path, run) -> N
 
 CONFIG_ERRORS = {
     "unknown top key": ('colour = "blue"\n', "colour: unknown key"),
-    "wrong type": ('profile = 3\n', "profile: expected a string"),
+    "wrong type": ("profile = 3\n", "profile: expected a string"),
     "malformed pin": ('[[roots]]\nid = "x"\nsha256 = "abc"\nfile = "x.pem"\n', "roots[0].sha256"),
     "unknown profile": ('profile = "azure-everything"\n', "unknown profile 'azure-everything'"),
     "unknown root in include": ('include = ["nope"]\n', "unknown root id 'nope' (from --root or include); `rotator"),
     "unknown root in profile": ('[profiles]\nmine = ["nope"]\n', "profiles.mine: unknown root id 'nope'"),
-    "unknown root key": ('[[roots]]\nid = "x"\nsha256 = "' + "a" * 64 + '"\nfile = "x"\nurl = "y"\n',
-                         "roots[0].url: unknown key"),
+    "unknown root key": (
+        '[[roots]]\nid = "x"\nsha256 = "' + "a" * 64 + '"\nfile = "x"\nurl = "y"\n',
+        "roots[0].url: unknown key",
+    ),
     "root without source": ('[[roots]]\nid = "x"\nsha256 = "' + "a" * 64 + '"\n', "roots[0]: give urls, file"),
     "unknown target kind": ('[[targets]]\nkind = "bogus"\npath = "/x"\n', "targets[0]: unknown target kind"),
     "unknown target key": ('[[targets]]\nkind = "pem"\npath = "/x"\ncolour = 1\n', "targets[0]: unknown key 'colour'"),
     "pem without path": ('[[targets]]\nkind = "pem"\n', "targets[0]: target kind 'pem' needs a path"),
-    "bad download": ('[download]\nread_timeout = -1\n', "download.read_timeout"),
-    "clash with catalog": ('[[roots]]\nid = "digicert-global-root-g2"\nsha256 = "' + "a" * 64 + '"\nfile = "x"\n',
-                           "already a catalog root"),
+    "bad download": ("[download]\nread_timeout = -1\n", "download.read_timeout"),
+    "clash with catalog": (
+        '[[roots]]\nid = "digicert-global-root-g2"\nsha256 = "' + "a" * 64 + '"\nfile = "x"\n',
+        "already a catalog root",
+    ),
     "not toml": ("profile = \n", "not valid TOML"),
 }
 
@@ -115,8 +140,17 @@ def test_real_process_exit_codes(tmp_path: Path) -> None:
     import os
 
     env = dict(os.environ)
-    ok = run_process("sync", "--offline", "--cache-dir", str(tmp_path / "c"),
-                     "--state-dir", str(tmp_path / "s"), "--target", f"pem:{env_bundle}", env=env)
+    ok = run_process(
+        "sync",
+        "--offline",
+        "--cache-dir",
+        str(tmp_path / "c"),
+        "--state-dir",
+        str(tmp_path / "s"),
+        "--target",
+        f"pem:{env_bundle}",
+        env=env,
+    )
     assert ok.code == 0, ok.err
     bad = run_process("sync", "--offline", "--state-dir", str(tmp_path / "s"), "--profile", "nope", env=env)
     assert bad.code == 2 and "unknown profile" in bad.err

@@ -24,9 +24,23 @@ def test_a_bundle_with_a_serial_zero_root_logs_no_warning(tmp_path: Path, comman
     bundle.write_bytes(SERIAL_ZERO.read_bytes() + embedded_pem("digicert-global-root-g2"))
     env = {**os.environ, "PYTHONWARNINGS": "always"}  # show every warning, as a service's stderr would
     proc = subprocess.run(
-        [sys.executable, "-m", "rotator", command, "--offline", "--cache-dir", str(tmp_path / "cache"),
-         "--state-dir", str(tmp_path / "state"), "--target", f"pem:{bundle}"],
-        capture_output=True, text=True, timeout=120, env=env,
+        [
+            sys.executable,
+            "-m",
+            "rotator",
+            command,
+            "--offline",
+            "--cache-dir",
+            str(tmp_path / "cache"),
+            "--state-dir",
+            str(tmp_path / "state"),
+            "--target",
+            f"pem:{bundle}",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env=env,
     )
     assert proc.returncode in (0, 1), proc.stderr
     assert "Warning" not in proc.stderr, proc.stderr

@@ -91,8 +91,15 @@ def test_a_suffix_belongs_only_to_the_kinds_that_write_it() -> None:
 
 def test_the_bundle_marker_takes_only_valid_ids() -> None:
     assert ownership.PEM_MARKER.match(b"# rotator-digicert-global-root-g2: DigiCert (sha256 ab)\n")
-    for hostile in (b"# rotator-: x\n", b"# rotator-../x: x\n", b"# rotator-X: x\n", b"# rotator-x y: x\n",
-                    b"#rotator-x: x\n", b"# debian:rotator-x: x\n", b"# rotator-" + b"a" * 64 + b": x\n"):
+    for hostile in (
+        b"# rotator-: x\n",
+        b"# rotator-../x: x\n",
+        b"# rotator-X: x\n",
+        b"# rotator-x y: x\n",
+        b"#rotator-x: x\n",
+        b"# debian:rotator-x: x\n",
+        b"# rotator-" + b"a" * 64 + b": x\n",
+    ):
         assert ownership.PEM_MARKER.match(hostile) is None, hostile
 
 
@@ -143,12 +150,17 @@ def test_system_store_claims_only_its_own_anchors(tmp_path: Path) -> None:
 def test_keystore_claims_only_its_own_aliases(tmp_path: Path, fmt: Format) -> None:
     path = tmp_path / "trust.store"
     foreign = ["debian:rotator-x.pem", "rotator-", "rotator-../x"]
-    path.write_bytes(new(fmt, "changeit").render([], [
-        TrustedCert(alias=foreign[0], der=G3.der),
-        TrustedCert(alias=foreign[1], der=ECC.der),
-        TrustedCert(alias=foreign[2], der=ECC.der),
-        TrustedCert(alias="rotator-old", der=G2.der),
-    ]))
+    path.write_bytes(
+        new(fmt, "changeit").render(
+            [],
+            [
+                TrustedCert(alias=foreign[0], der=G3.der),
+                TrustedCert(alias=foreign[1], der=ECC.der),
+                TrustedCert(alias=foreign[2], der=ECC.der),
+                TrustedCert(alias="rotator-old", der=G2.der),
+            ],
+        )
+    )
     kind = "jks" if fmt is Format.JKS else "pkcs12"
     store = JavaKeystore(kind, path, StorePassword("changeit", "test"), new_format=fmt)
     plan = store.plan([])
@@ -161,7 +173,15 @@ def test_system_store_drops_only_java_aliases_made_from_its_own_anchors(tmp_path
     # Debian's ca-certificates-java names the copy of an anchor debian:<link name>; rotator removes
     # those of its own anchors when the root goes, and never one made from somebody else's file.
     store = SystemStore(BY_NAME["debian"], root=tmp_path, sysroot=True, mode="none")
-    aliases = ["debian:rotator-old.pem", "debian:rotator-kept.pem", "debian:rotator-X.pem", "debian:rotator-.pem",
-               "debian:rotator-old.crt", "debian:corp.pem", "rotator-old", "debian:rotator-a b.pem"]
+    aliases = [
+        "debian:rotator-old.pem",
+        "debian:rotator-kept.pem",
+        "debian:rotator-X.pem",
+        "debian:rotator-.pem",
+        "debian:rotator-old.crt",
+        "debian:corp.pem",
+        "rotator-old",
+        "debian:rotator-a b.pem",
+    ]
     stale = store._stale_java_aliases(dict.fromkeys(aliases, "sha"), [_anchor("kept", G2)])
     assert [(e.label.rsplit(" ", 1)[-1], e.owner_id) for e in stale] == [("debian:rotator-old.pem", "old")]

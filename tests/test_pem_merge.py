@@ -16,8 +16,13 @@ from stores.base import Anchor, Plan, StoreContents, make_plan
 from stores.pem import PemBundle, merged, render_block
 from tests.conftest import embedded_pem
 
-IDS = ("digicert-global-root-g2", "digicert-global-root-g3", "microsoft-ecc-root-2017", "microsoft-rsa-root-2017",
-       "baltimore-cybertrust-root")
+IDS = (
+    "digicert-global-root-g2",
+    "digicert-global-root-g3",
+    "microsoft-ecc-root-2017",
+    "microsoft-rsa-root-2017",
+    "baltimore-cybertrust-root",
+)
 CERTS = {root_id: parse_one(embedded_pem(root_id)) for root_id in IDS}
 G2, G3, ECC = CERTS[IDS[0]], CERTS[IDS[1]], CERTS[IDS[2]]
 
@@ -50,8 +55,9 @@ def foreign(data: bytes, scratch: Path) -> list[str | None]:
 # -- examples -------------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("data", [b"", b"# only a comment", b"\n\n", G2.to_pem().replace(b"\n", b"\r\n"),
-                                  b"# corp\n" + G3.to_pem()[:-1]])
+@pytest.mark.parametrize(
+    "data", [b"", b"# only a comment", b"\n\n", G2.to_pem().replace(b"\n", b"\r\n"), b"# corp\n" + G3.to_pem()[:-1]]
+)
 def test_an_empty_plan_changes_no_byte(data: bytes) -> None:
     assert merged(data, Plan(target="pem")) == data
 
@@ -90,8 +96,17 @@ def test_a_stale_own_copy_is_replaced_in_one_sync(scratch: Path) -> None:
 # -- property -------------------------------------------------------------------------------------
 
 NEWLINES = st.sampled_from([b"\n", b"\r\n"])
-COMMENTS = st.sampled_from([b"# corp bundle", b"", b"   ", b"# rotator-../x: planted", b"# rotator-X: planted",
-                            b"# " + b"x" * 70, b"# rotator-: planted"])
+COMMENTS = st.sampled_from(
+    [
+        b"# corp bundle",
+        b"",
+        b"   ",
+        b"# rotator-../x: planted",
+        b"# rotator-X: planted",
+        b"# " + b"x" * 70,
+        b"# rotator-: planted",
+    ]
+)
 
 
 @st.composite

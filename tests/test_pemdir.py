@@ -24,15 +24,20 @@ from tests.pki import NOW, make_intermediate, make_leaf, make_root
 from tests.systree import config_with_root, openssl_verify
 
 AZURE_IDS = [
-    "digicert-global-root-g2", "digicert-global-root-g3",
-    "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
-    "microsoft-rsa-root-2017", "microsoft-ecc-root-2017", "microsoft-tls-rsa-root-g2",
+    "digicert-global-root-g2",
+    "digicert-global-root-g3",
+    "digicert-tls-ecc-p384-root-g5",
+    "digicert-tls-rsa4096-root-g5",
+    "microsoft-rsa-root-2017",
+    "microsoft-ecc-root-2017",
+    "microsoft-tls-rsa-root-g2",
 ]
 
 
 def hash_links(directory: Path) -> dict[str, str]:
-    return {p.name: os.readlink(p) for p in directory.iterdir()
-            if p.is_symlink() and len(p.name) > 9 and p.name[8] == "."}
+    return {
+        p.name: os.readlink(p) for p in directory.iterdir() if p.is_symlink() and len(p.name) > 9 and p.name[8] == "."
+    }
 
 
 @pytest.fixture
@@ -57,7 +62,8 @@ def test_pem_dir_is_an_openssl_capath(tmp_path: Path, run, chain) -> None:
     assert result.code == 0, result.err
     assert f"SSL_CERT_DIR={directory}" in result.out
     assert sorted(p.name for p in directory.iterdir() if not p.is_symlink()) == sorted(
-        f"rotator-{i}.pem" for i in [*AZURE_IDS, "test-root"])
+        f"rotator-{i}.pem" for i in [*AZURE_IDS, "test-root"]
+    )
     links = hash_links(directory)
     assert len(links) == len(AZURE_IDS) + 1
     assert links[f"{subject_hash(root.cert)}.0"] == "rotator-test-root.pem"
@@ -104,8 +110,10 @@ def test_python_ssl_with_capath_accepts_the_chain(tmp_path: Path, run, chain) ->
     try:
         client_ctx = ssl.create_default_context(capath=str(directory))  # only the directory, no defaults
         assert client_ctx.cert_store_stats()["x509_ca"] == 0  # capath entries load lazily, per lookup
-        with socket.create_connection(("127.0.0.1", port), timeout=10) as raw, \
-                client_ctx.wrap_socket(raw, server_hostname="localhost") as tls:
+        with (
+            socket.create_connection(("127.0.0.1", port), timeout=10) as raw,
+            client_ctx.wrap_socket(raw, server_hostname="localhost") as tls,
+        ):
             assert tls.recv(2) == b"ok"
     finally:
         thread.join(timeout=10)
@@ -183,23 +191,33 @@ def test_missing_link_of_own_file_is_repaired(tmp_path: Path, run) -> None:
 
 
 def openssl_subject_hash(pem: bytes) -> str:
-    out = subprocess.run(["openssl", "x509", "-noout", "-subject_hash"], input=pem, capture_output=True,
-                         check=True, timeout=30)
+    out = subprocess.run(
+        ["openssl", "x509", "-noout", "-subject_hash"], input=pem, capture_output=True, check=True, timeout=30
+    )
     return out.stdout.decode().strip()
 
 
 def odd_name_cert(attributes: list[x509.NameAttribute], multi_valued: bool = False) -> x509.Certificate:
     key = ec.generate_private_key(ec.SECP256R1())
     name = x509.Name([x509.RelativeDistinguishedName(attributes)]) if multi_valued else x509.Name(attributes)
-    return (x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
-            .serial_number(1).not_valid_before(NOW).not_valid_after(NOW.replace(year=NOW.year + 1))
-            .sign(key, hashes.SHA256()))
+    return (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(1)
+        .not_valid_before(NOW)
+        .not_valid_after(NOW.replace(year=NOW.year + 1))
+        .sign(key, hashes.SHA256())
+    )
 
 
 ODD_NAMES = {
     "spaces and case": [x509.NameAttribute(NameOID.COMMON_NAME, "  Mixed   CASE\tName  ")],
-    "printable": [x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
-                  x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Big  Corp", _type=_ASN1Type.PrintableString)],
+    "printable": [
+        x509.NameAttribute(NameOID.COUNTRY_NAME, "US"),
+        x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Big  Corp", _type=_ASN1Type.PrintableString),
+    ],
     "bmp": [x509.NameAttribute(NameOID.COMMON_NAME, "Root Ü", _type=_ASN1Type.BMPString)],
     "ia5 email": [x509.NameAttribute(NameOID.EMAIL_ADDRESS, "CA@Example.COM")],
     "utf8 non-ascii": [x509.NameAttribute(NameOID.COMMON_NAME, "Zertifizierungsstelle ÄÖÜ  Wurzel")],
@@ -218,8 +236,10 @@ def test_subject_hash_matches_openssl(case: str) -> None:
 def test_subject_hash_of_a_multi_valued_rdn_matches_openssl() -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
-    cert = odd_name_cert([x509.NameAttribute(NameOID.COMMON_NAME, "Zed"),
-                          x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Alpha")], multi_valued=True)
+    cert = odd_name_cert(
+        [x509.NameAttribute(NameOID.COMMON_NAME, "Zed"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Alpha")],
+        multi_valued=True,
+    )
     assert subject_hash(cert) == openssl_subject_hash(cert.public_bytes(Encoding.PEM))
 
 

@@ -41,8 +41,13 @@ def write_config(tmp_path: Path, pki: Rotation, targets: list[str] = ()) -> Path
     lines = ['include = ["test-old-root", "test-new-root"]']
     for rid, stem, issued in (("test-old-root", "old-root", pki.old_root), ("test-new-root", "new-root", pki.new_root)):
         name = issued.cert.subject.rfc4514_string().split(",")[0].removeprefix("CN=")
-        lines += ["[[roots]]", f'id = "{rid}"', f'name = "{name}"', f'sha256 = "{issued.sha256}"',
-                  f'file = "roots/{stem}.pem"']
+        lines += [
+            "[[roots]]",
+            f'id = "{rid}"',
+            f'name = "{name}"',
+            f'sha256 = "{issued.sha256}"',
+            f'file = "roots/{stem}.pem"',
+        ]
     for t in targets:
         kind, _, path = t.partition(":")
         lines += ["[[targets]]", f'kind = "{kind}"', f'path = "{path}"']
@@ -76,8 +81,19 @@ def test_json_reports_chain_anchor_and_targets(tmp_path: Path, pki: Rotation, ol
     config = write_config(tmp_path, pki)
     good = bundle(tmp_path / "both.pem", pki.old_root, pki.new_root)
     bad = bundle(tmp_path / "new.pem", pki.new_root)
-    result = run("probe", f"127.0.0.1:{old_server.port}", "--servername", "localhost", "--json",
-                 "--config", str(config), "--target", f"pem:{good}", "--target", f"pem:{bad}")
+    result = run(
+        "probe",
+        f"127.0.0.1:{old_server.port}",
+        "--servername",
+        "localhost",
+        "--json",
+        "--config",
+        str(config),
+        "--target",
+        f"pem:{good}",
+        "--target",
+        f"pem:{bad}",
+    )
     assert result.code == 1
     doc = json.loads(result.out)
     assert doc["version"] == 1 and doc["command"] == "probe" and doc["reachable"] is True
@@ -102,8 +118,9 @@ def test_targets_come_from_the_config(tmp_path: Path, pki: Rotation, old_server:
 
 
 @pytest.mark.slow
-def test_without_targets_the_profile_roots_are_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer,
-                                                       run) -> None:
+def test_without_targets_the_profile_roots_are_judged(
+    tmp_path: Path, pki: Rotation, old_server: TlsServer, run
+) -> None:
     config = write_config(tmp_path, pki)
     result = run("probe", f"localhost:{old_server.port}", "--config", str(config))
     assert result.code == 0, result.out + result.err
@@ -121,8 +138,16 @@ def test_hostname_mismatch_fails_verify_full_only(tmp_path: Path, pki: Rotation,
     full = run("probe", f"127.0.0.1:{old_server.port}", "--servername", "db.example.org", "--target", f"pem:{store}")
     assert full.code == 1
     assert "not valid for 'db.example.org' (it names localhost, 127.0.0.1)" in full.out
-    ca = run("probe", f"127.0.0.1:{old_server.port}", "--servername", "db.example.org", "--sslmode", "verify-ca",
-             "--target", f"pem:{store}")
+    ca = run(
+        "probe",
+        f"127.0.0.1:{old_server.port}",
+        "--servername",
+        "db.example.org",
+        "--sslmode",
+        "verify-ca",
+        "--target",
+        f"pem:{store}",
+    )
     assert ca.code == 0, ca.out
     assert "name not checked (verify-ca)" in ca.out
 
@@ -168,8 +193,9 @@ def test_expired_server_certificate_now(tmp_path: Path, pki: Rotation, run) -> N
 def test_missing_and_empty_stores_are_not_trusted(tmp_path: Path, pki: Rotation, old_server: TlsServer, run) -> None:
     empty = tmp_path / "empty.pem"
     empty.write_text("")
-    result = run("probe", f"localhost:{old_server.port}", "--target", f"pem:{tmp_path / 'nope.pem'}",
-                 "--target", f"pem:{empty}")
+    result = run(
+        "probe", f"localhost:{old_server.port}", "--target", f"pem:{tmp_path / 'nope.pem'}", "--target", f"pem:{empty}"
+    )
     assert result.code == 1
     assert "does not exist yet (run rotator sync)" in result.out
     assert "the store is empty" in result.out
@@ -191,8 +217,17 @@ def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Rota
     only_old = bundle(tmp_path / "old.pem", pki.old_root)
     only_new = bundle(tmp_path / "new.pem", pki.new_root)
     with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca, cross], pki.new_leaf)) as server:
-        result = run("probe", f"localhost:{server.port}", "--json", "--config", str(config),
-                     "--target", f"pem:{only_old}", "--target", f"pem:{only_new}")
+        result = run(
+            "probe",
+            f"localhost:{server.port}",
+            "--json",
+            "--config",
+            str(config),
+            "--target",
+            f"pem:{only_old}",
+            "--target",
+            f"pem:{only_new}",
+        )
     assert result.code == 0, result.out + result.err
     doc = json.loads(result.out)
     anchors = {a["id"]: a["signs"] for a in doc["anchors"]}
@@ -202,60 +237,120 @@ def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Rota
 
 def _test_cross_sign_fact(pki: Rotation, cross: Issued, monkeypatch: pytest.MonkeyPatch) -> CrossSign:
     """The catalog's cross-sign facts for the test PKI: the new root cross-signed by the old one."""
-    fact = CrossSign(subject_id="test-new-root", subject_name="Probe New Root", issuer_id="test-old-root",
-                     sha256=cross.sha256, sha1="", not_after=cross.cert.not_valid_after_utc.date())
+    fact = CrossSign(
+        subject_id="test-new-root",
+        subject_name="Probe New Root",
+        issuer_id="test-old-root",
+        sha256=cross.sha256,
+        sha1="",
+        not_after=cross.cert.not_valid_after_utc.date(),
+    )
     monkeypatch.setattr(catalog_mod, "BUILTIN_CROSS_SIGNS", (fact,))
     return fact
 
 
 @pytest.mark.slow
-def test_probe_names_the_route_direct_or_cross_sign(tmp_path: Path, pki: Rotation, run,
-                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+def test_probe_names_the_route_direct_or_cross_sign(
+    tmp_path: Path, pki: Rotation, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     cross = _cross_sign(pki.new_root, pki.old_root)
     fact = _test_cross_sign_fact(pki, cross, monkeypatch)
     config = write_config(tmp_path, pki)
     only_old = bundle(tmp_path / "old.pem", pki.old_root)
     only_new = bundle(tmp_path / "new.pem", pki.new_root)
     with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca, cross], pki.new_leaf)) as server:
-        text = run("probe", f"localhost:{server.port}", "--config", str(config),
-                   "--target", f"pem:{only_old}", "--target", f"pem:{only_new}")
-        doc = json.loads(run("probe", f"localhost:{server.port}", "--json", "--config", str(config),
-                             "--target", f"pem:{only_old}", "--target", f"pem:{only_new}").out)
+        text = run(
+            "probe",
+            f"localhost:{server.port}",
+            "--config",
+            str(config),
+            "--target",
+            f"pem:{only_old}",
+            "--target",
+            f"pem:{only_new}",
+        )
+        doc = json.loads(
+            run(
+                "probe",
+                f"localhost:{server.port}",
+                "--json",
+                "--config",
+                str(config),
+                "--target",
+                f"pem:{only_old}",
+                "--target",
+                f"pem:{only_new}",
+            ).out
+        )
     assert text.code == 0, text.out + text.err
-    assert (f"pem:{only_old}: trusted, anchored at test-old-root (Probe Old Root), through the cross-sign of "
-            f"Probe New Root by test-old-root, valid to {fact.not_after}") in text.out
-    assert (f"note: this store reaches Probe New Root only through the test-old-root cross-sign, which expires "
-            f"{fact.not_after}: add test-new-root to this target") in text.out
+    assert (
+        f"pem:{only_old}: trusted, anchored at test-old-root (Probe Old Root), through the cross-sign of "
+        f"Probe New Root by test-old-root, valid to {fact.not_after}"
+    ) in text.out
+    assert (
+        f"note: this store reaches Probe New Root only through the test-old-root cross-sign, which expires "
+        f"{fact.not_after}: add test-new-root to this target"
+    ) in text.out
     assert f"pem:{only_new}: trusted, anchored at test-new-root (Probe New Root), direct root" in text.out
     routes = {t["target"]: (t["route"], t["cross_sign"]) for t in doc["targets"]}
-    assert routes[f"pem:{only_old}"] == ("cross-sign", {"subject": "test-new-root", "issuer": "test-old-root",
-                                                         "sha256": cross.sha256,
-                                                         "not_after": fact.not_after.isoformat()})
+    assert routes[f"pem:{only_old}"] == (
+        "cross-sign",
+        {
+            "subject": "test-new-root",
+            "issuer": "test-old-root",
+            "sha256": cross.sha256,
+            "not_after": fact.not_after.isoformat(),
+        },
+    )
     assert routes[f"pem:{only_new}"] == ("direct", None)
     assert doc["missing_cross_signs"] == []
 
 
 @pytest.mark.slow
-def test_probe_says_which_anchor_a_chain_without_its_cross_sign_needs(tmp_path: Path, pki: Rotation, run,
-                                                                      monkeypatch: pytest.MonkeyPatch) -> None:
+def test_probe_says_which_anchor_a_chain_without_its_cross_sign_needs(
+    tmp_path: Path, pki: Rotation, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     _test_cross_sign_fact(pki, _cross_sign(pki.new_root, pki.old_root), monkeypatch)
     config = write_config(tmp_path, pki)
     only_old = bundle(tmp_path / "old.pem", pki.old_root)
     only_new = bundle(tmp_path / "new.pem", pki.new_root)
     with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca], pki.new_leaf)) as server:
-        result = run("probe", f"localhost:{server.port}", "--config", str(config),
-                     "--target", f"pem:{only_old}", "--target", f"pem:{only_new}")
-        doc = json.loads(run("probe", f"localhost:{server.port}", "--json", "--config", str(config),
-                             "--target", f"pem:{only_old}", "--target", f"pem:{only_new}").out)
+        result = run(
+            "probe",
+            f"localhost:{server.port}",
+            "--config",
+            str(config),
+            "--target",
+            f"pem:{only_old}",
+            "--target",
+            f"pem:{only_new}",
+        )
+        doc = json.loads(
+            run(
+                "probe",
+                f"localhost:{server.port}",
+                "--json",
+                "--config",
+                str(config),
+                "--target",
+                f"pem:{only_old}",
+                "--target",
+                f"pem:{only_new}",
+            ).out
+        )
     assert result.code == 1
-    assert (f"pem:{only_old}: NOT trusted: the server sends no cross-sign for Probe New Root, so a client needs the "
-            "self-signed Probe New Root as an anchor and this store lacks it; add test-new-root to this target"
-            ) in result.out
-    assert ("warning: the server sends its chain without the cross-sign for Probe New Root: only a store holding "
-            "test-new-root itself trusts it") in result.out
+    assert (
+        f"pem:{only_old}: NOT trusted: the server sends no cross-sign for Probe New Root, so a client needs the "
+        "self-signed Probe New Root as an anchor and this store lacks it; add test-new-root to this target"
+    ) in result.out
+    assert (
+        "warning: the server sends its chain without the cross-sign for Probe New Root: only a store holding "
+        "test-new-root itself trusts it"
+    ) in result.out
     assert f"pem:{only_new}: trusted, anchored at test-new-root (Probe New Root), direct root" in result.out
-    assert doc["missing_cross_signs"] == [{"subject": "test-new-root", "name": "Probe New Root",
-                                           "issuer": "test-old-root"}]
+    assert doc["missing_cross_signs"] == [
+        {"subject": "test-new-root", "name": "Probe New Root", "issuer": "test-old-root"}
+    ]
 
 
 @pytest.mark.slow
@@ -281,8 +376,16 @@ def test_refused_json(run) -> None:
     result = run("probe", f"127.0.0.1:{port}", "--json")
     assert result.code == 2
     doc = json.loads(result.out)
-    assert doc == {"version": 1, "command": "probe", "endpoint": f"127.0.0.1:{port}", "starttls": None,
-                   "reachable": False, "reason": "refused", "error": doc["error"], "ok": False}
+    assert doc == {
+        "version": 1,
+        "command": "probe",
+        "endpoint": f"127.0.0.1:{port}",
+        "starttls": None,
+        "reachable": False,
+        "reason": "refused",
+        "error": doc["error"],
+        "ok": False,
+    }
 
 
 @pytest.mark.slow
@@ -349,14 +452,18 @@ def test_real_azure_chain_anchors_at_g2_by_cross_sign_and_at_the_new_root_direct
     chain = [ocsp02, xsign]  # as Azure sends it above the server certificate
     anchors = anchoring_roots(chain, _catalog_roots())  # type: ignore[arg-type]
     assert [(a.root.id, a.index, a.sent) for a in anchors] == [
-        ("digicert-global-root-g2", 1, False), ("microsoft-tls-rsa-root-g2", 0, False)]
+        ("digicert-global-root-g2", 1, False),
+        ("microsoft-tls-rsa-root-g2", 0, False),
+    ]
     assert chain[anchors[0].index].common_name == "Microsoft TLS RSA Root G2"
     assert chain[anchors[1].index].common_name == "Microsoft TLS G2 RSA CA OCSP 02"
 
 
 def test_real_azure_chain_is_not_anchored_by_microsoft_rsa_2017_alone() -> None:
-    chain = [parse_one((DATA / "microsoft-tls-g2-rsa-ca-ocsp-02.pem").read_bytes()),
-             parse_one((DATA / "microsoft-tls-rsa-root-g2-xsign.pem").read_bytes())]
+    chain = [
+        parse_one((DATA / "microsoft-tls-g2-rsa-ca-ocsp-02.pem").read_bytes()),
+        parse_one((DATA / "microsoft-tls-rsa-root-g2-xsign.pem").read_bytes()),
+    ]
     roots = {root.id: cert for root, cert in _catalog_roots()}  # type: ignore[attr-defined]
     assert signing_certs(chain, [roots["microsoft-rsa-root-2017"]]) == []
     assert [c.common_name for c, _ in signing_certs(chain, [roots["digicert-global-root-g2"]])] == [
@@ -415,9 +522,11 @@ def _issue(issuer: Issued, subject_or_issuer_name: x509.Name, cn: str, *, ca: bo
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)]))
-        .issuer_name(subject_or_issuer_name).public_key(key.public_key())
+        .issuer_name(subject_or_issuer_name)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=30))
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=30))
         .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
     )
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
@@ -427,13 +536,27 @@ def _cross_sign(subject: Issued, issuer: Issued) -> Issued:
     """``subject``'s name and key, issued by ``issuer``: what Azure's cross-signed roots are."""
     builder = (
         x509.CertificateBuilder()
-        .subject_name(subject.cert.subject).issuer_name(issuer.cert.subject).public_key(subject.key.public_key())
+        .subject_name(subject.cert.subject)
+        .issuer_name(issuer.cert.subject)
+        .public_key(subject.key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1)).not_valid_after(NOW + dt.timedelta(days=1000))
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=1000))
         .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(x509.KeyUsage(digital_signature=True, key_cert_sign=True, crl_sign=True,
-                                     content_commitment=False, key_encipherment=False, data_encipherment=False,
-                                     key_agreement=False, encipher_only=False, decipher_only=False), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject.key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
@@ -448,9 +571,11 @@ def _expired_leaf(issuer: Issued) -> Issued:
     builder = (
         x509.CertificateBuilder()
         .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(issuer.cert.subject).public_key(key.public_key())
+        .issuer_name(issuer.cert.subject)
+        .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=30)).not_valid_after(NOW - dt.timedelta(days=1))
+        .not_valid_before(NOW - dt.timedelta(days=30))
+        .not_valid_after(NOW - dt.timedelta(days=1))
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.SubjectAlternativeName([x509.DNSName("localhost")]), critical=False)
         .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
@@ -460,8 +585,9 @@ def _expired_leaf(issuer: Issued) -> Issued:
 
 
 @pytest.mark.slow
-def test_any_store_kind_in_the_registry_is_judged(tmp_path: Path, pki: Rotation, old_server: TlsServer, run,
-                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+def test_any_store_kind_in_the_registry_is_judged(
+    tmp_path: Path, pki: Rotation, old_server: TlsServer, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """probe reads stores only through the registry and ``read()``: a new kind needs no probe change."""
     import stores
     from stores.base import Entry, StoreContents

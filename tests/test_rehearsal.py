@@ -42,8 +42,6 @@ def pgjdbc_jar() -> str | None:
     return "/usr/share/java/postgresql.jar" if os.path.exists("/usr/share/java/postgresql.jar") else None
 
 
-
-
 @pytest.fixture(scope="module")
 def chains() -> Rotation:
     return make_rotation("Rehearsal", "Old Root (G1 stand-in)", "New Root (G2 stand-in)")
@@ -76,8 +74,10 @@ def write_config(directory: Path, c: Rotation) -> Path:
 
 
 def conninfo(port: int, rootcert: Path) -> str:
-    return (f"host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres "
-            f"sslmode=verify-full sslrootcert={rootcert} connect_timeout=10")
+    return (
+        f"host=localhost hostaddr=127.0.0.1 port={port} user=postgres dbname=postgres "
+        f"sslmode=verify-full sslrootcert={rootcert} connect_timeout=10"
+    )
 
 
 def assert_psql_connects(port: int, rootcert: Path) -> None:
@@ -90,10 +90,19 @@ def assert_pgjdbc_connects(port: int, truststore: Path) -> None:
     jar = pgjdbc_jar()
     assert jar is not None, "PostgreSQL JDBC driver not found (.ci/run installs libpostgresql-jdbc-java)"
     proc = subprocess.run(
-        ["java", f"-Djavax.net.ssl.trustStore={truststore}", "-Djavax.net.ssl.trustStorePassword=changeit",
-         "-Djavax.net.ssl.trustStoreType=JKS", "-cp", jar, str(JAVA_CLIENT),
-         f"jdbc:postgresql://localhost:{port}/postgres"],
-        capture_output=True, text=True, timeout=120,
+        [
+            "java",
+            f"-Djavax.net.ssl.trustStore={truststore}",
+            "-Djavax.net.ssl.trustStorePassword=changeit",
+            "-Djavax.net.ssl.trustStoreType=JKS",
+            "-cp",
+            jar,
+            str(JAVA_CLIENT),
+            f"jdbc:postgresql://localhost:{port}/postgres",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     assert "connected ssl=true" in proc.stdout
@@ -104,8 +113,9 @@ def serving_leaf(port: int) -> str:
     return chain.chain[0].sha256
 
 
-def test_rotation_rehearsal(tmp_path: Path, chains: Rotation, servers: ExitStack, run,
-                            monkeypatch: pytest.MonkeyPatch) -> None:
+def test_rotation_rehearsal(
+    tmp_path: Path, chains: Rotation, servers: ExitStack, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     if shutil.which("psql") is None or shutil.which("java") is None:
         pytest.fail("psql and java are needed (.ci/run installs them)")
     config = write_config(tmp_path, chains)
@@ -156,8 +166,17 @@ def test_rotation_rehearsal(tmp_path: Path, chains: Rotation, servers: ExitStack
     pg.wait_until(lambda: serving_leaf(prod.port) == chains.new_leaf.sha256, 15, "the new chain being served")
 
     # After: rotator's stores still connect; probe names the new root; the control fails, as predicted.
-    after = run("probe", f"localhost:{prod.port}", "--starttls", "postgres", "--config", str(config),
-                "--target", f"pem:{bundle}", *jks_target)
+    after = run(
+        "probe",
+        f"localhost:{prod.port}",
+        "--starttls",
+        "postgres",
+        "--config",
+        str(config),
+        "--target",
+        f"pem:{bundle}",
+        *jks_target,
+    )
     assert after.code == 0, after.out + after.err
     assert "test-new-root (Rehearsal New Root): signs [1] Rehearsal New Intermediate" in after.out
     assert f"pem:{bundle}: trusted, anchored at test-new-root" in after.out

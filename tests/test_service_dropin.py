@@ -79,8 +79,10 @@ def test_dropin_without_a_config_is_a_usage_error(tmp_path: Path, run) -> None:
     assert "missing.toml not found" in result.err
 
 
-@pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("unshare") is None,
-                    reason="a read-only bind mount in a private mount namespace needs root")
+@pytest.mark.skipif(
+    not hasattr(os, "geteuid") or os.geteuid() != 0 or shutil.which("unshare") is None,
+    reason="a read-only bind mount in a private mount namespace needs root",
+)
 def test_daemon_refuses_to_start_when_a_target_directory_is_read_only(tmp_path: Path) -> None:
     """What ProtectSystem=strict does to a directory the drop-in lacks: a read-only bind mount (in a
     mount namespace of its own, gone with the process)."""
@@ -88,11 +90,18 @@ def test_daemon_refuses_to_start_when_a_target_directory_is_read_only(tmp_path: 
     target_dir.mkdir()
     config = tmp_path / "rotator.toml"
     config.write_text(f'[[targets]]\nkind = "pem"\npath = "{target_dir}/roots.pem"\n[download]\noffline = true\n')
-    script = (f'mount --bind "{target_dir}" "{target_dir}" && mount -o remount,bind,ro "{target_dir}" && '
-              f'exec "{sys.executable}" -m rotator daemon --config "{config}" --state-dir "{tmp_path}/state" '
-              f'--cache-dir "{tmp_path}/cache"')
-    proc = subprocess.run(["unshare", "-m", "--propagation", "private", "sh", "-c", script],
-                          capture_output=True, text=True, timeout=60, env={**os.environ, "NOTIFY_SOCKET": ""})
+    script = (
+        f'mount --bind "{target_dir}" "{target_dir}" && mount -o remount,bind,ro "{target_dir}" && '
+        f'exec "{sys.executable}" -m rotator daemon --config "{config}" --state-dir "{tmp_path}/state" '
+        f'--cache-dir "{tmp_path}/cache"'
+    )
+    proc = subprocess.run(
+        ["unshare", "-m", "--propagation", "private", "sh", "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={**os.environ, "NOTIFY_SOCKET": ""},
+    )
     assert proc.returncode == 2, proc.stderr
     lines = proc.stderr.strip().splitlines()
     assert len(lines) == 1, proc.stderr

@@ -97,8 +97,9 @@ class Host:
     def __init__(self, container: Container) -> None:
         self.c = container
 
-    def sh(self, script: str, *, check: bool = True, stdin: str | None = None,
-           timeout: float = 300) -> subprocess.CompletedProcess[str]:
+    def sh(
+        self, script: str, *, check: bool = True, stdin: str | None = None, timeout: float = 300
+    ) -> subprocess.CompletedProcess[str]:
         return self.c.run(["sh", "-e", "-c", f"cd /root/src\n{script}"], check=check, input=stdin, timeout=timeout)
 
     def show(self, unit: str) -> dict[str, str]:
@@ -134,13 +135,22 @@ def host(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Host]:
         # The package index, as far as this test is concerned: wheels built here.
         t = time.monotonic()
         wheels = container.path("/opt/wheels")
-        subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels), str(REPO), "setuptools",
-                        "wheel"], check=True, timeout=600, capture_output=True)
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "-w", str(wheels), str(REPO), "setuptools", "wheel"],
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
         container.path("/etc/pip.conf").write_text("[global]\nno-index = true\nfind-links = /opt/wheels\n")
         TIMINGS["wheelhouse"] = time.monotonic() - t
         # A checkout of the repository, as the docs assume, in /root/src.
-        shutil.copytree(REPO, container.path("/root/src"), ignore=shutil.ignore_patterns(
-            ".git", ".venv*", "__pycache__", "*.egg-info", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build"))
+        shutil.copytree(
+            REPO,
+            container.path("/root/src"),
+            ignore=shutil.ignore_patterns(
+                ".git", ".venv*", "__pycache__", "*.egg-info", ".pytest_cache", ".mypy_cache", ".ruff_cache", "build"
+            ),
+        )
         yield Host(container)
     finally:
         container.poweroff()
@@ -174,15 +184,19 @@ def test_ready_and_every_example_target_written(installed: Host) -> None:
 
     # The drop-in both units read, generated from the config.
     dropin = host.read("/etc/systemd/system/rotator.service.d/rotator-sandbox.conf")
-    for line in ("ReadWritePaths=-/etc/azure", "ReadWritePaths=-/opt/myapp",
-                 "ReadWritePaths=-/var/lib/node_exporter/textfile_collector",
-                 "LoadCredential=rotator-storepass:/etc/credstore/rotator-storepass"):
+    for line in (
+        "ReadWritePaths=-/etc/azure",
+        "ReadWritePaths=-/opt/myapp",
+        "ReadWritePaths=-/var/lib/node_exporter/textfile_collector",
+        "LoadCredential=rotator-storepass:/etc/credstore/rotator-storepass",
+    ):
         assert line in dropin.splitlines()
     assert host.c.path("/etc/systemd/system/rotator-sync.service.d/rotator-sandbox.conf").is_symlink()
     assert "rotator-sandbox.conf" in host.c.run(["systemctl", "cat", "rotator-sync.service"]).stdout
     # The installed units with their drop-in, as this systemd reads them: clean, and still hardened.
-    verify = host.c.run(["systemd-analyze", "verify", "rotator.service", "rotator-sync.service",
-                         "rotator-sync.timer"], check=False)
+    verify = host.c.run(
+        ["systemd-analyze", "verify", "rotator.service", "rotator-sync.service", "rotator-sync.timer"], check=False
+    )
     assert verify.returncode == 0 and verify.stderr.strip() == "", verify.stderr
     security = host.c.run(["systemd-analyze", "security", "rotator.service"], check=False).stdout
     exposure = re.search(r"Overall exposure level for rotator.service: (\d+\.\d+)", security)
@@ -195,8 +209,17 @@ def test_ready_and_every_example_target_written(installed: Host) -> None:
     assert {f"rotator-{i}" for i in POSTGRESQL_IDS} <= set(re.findall(r"^Alias name: (\S+)", jks.stdout, re.M))
     # pem-dir: openssl finds each root through its hash link.
     for root_id in POSTGRESQL_IDS:
-        host.c.run(["openssl", "verify", "-no-CAfile", "-no-CAstore", "-CApath", "/etc/azure/certs",
-                    f"/etc/azure/certs/rotator-{root_id}.pem"])
+        host.c.run(
+            [
+                "openssl",
+                "verify",
+                "-no-CAfile",
+                "-no-CAstore",
+                "-CApath",
+                "/etc/azure/certs",
+                f"/etc/azure/certs/rotator-{root_id}.pem",
+            ]
+        )
     # system: the bundle, and the JDK's cacerts through Debian's hook, run from inside the sandbox.
     bundle = {c.sha256 for c in parse_many(host.c.path("/etc/ssl/certs/ca-certificates.crt").read_bytes())}
     assert wanted <= bundle
@@ -287,8 +310,9 @@ def test_stop_in_the_middle_of_a_cycle_is_prompt_and_clean(installed: Host) -> N
     assert (state["ActiveState"], state["Result"], state["ExecMainStatus"]) == ("inactive", "success", "0"), state
     assert "abandoned before writing" in host.journal("rotator.service")
     host.c.run(["systemctl", "start", "rotator.service"])
-    assert host.show("rotator.service")["StatusText"].startswith(f"ok: 4 targets, {ROOTS}; no change"), \
-        host.show("rotator.service")
+    assert host.show("rotator.service")["StatusText"].startswith(f"ok: 4 targets, {ROOTS}; no change"), host.show(
+        "rotator.service"
+    )
 
 
 def test_a_config_error_stops_the_unit_instead_of_restarting_it(installed: Host) -> None:
@@ -307,13 +331,15 @@ def test_a_config_error_stops_the_unit_instead_of_restarting_it(installed: Host)
     state = host.show("rotator.service")
     assert (state["ActiveState"], state["ExecMainStatus"], state["NRestarts"]) == ("failed", "2", "0"), state
     journal = host.journal("rotator.service")
-    assert re.search(r"cannot write /srv/newapp \(.*read-only file system\).*rotator service dropin", journal), \
-        journal[-2000:]
+    assert re.search(r"cannot write /srv/newapp \(.*read-only file system\).*rotator service dropin", journal), journal[
+        -2000:
+    ]
     host.sh(doc_block("3. Let the sandbox").replace("enable --now", "restart").replace(" rotator.service", " rotator"))
     state = host.show("rotator.service")
     assert state["StatusText"].startswith(f"ok: 5 targets, {ROOTS}; changed 1; compliant"), state
-    assert {c.sha256 for c in parse_many(host.c.path("/srv/newapp/roots.pem").read_bytes())} == \
-        {parse_many(embedded_pem(i))[0].sha256 for i in POSTGRESQL_IDS}
+    assert {c.sha256 for c in parse_many(host.c.path("/srv/newapp/roots.pem").read_bytes())} == {
+        parse_many(embedded_pem(i))[0].sha256 for i in POSTGRESQL_IDS
+    }
 
 
 def test_the_timers_oneshot_syncs(installed: Host) -> None:

@@ -64,8 +64,23 @@ def test_the_config_applies_when_no_flag_is_given(config: Path) -> None:
 
 
 def test_flags_win_over_the_config(config: Path, tmp_path: Path) -> None:
-    r = resolved("sync", "--config", str(config), "--profile", "azure-all", "--cache-dir", "/c", "--state-dir", "/s",
-                 "--mirror", "/m", "--download-ca-bundle", "/ca.pem", "--target", "pem:/srv/flag.pem")
+    r = resolved(
+        "sync",
+        "--config",
+        str(config),
+        "--profile",
+        "azure-all",
+        "--cache-dir",
+        "/c",
+        "--state-dir",
+        "/s",
+        "--mirror",
+        "/m",
+        "--download-ca-bundle",
+        "/ca.pem",
+        "--target",
+        "pem:/srv/flag.pem",
+    )
     assert r.profile == "azure-all"
     request = r.request
     assert (request.obtain.cache_dir, request.state_dir) == (Path("/c"), Path("/s"))
@@ -84,8 +99,10 @@ def test_the_config_file_comes_from_the_environment(config: Path) -> None:
 
 def test_extra_roots_add_to_the_profile() -> None:
     plain = {root.id for root in resolved("sync", "--profile", "azure-postgresql").selected}
-    extra = {root.id for root in resolved("sync", "--profile", "azure-postgresql",
-                                          "--root", "baltimore-cybertrust-root").selected}
+    extra = {
+        root.id
+        for root in resolved("sync", "--profile", "azure-postgresql", "--root", "baltimore-cybertrust-root").selected
+    }
     assert extra - plain == {"baltimore-cybertrust-root"}
 
 

@@ -17,9 +17,13 @@ SHA = "cd" * 32
 
 def sample() -> State:
     return State(
-        targets={"pem:/b.pem": {"g2": RootRecord(SHA, True, "2026-01-01T00:00:00+00:00"),
-                                "g3": RootRecord(SHA[::-1], False, "2026-02-01T00:00:00+00:00")},
-                 "jks:/t.jks": {}},
+        targets={
+            "pem:/b.pem": {
+                "g2": RootRecord(SHA, True, "2026-01-01T00:00:00+00:00"),
+                "g3": RootRecord(SHA[::-1], False, "2026-02-01T00:00:00+00:00"),
+            },
+            "jks:/t.jks": {},
+        },
         last_success="2026-03-01T00:00:00+00:00",
         last_failure=None,
         failures=2,
@@ -44,14 +48,17 @@ def test_counters_default_to_zero_when_absent(tmp_path: Path) -> None:
     assert (loaded.failures, loaded.drift_repairs, loaded.last_success) == (0, 0, None)
 
 
-@pytest.mark.parametrize("text, detail", [
-    ("{", "Expecting property name"),
-    ("[]", "unknown state version []"),
-    ('{"version": 2, "targets": {}}', "unknown state version 2"),
-    ('{"version": 1, "targets": {"pem:/b": {"g2": {"sha256": "x"}}}}', "pem:/b: g2: owned is not true or false"),
-    ('{"version": 1, "targets": {"pem:/b": []}}', "target 'pem:/b' is not an object"),
-    ('{"version": 1, "targets": {}, "failures": "many"}', "failures is not a count"),
-])
+@pytest.mark.parametrize(
+    "text, detail",
+    [
+        ("{", "Expecting property name"),
+        ("[]", "unknown state version []"),
+        ('{"version": 2, "targets": {}}', "unknown state version 2"),
+        ('{"version": 1, "targets": {"pem:/b": {"g2": {"sha256": "x"}}}}', "pem:/b: g2: owned is not true or false"),
+        ('{"version": 1, "targets": {"pem:/b": []}}', "target 'pem:/b' is not an object"),
+        ('{"version": 1, "targets": {}, "failures": "many"}', "failures is not a count"),
+    ],
+)
 def test_a_corrupt_file_is_refused_naming_it_and_the_fix(tmp_path: Path, text: str, detail: str) -> None:
     path = tmp_path / state.FILE_NAME
     path.write_text(text)

@@ -36,7 +36,7 @@ def test_merge_into_system_bundle_keeps_every_certificate(tmp_path: Path, run) -
     assert data.startswith(original), "existing bytes must stay in place, in order"
     assert after[: len(before)] == before
     wanted = {CATALOG.roots[i].sha256 for i in PG}
-    added = after[len(before):]
+    added = after[len(before) :]
     assert set(added) == wanted - set(before)
     assert set(after) >= wanted
     assert len(after) == len(set(after)), "no duplicates"
@@ -118,11 +118,17 @@ def test_narrower_profile_removes_only_what_rotator_added(tmp_path: Path, run) -
     assert result.code == 0, result.err
     doc = json.loads(result.out)
     assert set(doc["targets"][0]["removed"]) == {
-        "microsoft-tls-rsa-root-g2", "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
-        "microsoft-ecc-root-2017"}
+        "microsoft-tls-rsa-root-g2",
+        "digicert-tls-ecc-p384-root-g5",
+        "digicert-tls-rsa4096-root-g5",
+        "microsoft-ecc-root-2017",
+    }
     left = set(fingerprints(bundle))
-    assert left == {g3.sha256, CATALOG.roots["digicert-global-root-g2"].sha256,
-                    CATALOG.roots["microsoft-rsa-root-2017"].sha256}
+    assert left == {
+        g3.sha256,
+        CATALOG.roots["digicert-global-root-g2"].sha256,
+        CATALOG.roots["microsoft-rsa-root-2017"].sha256,
+    }
     assert bundle.read_bytes().startswith(user_text)
     assert b"rotator-microsoft-tls-rsa-root-g2" not in bundle.read_bytes()
 
@@ -149,14 +155,22 @@ path = "{bundle}"
 """)
     # Before: openssl refuses the leaf.
     bundle.write_bytes(CATALOG.roots["digicert-global-root-g2"].embedded_bytes() or b"")
-    before = subprocess.run(["openssl", "verify", "-no-CAstore", "-no-CApath", "-CAfile", str(bundle),
-                             str(leaf_file)], capture_output=True, text=True, timeout=30)
+    before = subprocess.run(
+        ["openssl", "verify", "-no-CAstore", "-no-CApath", "-CAfile", str(bundle), str(leaf_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert before.returncode != 0
 
     result = run("sync", "--offline", "--config", str(config))
     assert result.code == 0, result.err
-    after = subprocess.run(["openssl", "verify", "-no-CAstore", "-no-CApath", "-CAfile", str(bundle),
-                            str(leaf_file)], capture_output=True, text=True, timeout=30)
+    after = subprocess.run(
+        ["openssl", "verify", "-no-CAstore", "-no-CApath", "-CAfile", str(bundle), str(leaf_file)],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert after.returncode == 0, after.stderr
     assert b"# rotator-corp-root: Corp Root" not in bundle.read_bytes()  # name defaults to the id
     assert b"# rotator-corp-root: corp-root" in bundle.read_bytes()

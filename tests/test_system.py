@@ -33,9 +33,13 @@ from tests.systree import (
 )
 
 AZURE_IDS = [
-    "digicert-global-root-g2", "digicert-global-root-g3",
-    "digicert-tls-ecc-p384-root-g5", "digicert-tls-rsa4096-root-g5",
-    "microsoft-rsa-root-2017", "microsoft-ecc-root-2017", "microsoft-tls-rsa-root-g2",
+    "digicert-global-root-g2",
+    "digicert-global-root-g3",
+    "digicert-tls-ecc-p384-root-g5",
+    "digicert-tls-rsa4096-root-g5",
+    "microsoft-rsa-root-2017",
+    "microsoft-ecc-root-2017",
+    "microsoft-tls-rsa-root-g2",
 ]
 HOST_REFRESH = '[[targets]]\nkind = "system"\nrefresh = "host"\n'
 
@@ -68,7 +72,8 @@ def bundle_fingerprints(path: Path) -> set[str]:
 @pytest.mark.slow
 @needs_update_ca
 def test_debian_real_refresh_adds_links_bundle_and_removes_only_its_own(
-        tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, test_pki) -> None:
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, test_pki
+) -> None:
     root_ca, root_pem, inter_pem, leaf_pem = test_pki
     image = tmp_path / "image"
     packaged = debian_tree(image)
@@ -119,8 +124,7 @@ def test_debian_real_refresh_adds_links_bundle_and_removes_only_its_own(
     assert bundle.stat().st_mtime_ns == before
 
     # the profile no longer has the test root: only rotator's anchor for it goes
-    without = config_with_root(tmp_path / "without.toml", root_pem, root_ca.sha256, include=False,
-                               target=HOST_REFRESH)
+    without = config_with_root(tmp_path / "without.toml", root_pem, root_ca.sha256, include=False, target=HOST_REFRESH)
     third = run("sync", "--offline", "--config", str(without), "--sysroot", str(image))
     assert third.code == 0, third.err
     assert len(calls(log)) == 2 and "--fresh" in calls(log)[1]
@@ -164,20 +168,58 @@ def test_debian_bundle_lacking_an_anchor_is_refreshed(tmp_path: Path, run, monke
 
 STAND_INS = [
     # os-release ID, distro, anchor dir, suffix, command, argv after the command, bundle
-    ("rocky", "rhel", "etc/pki/ca-trust/source/anchors", ".pem", "update-ca-trust", "extract",
-     "etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem"),
-    ("opensuse-leap", "suse", "etc/pki/trust/anchors", ".pem", "update-ca-certificates", "",
-     "var/lib/ca-certificates/ca-bundle.pem"),
-    ("alpine", "alpine", "usr/local/share/ca-certificates", ".crt", "update-ca-certificates", "",
-     "etc/ssl/certs/ca-certificates.crt"),
-    ("arch", "arch", "etc/ca-certificates/trust-source/anchors", ".crt", "trust", "extract-compat",
-     "etc/ca-certificates/extracted/tls-ca-bundle.pem"),
+    (
+        "rocky",
+        "rhel",
+        "etc/pki/ca-trust/source/anchors",
+        ".pem",
+        "update-ca-trust",
+        "extract",
+        "etc/pki/ca-trust/extracted/pem/tls-ca-bundle.pem",
+    ),
+    (
+        "opensuse-leap",
+        "suse",
+        "etc/pki/trust/anchors",
+        ".pem",
+        "update-ca-certificates",
+        "",
+        "var/lib/ca-certificates/ca-bundle.pem",
+    ),
+    (
+        "alpine",
+        "alpine",
+        "usr/local/share/ca-certificates",
+        ".crt",
+        "update-ca-certificates",
+        "",
+        "etc/ssl/certs/ca-certificates.crt",
+    ),
+    (
+        "arch",
+        "arch",
+        "etc/ca-certificates/trust-source/anchors",
+        ".crt",
+        "trust",
+        "extract-compat",
+        "etc/ca-certificates/extracted/tls-ca-bundle.pem",
+    ),
 ]
 
 
 @pytest.mark.parametrize(("os_id", "distro", "anchor_dir", "suffix", "command", "args", "bundle"), STAND_INS)
-def test_stand_in_distributions(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, os_id: str, distro: str,
-                                anchor_dir: str, suffix: str, command: str, args: str, bundle: str) -> None:
+def test_stand_in_distributions(
+    tmp_path: Path,
+    run,
+    monkeypatch: pytest.MonkeyPatch,
+    os_id: str,
+    distro: str,
+    anchor_dir: str,
+    suffix: str,
+    command: str,
+    args: str,
+    bundle: str,
+) -> None:
     image = tmp_path / "image"
     (image / "etc").mkdir(parents=True)
     (image / "etc/os-release").write_text(f'NAME="whatever"\nID="{os_id}"\n')
@@ -213,7 +255,8 @@ def rhel_image(tmp_path: Path) -> tuple[Path, Path, Path]:
 
 
 def test_failing_refresh_puts_anchors_back_and_refreshes_again(
-        tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, test_pki) -> None:
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, test_pki
+) -> None:
     root_ca, root_pem, _, _ = test_pki
     image, anchors, bundle = rhel_image(tmp_path)
     bindir, log = tmp_path / "bin", tmp_path / "refresh.log"
@@ -225,8 +268,7 @@ def test_failing_refresh_puts_anchors_back_and_refreshes_again(
     assert "rotator-test-root.pem" in before
 
     recording_stand_in(bindir, "update-ca-trust", log, anchors, bundle, exit_code=3)
-    without = config_with_root(tmp_path / "without.toml", root_pem, root_ca.sha256, include=False,
-                               target=HOST_REFRESH)
+    without = config_with_root(tmp_path / "without.toml", root_pem, root_ca.sha256, include=False, target=HOST_REFRESH)
     failed = run("sync", "--offline", "--config", str(without), "--sysroot", str(image))
     assert failed.code == 1
     assert "`update-ca-trust extract` failed with exit code 3" in failed.err
@@ -291,14 +333,16 @@ def test_sysroot_without_the_command_says_what_to_run(tmp_path: Path, run, monke
 
 @pytest.mark.skipif(not hasattr(os, "geteuid") or os.geteuid() != 0, reason="chroot needs root")
 def test_sysroot_holding_the_command_refreshes_through_chroot(
-        tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     image = tmp_path / "image"
     debian_tree(image)
     write_script(image / "usr/sbin/update-ca-certificates", "exit 0\n")  # what the image would hold
     bindir, log = tmp_path / "bin", tmp_path / "chroot.log"
     # A stand-in chroot records its argv and builds the bundle (a real chroot would need a whole image).
-    recording_stand_in(bindir, "chroot", log, image / "usr/local/share/ca-certificates",
-                       image / "etc/ssl/certs/ca-certificates.crt")
+    recording_stand_in(
+        bindir, "chroot", log, image / "usr/local/share/ca-certificates", image / "etc/ssl/certs/ca-certificates.crt"
+    )
     monkeypatch.setenv("PATH", f"{bindir}:{os.environ['PATH']}")
     result = run("sync", "--offline", "--target", "system:debian", "--sysroot", str(image))
     assert result.code == 0, result.err
@@ -312,16 +356,19 @@ def detected(root: Path) -> str:
     return system.build(TargetSpec("system"), StoreContext(sysroot=str(root))).distro.name
 
 
-@pytest.mark.parametrize(("release", "expected"), [
-    ('ID=ubuntu\nID_LIKE=debian\n', "debian"),
-    ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', "rhel"),
-    ('ID=amzn\n', "rhel"),
-    ('ID="opensuse-tumbleweed"\nID_LIKE="opensuse suse"\n', "suse"),
-    ('ID=alpine\n', "alpine"),
-    ('ID=manjaro\nID_LIKE=arch\n', "arch"),
-    ('ID=mycorp-linux\nID_LIKE="ubuntu debian"\n', "debian"),  # unknown ID: ID_LIKE decides
-    ('ID=mycorp-linux\nID_LIKE="centos"\n', "rhel"),
-])
+@pytest.mark.parametrize(
+    ("release", "expected"),
+    [
+        ("ID=ubuntu\nID_LIKE=debian\n", "debian"),
+        ('ID="rocky"\nID_LIKE="rhel centos fedora"\n', "rhel"),
+        ("ID=amzn\n", "rhel"),
+        ('ID="opensuse-tumbleweed"\nID_LIKE="opensuse suse"\n', "suse"),
+        ("ID=alpine\n", "alpine"),
+        ("ID=manjaro\nID_LIKE=arch\n", "arch"),
+        ('ID=mycorp-linux\nID_LIKE="ubuntu debian"\n', "debian"),  # unknown ID: ID_LIKE decides
+        ('ID=mycorp-linux\nID_LIKE="centos"\n', "rhel"),
+    ],
+)
 def test_detection_from_os_release(tmp_path: Path, release: str, expected: str) -> None:
     (tmp_path / "etc").mkdir()
     (tmp_path / "etc/os-release").write_text(release)
@@ -334,13 +381,16 @@ def test_detection_reads_usr_lib_os_release(tmp_path: Path) -> None:
     assert detected(tmp_path) == "rhel"
 
 
-@pytest.mark.parametrize(("present", "expected"), [
-    ("etc/pki/ca-trust/source/anchors/", "rhel"),
-    ("etc/pki/trust/anchors/", "suse"),
-    ("etc/ca-certificates/trust-source/anchors/", "arch"),
-    ("usr/local/share/ca-certificates/", "debian"),
-    ("etc/alpine-release", "alpine"),
-])
+@pytest.mark.parametrize(
+    ("present", "expected"),
+    [
+        ("etc/pki/ca-trust/source/anchors/", "rhel"),
+        ("etc/pki/trust/anchors/", "suse"),
+        ("etc/ca-certificates/trust-source/anchors/", "arch"),
+        ("usr/local/share/ca-certificates/", "debian"),
+        ("etc/alpine-release", "alpine"),
+    ],
+)
 def test_detection_falls_back_on_what_exists(tmp_path: Path, present: str, expected: str) -> None:
     path = tmp_path / present
     if present.endswith("/"):
@@ -361,14 +411,17 @@ def test_undetectable_tree_is_a_usage_error(tmp_path: Path, run) -> None:
     assert "system:debian|rhel|suse|alpine|arch" in result.err
 
 
-@pytest.mark.parametrize(("target", "message"), [
-    ('kind = "system"\npath = "gentoo"\n', "unknown distribution 'gentoo'"),
-    ('kind = "system"\nrefresh = "sometimes"\n', "is not one of auto, chroot, host, none"),
-    ('kind = "system"\nrefresh = "chroot"\n', "'chroot' needs --sysroot"),
-    ('kind = "system"\nrefresh_timeout = -1\n', "refresh_timeout: expected a positive number"),
-    ('kind = "system"\ncolour = "blue"\n', "unknown key 'colour'"),
-    ('kind = "system"\npath = "debian"\ndistro = "rhel"\n', "disagree"),
-])
+@pytest.mark.parametrize(
+    ("target", "message"),
+    [
+        ('kind = "system"\npath = "gentoo"\n', "unknown distribution 'gentoo'"),
+        ('kind = "system"\nrefresh = "sometimes"\n', "is not one of auto, chroot, host, none"),
+        ('kind = "system"\nrefresh = "chroot"\n', "'chroot' needs --sysroot"),
+        ('kind = "system"\nrefresh_timeout = -1\n', "refresh_timeout: expected a positive number"),
+        ('kind = "system"\ncolour = "blue"\n', "unknown key 'colour'"),
+        ('kind = "system"\npath = "debian"\ndistro = "rhel"\n', "disagree"),
+    ],
+)
 def test_bad_system_targets_are_usage_errors(tmp_path: Path, run, target: str, message: str) -> None:
     image = tmp_path / "image"
     debian_tree(image)
@@ -410,8 +463,9 @@ def test_wrong_suffix_anchor_of_rotator_is_replaced(tmp_path: Path) -> None:
     debian_tree(image)
     local = image / "usr/local/share/ca-certificates"
     (local / "rotator-digicert-global-root-g2.pem").write_bytes(embedded_pem("digicert-global-root-g2"))
-    store = system.build(TargetSpec("system", "debian", options=(("refresh", "none"),)),
-                         StoreContext(sysroot=str(image)))
+    store = system.build(
+        TargetSpec("system", "debian", options=(("refresh", "none"),)), StoreContext(sysroot=str(image))
+    )
     from stores.base import Anchor
 
     g2 = Cert.from_der(parse_one(embedded_pem("digicert-global-root-g2")).der)
@@ -441,8 +495,17 @@ def test_not_root_and_not_writable_names_the_directory(tmp_path: Path) -> None:
         state = image.parent / f"{image.name}-state"  # the unprivileged user's own state and lock
         state.mkdir(mode=0o777)
         state.chmod(0o777)
-        argv = ["sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", "system:debian",
-                "--sysroot", str(image)]
+        argv = [
+            "sync",
+            "--offline",
+            "--no-cache",
+            "--state-dir",
+            str(state),
+            "--target",
+            "system:debian",
+            "--sysroot",
+            str(image),
+        ]
         read_end, write_end = os.pipe()
         pid = os.fork()
         if pid == 0:  # child

@@ -23,8 +23,10 @@ from tests.systree import UPDATE_CA_CERTIFICATES, debian_tree, write_script
 
 pytestmark = [
     pytest.mark.slow,
-    pytest.mark.skipif(not UPDATE_CA_CERTIFICATES.exists() or not os.path.exists(KEYTOOL),
-                       reason="Debian's ca-certificates and keytool needed"),
+    pytest.mark.skipif(
+        not UPDATE_CA_CERTIFICATES.exists() or not os.path.exists(KEYTOOL),
+        reason="Debian's ca-certificates and keytool needed",
+    ),
 ]
 
 CATALOG = Catalog.builtin()
@@ -37,8 +39,10 @@ def java_hook(image: Path, *, mode: str = "works") -> Path:
     cacerts = image / "etc/ssl/certs/java/cacerts"
     etc_certs = image / "etc/ssl/certs"
     if mode == "fails":
-        body = ('cat >/dev/null\n'
-                'echo "error: cannot open /var/lib/ca-certificates-java: Read-only file system" >&2\nexit 1\n')
+        body = (
+            "cat >/dev/null\n"
+            'echo "error: cannot open /var/lib/ca-certificates-java: Read-only file system" >&2\nexit 1\n'
+        )
     elif mode == "silent":
         body = "cat >/dev/null\nexit 0\n"  # exits 0 and changes nothing: a JVM that never ran
     else:
@@ -73,8 +77,7 @@ def rotator_aliases(image: Path) -> set[str]:
     return {a for a in by_alias(image / "etc/ssl/certs/java/cacerts", "changeit") if "rotator" in a}
 
 
-def test_java_cacerts_gets_the_roots_and_loses_the_alias_of_a_removed_anchor(tmp_path: Path, run,
-                                                                             image: Path) -> None:
+def test_java_cacerts_gets_the_roots_and_loses_the_alias_of_a_removed_anchor(tmp_path: Path, run, image: Path) -> None:
     java_hook(image)
     first = sync(run, tmp_path, image, "--profile", "azure-postgresql")
     assert first.code == 0, first.err

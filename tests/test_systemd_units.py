@@ -34,8 +34,7 @@ def test_units_verify_cleanly(tmp_path: Path) -> None:
     units = installed_copy(tmp_path)
     names = sorted(p.name for p in units.iterdir())
     assert names == ["rotator-sync.service", "rotator-sync.timer", "rotator.service"]
-    proc = subprocess.run(["systemd-analyze", "verify", *names], cwd=units, capture_output=True, text=True,
-                          timeout=60)
+    proc = subprocess.run(["systemd-analyze", "verify", *names], cwd=units, capture_output=True, text=True, timeout=60)
     assert proc.returncode == 0, proc.stderr
     assert proc.stderr.strip() == "", proc.stderr
 
@@ -44,8 +43,9 @@ def test_units_verify_cleanly(tmp_path: Path) -> None:
 @pytest.mark.parametrize("unit", ["rotator.service", "rotator-sync.service"])
 def test_exposure_is_at_most_2_5(unit: str, tmp_path: Path) -> None:
     units = installed_copy(tmp_path)
-    proc = subprocess.run(["systemd-analyze", "security", "--offline=true", unit], cwd=units,
-                          capture_output=True, text=True, timeout=60)
+    proc = subprocess.run(
+        ["systemd-analyze", "security", "--offline=true", unit], cwd=units, capture_output=True, text=True, timeout=60
+    )
     match = re.search(r"Overall exposure level for \S+: (\d+\.\d+)", proc.stdout)
     assert match, proc.stdout + proc.stderr
     assert float(match.group(1)) <= 2.5
@@ -53,10 +53,20 @@ def test_exposure_is_at_most_2_5(unit: str, tmp_path: Path) -> None:
 
 def test_unit_shapes() -> None:
     service = (UNITS / "rotator.service").read_text()
-    for line in ("Type=notify", "Restart=on-failure", "ProtectSystem=strict", "NoNewPrivileges=yes",
-                 "SystemCallFilter=@system-service", "StateDirectory=rotator", "CacheDirectory=rotator",
-                 "ConfigurationDirectory=rotator", "ProtectHome=yes", "PrivateTmp=yes",
-                 "RestartPreventExitStatus=2", f"ExecStart={INSTALLED_COMMAND} daemon "):
+    for line in (
+        "Type=notify",
+        "Restart=on-failure",
+        "ProtectSystem=strict",
+        "NoNewPrivileges=yes",
+        "SystemCallFilter=@system-service",
+        "StateDirectory=rotator",
+        "CacheDirectory=rotator",
+        "ConfigurationDirectory=rotator",
+        "ProtectHome=yes",
+        "PrivateTmp=yes",
+        "RestartPreventExitStatus=2",
+        f"ExecStart={INSTALLED_COMMAND} daemon ",
+    ):
         assert line in service
     # A minimal system has no /bin/kill (procps): the reload signal comes from sh's built-in.
     assert re.search(r"^ExecReload=/bin/sh -c 'kill -HUP \"\$MAINPID\"'$", service, re.M)
@@ -71,7 +81,7 @@ def test_unit_shapes() -> None:
 
 def sandbox_lines(unit: str) -> list[str]:
     text = (UNITS / unit).read_text()
-    return [line for line in text[text.index("ProtectSystem="):].splitlines() if line and not line.startswith("#")]
+    return [line for line in text[text.index("ProtectSystem=") :].splitlines() if line and not line.startswith("#")]
 
 
 def test_both_services_share_one_sandbox() -> None:

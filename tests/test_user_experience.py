@@ -32,11 +32,18 @@ ALL = list(CATALOG.profiles["azure-all"])  # the default profile
 REPO = Path(__file__).resolve().parent.parent
 
 
-def custom_root_config(tmp_path: Path, sha256: str, *, urls: list[str] = (), file: Path | None = None,
-                       target: Path | None = None) -> Path:
+def custom_root_config(
+    tmp_path: Path, sha256: str, *, urls: list[str] = (), file: Path | None = None, target: Path | None = None
+) -> Path:
     config = tmp_path / "rotator.toml"
-    lines = ['profile = "mine"', "[profiles]", 'mine = ["test-root"]', "[[roots]]", 'id = "test-root"',
-             f'sha256 = "{sha256}"']
+    lines = [
+        'profile = "mine"',
+        "[profiles]",
+        'mine = ["test-root"]',
+        "[[roots]]",
+        'id = "test-root"',
+        f'sha256 = "{sha256}"',
+    ]
     if urls:
         lines.append("urls = [" + ", ".join(f'"{u}"' for u in urls) + "]")
     if file is not None:
@@ -56,9 +63,24 @@ def test_no_network_one_short_line_per_root_and_the_embedded_copies(tmp_path: Pa
     env = dict(os.environ, HOME=str(tmp_path))
     # A network namespace with nothing in it: name resolution fails at once, as on a host without egress.
     proc = subprocess.run(
-        ["unshare", "-n", sys.executable, "-m", "rotator", "sync", "--no-cache", "--state-dir", str(tmp_path / "s"),
-         "--target", f"pem:{bundle}"],
-        capture_output=True, text=True, env=env, timeout=60, cwd=REPO,  # the bound of the whole run
+        [
+            "unshare",
+            "-n",
+            sys.executable,
+            "-m",
+            "rotator",
+            "sync",
+            "--no-cache",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--target",
+            f"pem:{bundle}",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=60,
+        cwd=REPO,  # the bound of the whole run
     )
     assert proc.returncode == 0, proc.stderr
     lines = proc.stderr.splitlines()
@@ -89,12 +111,17 @@ def test_refused_urls_then_a_good_one_make_one_line(tmp_path: Path, run, https: 
     port = free_port()
     good = https.serve("/good.der", Reply(body=root.der))
     bundle = tmp_path / "b.pem"
-    config = custom_root_config(tmp_path, root.sha256, target=bundle, urls=[
-        f"https://127.0.0.1:{port}/a.der", f"https://127.0.0.1:{port}/b.der", good])
+    config = custom_root_config(
+        tmp_path,
+        root.sha256,
+        target=bundle,
+        urls=[f"https://127.0.0.1:{port}/a.der", f"https://127.0.0.1:{port}/b.der", good],
+    )
     result = run("sync", "--config", str(config), "--download-ca-bundle", str(https.ca_file))
     assert result.code == 0, result.err
     assert result.err.splitlines() == [
-        f"rotator: WARNING: root test-root: download failed (127.0.0.1:{port}: connection refused), using {good}"]
+        f"rotator: WARNING: root test-root: download failed (127.0.0.1:{port}: connection refused), using {good}"
+    ]
 
 
 @pytest.mark.slow
@@ -140,8 +167,9 @@ def test_status_of_a_missing_file_says_so_once_and_last_sync_is_per_target(tmp_p
     lines = result.out.splitlines()
     assert "last sync 20" in lines[lines.index(f"  pem:{synced}") + 1]
     assert "never synced" in lines[lines.index(f"  pem:{missing}") + 1]
-    doc = json.loads(run("status", "--json", "--offline", "--target", f"pem:{synced}",
-                         "--target", f"pem:{missing}").out)
+    doc = json.loads(
+        run("status", "--json", "--offline", "--target", f"pem:{synced}", "--target", f"pem:{missing}").out
+    )
     by_target = {t["target"]: t for t in doc["targets"]}
     assert by_target[f"pem:{missing}"]["exists"] is False and by_target[f"pem:{missing}"]["last_sync"] is None
     assert by_target[f"pem:{synced}"]["last_sync"].startswith("20")
@@ -183,17 +211,49 @@ def test_unsearchable_path_entry_is_skipped_not_a_traceback(tmp_path: Path) -> N
     java.write_text("#!/bin/sh\n")
     java.chmod(0o755)
     cacerts = jdk / "lib" / "security" / "cacerts"
-    assert run_process("sync", "--offline", "--profile", "azure-minimal", "--state-dir", str(tmp_path / "s0"),
-                       "--target", f"pkcs12:{cacerts}", "--storepass-env", "PW",
-                       env=dict(os.environ, PW="changeit")).code == 0
+    assert (
+        run_process(
+            "sync",
+            "--offline",
+            "--profile",
+            "azure-minimal",
+            "--state-dir",
+            str(tmp_path / "s0"),
+            "--target",
+            f"pkcs12:{cacerts}",
+            "--storepass-env",
+            "PW",
+            env=dict(os.environ, PW="changeit"),
+        ).code
+        == 0
+    )
     env = dict(os.environ, PATH=f"{locked}:{jdk / 'bin'}:{os.environ['PATH']}")
     env.pop("JAVA_HOME", None)
     # Root without the capabilities that bypass file permissions: the locked entry cannot be searched.
     proc = subprocess.run(
-        ["setpriv", "--bounding-set", "-dac_override,-dac_read_search", "--", sys.executable, "-m", "rotator",
-         "sync", "--dry-run", "--offline", "--profile", "azure-minimal", "--state-dir", str(tmp_path / "s"),
-         "--target", "java-cacerts"],
-        capture_output=True, text=True, env=env, timeout=120, cwd=REPO,
+        [
+            "setpriv",
+            "--bounding-set",
+            "-dac_override,-dac_read_search",
+            "--",
+            sys.executable,
+            "-m",
+            "rotator",
+            "sync",
+            "--dry-run",
+            "--offline",
+            "--profile",
+            "azure-minimal",
+            "--state-dir",
+            str(tmp_path / "s"),
+            "--target",
+            "java-cacerts",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=120,
+        cwd=REPO,
     )
     assert "Traceback" not in proc.stderr
     assert proc.returncode == 0, proc.stderr
@@ -226,8 +286,9 @@ def test_quiet_prints_nothing_on_success_and_only_errors_on_failure(tmp_path: Pa
     assert len(parse_many(bundle.read_bytes())) == len(ALL)
     missing = run("status", "-q", "--offline", "--target", f"pem:{tmp_path / 'none.pem'}")
     assert missing.code == 1 and missing.out == ""
-    assert missing.err.splitlines() == [f"rotator: error: pem:{tmp_path / 'none.pem'}: does not exist: "
-                                        "run rotator sync to create it"]
+    assert missing.err.splitlines() == [
+        f"rotator: error: pem:{tmp_path / 'none.pem'}: does not exist: run rotator sync to create it"
+    ]
 
 
 def usage_of(result: Run) -> str:
@@ -267,8 +328,10 @@ def test_lock_timeout_zero_means_do_not_wait(tmp_path: Path, run, state_dir: Pat
         assert "for over 0s" in zero.err and "waiting" not in zero.err
         waited = run("sync", "--offline", "--lock-timeout", "0.3", "--target", f"pem:{bundle}")
         assert waited.code == 1
-        assert f"rotator: waiting up to 0.3s for the lock {state_dir / 'rotator.lock'} held by pid {os.getpid()}" \
+        assert (
+            f"rotator: waiting up to 0.3s for the lock {state_dir / 'rotator.lock'} held by pid {os.getpid()}"
             in waited.err.splitlines()
+        )
     finally:
         release.set()
         holder.join(10)
@@ -282,8 +345,9 @@ def test_zero_warn_days_is_kept(tmp_path: Path, run) -> None:
     assert doc["warn_days"] == 0
 
 
-def test_target_paths_expand_tilde_and_become_absolute(tmp_path: Path, run, state_dir: Path,
-                                                       isolated_env: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_target_paths_expand_tilde_and_become_absolute(
+    tmp_path: Path, run, state_dir: Path, isolated_env: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("PW", "changeit")
     assert run("sync", "--offline", "--profile", "azure-minimal", "--target", "pem:~/x.pem").code == 0
@@ -294,9 +358,14 @@ def test_target_paths_expand_tilde_and_become_absolute(tmp_path: Path, run, stat
     assert f"jks:{tmp_path / 'rel.jks'}" in targets and f"pem:{isolated_env / 'x.pem'}" in targets
 
 
-@pytest.mark.parametrize(("given", "meant"), [("/tmp/x.pem", "pem:/tmp/x.pem"),
-                                              ("/opt/app/trust.jks", "jks:/opt/app/trust.jks"),
-                                              ("./store.p12", "pkcs12:./store.p12")])
+@pytest.mark.parametrize(
+    ("given", "meant"),
+    [
+        ("/tmp/x.pem", "pem:/tmp/x.pem"),
+        ("/opt/app/trust.jks", "jks:/opt/app/trust.jks"),
+        ("./store.p12", "pkcs12:./store.p12"),
+    ],
+)
 def test_a_bare_path_as_target_suggests_the_spec(run, given: str, meant: str) -> None:
     result = run("sync", "--offline", "--target", given)
     assert result.code == 2
@@ -317,16 +386,18 @@ def test_wrong_pin_on_a_local_file_blames_the_file(tmp_path: Path, run) -> None:
     path = tmp_path / "root.pem"
     path.write_bytes(other.pem)
     bundle = tmp_path / "b.pem"
-    result = run("sync", "--offline", "--config", str(custom_root_config(tmp_path, pinned.sha256, file=path,
-                                                                        target=bundle)))
+    result = run(
+        "sync", "--offline", "--config", str(custom_root_config(tmp_path, pinned.sha256, file=path, target=bundle))
+    )
     assert result.code == 1
     assert f"the file {path} of root 'test-root' holds another certificate than the pinned one" in result.err
     assert "proxy" not in result.err and "mirror" not in result.err
     assert not bundle.exists()
 
 
-def test_wrong_password_is_said_once_in_command_line_terms(tmp_path: Path, run,
-                                                           monkeypatch: pytest.MonkeyPatch) -> None:
+def test_wrong_password_is_said_once_in_command_line_terms(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
     store = tmp_path / "trust.p12"
     monkeypatch.setenv("RIGHT", "right-password")
     monkeypatch.setenv("WRONG", "wrong-password")
@@ -342,8 +413,17 @@ def test_wrong_password_is_said_once_in_command_line_terms(tmp_path: Path, run,
 
 
 def test_past_expiry_says_expired_on(tmp_path: Path, run) -> None:
-    result = run("sync", "--dry-run", "--offline", "--at", "2032-01-01", "--profile", "azure-legacy",
-                 "--target", f"pem:{tmp_path / 'b.pem'}")
+    result = run(
+        "sync",
+        "--dry-run",
+        "--offline",
+        "--at",
+        "2032-01-01",
+        "--profile",
+        "azure-legacy",
+        "--target",
+        f"pem:{tmp_path / 'b.pem'}",
+    )
     assert result.code == 0, result.err
     g1 = CATALOG.roots["digicert-global-root-ca"]
     assert f"root {g1.id}: not wanted on 2032-01-01 (expired on {g1.not_after:%Y-%m-%d})" in result.out
@@ -370,8 +450,9 @@ def test_bouncy_castle_store_is_named_and_never_replaced(tmp_path: Path, run) ->
     store = tmp_path / "android.bks"
     data = bks_v2("changeit")
     store.write_bytes(data)
-    result = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}",
-                 "--storepass-env", "HOME")
+    result = run(
+        "sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}", "--storepass-env", "HOME"
+    )
     assert result.code == 1
     assert "Bouncy Castle keystore (BKS or UBER)" in result.err and "must not be replaced" in result.err
     assert "backup" not in result.err and "move it aside" not in result.err
@@ -381,8 +462,9 @@ def test_bouncy_castle_store_is_named_and_never_replaced(tmp_path: Path, run) ->
 def test_jceks_advice_is_given_once(tmp_path: Path, run) -> None:
     store = tmp_path / "old.jceks"
     store.write_bytes(bytes.fromhex("cececece") + b"\x00\x00\x00\x02" + b"\x00" * 40)
-    result = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}",
-                 "--storepass-env", "HOME")
+    result = run(
+        "sync", "--offline", "--profile", "azure-minimal", "--target", f"jks:{store}", "--storepass-env", "HOME"
+    )
     assert result.code == 1
     assert "JCEKS" in result.err and result.err.count("point the target") == 1
 
@@ -459,8 +541,13 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     read_end, write_end = os.pipe()
     os.close(read_end)  # the reader is gone before rotator writes a line
     try:
-        done = subprocess.run([sys.executable, "-m", "rotator", "catalog"], stdout=write_end,
-                              stderr=subprocess.PIPE, timeout=60, check=False)
+        done = subprocess.run(
+            [sys.executable, "-m", "rotator", "catalog"],
+            stdout=write_end,
+            stderr=subprocess.PIPE,
+            timeout=60,
+            check=False,
+        )
     finally:
         os.close(write_end)
     err = done.stderr.decode()

@@ -65,8 +65,13 @@ def _host_row(host, result):
         return {"host": host, "state": UNREACHABLE, "roots": {}, "reasons": [str(result.get("msg", "unreachable"))]}
     report = result.get("report")
     if result.get("failed") or not isinstance(report, dict):
-        return {"host": host, "state": NOT_READY, "roots": {}, "failed": True,
-                "reasons": [str(result.get("msg") or "rotator status gave no report")]}
+        return {
+            "host": host,
+            "state": NOT_READY,
+            "roots": {},
+            "failed": True,
+            "reasons": [str(result.get("msg") or "rotator status gave no report")],
+        }
     wanted = [str(r["id"]) for r in report.get("roots") or [] if isinstance(r, dict) and r.get("id")]
     targets = [t for t in report.get("targets") or [] if isinstance(t, dict)]
     roots = {}
@@ -84,9 +89,11 @@ def _host_row(host, result):
         if target.get("error"):
             reasons.append(f"{target.get('target', '?')}: {target['error']}")
     for finding in report.get("findings") or []:
-        if isinstance(finding, dict) and finding.get("severity") == "error" and not str(
-            finding.get("message", "")
-        ).startswith("cannot read"):
+        if (
+            isinstance(finding, dict)
+            and finding.get("severity") == "error"
+            and not str(finding.get("message", "")).startswith("cannot read")
+        ):
             where = f"{finding['target']}: " if finding.get("target") else ""
             reasons.append(f"{where}{finding.get('message', '')}")
     compliant = report.get("compliant")
@@ -124,11 +131,19 @@ def readiness(results, hosts=None):
         else:
             row["cells"] = {c: row["roots"].get(c, NOT_WANTED) for c in columns}
     header = ["host", *columns, "host verdict", "next deadline"]
-    body = [[r["host"], *(r["cells"][c] for c in columns), r["state"].upper() if r["state"] != READY else READY,
-             _deadline_text(r.get("next_deadline"))] for r in rows]
+    body = [
+        [
+            r["host"],
+            *(r["cells"][c] for c in columns),
+            r["state"].upper() if r["state"] != READY else READY,
+            _deadline_text(r.get("next_deadline")),
+        ]
+        for r in rows
+    ]
     widths = [max(len(str(line[i])) for line in [header, *body]) for i in range(len(header))]
-    lines = ["  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip()
-             for line in [header, *body]]
+    lines = [
+        "  ".join(str(cell).ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in [header, *body]
+    ]
     for row in rows:
         lines.extend(f"{row['host']}: {reason}" for reason in row["reasons"])
     not_ready = [r["host"] for r in rows if r["state"] != READY]

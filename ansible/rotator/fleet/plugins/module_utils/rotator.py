@@ -150,12 +150,14 @@ def sync_diff(doc):
         if before == after:
             continue
         name = str(target.get("target", "?"))
-        diffs.append({
-            "before_header": f"{name} (roots before)",
-            "after_header": f"{name} (roots after)",
-            "before": "".join(r + "\n" for r in before),
-            "after": "".join(r + "\n" for r in after),
-        })
+        diffs.append(
+            {
+                "before_header": f"{name} (roots before)",
+                "after_header": f"{name} (roots after)",
+                "before": "".join(r + "\n" for r in before),
+                "after": "".join(r + "\n" for r in after),
+            }
+        )
     return diffs
 
 
@@ -189,8 +191,10 @@ def run(module, command, extra_args):
     rotator = find_rotator(params["executable"], lambda name: module.get_bin_path(name))
     if not rotator:
         looked = ", ".join(SEARCH_DIRS)
-        module.fail_json(msg=f"rotator is not installed on this host (looked in {looked} and PATH); "
-                             "install it with the rotator.fleet.service role")
+        module.fail_json(
+            msg=f"rotator is not installed on this host (looked in {looked} and PATH); "
+            "install it with the rotator.fleet.service role"
+        )
     args = [rotator, *common_args(params, command), *extra_args]
     environ = {}
     workdir = None
