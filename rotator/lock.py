@@ -8,7 +8,7 @@ import fcntl
 import os
 import stat
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from rotator.errors import LockTimeout, RotatorError
@@ -28,23 +28,17 @@ def held(directory: Path, timeout: float, poll: float = 0.05, on_wait: Progress 
     try:
         if os.fstat(fd).st_uid == os.geteuid():
             os.fchmod(fd, 0o644)  # whatever the umask
-        deadline = time.monotonic() + timeout
-        waiting = False
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    holder = _holder(fd)
-                    raise LockTimeout(
-                        f"another rotator run ({holder}) has held {directory / LOCK_NAME} for over {timeout:g}s; "
-                        "wait for it to finish or stop it"
-                    ) from None
-                if not waiting:
-                    waiting = True
-                    on_wait(f"waiting up to {timeout:g}s for the lock {directory / LOCK_NAME} held by {_holder(fd)}")
-                time.sleep(poll)
+        path = directory / LOCK_NAME
+        flock_within(
+            fd,
+            timeout,
+            poll,
+            timed_out=lambda: LockTimeout(
+                f"another rotator run ({_holder(fd)}) has held {path} for over {timeout:g}s; "
+                "wait for it to finish or stop it"
+            ),
+            first_wait=lambda: on_wait(f"waiting up to {timeout:g}s for the lock {path} held by {_holder(fd)}"),
+        )
         # Who holds it, for the next run's message; a full disk only costs that message.
         with contextlib.suppress(OSError):
             os.ftruncate(fd, 0)
@@ -57,6 +51,33 @@ def held(directory: Path, timeout: float, poll: float = 0.05, on_wait: Progress 
             fcntl.flock(fd, fcntl.LOCK_UN)
     finally:
         os.close(fd)
+
+
+def flock_within(
+    fd: int,
+    timeout: float,
+    poll: float,
+    *,
+    timed_out: Callable[[], LockTimeout],
+    first_wait: Callable[[], None] = lambda: None,
+) -> None:
+    """Take an exclusive flock on ``fd``, polling for at most ``timeout`` seconds (0: one try).
+
+    ``first_wait`` runs once when the lock is busy; ``timed_out`` builds the error raised at the deadline.
+    """
+    deadline = time.monotonic() + timeout
+    waiting = False
+    while True:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return
+        except BlockingIOError:
+            if time.monotonic() >= deadline:
+                raise timed_out() from None
+            if not waiting:
+                waiting = True
+                first_wait()
+            time.sleep(poll)
 
 
 def open_lock_file(path: Path) -> int:

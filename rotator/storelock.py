@@ -11,14 +11,13 @@ the atomic renames as before. Nothing is created next to the store.
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
 from rotator.errors import LockTimeout
 from rotator.fsutil import make_dirs
+from rotator.lock import flock_within
 
 
 def lock_directory(path: Path) -> Path:
@@ -44,18 +43,15 @@ def held(directory: Path, timeout: float, poll: float = 0.05) -> Iterator[None]:
         yield
         return
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    raise LockTimeout(
-                        f"another rotator run has been writing a store in {where} for over {timeout:g}s; "
-                        "wait for it to finish or stop it"
-                    ) from None
-                time.sleep(poll)
+        flock_within(
+            fd,
+            timeout,
+            poll,
+            timed_out=lambda: LockTimeout(
+                f"another rotator run has been writing a store in {where} for over {timeout:g}s; "
+                "wait for it to finish or stop it"
+            ),
+        )
         yield
     finally:
         os.close(fd)
