@@ -16,7 +16,9 @@ from typing import Any
 
 from rotator import filesafety
 from rotator.catalog import ROOT_ID, SHA256_HEX, Root
+from rotator.download import DownloadSettings
 from rotator.errors import ConfigError
+from rotator.hooks import DEFAULT_TIMEOUT as DEFAULT_HOOK_TIMEOUT
 from stores.base import TargetSpec
 
 DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
@@ -52,17 +54,21 @@ DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
 DAEMON_DURATIONS = ("interval", "jitter", "retry", "catalog_check")  # catalog_check may also be "off"
 
 
+_DOWNLOAD = DownloadSettings()
+
+
 @dataclass(frozen=True)
 class DownloadConfig:
     offline: bool = False  # as --offline: cache, mirror directory, local files, embedded copies only
     ca_bundle: Path | None = None
     mirror: str | None = None
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    total_timeout: float = 60.0  # one download, headers to last byte
-    budget: float = 120.0  # every download of one run together; then the run goes on without the network
-    retries: int = 3
-    max_bytes: int = 64 * 1024
+    # The download defaults are DownloadSettings' own: defined once, in rotator.download.
+    connect_timeout: float = _DOWNLOAD.connect_timeout
+    read_timeout: float = _DOWNLOAD.read_timeout
+    total_timeout: float = _DOWNLOAD.total_timeout  # one download, headers to last byte
+    budget: float = _DOWNLOAD.budget  # every download of one run together; then the run goes on offline
+    retries: int = _DOWNLOAD.retries
+    max_bytes: int = _DOWNLOAD.max_bytes
 
 
 @dataclass(frozen=True)
@@ -79,7 +85,7 @@ class Config:
     state_dir: Path | None = None
     metrics_file: Path | None = None
     on_change: tuple[tuple[str, ...], ...] = ()
-    hook_timeout: float = 60.0
+    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
     daemon: Mapping[str, str] = field(default_factory=dict)
 
 
@@ -151,7 +157,7 @@ def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:
         state_dir=_path(data, "state_dir", "", base),
         metrics_file=_path(data, "metrics_file", "", base),
         on_change=_commands(data.get("on_change", []), "on_change") if "on_change" in data else (),
-        hook_timeout=_number(data, "hook_timeout", 60.0, ""),
+        hook_timeout=_number(data, "hook_timeout", DEFAULT_HOOK_TIMEOUT, ""),
         daemon=daemon,
     )
 
