@@ -456,32 +456,20 @@ def cmd_mirror(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rotator import report
-    from rotator.download import Downloader
     from rotator.engine import wanted_roots
-    from rotator.fsutil import atomic_write
-    from rotator.obtain import Obtainer
+    from rotator.mirror import write_mirror
     from rotator.settings import resolve
 
     resolved = resolve(flags_of(args), os.environ)
     request = resolved.request
     active, _ = wanted_roots(resolved.every_selected, request.at)
     directory = Path(os.path.expanduser(args.directory))
-    if directory.exists() and not directory.is_dir():
-        raise ConfigError(f"mirror: {directory} exists and is not a directory")
-    obtainer = Obtainer(request.obtain, downloader=lambda: Downloader(request.download), progress=_progress(args))
-    try:
-        obtained = obtainer.obtain_all(active)
-    finally:
-        obtainer.close()
-    written = []
-    for o in obtained:
-        path = directory / f"{o.root.id}.pem"
-        atomic_write(path, o.cert.to_pem(), mode=0o644)
-        written.append({"id": o.root.id, "sha256": o.cert.sha256, "path": str(path), "source": o.source})
+    written = write_mirror(directory, active, request.obtain, request.download, _progress(args))
     if args.json:
-        _emit_json({"version": report.JSON_VERSION, "command": "mirror", "written": written})
+        doc = [{"id": w.root_id, "sha256": w.sha256, "path": str(w.path), "source": w.source} for w in written]
+        _emit_json({"version": report.JSON_VERSION, "command": "mirror", "written": doc})
     else:
-        _print(args, [f"{w['path']}: {w['id']} (sha256 {w['sha256'][:16]}..., from {w['source']})" for w in written])
+        _print(args, [f"{w.path}: {w.root_id} (sha256 {w.sha256[:16]}..., from {w.source})" for w in written])
     return 0
 
 
