@@ -21,7 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from types import FrameType
 
-from rotator import catalog_check, published
+from rotator import catalog_check, published, report
 from rotator.config import parse_duration
 from rotator.engine import Cancelled, RunControl, StatusReads, SyncRequest, sync
 from rotator.errors import RotatorError
@@ -165,22 +165,7 @@ class Daemon:
         def body() -> None:
             try:
                 result = sync(request)
-                status = result.status
-                changed = [t.target for t in result.targets if t.changed]
-                failed = [t for t in result.targets if t.error or t.hook_errors]
-                drift = sum(len(t.drift) for t in result.targets)
-                parts = [f"{len(result.targets)} targets, {len(result.roots)} roots"]
-                parts.append(f"changed {len(changed)}" if changed else "no change")
-                if drift:
-                    parts.append(f"repaired {drift} drifted")
-                if status is not None:
-                    parts.append("compliant" if status.compliant else "NOT compliant")
-                if failed:
-                    first = failed[0]
-                    reason = first.error or first.hook_errors[0]
-                    self.outcome = CycleOutcome(False, f"{len(failed)} target(s) failed: {reason}")
-                else:
-                    self.outcome = CycleOutcome(True, "; ".join(parts))
+                self.outcome = CycleOutcome(*report.cycle_summary(result))
             except Cancelled:
                 self.outcome = CycleOutcome(False, "stopped")
             except RotatorError as exc:

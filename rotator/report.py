@@ -68,6 +68,23 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
     }
 
 
+def cycle_summary(result: SyncResult) -> tuple[bool, str]:
+    """The daemon's one line for a cycle (systemd's Status:), and whether every target is fine."""
+    failed = [t for t in result.targets if t.error or t.hook_errors]
+    if failed:
+        first = failed[0]
+        return False, f"{len(failed)} target(s) failed: {first.error or first.hook_errors[0]}"
+    changed = [t.target for t in result.targets if t.changed]
+    drift = sum(len(t.drift) for t in result.targets)
+    parts = [f"{len(result.targets)} targets, {len(result.roots)} roots"]
+    parts.append(f"changed {len(changed)}" if changed else "no change")
+    if drift:
+        parts.append(f"repaired {drift} drifted")
+    if result.status is not None:
+        parts.append("compliant" if result.status.compliant else "NOT compliant")
+    return True, "; ".join(parts)
+
+
 def _roots_before(plan: Plan) -> list[str]:
     return sorted([a.root_id for a, _ in plan.keep] + [e.owner_id or e.label for e in plan.remove])
 
