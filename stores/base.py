@@ -13,7 +13,7 @@ import os
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 from rotator.certs import Cert
 
@@ -27,9 +27,11 @@ class Anchor:
     cert: Cert
 
 
-@dataclass(frozen=True)
-class Entry:
-    """One certificate found in a store, with where it sits (alias, file name, line)."""
+class Entry(NamedTuple):
+    """One certificate found in a store, with where it sits (alias, file name, line).
+
+    A named tuple: a bundle of 100,000 certificates makes one each.
+    """
 
     label: str
     cert: Cert | None

@@ -8,9 +8,12 @@ and their order. rotator's own blocks are marked by a comment line just above th
 from __future__ import annotations
 
 import binascii
-from collections.abc import Sequence
+import contextlib
+import gc
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rotator import ownership
 from rotator.certs import BEGIN_LINE, PEM_BLOCK, Cert, NotACertificate
@@ -28,10 +31,13 @@ from stores.base import (
 )
 
 MARKER = ownership.PEM_MARKER
+MARKER_START = b"# " + ownership.PREFIX.encode()
+BEGIN = b"-----BEGIN CERTIFICATE-----"
 
 
-@dataclass(frozen=True)
-class _Block:
+class _Block(NamedTuple):
+    """Where one certificate sits. A named tuple: a bundle can hold 100,000 of them."""
+
     start: int  # where the block (with its marker line, if owned) starts
     end: int  # just past the block and its line break
     entry: Entry
@@ -53,38 +59,76 @@ class _Parsed:
 def _blocks(data: bytes, offset: int = 0, number: int = 0) -> list[_Block]:
     """The certificate blocks from ``offset`` on, numbered after ``number`` earlier blocks.
 
-    One pass: the line number is carried from block to block, never recounted from the start
-    (a bundle of 100,000 certificates would otherwise take hours).
+    One linear pass: the line number is carried from block to block, never recounted from the
+    start (a bundle of 100,000 certificates would otherwise take hours), and rotator's marker
+    lines are found by one search of their own rather than looked for above every block.
     """
+    owners = _owners(data, offset)
+    with _cycle_collector_paused():
+        return _blocks_from(data, offset, number, owners)
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """A bundle's parse makes an object or three per certificate, none of them in a cycle; the
+    cycle collector would walk all of them again and again as they pile up (a fifth of the
+    parse of 100,000 certificates)."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
+
+
+def _blocks_from(data: bytes, offset: int, number: int, owners: dict[int, tuple[int, str]]) -> list[_Block]:
     blocks: list[_Block] = []
     line, counted = data.count(b"\n", 0, offset) + 1, offset
     for match in PEM_BLOCK.finditer(data, offset):
         number += 1
-        start, end = match.start(), match.end()
+        start, end = match.span()
         line += data.count(b"\n", counted, start)
         counted = start
-        if data[end : end + 2] == b"\r\n":
-            end += 2
-        elif data[end : end + 1] == b"\n":
+        if data[end : end + 1] == b"\n":
             end += 1
+        elif data[end : end + 2] == b"\r\n":
+            end += 2
         owner = None
-        if start > 0:
-            line_start = data.rfind(b"\n", 0, start - 1) + 1
-            marker = MARKER.match(data, line_start)
-            if marker is not None and marker.end() == start:
-                owner = marker.group("id").decode()
-                start = line_start
+        marker = owners.get(start)
+        if marker is not None:
+            start, owner = marker
         entry = Entry(label=_label(owner, number, line), cert=_cert(match.group("body")), owner_id=owner)
         blocks.append(_Block(start, end, entry, number, line))
     return blocks
 
 
-def unterminated(data: bytes) -> int | None:
+def _owners(data: bytes, offset: int) -> dict[int, tuple[int, str]]:
+    """rotator's marker lines from ``offset`` on: (where the line starts, root id), keyed by where
+    it ends, which is where the BEGIN line of the block it owns starts.
+
+    Found with ``bytes.find`` and matched only there: a multi-line regex search would try every
+    line of the bundle.
+    """
+    owners: dict[int, tuple[int, str]] = {}
+    pos = data.find(MARKER_START, offset)
+    while pos != -1:
+        marker = MARKER.match(data, pos)  # its ``^`` holds only at the start of a line
+        if marker is not None:
+            owners[marker.end()] = (pos, marker.group("id").decode())
+        pos = data.find(MARKER_START, pos + 1)
+    return owners
+
+
+def unterminated(data: bytes, blocks: int | None = None) -> int | None:
     """The line of the first BEGIN CERTIFICATE line that starts no complete block, if any.
 
     PEM readers stop at such a block, so roots appended after it would not be seen: a bundle
-    like that is refused rather than written.
+    like that is refused rather than written. ``blocks``, the number of complete blocks when
+    known, answers the common case by counting: each complete block holds one BEGIN line.
     """
+    if blocks is not None and data.count(BEGIN) == blocks:
+        return None
     starts = {m.start() for m in PEM_BLOCK.finditer(data)}
     for begin in BEGIN_LINE.finditer(data):
         if begin.start() not in starts:
@@ -176,8 +220,9 @@ class PemBundle:
         data = self._load()
         if data is None:
             return StoreContents(entries=(), exists=False)
-        contents = self._parse(data).contents()
-        line = unterminated(data)
+        parsed = self._parse(data)
+        contents = parsed.contents()
+        line = unterminated(data, len(parsed.blocks))
         if line is not None:
             unreadable = Entry(label=f"certificate block at line {line} (no END line)", cert=None)
             contents = StoreContents(entries=(*contents.entries, unreadable), exists=contents.exists)
@@ -190,7 +235,7 @@ class PemBundle:
         if not plan.changes:
             return
         current = self._parse(self._load() or b"")
-        line = unterminated(current.data)
+        line = unterminated(current.data, len(current.blocks))
         if line is not None:
             raise StoreError(
                 f"{self.path}: the certificate block at line {line} has no END CERTIFICATE line, so PEM readers "
