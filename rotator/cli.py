@@ -79,56 +79,43 @@ def _targets(p: argparse.ArgumentParser, what: str) -> None:
     group.add_argument("--storepass-file", metavar="FILE", help="keystore password of --target stores from FILE")
 
 
-def build_parser() -> _Parser:
-    # The flag defaults live in settings, defined once; every command but --version loads it anyway.
-    from rotator.settings import DEFAULT_LOCK_TIMEOUT, DEFAULT_WARN_DAYS
+# One function per command adds its arguments; the parser of a run fills in only the command given.
+def _sync_args(p: _Parser) -> None:
+    from rotator.settings import DEFAULT_LOCK_TIMEOUT
 
-    parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
-    parser.add_argument("--version", action="version", version=f"rotator {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _targets(p, "update")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    _selection(p)
+    _state(p, lock_default=DEFAULT_LOCK_TIMEOUT)
+    _output(p)
 
-    def command(name: str, **kwargs: Any) -> _Parser:
-        p: _Parser = sub.add_parser(name, **kwargs)
-        parser.commands[name] = p
-        return p
 
-    p_sync = command(
-        "sync",
-        help="merge the verified roots into every target",
-        description="Obtain the verified roots and merge them into every target (exit 0 ok, "
-        "1 failure, 2 usage or config error).",
-    )
-    _targets(p_sync, "update")
-    p_sync.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
-    _selection(p_sync)
-    _state(p_sync, lock_default=DEFAULT_LOCK_TIMEOUT)
-    _output(p_sync)
+def _status_args(p: _Parser) -> None:
+    from rotator.settings import DEFAULT_WARN_DAYS
 
-    p_status = command(
-        "status",
-        help="read-only: which targets hold which roots, what expires when",
-        description="Exit 0 when compliant, 1 when a target lacks a wanted root, cannot be read or "
-        "a root expires soon, 2 when no target is configured.",
-    )
-    _targets(p_status, "check")
-    p_status.add_argument(
+    _targets(p, "check")
+    p.add_argument(
         "--warn-days",
         metavar="N",
         type=int,
         help=f"non-compliant when a wanted root expires within N days (default {DEFAULT_WARN_DAYS})",
     )
-    _selection(p_status)
-    _state(p_status, lock_default=None)
-    _output(p_status)
+    _selection(p)
+    _state(p, lock_default=None)
+    _output(p)
 
-    p_daemon = command("daemon", help="sync at start and then on a schedule (systemd service)")
-    _targets(p_daemon, "keep right")
-    _selection(p_daemon)
-    _state(p_daemon, lock_default=DEFAULT_LOCK_TIMEOUT)
-    _output(p_daemon, json_doc=False)  # it logs, one line per event
 
-    p_service = command("service", help="set up the systemd service: `rotator service dropin`")
-    service_sub = p_service.add_subparsers(
+def _daemon_args(p: _Parser) -> None:
+    from rotator.settings import DEFAULT_LOCK_TIMEOUT
+
+    _targets(p, "keep right")
+    _selection(p)
+    _state(p, lock_default=DEFAULT_LOCK_TIMEOUT)
+    _output(p, json_doc=False)  # it logs, one line per event
+
+
+def _service_args(p: _Parser) -> None:
+    service_sub = p.add_subparsers(
         dest="service_command",
         metavar="ACTION",
         parser_class=_Parser,
@@ -152,15 +139,11 @@ def build_parser() -> _Parser:
     )
     p_dropin.add_argument("--print", dest="print_only", action="store_true", help="print the drop-in, write nothing")
 
-    p_cat = command(
-        "catalog",
-        help="list the known roots and profiles; check them against Azure's list",
-        description="The roots rotator knows (built in and from the config), with pins and notes, "
-        "and the profiles; `rotator catalog check` compares them with Azure's published list.",
-    )
-    p_cat.add_argument("--config", metavar="FILE", help="TOML config whose custom roots and profiles to include")
-    p_cat.add_argument("--json", action="store_true", help="one JSON document on stdout")
-    cat_sub = p_cat.add_subparsers(
+
+def _catalog_args(p: _Parser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML config whose custom roots and profiles to include")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    cat_sub = p.add_subparsers(
         dest="catalog_command",
         metavar="ACTION",
         parser_class=_Parser,
@@ -194,58 +177,103 @@ def build_parser() -> _Parser:
     p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
     p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
-    p_mirror = command(
-        "mirror",
-        help="write verified copies of the selected roots into DIR",
-        description="Write a verified copy of each selected root into DIR as <id>.pem, for hosts "
-        "without network (rotator sync --offline --mirror DIR).",
-    )
-    p_mirror.add_argument("directory", metavar="DIR", help="directory to write <id>.pem files into (created)")
-    _selection(p_mirror)
-    _output(p_mirror)
 
-    p_probe = command(
-        "probe",
-        help="connect to a server and say whether a client using each target would trust its chain",
-        description="Exit 0 when every target trusts the server, 1 when one would reject it, "
-        "2 when the server cannot be reached or speaks no TLS (or the chain file cannot be read).",
-    )
-    p_probe.add_argument(
-        "endpoint", metavar="HOST[:PORT]", nargs="?", help="port 5432 with --starttls postgres, else 443"
-    )
-    p_probe.add_argument(
+def _mirror_args(p: _Parser) -> None:
+    p.add_argument("directory", metavar="DIR", help="directory to write <id>.pem files into (created)")
+    _selection(p)
+    _output(p)
+
+
+def _probe_args(p: _Parser) -> None:
+    p.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?", help="port 5432 with --starttls postgres, else 443")
+    p.add_argument(
         "--chain-file",
         metavar="FILE",
         help="judge a saved chain instead of connecting (openssl s_client -showcerts output or a PEM bundle)",
     )
-    p_probe.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
-    p_probe.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
-    p_probe.add_argument(
+    p.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
+    p.add_argument(
         "--sslmode",
         choices=probe_options.SSLMODES,
         help="verify-full (default) also checks the name, verify-ca only the chain; "
         "with --chain-file the name is checked only when --servername is given",
     )
-    p_probe.add_argument(
+    p.add_argument(
         "--timeout",
         metavar="S",
         type=float,
         help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})",
     )
-    _targets(p_probe, "judge (default: the config's targets)")
-    p_probe.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
-    p_probe.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
-    p_probe.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
-    p_probe.add_argument("--mirror", metavar="DIR", help="a directory holding <id>.pem copies of custom roots")
-    p_probe.add_argument(
+    _targets(p, "judge (default: the config's targets)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
+    p.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
+    p.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
+    p.add_argument("--mirror", metavar="DIR", help="a directory holding <id>.pem copies of custom roots")
+    p.add_argument(
         "--offline",
         action="store_true",
         help="accepted as everywhere: probe never downloads roots (it reads local copies)",
     )
-    p_probe.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache to read roots from")
-    p_probe.add_argument("--at", metavar="DATE", help="judge validity as of DATE (YYYY-MM-DD), e.g. a deadline")
-    _output(p_probe)
+    p.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache to read roots from")
+    p.add_argument("--at", metavar="DATE", help="judge validity as of DATE (YYYY-MM-DD), e.g. a deadline")
+    _output(p)
+
+
+# name: (its one-line help, its description or None, the function adding its arguments), in help order
+_COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] = {
+    "sync": (
+        "merge the verified roots into every target",
+        "Obtain the verified roots and merge them into every target (exit 0 ok, 1 failure, 2 usage or config error).",
+        _sync_args,
+    ),
+    "status": (
+        "read-only: which targets hold which roots, what expires when",
+        "Exit 0 when compliant, 1 when a target lacks a wanted root, cannot be read or a root expires soon, "
+        "2 when no target is configured.",
+        _status_args,
+    ),
+    "daemon": ("sync at start and then on a schedule (systemd service)", None, _daemon_args),
+    "service": ("set up the systemd service: `rotator service dropin`", None, _service_args),
+    "catalog": (
+        "list the known roots and profiles; check them against Azure's list",
+        "The roots rotator knows (built in and from the config), with pins and notes, and the profiles; "
+        "`rotator catalog check` compares them with Azure's published list.",
+        _catalog_args,
+    ),
+    "mirror": (
+        "write verified copies of the selected roots into DIR",
+        "Write a verified copy of each selected root into DIR as <id>.pem, for hosts without network "
+        "(rotator sync --offline --mirror DIR).",
+        _mirror_args,
+    ),
+    "probe": (
+        "connect to a server and say whether a client using each target would trust its chain",
+        "Exit 0 when every target trusts the server, 1 when one would reject it, 2 when the server cannot "
+        "be reached or speaks no TLS (or the chain file cannot be read).",
+        _probe_args,
+    ),
+}
+
+
+def build_parser(only: str | None = None) -> _Parser:
+    """The whole command line, or with ``only`` a parser whose other commands are names without
+    arguments: building every command's arguments is a tenth of a no-op run."""
+    parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
+    parser.add_argument("--version", action="version", version=f"rotator {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help_line, description, add_arguments) in _COMMAND_PARSERS.items():
+        p: _Parser = sub.add_parser(name, help=help_line, description=description)
+        parser.commands[name] = p
+        if only is None or only == name:
+            add_arguments(p)
     return parser
+
+
+def command_given(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is no option), if it is one."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in _COMMAND_PARSERS else None
 
 
 def flags_of(args: argparse.Namespace) -> Flags:
@@ -301,7 +329,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args_given == ["--version"]:  # the one answer that needs no parser at all
         print(f"rotator {__version__}")
         return 0
-    parser = build_parser()
+    parser = build_parser(only=command_given(args_given))
     args, unknown = parser.parse_known_args(argv)
     if unknown:
         # The usage of the command that was given, not the top-level one.

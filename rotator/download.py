@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import socket
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -184,7 +183,7 @@ def _name_not_resolved(exc: BaseException) -> bool:
         if current is None or id(current) in seen:
             continue
         seen.add(id(current))
-        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+        if _name_lookup_failed(current):
             return True
         todo += [current.__cause__, current.__context__]
         reason = getattr(current, "reason", None)
@@ -202,13 +201,19 @@ def connection_failure(exc: BaseException) -> str | None:
     if not names & _CONNECT_ERRORS:
         return None
     for current in chain:
-        if isinstance(current, socket.gaierror) or type(current).__name__ == "NameResolutionError":
+        if _name_lookup_failed(current):
             return "DNS"
         if isinstance(current, ConnectionRefusedError):
             return "connection refused"
         if isinstance(current, OSError) and current.errno in _UNREACHABLE:
             return "network unreachable"
     return "connect timed out" if "ConnectTimeoutError" in names else "no connection"
+
+
+def _name_lookup_failed(exc: BaseException) -> bool:
+    import socket  # requests loaded it for the download that failed; runs without one never need it
+
+    return isinstance(exc, socket.gaierror) or type(exc).__name__ == "NameResolutionError"
 
 
 def _causes(exc: BaseException) -> list[BaseException]:

@@ -70,7 +70,10 @@ class Obtainer:
         for source, location, load in self._candidates(root):
             self.check()
             try:
-                with say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
+                if _is_url(location):
+                    with say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
+                        data = load()
+                else:  # a local copy is read at once; a watch thread per root would cost more than the read
                     data = load()
                 cert = check_candidate(
                     root, data, location, self.settings.at, self.settings.max_bytes, proven=source in PROVEN_SOURCES

@@ -28,7 +28,6 @@ from stores.base import (
     target_path,
     verify_present,
 )
-from stores.jdk_discovery import DEFAULT_JVM_DIRS, discover
 from stores.keystore_formats import Format, Keystore, KeystoreProblem, Reason, TrustedCert, load, new
 from stores.passwords import PASSWORD_OPTIONS, StorePassword, store_password
 
@@ -165,6 +164,8 @@ def build_pkcs12(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
 
 
 def _jvm_dirs(spec: TargetSpec) -> list[Path]:
+    from stores.jdk_discovery import DEFAULT_JVM_DIRS
+
     raw = spec.option("jvm_dirs", list(DEFAULT_JVM_DIRS))
     if not isinstance(raw, list) or not all(isinstance(d, str) and d for d in raw):
         raise ConfigError(f"{spec.where}.jvm_dirs: expected a list of directories")
@@ -176,6 +177,8 @@ def build_java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     password = store_password(spec, ctx, CACERTS_PASSWORD)
     if spec.path:
         return [JavaKeystore("java-cacerts", target_path(spec), password, new_format=None, where=spec.where)]
+    from stores.jdk_discovery import discover  # only java-cacerts looks for JDKs
+
     root = Path(ctx.sysroot) if ctx.sysroot else None
     found = discover(
         java_home=ctx.getenv("JAVA_HOME"), path_env=ctx.getenv("PATH"), jvm_dirs=_jvm_dirs(spec), root=root

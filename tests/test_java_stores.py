@@ -495,7 +495,7 @@ def test_java_client_trusts_server_only_after_sync(
 
 def test_legacy_pkcs12_keeps_sha1_protection(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
     """A store made the pre-2021 way stays readable by the old JDKs that made it."""
-    from stores.keystore_formats import OID_SHA1, inspect_pkcs12
+    from stores.pkcs12_keystore import OID_SHA1, inspect_pkcs12
 
     store = tmp_path / "old.p12"
     kt.keytool(
