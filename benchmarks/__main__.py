@@ -428,9 +428,11 @@ from dataclasses import replace
 from rotator import engine
 from rotator.settings import resolve
 args = argparse.Namespace(config=sys.argv[1], offline=True, no_cache=True, state_dir=sys.argv[2], target=None)
-request = replace(resolve(args, os.environ).request, with_status=True)
+def changed(record, **changes):  # the request is a named tuple now, a dataclass in older sources
+    return record._replace(**changes) if hasattr(record, "_replace") else replace(record, **changes)
+request = changed(resolve(args, os.environ).request, with_status=True)
 if hasattr(engine, "StatusReads"):  # the daemon's memory of earlier status reads, where it exists
-    request = replace(request, status_reads=engine.StatusReads())
+    request = changed(request, status_reads=engine.StatusReads())
 def rss_kb():
     for line in open("/proc/self/status"):
         if line.startswith("VmRSS:"):

@@ -8,8 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, field, replace
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 from rotator.errors import ConfigError
 
@@ -31,8 +32,7 @@ TRUST_NOT_YET = "not yet"
 TRUST_REMOVED = "removed"
 
 
-@dataclass(frozen=True)
-class Root:
+class Root(NamedTuple):
     """A root CA and everything needed to obtain and prove it."""
 
     id: str
@@ -88,8 +88,7 @@ class Root:
         return self.public_trust
 
 
-@dataclass(frozen=True)
-class CrossSign:
+class CrossSign(NamedTuple):
     """A cross-certificate: the subject root's name and key, issued by an older root.
 
     A catalog fact, never an anchor: it lets a store that holds the issuing root reach the
@@ -306,10 +305,9 @@ PROFILE_PURPOSES: dict[str, str] = {
 DEFAULT_PROFILE = "azure-all"
 
 
-@dataclass(frozen=True)
-class Catalog:
+class Catalog(NamedTuple):
     roots: Mapping[str, Root]
-    profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    profiles: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     cross_signs: tuple[CrossSign, ...] = ()
 
     @classmethod
@@ -346,7 +344,7 @@ class Catalog:
         for root_id in keep:
             if root_id not in merged:
                 raise ConfigError(f"keep: unknown root id {root_id!r}; `rotator catalog` lists the known ids")
-            merged[root_id] = replace(merged[root_id], kept=True)
+            merged[root_id] = merged[root_id]._replace(kept=True)
         return Catalog(roots=merged, profiles=all_profiles, cross_signs=self.cross_signs)
 
     def select(self, profile: str, include: Iterable[str] = ()) -> tuple[Root, ...]:

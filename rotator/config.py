@@ -10,9 +10,9 @@ import math
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from types import MappingProxyType
+from typing import Any, NamedTuple
 
 from rotator import filesafety
 from rotator.catalog import ROOT_ID, SHA256_HEX, Root
@@ -57,8 +57,7 @@ DAEMON_DURATIONS = ("interval", "jitter", "retry", "catalog_check")  # catalog_c
 _DOWNLOAD = DownloadSettings()
 
 
-@dataclass(frozen=True)
-class DownloadConfig:
+class DownloadConfig(NamedTuple):
     offline: bool = False  # as --offline: cache, mirror directory, local files, embedded copies only
     ca_bundle: Path | None = None
     mirror: str | None = None
@@ -71,14 +70,13 @@ class DownloadConfig:
     max_bytes: int = _DOWNLOAD.max_bytes
 
 
-@dataclass(frozen=True)
-class Config:
+class Config(NamedTuple):
     source: Path | None = None
     profile: str | None = None
     include: tuple[str, ...] = ()
     keep: tuple[str, ...] = ()
     roots: tuple[Root, ...] = ()
-    profiles: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    profiles: Mapping[str, tuple[str, ...]] = MappingProxyType({})
     targets: tuple[TargetSpec, ...] = ()
     download: DownloadConfig = DownloadConfig()
     cache_dir: Path | None = None
@@ -86,7 +84,7 @@ class Config:
     metrics_file: Path | None = None
     on_change: tuple[tuple[str, ...], ...] = ()
     hook_timeout: float = DEFAULT_HOOK_TIMEOUT
-    daemon: Mapping[str, str] = field(default_factory=dict)
+    daemon: Mapping[str, str] = MappingProxyType({})
 
 
 def locate(explicit: str | None, environ: Mapping[str, str]) -> Path | None:

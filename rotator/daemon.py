@@ -18,7 +18,7 @@ import signal
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from types import FrameType
 
 from rotator import catalog_check, published, report
@@ -154,10 +154,10 @@ class Daemon:
         A daemon runs for months: the lifecycle (a root retired on its date, a cross-sign that
         ended) must follow the clock, not the moment the config was read. ``--at`` pins the date.
         """
-        request = replace(self.resolved.request, control=self.control, with_status=True, status_reads=self.status_reads)
+        request = self.resolved.request._replace(control=self.control, with_status=True, status_reads=self.status_reads)
         if self.flags.at is not None:
             return request
-        return replace(request, obtain=replace(request.obtain, at=dt.datetime.now(dt.UTC)))
+        return request._replace(obtain=request.obtain._replace(at=dt.datetime.now(dt.UTC)))
 
     def _start_cycle(self) -> None:
         request = self.cycle_request()
@@ -246,7 +246,7 @@ class Daemon:
             now = dt.datetime.now(dt.UTC)
             try:
                 checked = catalog_check.run(
-                    source, roots, replace(request.obtain, at=now), request.download, proposals=False
+                    source, roots, request.obtain._replace(at=now), request.download, proposals=False
                 )
                 record = catalog_check.success_record(checked, source)
             except ListUnreadable as exc:
@@ -326,7 +326,7 @@ def _check_sandbox(resolved: Resolved) -> None:
     """Every directory a target writes must be writable now: a sandbox that forbids one would
     otherwise fail every cycle. A ConfigError (exit 2: the unit stops instead of restarting)."""
     request = resolved.request
-    check_writable(sandbox_for(replace(resolved.config, targets=request.targets, metrics_file=request.metrics_file)))
+    check_writable(sandbox_for(resolved.config._replace(targets=request.targets, metrics_file=request.metrics_file)))
 
 
 def _human(seconds: int) -> str:

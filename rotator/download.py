@@ -5,9 +5,8 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urlsplit
 
 from rotator.errors import ConfigError, SourceError
@@ -21,8 +20,7 @@ DEFAULT_MAX_BYTES = 64 * 1024
 MAX_RETRY_AFTER = 30  # seconds; a server asking for more is treated as down for this run
 
 
-@dataclass(frozen=True)
-class DownloadSettings:
+class DownloadSettings(NamedTuple):
     ca_bundle: Path | None = None  # None: certifi's bundle (never the REQUESTS_CA_BUNDLE env var)
     connect_timeout: float = 10.0
     read_timeout: float = 20.0

@@ -12,9 +12,8 @@ import datetime as dt
 import logging
 import threading
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 from rotator import hooks, lock, ownership, storelock
 from rotator import state as state_mod
@@ -72,26 +71,25 @@ class RunControl:
         return self._writing.acquire(timeout=timeout)
 
 
-@dataclass(frozen=True)
-class SyncRequest:
+class SyncRequest(NamedTuple):
     selected: tuple[Root, ...]  # the profile's roots plus extra ids, before the lifecycle
     targets: tuple[TargetSpec, ...]
     obtain: ObtainSettings
     download: DownloadSettings
-    context: StoreContext = field(default_factory=StoreContext)
+    lock_timeout: float  # defaults: rotator.settings
+    warn_days: int
+    context: StoreContext = StoreContext()
     dry_run: bool = False
     state_dir: Path | None = None  # None: no state, no lock (tests of pure planning)
     metrics_file: Path | None = None
     on_change: tuple[tuple[str, ...], ...] = ()
     hook_timeout: float = hooks.DEFAULT_TIMEOUT
-    lock_timeout: float = field(kw_only=True)  # defaults: rotator.settings
-    warn_days: int = field(kw_only=True)
     # The targets are the configured set (not --target): state of any other target is stale.
     complete_set: bool = False
     with_status: bool = False  # also evaluate status after the run (the daemon's STATUS line)
-    control: RunControl | None = field(default=None, compare=False)
+    control: RunControl | None = None
     # The daemon's memory of what status read in earlier cycles (None: read every store afresh).
-    status_reads: StatusReads | None = field(default=None, compare=False)
+    status_reads: StatusReads | None = None
     scopes: tuple[Scope, ...] = ()  # one per target, same order; empty: the global selection everywhere
     known: tuple[Root, ...] = ()  # every catalog root (to explain removals and foreign distrusted roots)
     cross_signs: tuple[CrossSign, ...] = ()
@@ -104,8 +102,7 @@ class SyncRequest:
         return self.scopes[index] if self.scopes else everything(self.selected)
 
 
-@dataclass(frozen=True)
-class Bound:
+class Bound(NamedTuple):
     """One store of a target, with the roots that target selects."""
 
     spec: TargetSpec
@@ -113,8 +110,7 @@ class Bound:
     store: TrustStore
 
 
-@dataclass(frozen=True)
-class TargetResult:
+class TargetResult(NamedTuple):
     target: str
     plan: Plan | None
     changed: bool = False
@@ -124,15 +120,24 @@ class TargetResult:
     scope_notes: tuple[ScopeNote, ...] = ()  # roots skipped, removed or left by the distrust rule
 
 
-@dataclass
 class SyncResult:
-    at: dt.datetime
-    dry_run: bool
-    roots: list[Obtained] = field(default_factory=list)
-    inactive: list[Root] = field(default_factory=list)  # selected but not wanted on this date
-    targets: list[TargetResult] = field(default_factory=list)
-    warnings: list[str] = field(default_factory=list)
-    status: StatusReport | None = None  # when asked for, or when metrics were written
+    """What a run did, filled in as it goes."""
+
+    def __init__(
+        self,
+        *,
+        at: dt.datetime,
+        dry_run: bool,
+        inactive: list[Root] | None = None,
+        targets: list[TargetResult] | None = None,
+    ) -> None:
+        self.at = at
+        self.dry_run = dry_run
+        self.roots: list[Obtained] = []
+        self.inactive = [] if inactive is None else inactive  # selected but not wanted on this date
+        self.targets = [] if targets is None else targets
+        self.warnings: list[str] = []
+        self.status: StatusReport | None = None  # when asked for, or when metrics were written
 
     @property
     def ok(self) -> bool:
@@ -330,7 +335,7 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: 
         if read_now and not request.dry_run:
             _remember_read(state, store, outcome)
         if outcome.plan is not None:
-            outcome = replace(outcome, scope_notes=explain(bound, outcome.plan, request.known, day))
+            outcome = outcome._replace(scope_notes=explain(bound, outcome.plan, request.known, day))
             for note in outcome.scope_notes:
                 if note.action == REMOVED and outcome.changed:  # once, when it happens (the daemon's journal)
                     log.info("%s: removed %s: %s", store.name, note.root_id, note.message)
@@ -430,7 +435,7 @@ def _after_change(request: SyncRequest, spec: TargetSpec, outcome: TargetResult)
         environ=dict(request.context.environ),
         timeout=request.hook_timeout,
     )
-    return replace(outcome, hook_errors=tuple(errors))
+    return outcome._replace(hook_errors=tuple(errors))
 
 
 def explain(bound: Bound, plan: Plan, known: Sequence[Root], day: dt.date) -> tuple[ScopeNote, ...]:

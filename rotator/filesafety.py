@@ -19,7 +19,7 @@ import os
 import pwd
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rotator.errors import ConfigError
 
@@ -27,8 +27,7 @@ MAX_LINKS = 40  # the kernel's limit on links followed in one path lookup (ELOOP
 ROOT_GID = 0
 
 
-@dataclass(frozen=True)
-class Finding:
+class Finding(NamedTuple):
     """One path component that fails the rule, said so a user can fix it."""
 
     path: str

@@ -11,8 +11,8 @@ import datetime as dt
 import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from rotator.catalog import RETIRED, Root
@@ -30,16 +30,14 @@ log = logging.getLogger(__name__)
 PROVEN_SOURCES = frozenset({"cache", "embedded"})
 
 
-@dataclass(frozen=True)
-class Obtained:
+class Obtained(NamedTuple):
     root: Root
     cert: Cert
     source: str  # cache | mirror | file | url | embedded
     location: str
 
 
-@dataclass(frozen=True)
-class ObtainSettings:
+class ObtainSettings(NamedTuple):
     at: dt.datetime
     offline: bool = False
     cache_dir: Path | None = None
@@ -47,15 +45,25 @@ class ObtainSettings:
     max_bytes: int = DEFAULT_MAX_BYTES
 
 
-@dataclass
 class Obtainer:
-    settings: ObtainSettings
-    downloader: Callable[[], Downloader] | None = None  # made on first use: offline runs never build one
-    warnings: list[str] = field(default_factory=list)
-    check: Callable[[], None] = lambda: None  # raises to abandon the run between candidates
-    write_cache: bool = True  # False for read-only runs (probe): nothing is written anywhere
-    progress: Progress = silent  # told when one step takes a while
-    _session: Downloader | None = None
+    """Gets each root from the first source that gives a verified copy."""
+
+    def __init__(
+        self,
+        settings: ObtainSettings,
+        downloader: Callable[[], Downloader] | None = None,
+        *,
+        check: Callable[[], None] | None = None,
+        write_cache: bool = True,
+        progress: Progress = silent,
+    ) -> None:
+        self.settings = settings
+        self.downloader = downloader  # made on first use: offline runs never build one
+        self.warnings: list[str] = []
+        self.check = check or (lambda: None)  # raises to abandon the run between candidates
+        self.write_cache = write_cache  # False for read-only runs (probe): nothing is written anywhere
+        self.progress = progress  # told when one step takes a while
+        self._session: Downloader | None = None
 
     def close(self) -> None:
         if self._session is not None:

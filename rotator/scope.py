@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rotator.catalog import Catalog, Root
 from rotator.errors import ConfigError
@@ -21,8 +21,7 @@ from stores.base import TargetSpec
 SCOPE_KEYS = ("profile", "include", "allow_distrusted")
 
 
-@dataclass(frozen=True)
-class Scope:
+class Scope(NamedTuple):
     """One target's selection, before the lifecycle and the distrust rule (both depend on the date)."""
 
     profile: str
@@ -105,8 +104,7 @@ REMOVED = "removed"  # rotator had added it; it leaves the store
 FOREIGN = "foreign"  # in a host-wide store, put there by someone else: reported, never touched
 
 
-@dataclass(frozen=True)
-class ScopeNote:
+class ScopeNote(NamedTuple):
     action: str
     root_id: str
     label: str  # where it sits in the store ("" for a skipped root)

@@ -7,9 +7,8 @@ import logging
 import math
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from rotator.errors import ConfigError
 
@@ -32,8 +31,7 @@ MAX_LOCK_TIMEOUT = 86400.0  # a day; nan or inf would make a run wait forever
 DEFAULT_WARN_DAYS = 30
 
 
-@dataclass(frozen=True)
-class Flags:
+class Flags(NamedTuple):
     """The command line as typed values. ``None`` means "not given": the config or a default applies."""
 
     config: str | None = None
@@ -56,8 +54,7 @@ class Flags:
     storepass_file: str | None = None
 
 
-@dataclass(frozen=True)
-class Resolved:
+class Resolved(NamedTuple):
     config: Config
     catalog: Catalog
     profile: str
@@ -100,7 +97,7 @@ def _with_password(spec: TargetSpec, flags: Flags) -> TargetSpec:
 
     for key, value in (("storepass_env", flags.storepass_env), ("storepass_file", flags.storepass_file)):
         if value is not None and accepts_option(spec.kind, key):
-            return replace(spec, options=(*spec.options, (key, value)))
+            return spec._replace(options=(*spec.options, (key, value)))
     return spec
 
 

@@ -12,9 +12,8 @@ import datetime as dt
 import json
 import os
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from rotator.errors import RotatorError
 from rotator.fsutil import atomic_write, read_regular
@@ -24,15 +23,13 @@ STATE_VERSION = 1
 FILE_NAME = "state.json"
 
 
-@dataclass(frozen=True)
-class RootRecord:
+class RootRecord(NamedTuple):
     sha256: str
     owned: bool  # rotator added it (False: it was already there under another label)
     since: str  # ISO time it was first seen in place
 
 
-@dataclass(frozen=True)
-class Seen:
+class Seen(NamedTuple):
     """A one-file store as it was when a run last verified it held every wanted root.
 
     A later run wanting the same roots, that finds the same bytes (same SHA-256), answers from
@@ -64,15 +61,32 @@ class Seen:
         return cls(stamp=stamp, labels=labels, notes=tuple(_text(n, "seen note") for n in doc.get("notes", ())))
 
 
-@dataclass
 class State:
-    targets: dict[str, dict[str, RootRecord]] = field(default_factory=dict)
-    synced: dict[str, str] = field(default_factory=dict)  # target -> ISO time of its last successful sync
-    seen: dict[str, Seen] = field(default_factory=dict)  # one-file stores by name
-    last_success: str | None = None
-    last_failure: str | None = None
-    failures: int = 0
-    drift_repairs: int = 0
+    """What the state file holds; a run changes it in place and saves it at the end."""
+
+    def __init__(
+        self,
+        *,
+        targets: dict[str, dict[str, RootRecord]] | None = None,
+        synced: dict[str, str] | None = None,
+        seen: dict[str, Seen] | None = None,
+        last_success: str | None = None,
+        last_failure: str | None = None,
+        failures: int = 0,
+        drift_repairs: int = 0,
+    ) -> None:
+        self.targets = {} if targets is None else targets  # target -> root id -> what is there
+        self.synced = {} if synced is None else synced  # target -> ISO time of its last successful sync
+        self.seen = {} if seen is None else seen  # one-file stores by name
+        self.last_success = last_success
+        self.last_failure = last_failure
+        self.failures = failures
+        self.drift_repairs = drift_repairs
+
+    def __eq__(self, other: object) -> bool:  # equal when they would be saved alike
+        return isinstance(other, State) and other.to_json() == self.to_json()
+
+    __hash__ = None  # type: ignore[assignment]  # changed in place: never a set member or dict key
 
     def to_json(self) -> dict[str, Any]:
         return {

@@ -15,7 +15,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from rotator.catalog import RETIRED, Root
@@ -86,7 +86,7 @@ def fetch(source: str, settings: DownloadSettings) -> PublishedList:
     if is_url(source):
         if not source.startswith("https://"):
             raise ListUnreadable(f"--source: {source} is not https; the list decides what you are told to trust")
-        downloader = Downloader(replace(settings, max_bytes=MAX_PAGE_BYTES))
+        downloader = Downloader(settings._replace(max_bytes=MAX_PAGE_BYTES))
         try:
             data = downloader.get(source)
         except SourceError as exc:
@@ -330,7 +330,7 @@ def local_copies(
     )
     local = Obtainer(offline, downloader=None, write_cache=False)
     online = Obtainer(
-        replace(offline, offline=False, cache_dir=None), downloader=lambda: Downloader(download), write_cache=False
+        offline._replace(offline=False, cache_dir=None), downloader=lambda: Downloader(download), write_cache=False
     )
     out: list[tuple[Root, Cert | None]] = []
     notes: list[str] = []

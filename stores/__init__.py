@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rotator.errors import ConfigError
 from stores.base import StoreContext, TargetSpec, TrustStore, target_path
@@ -16,8 +16,7 @@ from stores.passwords import PASSWORD_OPTIONS
 # of what a sync costs).
 
 
-@dataclass(frozen=True)
-class Kind:
+class Kind(NamedTuple):
     name: str
     # One spec may stand for several stores (java-cacerts: one per JDK found).
     build: Callable[[TargetSpec, StoreContext], list[TrustStore]]

@@ -11,15 +11,13 @@ from __future__ import annotations
 import hashlib
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import NamedTuple, Protocol
 
 from rotator.certs import Cert
 
 
-@dataclass(frozen=True)
-class Anchor:
+class Anchor(NamedTuple):
     """A verified root that a store should hold: catalog id plus certificate."""
 
     root_id: str
@@ -38,8 +36,7 @@ class Entry(NamedTuple):
     owner_id: str | None = None  # the root id when rotator added this entry
 
 
-@dataclass(frozen=True)
-class StoreContents:
+class StoreContents(NamedTuple):
     entries: tuple[Entry, ...] = ()
     exists: bool = True
     # What keeps the store from serving what it holds (an OS bundle not refreshed): status errors.
@@ -53,15 +50,14 @@ class StoreContents:
         return [e.cert for e in self.entries if e.cert is not None and e.cert.parseable]
 
 
-@dataclass(frozen=True)
-class Plan:
+class Plan(NamedTuple):
     """A pure diff: what to add, what is already there (and where), what to remove."""
 
     target: str
     add: tuple[Anchor, ...] = ()
     keep: tuple[tuple[Anchor, str], ...] = ()  # (anchor, label it was found under)
     remove: tuple[Entry, ...] = ()
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[str, ...] = ()
     unfinished: bool = False  # nothing to write, yet the store does not serve what it holds (see notes)
 
     @property
@@ -109,8 +105,7 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
     return Plan(target=target, add=tuple(add), keep=tuple(keep), remove=tuple(remove))
 
 
-@dataclass(frozen=True)
-class FileStamp:
+class FileStamp(NamedTuple):
     """A store file as rotator last read it: size and mtime to notice a change cheaply, and the
     SHA-256 of the bytes, which decides (an edit can keep both size and mtime)."""
 
@@ -207,8 +202,7 @@ def verify_present(target: str, contents: StoreContents, wanted: Sequence[Anchor
         )
 
 
-@dataclass(frozen=True)
-class TargetSpec:
+class TargetSpec(NamedTuple):
     """A target as the user wrote it: ``kind``, an optional path, and kind-specific options."""
 
     kind: str
@@ -235,8 +229,7 @@ def target_path(spec: TargetSpec) -> Path:
     return Path(os.path.abspath(os.path.join(spec.base or os.curdir, os.path.expanduser(spec.path))))
 
 
-@dataclass(frozen=True)
-class StoreContext:
+class StoreContext(NamedTuple):
     """What a store may need from the outside world, passed explicitly (no globals)."""
 
     environ: tuple[tuple[str, str], ...] = ()

@@ -15,8 +15,7 @@ from __future__ import annotations
 import enum
 import struct
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 # The PKCS#12 side lives in stores.pkcs12_keystore, imported when a PKCS#12 file is read or
 # written: a run that finds every store unchanged since it last verified it loads neither it
@@ -97,8 +96,7 @@ def _is_bouncy_castle(data: bytes) -> bool:
     return 0 < iterations < 10_000_000
 
 
-@dataclass(frozen=True)
-class TrustedCert:
+class TrustedCert(NamedTuple):
     alias: str | None  # PKCS#12 certificates may lack a friendly name
     der: bytes
 

@@ -6,8 +6,8 @@ A missing or unreadable source is a configuration error (exit 2) found before an
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
+from typing import NamedTuple
 
 from rotator.errors import ConfigError
 from stores.base import StoreContext, TargetSpec
@@ -15,13 +15,15 @@ from stores.base import StoreContext, TargetSpec
 PASSWORD_OPTIONS = frozenset({"storepass_file", "storepass_env", "storepass_credential"})
 
 
-@dataclass(frozen=True)
-class StorePassword:
-    value: str = field(repr=False)
+class StorePassword(NamedTuple):
+    value: str
     source: str  # where it came from, for messages: "storepass_env APP_STOREPASS"
 
     def __str__(self) -> str:
         return self.source
+
+    def __repr__(self) -> str:  # never the value, wherever the object is printed
+        return f"StorePassword(source={self.source!r})"
 
 
 def _strip_newline(text: str) -> str:

@@ -11,7 +11,6 @@ import binascii
 import contextlib
 import gc
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
 
@@ -45,8 +44,7 @@ class _Block(NamedTuple):
     line: int  # line of the BEGIN line
 
 
-@dataclass(frozen=True)
-class _Parsed:
+class _Parsed(NamedTuple):
     """A bundle's bytes and its blocks, kept so one run parses each version of the file once."""
 
     data: bytes

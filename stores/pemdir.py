@@ -13,7 +13,7 @@ import errno
 import os
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from rotator import ownership
@@ -123,8 +123,7 @@ class PemDir:
             (a, label) for a, label in plan.keep if ownership.owner(label, OWNED_SUFFIXES) and label not in scan.linked
         ]
         if unlinked:
-            plan = replace(
-                plan,
+            plan = plan._replace(
                 add=plan.add + tuple(a for a, _ in unlinked),
                 keep=tuple(k for k in plan.keep if k not in unlinked),
             )
@@ -135,7 +134,7 @@ class PemDir:
             f"requests through REQUESTS_CA_BUNDLE={self.directory}",
             "Node.js reads files only: point NODE_EXTRA_CA_CERTS at a pem: target's bundle",
         )
-        return replace(plan, notes=notes)
+        return plan._replace(notes=notes)
 
     # -- writing -------------------------------------------------------------------------------
 

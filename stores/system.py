@@ -37,7 +37,7 @@ import shlex
 import shutil
 import subprocess
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 
 from rotator import ownership
@@ -328,15 +328,14 @@ class SystemStore:
                 )
             lacking += java_lacking
             if lacking:
-                plan = replace(
-                    plan,
+                plan = plan._replace(
                     add=plan.add + tuple(a for a, _ in lacking),
                     keep=tuple(k for k in plan.keep if k not in lacking),
                 )
                 refresh = self.refresh_for(fresh=self._needs_fresh(plan))
             stale = self._stale_java_aliases(java, wanted)
             if stale:
-                plan = replace(plan, remove=plan.remove + tuple(stale))
+                plan = plan._replace(remove=plan.remove + tuple(stale))
         if plan.changes:
             # Said when the store changes, not on every no-op run of a daemon.
             notes.append(refresh.note)
@@ -344,8 +343,8 @@ class SystemStore:
         elif refresh.argv is None and self.read().problems:
             # Nothing to write, but the bundle still lacks the anchors: said on every run until it is refreshed.
             notes.append(refresh.note)
-            return replace(plan, notes=tuple(notes), unfinished=True)
-        return replace(plan, notes=tuple(notes))
+            return plan._replace(notes=tuple(notes), unfinished=True)
+        return plan._replace(notes=tuple(notes))
 
     def _needs_fresh(self, plan: Plan) -> bool:
         """A removal, or a file rewritten under its own name: Debian then needs ``--fresh``
@@ -370,7 +369,7 @@ class SystemStore:
     def apply(self, plan: Plan) -> None:
         self._refreshed = False
         java_removals = [e.label[len(JAVA_LABEL) :] for e in plan.remove if e.label.startswith(JAVA_LABEL)]
-        plan = replace(plan, remove=tuple(e for e in plan.remove if not e.label.startswith(JAVA_LABEL)))
+        plan = plan._replace(remove=tuple(e for e in plan.remove if not e.label.startswith(JAVA_LABEL)))
         self._apply_anchors(plan)
         if java_removals:
             self._remove_java_aliases(java_removals)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import replace
 from pathlib import Path
 
 from rotator.cli import build_parser, flags_of
@@ -24,8 +23,8 @@ def test_each_cycle_is_judged_at_its_own_time(tmp_path: Path) -> None:
     daemon = _daemon(tmp_path)
     # Pretend the config was read long ago: the next cycle must not inherit that date.
     request = daemon.resolved.request
-    long_ago = replace(request.obtain, at=request.at - dt.timedelta(days=400))
-    daemon.resolved = replace(daemon.resolved, request=replace(request, obtain=long_ago))
+    long_ago = request.obtain._replace(at=request.at - dt.timedelta(days=400))
+    daemon.resolved = daemon.resolved._replace(request=request._replace(obtain=long_ago))
     before = dt.datetime.now(dt.UTC)
     at = daemon.cycle_request().at
     assert before <= at <= dt.datetime.now(dt.UTC)

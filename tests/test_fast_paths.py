@@ -199,7 +199,7 @@ def test_other_roots_wanted_means_a_full_read(tmp_path: Path, monkeypatch: pytes
     assert sync(_request(bundle, state_dir)).ok
     parses = _count_full_parses(monkeypatch)
     request = _request(bundle, state_dir)
-    fewer = SyncRequest(**{**request.__dict__, "selected": tuple(CATALOG.select("azure-minimal"))})
+    fewer = SyncRequest(**{**request._asdict(), "selected": tuple(CATALOG.select("azure-minimal"))})
     result = sync(fewer)
     leaving = set(CATALOG.profiles["azure-all"]) - set(CATALOG.profiles["azure-minimal"])
     assert leaving and len(parses) == 1
@@ -301,14 +301,13 @@ def test_blocks_known_after_a_write_are_those_of_a_fresh_parse(tmp_path: Path) -
 def test_daemon_status_reuses_earlier_reads_until_the_file_changes(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from dataclasses import replace
 
     from rotator.engine import StatusReads
 
     bundle = tmp_path / "bundle.pem"
     _foreign_bundle(bundle, 2)
     reads = StatusReads()
-    request = replace(_request(bundle, tmp_path / "state", with_status=True), status_reads=reads)
+    request = _request(bundle, tmp_path / "state", with_status=True)._replace(status_reads=reads)
     parses = _count_full_parses(monkeypatch)
     cycles = [sync(request) for _ in range(5)]
     assert all(c.ok and c.status is not None and c.status.compliant for c in cycles)
