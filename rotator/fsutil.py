@@ -9,6 +9,7 @@ import glob
 import os
 import stat
 from pathlib import Path
+from typing import BinaryIO
 
 from rotator import filesafety
 from rotator.errors import StoreError
@@ -28,11 +29,13 @@ class SpecialFile(OSError):
     since reading a FIFO with no writer blocks forever."""
 
 
-def read_regular(path: Path | str, limit: int | None = None) -> bytes:
+def read_regular(path: Path | str, limit: int | None = None, *, known: bytes | None = None) -> bytes:
     """The bytes of a regular file (at most ``limit`` + 1 of them, so callers can tell "too big").
 
     Anything else is refused without blocking: the type is checked before opening, and again
     on the open descriptor (opened non-blocking) in case the name was swapped in between.
+    ``known``: bytes the file is expected to hold (it was just written); when it does, they are
+    returned instead of a second copy (a 50 MB bundle read back costs no other 50 MB).
     """
     kind = os.stat(path).st_mode
     if stat.S_ISDIR(kind):
@@ -43,7 +46,19 @@ def read_regular(path: Path | str, limit: int | None = None) -> bytes:
     with os.fdopen(fd, "rb") as handle:
         if not stat.S_ISREG(os.fstat(fd).st_mode):
             raise SpecialFile(errno.EINVAL, "not a regular file (a FIFO, device or socket)", str(path))
+        if known is not None and limit is None:
+            return _same_or_read(handle, known)
         return handle.read() if limit is None else handle.read(limit + 1)
+
+
+def _same_or_read(handle: BinaryIO, known: bytes) -> bytes:
+    """What ``handle`` holds from here on: ``known`` itself when it is the same bytes."""
+    pos = 0
+    while chunk := handle.read(1 << 20):
+        if known[pos : pos + len(chunk)] != chunk:
+            return known[:pos] + chunk + handle.read()
+        pos += len(chunk)
+    return known if pos == len(known) else known[:pos]
 
 
 def refuse_planted_link(path: Path) -> None:
@@ -69,11 +84,11 @@ def make_dirs(directory: Path, mode: int = 0o755) -> None:
         os.chmod(new, mode)
 
 
-def read_optional(path: Path, what: str) -> bytes | None:
-    """The file's bytes, or None when it does not exist yet."""
+def read_optional(path: Path, what: str, *, known: bytes | None = None) -> bytes | None:
+    """The file's bytes, or None when it does not exist yet (``known``: see ``read_regular``)."""
     refuse_planted_link(path)
     try:
-        return read_regular(path)
+        return read_regular(path, known=known)
     except FileNotFoundError:
         return None
     except IsADirectoryError as exc:

@@ -195,7 +195,8 @@ class PemBundle:
 
     def _load(self) -> bytes | None:
         before = stat_or_none(self.path)
-        data = read_optional(self.path, "PEM bundle")
+        # The bytes last parsed are what verification expects to read back: no second copy then.
+        data = read_optional(self.path, "PEM bundle", known=self._parsed.data if self._parsed else None)
         self._last = StampedFile(before, data) if before is not None and data is not None else None
         # Comments alone are a fine (empty) bundle; binary content (DER, a keystore) is not.
         if data is not None and b"-----BEGIN" not in data and (b"\x00" in data or data[:1] == b"\x30"):

@@ -273,6 +273,8 @@ def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp
     _modules_after(["sync", *state, *targets], tmp_path)  # reads each store in full and stamps it
     no_op = _modules_after(["sync", *state, *targets], tmp_path)
     assert not no_op & {"cryptography", "jks", "ssl", "requests", "certifi", "rotator.probe", "rotator.status"}
+    # Nor what only a PKCS#12 write, a download, java-cacerts or a dataclass would load.
+    assert not no_op & {"stores.pkcs12_keystore", "stores.der", "socket", "stores.jdk_discovery", "dataclasses"}
     pem_only = _modules_after(
         ["sync", "--state-dir", str(tmp_path / "s2"), "--offline", "--target", f"pem:{tmp_path / 'c.pem'}"], tmp_path
     )
@@ -322,3 +324,32 @@ def test_daemon_status_reuses_earlier_reads_until_the_file_changes(
     assert len(parses) == 3
     assert later.status is not None
     assert any("expired certificate 'Old Foreign'" in f.message for f in later.status.findings)
+
+
+def test_a_file_read_back_as_it_was_written_is_the_same_object(tmp_path: Path) -> None:
+    from rotator.fsutil import read_regular
+
+    path = tmp_path / "big"
+    written = os.urandom(3 * (1 << 20) + 17)  # chunks of 1 MiB and a short tail
+    path.write_bytes(written)
+    assert read_regular(path, known=written) is written
+    for other in (
+        written[:100] + b"x" + written[101:],  # differs in the first chunk
+        written[: 2 << 20] + b"y" + written[(2 << 20) + 1 :],  # in a later one
+        written + b"more",  # the file is longer than expected
+        written[:-5],  # or shorter
+    ):
+        path.write_bytes(other)
+        assert read_regular(path, known=written) == other
+
+
+def test_each_command_parses_alike_when_only_its_own_arguments_are_built() -> None:
+    from rotator.cli import build_parser, command_given
+
+    full = build_parser()
+    for name, sub in full.commands.items():
+        assert command_given(["-v", name, "--x"]) == name
+        assert build_parser(only=name).commands[name].format_help() == sub.format_help(), name
+    assert command_given(["--help"]) is None and command_given(["nosuch"]) is None
+    argv = ["sync", "--offline", "--target", "pem:/x.pem", "--dry-run", "--lock-timeout", "0"]
+    assert vars(build_parser(only="sync").parse_args(argv)) == vars(full.parse_args(argv))
