@@ -337,16 +337,30 @@ def _der_time(tag: int, raw: bytes) -> dt.datetime:
     return dt.datetime(int(text[:4]), month, day, hour, minute, second, tzinfo=dt.UTC)
 
 
-def _der_validity(der: bytes) -> tuple[dt.datetime, dt.datetime]:
-    """notBefore and notAfter from TBSCertificate: [0] version?, serial, signature, issuer, validity."""
+def _tbs_element(der: bytes, index: int) -> tuple[int, int, int, int]:
+    """(start, tag, start of value, end) of TBSCertificate's element ``index`` after the optional
+    version: 0 serialNumber, 1 signature, 2 issuer, 3 validity, 4 subject."""
     _, start, _ = _tlv(der, 0)
     _, pos, _ = _tlv(der, start)  # into tbsCertificate
     tag, _, end = _tlv(der, pos)
     if tag == 0xA0:  # explicit version
         pos = end
-    for _ in range(3):  # serialNumber, signature, issuer
+    for _ in range(index):
         _, _, pos = _tlv(der, pos)
-    tag, pos, _ = _tlv(der, pos)
+    return (pos, *_tlv(der, pos))
+
+
+def der_subject(der: bytes) -> bytes:
+    """The DER of the certificate's subject Name (what OpenSSL hashes to name CApath links)."""
+    start, tag, _, end = _tbs_element(der, 4)
+    if tag != 0x30:
+        raise ValueError("no subject")
+    return der[start:end]
+
+
+def _der_validity(der: bytes) -> tuple[dt.datetime, dt.datetime]:
+    """notBefore and notAfter from TBSCertificate."""
+    _, tag, pos, _ = _tbs_element(der, 3)
     if tag != 0x30:
         raise ValueError("no validity")
     tag_before, start_before, end_before = _tlv(der, pos)

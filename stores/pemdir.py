@@ -63,7 +63,8 @@ class PemDir:
         if data is None:
             return None
         try:
-            return parse_one(data)
+            # rotator's own file: its SHA-256 is compared with the wanted root's, no parse needed.
+            return parse_one(data, lazily=True)
         except NotACertificate:
             return None
 
@@ -88,7 +89,7 @@ class PemDir:
             target_owner = ownership.owner(target, OWNED_SUFFIXES) if target is not None else None
             if target is not None and target_owner is not None:
                 cert = owned.get(target)
-                if cert is not None and subject_hash(cert.x509) == match.group("hash"):
+                if cert is not None and _hash_is(cert, match.group("hash")):
                     linked.add(target)
                 else:  # stale: our file is gone, unreadable, or has another subject now
                     entries.append(Entry(label=filename, cert=None, owner_id=target_owner))
@@ -103,7 +104,7 @@ class PemDir:
             if not certs:
                 entries.append(Entry(label=filename if target is None else f"{filename} -> {target}", cert=None))
             for cert in certs:
-                if subject_hash(cert.x509) == match.group("hash"):
+                if _hash_is(cert, match.group("hash")):
                     entries.append(Entry(label=filename if target is None else f"{filename} -> {target}", cert=cert))
         return _Scan(entries=tuple(entries), linked=frozenset(linked))
 
@@ -153,7 +154,7 @@ class PemDir:
         for anchor in plan.add:
             filename = ownership.label(anchor.root_id, ".pem")
             atomic_write(self.directory / filename, anchor.cert.to_pem(), mode=0o644)
-            self._link(filename, subject_hash(anchor.cert.x509))
+            self._link(filename, subject_hash(anchor.cert))
 
     def _links_to(self, filename: str) -> list[str]:
         links = []
@@ -205,3 +206,11 @@ def _cannot_write(path: Path, exc: OSError) -> StoreError:
     if exc.errno in (errno.EACCES, errno.EPERM):
         return StoreError(f"cannot write {path}: permission denied; run with sudo or through the rotator service")
     return StoreError(f"cannot write {path}: {exc.strerror or exc}")
+
+
+def _hash_is(cert: Cert, digest: str) -> bool:
+    """Whether ``digest`` is the certificate's subject hash; never, for one no parser can read."""
+    try:
+        return subject_hash(cert) == digest
+    except NotACertificate:
+        return False

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import hashlib
 
-from cryptography import x509
+from rotator.certs import Cert, der_subject
 
 # Tags whose values OpenSSL canonicalises (ASN1_MASK_CANON), with how their bytes become text.
 _UTF8, _PRINTABLE, _T61, _IA5, _VISIBLE, _UNIVERSAL, _BMP = 0x0C, 0x13, 0x14, 0x16, 0x1A, 0x1C, 0x1E
@@ -112,12 +112,20 @@ def canonical_encoding(name_der: bytes) -> bytes:
     return bytes(out)
 
 
-def name_hash(name: x509.Name) -> str:
-    """``X509_NAME_hash`` of a name as eight lower-case hex digits."""
-    digest = hashlib.sha1(canonical_encoding(name.public_bytes()), usedforsecurity=False).digest()
+def name_hash(name_der: bytes) -> str:
+    """``X509_NAME_hash`` of a name (its DER) as eight lower-case hex digits."""
+    digest = hashlib.sha1(canonical_encoding(name_der), usedforsecurity=False).digest()
     return f"{int.from_bytes(digest[:4], 'little'):08x}"
 
 
-def subject_hash(cert: x509.Certificate) -> str:
-    """What ``openssl x509 -subject_hash`` prints for ``cert``."""
-    return name_hash(cert.subject)
+def subject_hash(cert: Cert) -> str:
+    """What ``openssl x509 -subject_hash`` prints for ``cert``, from its DER: no X.509 parser.
+
+    An encoding the short reader does not follow is left to the parser, which re-encodes the
+    name as DER.
+    """
+    try:
+        name = der_subject(cert.der)
+    except ValueError:
+        name = cert.x509.subject.public_bytes()
+    return name_hash(name)

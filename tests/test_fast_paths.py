@@ -279,6 +279,11 @@ def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp
         ["sync", "--state-dir", str(tmp_path / "s2"), "--offline", "--target", f"pem:{tmp_path / 'c.pem'}"], tmp_path
     )
     assert "cryptography" not in pem_only, "embedded roots are proven by their pins, a new bundle needs no parser"
+    pem_dir = _modules_after(
+        ["sync", "--state-dir", str(tmp_path / "s3"), "--offline", "--target", f"pem-dir:{tmp_path / 'certs'}"],
+        tmp_path,
+    )
+    assert "cryptography" not in pem_dir, "hash links are named from the DER, with no parser"
 
 
 def test_blocks_known_after_a_write_are_those_of_a_fresh_parse(tmp_path: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import shutil
 import socket
@@ -17,7 +18,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.name import _ASN1Type
 from cryptography.x509.oid import NameOID
 
-from rotator.certs import parse_one
+from rotator.certs import Cert, parse_one
 from stores.subject_hash import subject_hash
 from tests.conftest import embedded_pem
 from tests.pki import NOW, make_intermediate, make_leaf, make_root
@@ -66,7 +67,7 @@ def test_pem_dir_is_an_openssl_capath(tmp_path: Path, run, chain) -> None:
     )
     links = hash_links(directory)
     assert len(links) == len(AZURE_IDS) + 1
-    assert links[f"{subject_hash(root.cert)}.0"] == "rotator-test-root.pem"
+    assert links[f"{subject_hash(Cert(root.der))}.0"] == "rotator-test-root.pem"
     verified = openssl_verify(directory, leaf_pem, inter_pem)
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
@@ -144,7 +145,7 @@ def test_stale_links_of_own_files_go_and_others_stay(tmp_path: Path, run, chain)
     directory.mkdir()
     corp = make_root("corp CA")
     (directory / "corp.pem").write_bytes(corp.pem)
-    os.symlink("corp.pem", directory / f"{subject_hash(corp.cert)}.0")  # someone else's link
+    os.symlink("corp.pem", directory / f"{subject_hash(Cert(corp.der))}.0")  # someone else's link
     (directory / "notes.txt").write_text("not a certificate\n")
     os.symlink("rotator-gone.pem", directory / "0badf00d.0")  # our file is gone: stale
     os.symlink("rotator-digicert-global-root-g2.pem", directory / "12345678.0")  # wrong hash: stale
@@ -152,7 +153,7 @@ def test_stale_links_of_own_files_go_and_others_stay(tmp_path: Path, run, chain)
     assert run("sync", "--offline", "--config", str(cfg), "--target", f"pem-dir:{directory}").code == 0
     links = hash_links(directory)
     assert "0badf00d.0" not in links and "12345678.0" not in links
-    assert links[f"{subject_hash(corp.cert)}.0"] == "corp.pem"
+    assert links[f"{subject_hash(Cert(corp.der))}.0"] == "corp.pem"
     assert (directory / "notes.txt").exists()
 
     # the profile drops the test root: its file and link go, the rest stays
@@ -160,8 +161,10 @@ def test_stale_links_of_own_files_go_and_others_stay(tmp_path: Path, run, chain)
     result = run("sync", "--offline", "--config", str(without), "--target", f"pem-dir:{directory}")
     assert result.code == 0, result.err
     assert not (directory / "rotator-test-root.pem").exists()
-    assert f"{subject_hash(root.cert)}.0" not in hash_links(directory)
-    assert (directory / "corp.pem").exists() and hash_links(directory)[f"{subject_hash(corp.cert)}.0"] == "corp.pem"
+    assert f"{subject_hash(Cert(root.der))}.0" not in hash_links(directory)
+    assert (directory / "corp.pem").exists() and hash_links(directory)[
+        f"{subject_hash(Cert(corp.der))}.0"
+    ] == "corp.pem"
     assert not [p for p in directory.iterdir() if p.is_symlink() and not p.exists()]
 
 
@@ -170,7 +173,7 @@ def test_root_already_hashed_under_another_name_is_kept(tmp_path: Path, run) -> 
     directory.mkdir()
     g2 = parse_one(embedded_pem("digicert-global-root-g2"))
     (directory / "DigiCert_Global_Root_G2.pem").write_bytes(g2.to_pem())
-    os.symlink("DigiCert_Global_Root_G2.pem", directory / f"{subject_hash(g2.x509)}.0")
+    os.symlink("DigiCert_Global_Root_G2.pem", directory / f"{subject_hash(g2)}.0")
     result = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"pem-dir:{directory}")
     assert result.code == 0, result.err
     assert "already present: digicert-global-root-g2" in result.out
@@ -181,10 +184,10 @@ def test_missing_link_of_own_file_is_repaired(tmp_path: Path, run) -> None:
     directory = tmp_path / "certs"
     assert run("sync", "--offline", "--profile", "azure-minimal", "--target", f"pem-dir:{directory}").code == 0
     g2 = parse_one(embedded_pem("digicert-global-root-g2"))
-    (directory / f"{subject_hash(g2.x509)}.0").unlink()
+    (directory / f"{subject_hash(g2)}.0").unlink()
     result = run("sync", "--offline", "--profile", "azure-minimal", "--target", f"pem-dir:{directory}")
     assert result.code == 0, result.err
-    assert hash_links(directory)[f"{subject_hash(g2.x509)}.0"] == "rotator-digicert-global-root-g2.pem"
+    assert hash_links(directory)[f"{subject_hash(g2)}.0"] == "rotator-digicert-global-root-g2.pem"
 
 
 # --- the subject hash itself, against OpenSSL -----------------------------------------------------
@@ -230,7 +233,7 @@ def test_subject_hash_matches_openssl(case: str) -> None:
     from cryptography.hazmat.primitives.serialization import Encoding
 
     cert = odd_name_cert(ODD_NAMES[case])
-    assert subject_hash(cert) == openssl_subject_hash(cert.public_bytes(Encoding.PEM))
+    assert subject_hash(Cert(cert.public_bytes(Encoding.DER))) == openssl_subject_hash(cert.public_bytes(Encoding.PEM))
 
 
 def test_subject_hash_of_a_multi_valued_rdn_matches_openssl() -> None:
@@ -240,13 +243,13 @@ def test_subject_hash_of_a_multi_valued_rdn_matches_openssl() -> None:
         [x509.NameAttribute(NameOID.COMMON_NAME, "Zed"), x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Alpha")],
         multi_valued=True,
     )
-    assert subject_hash(cert) == openssl_subject_hash(cert.public_bytes(Encoding.PEM))
+    assert subject_hash(Cert(cert.public_bytes(Encoding.DER))) == openssl_subject_hash(cert.public_bytes(Encoding.PEM))
 
 
 @pytest.mark.parametrize("root_id", [*AZURE_IDS, "baltimore-cybertrust-root"])
 def test_subject_hash_of_azure_roots_matches_openssl(root_id: str) -> None:
     pem = embedded_pem(root_id)
-    assert subject_hash(parse_one(pem).x509) == openssl_subject_hash(pem)
+    assert subject_hash(parse_one(pem)) == openssl_subject_hash(pem)
 
 
 def test_subject_hash_names_every_link_in_the_machines_store() -> None:
@@ -256,4 +259,42 @@ def test_subject_hash_names_every_link_in_the_machines_store() -> None:
     if not links:
         pytest.skip("no OpenSSL hash directory on this machine")
     for link in links:
-        assert subject_hash(parse_one(link.read_bytes()).x509) == link.name[:8], link
+        assert subject_hash(parse_one(link.read_bytes())) == link.name[:8], link
+
+
+@pytest.mark.parametrize("root_id", AZURE_IDS)
+def test_subject_hash_from_the_der_is_the_parsers(root_id: str) -> None:
+    from rotator.certs import der_subject
+    from stores.subject_hash import name_hash
+
+    cert = parse_one(embedded_pem(root_id))
+    assert der_subject(cert.der) == cert.x509.subject.public_bytes()
+    assert subject_hash(cert) == name_hash(cert.x509.subject.public_bytes())
+
+
+def test_a_damaged_file_of_rotators_is_replaced_and_its_link_redone(tmp_path: Path, run) -> None:
+    directory = tmp_path / "certs"
+    state = ["--offline", "--state-dir", str(tmp_path / "state"), "--target", f"pem-dir:{directory}"]
+    assert run("sync", *state).code == 0
+    own = directory / "rotator-digicert-global-root-g2.pem"
+    good = own.read_bytes()
+    # A certificate's outer shape around a body no parser reads: only a full parse tells.
+    damaged = bytes([0x30, 0x06, 0x30, 0x04, 0x02, 0x02, 0xFF, 0xFF])
+    own.write_bytes(b"-----BEGIN CERTIFICATE-----\n" + base64.b64encode(damaged) + b"\n-----END CERTIFICATE-----\n")
+    result = run("sync", *state)
+    assert result.code == 0, result.err
+    assert own.read_bytes() == good
+    links = hash_links(directory)
+    assert links[f"{subject_hash(parse_one(good))}.0"] == own.name
+    assert openssl_verify_dir_lists(directory) == len(AZURE_IDS)
+
+
+def openssl_verify_dir_lists(directory: Path) -> int:
+    """How many of the directory's hash links resolve to a certificate openssl reads."""
+    count = 0
+    for name in hash_links(directory):
+        proc = subprocess.run(
+            ["openssl", "x509", "-noout", "-in", str(directory / name)], capture_output=True, timeout=30
+        )
+        count += proc.returncode == 0
+    return count

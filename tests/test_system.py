@@ -110,7 +110,7 @@ def test_debian_real_refresh_adds_links_bundle_and_removes_only_its_own(
     # the hash links exist and lead to rotator's anchors
     for root_id in [*AZURE_IDS, "test-root"]:
         cert = parse_one((local / f"rotator-{root_id}.crt").read_bytes())
-        link = certs_dir / f"{subject_hash(cert.x509)}.0"
+        link = certs_dir / f"{subject_hash(cert)}.0"
         assert link.is_symlink() and parse_one(link.read_bytes()).sha256 == cert.sha256
     verified = openssl_verify(certs_dir, leaf_pem, inter_pem)
     assert verified.returncode == 0, verified.stdout + verified.stderr
