@@ -27,6 +27,7 @@ from rotator.state import RootRecord, Seen, State
 from stores import build_stores as stores_for
 from stores.base import (
     Anchor,
+    Entry,
     FileStamp,
     Plan,
     StoreContents,
@@ -450,16 +451,21 @@ def explain(bound: Bound, plan: Plan, known: Sequence[Root], day: dt.date) -> tu
             notes.append(removed_note(root, entry.label, scope, name))
     forbidden = {r.sha256: r for r in known if scope.forbids(r, day) and r.active_at(day)}
     if forbidden:
-        # One more read, only for host-wide stores: entries rotator does not own are not in the plan.
-        try:
-            contents = bound.store.read()
-        except RotatorError:
-            contents = None
-        for entry in contents.entries if contents else ():
+        for entry in _entries(bound.store, plan):
             root = forbidden.get(entry.cert.sha256) if entry.cert is not None else None
             if root is not None and entry.owner_id is None:
                 notes.append(foreign_note(root, entry.label))
     return tuple(notes)
+
+
+def _entries(store: TrustStore, plan: Plan) -> tuple[Entry, ...]:
+    """What the store holds: as the plan found it, or (a plan made from the state) read now."""
+    if plan.entries is not None:
+        return plan.entries
+    try:
+        return store.read().entries
+    except RotatorError:
+        return ()
 
 
 def _records(plan: Plan, previous: dict[str, RootRecord], at: dt.datetime) -> dict[str, RootRecord]:

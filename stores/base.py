@@ -59,6 +59,8 @@ class Plan(NamedTuple):
     remove: tuple[Entry, ...] = ()
     notes: tuple[str, ...] = ()
     unfinished: bool = False  # nothing to write, yet the store does not serve what it holds (see notes)
+    # What the store held when the plan was made (None: made without reading it, from the state).
+    entries: tuple[Entry, ...] | None = None
 
     @property
     def changes(self) -> bool:
@@ -102,7 +104,7 @@ def make_plan(target: str, contents: StoreContents, wanted: Sequence[Anchor]) ->
             keep.append((anchor, found.label))
         else:
             add.append(anchor)
-    return Plan(target=target, add=tuple(add), keep=tuple(keep), remove=tuple(remove))
+    return Plan(target=target, add=tuple(add), keep=tuple(keep), remove=tuple(remove), entries=contents.entries)
 
 
 class FileStamp(NamedTuple):

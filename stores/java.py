@@ -119,7 +119,7 @@ class JavaKeystore:
             expected = Format.JKS if self.kind == "jks" else Format.PKCS12 if self.kind == "pkcs12" else None
             if expected is not None and store.format is not expected:
                 notes.append(f"the file is {store.format.value} and stays {store.format.value}")
-        return Plan(target=plan.target, add=plan.add, keep=plan.keep, remove=plan.remove, notes=tuple(notes))
+        return plan._replace(notes=tuple(notes))
 
     def apply(self, plan: Plan) -> None:
         if not plan.changes:

@@ -356,3 +356,39 @@ def test_mirror_holds_what_every_target_selects(tmp_path: Path, run) -> None:
     mirror = tmp_path / "mirror"
     assert run("mirror", "--offline", "--config", str(config), str(mirror)).code == 0
     assert {p.stem for p in mirror.iterdir()} == set(CATALOG.profiles["azure-legacy"])
+
+
+@needs_keytool
+def test_a_host_wide_store_is_read_once_to_plan_and_to_find_foreign_g1(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from stores.java import JavaKeystore
+
+    if not kt.MACHINE_CACERTS.is_file():
+        pytest.skip("no JDK cacerts on this machine")
+    cacerts = tmp_path / "cacerts"
+    shutil.copyfile(kt.MACHINE_CACERTS, cacerts)
+    aliases = kt.by_alias(cacerts, PW)
+    theirs = next((alias for alias, (_, fp) in aliases.items() if fp == G1.sha256), None)
+    if theirs is None:  # a JDK without it: an admin's copy, as on hosts that still need G1
+        g1 = tmp_path / "g1.pem"
+        g1.write_bytes(G1.embedded_bytes() or b"")
+        kt.keytool(
+            "-importcert", "-noprompt", "-alias", "corp-g1", "-file", str(g1), "-keystore", str(cacerts),
+            *kt.storepass(PW), password=PW,
+        )  # fmt: skip
+        theirs = "corp-g1"
+    args = ["sync", "--offline", "--profile", "azure-all", "--target", f"java-cacerts:{cacerts}"]
+    assert run(*args).code == 0  # adds the roots; the next run reads the store in full
+    loads: list[Path] = []
+    real_load = JavaKeystore._load
+
+    def counted(self: JavaKeystore) -> object:
+        loads.append(self.path)
+        return real_load(self)
+
+    monkeypatch.setattr(JavaKeystore, "_load", counted)
+    result = run(*args)
+    assert result.code == 0, result.err
+    assert f"here as {theirs}" in result.out, result.out
+    assert loads == [cacerts], "the plan's read also answers which foreign copies are there"
