@@ -7,6 +7,7 @@ kept byte for byte (``stores.pkcs12_bags``), and a store holding a bag rotator c
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -74,11 +75,18 @@ class Pkcs12Keystore(Keystore):
         from cryptography.hazmat.primitives.serialization import pkcs12
 
         protection = inspect_pkcs12(data)
-        try:
-            loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
-        except ValueError as exc:
-            # The structure was checked above, so this is the MAC or the decryption failing.
-            raise KeystoreProblem(Reason.PASSWORD, INTEGRITY_FAILED) from exc
+        with warnings.catch_warnings():
+            # Bytes that are not valid DER make cryptography warn and read them again as BER.
+            # Java writes DER and so does rotator: such a file is damaged, and said so.
+            warnings.filterwarnings("error", message="PKCS#12 bundle could not be parsed as DER", category=UserWarning)
+            try:
+                loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
+            except UserWarning as exc:
+                details = str(exc).rpartition("Error details: ")[2]
+                raise KeystoreProblem(Reason.DAMAGED, f"it is damaged: not valid DER ({details})") from exc
+            except ValueError as exc:
+                # The structure was checked above, so this is the MAC or the decryption failing.
+                raise KeystoreProblem(Reason.PASSWORD, INTEGRITY_FAILED) from exc
         if loaded.key is not None or loaded.cert is not None:
             raise KeystoreProblem(
                 Reason.UNSUPPORTED,
@@ -168,6 +176,8 @@ def inspect_pkcs12(data: bytes) -> Protection:
         parts = pfx.children()
         if pfx.tag != 0x30 or len(parts) not in (2, 3) or parts[0].tag != 0x02:
             raise DerError("not a PKCS#12 PFX structure")
+        if parts[0].value != b"\x03":
+            raise DerError(f"PFX version {int.from_bytes(parts[0].value, 'big', signed=True)}, not 3")
         auth_safe = _content(parts[1], OID_DATA)
         encrypted = False
         for info in auth_safe.children():

@@ -192,3 +192,36 @@ def test_a_full_state_directory_is_an_error_not_a_traceback(tmp_path: Path, run)
         assert "no space left on device" in result.err and "Traceback" not in result.err
     finally:
         subprocess.run(["umount", str(state)], capture_output=True, timeout=30)
+
+
+def _pkcs12_store() -> bytes:
+    from cryptography.hazmat.primitives.serialization import BestAvailableEncryption, pkcs12
+
+    theirs = pkcs12.PKCS12Certificate(FOREIGN.cert, b"theirs")
+    return pkcs12.serialize_java_truststore([theirs], BestAvailableEncryption(b"changeit"))
+
+
+def _negative_version(p12: bytes) -> bytes:
+    """PFX version -128 (found by the fuzzer): valid in shape, refused by cryptography's DER reader."""
+    assert p12[4:7] == b"\x02\x01\x03"
+    return p12[:6] + b"\x80" + p12[7:]
+
+
+def _long_form_length(p12: bytes) -> bytes:
+    """The version's length in the long form (``81 01``): BER, not DER. cryptography warns, reads it
+    again as BER, and would load it."""
+    version, *rest = read_exact(p12).children()
+    assert version.raw == b"\x02\x01\x03"
+    return _tlv(0x30, b"\x02\x81\x01\x03" + b"".join(part.raw for part in rest))
+
+
+@pytest.mark.parametrize("damage", [_negative_version, _long_form_length])
+def test_a_pkcs12_store_that_is_not_der_is_damaged(tmp_path: Path, run, monkeypatch, damage) -> None:
+    store = tmp_path / "trust.p12"
+    store.write_bytes(damage(_pkcs12_store()))
+    before = store.read_bytes()
+    monkeypatch.setenv("STOREPASS", "changeit")
+    result = run("sync", "--offline", "--target", f"pkcs12:{store}", "--storepass-env", "STOREPASS")
+    assert result.code == 1, result.out + result.err
+    assert "damaged" in result.err and "the file was left untouched" in result.err, result.err
+    assert store.read_bytes() == before
