@@ -217,8 +217,17 @@ pem_bundles = st.lists(pem_fragment(), max_size=6).map(b"".join)
 
 @contextlib.contextmanager
 def workdir() -> Iterator[Path]:
+    """A temp dir that is also $HOME, so ``~`` in a generated path stays inside it."""
     with tempfile.TemporaryDirectory(prefix="rotator-fuzz-") as name:
-        yield Path(name)
+        home = os.environ.get("HOME")
+        os.environ["HOME"] = name
+        try:
+            yield Path(name)
+        finally:
+            if home is None:
+                os.environ.pop("HOME", None)
+            else:
+                os.environ["HOME"] = home
 
 
 def invoke(*argv: str) -> tuple[int, str]:
@@ -474,7 +483,9 @@ def configs(draw: st.DrawFn) -> str:
 @given(text=configs())
 def test_config(text: str) -> None:
     with workdir() as work:
-        config = work / "rotator.toml"
+        # One level down, so a generated "../x" (taken from the config's directory) stays in the temp dir.
+        config = work / "conf" / "rotator.toml"
+        config.parent.mkdir()
         config.write_text(text.replace("\x00", ""), encoding="utf-8")
         # --state-dir: a hostile state_dir in the file must not send the state out of the temp dir.
         isolated = ("--offline", "--no-cache", "--state-dir", str(work / "state"), "--config", str(config))
