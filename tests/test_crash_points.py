@@ -251,6 +251,7 @@ def test_sigkill_at_every_write_point_leaves_old_or_new(tmp_path: Path, kind: st
         assert case.seen() == new, f"point {point} of {total}: the next run did not converge"
         assert _temps(case.tmp) == [], f"point {point} of {total}: temp files left"
     assert killed == len(_sample(total))
+    print(f"crash points, {kind}: {killed} kills of {total} points")  # the figure docs/reliability.md reports
 
 
 def test_harness_kills_where_it_is_told(tmp_path: Path) -> None:
