@@ -41,9 +41,7 @@ def _downloader(https: HttpsServer, **overrides: float) -> Downloader:
     settings = DownloadSettings(
         ca_bundle=https.ca_file, connect_timeout=2, read_timeout=1.5, total_timeout=2, retries=2
     )
-    for key, value in overrides.items():
-        settings = DownloadSettings(**{**settings.__dict__, key: value})
-    return Downloader(settings)
+    return Downloader(settings._replace(**overrides))
 
 
 @pytest.mark.slow
