@@ -35,6 +35,7 @@ from stores.base import (
     TargetSpec,
     TrustStore,
     one_file,
+    still_as_stamped,
 )
 
 if TYPE_CHECKING:
@@ -249,7 +250,7 @@ class StatusReads:
         for store in stores:
             single = one_file(store)
             previous = self._kept.get(store.name)
-            if single is not None and previous is not None and previous[0].matches(single.path):
+            if single is not None and previous is not None and still_as_stamped(single, previous[0]):
                 kept[store.name] = previous
                 out.append(_Read(store, previous[1]))
                 continue
@@ -369,8 +370,8 @@ def unchanged_since_verified(
     wanted = {a.root_id: a.cert.sha256 for a in anchors}
     if {rid: r.sha256 for rid, r in previous.items()} != wanted or set(seen.labels) != set(wanted):
         return None
-    if not seen.stamp.matches(single.path):
-        return None  # changed in any way (drift included): read in full
+    if not still_as_stamped(single, seen.stamp):
+        return None  # changed in any way (drift included), or opened with another password: read in full
     log.debug("%s: same bytes as verified at the last run; not read again", store.name)
     keep = tuple((a, seen.labels[a.root_id]) for a in anchors)
     return TargetResult(target=store.name, plan=Plan(target=store.name, keep=keep, notes=seen.notes))

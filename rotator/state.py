@@ -46,6 +46,7 @@ class Seen(NamedTuple):
             "size": s.size,
             "mtime_ns": s.mtime_ns,
             "sha256": s.sha256,
+            **({"access": s.access} if s.access else {}),
             "labels": dict(self.labels),
             "notes": list(self.notes),
         }
@@ -56,6 +57,7 @@ class Seen(NamedTuple):
             size=_int64(doc["size"], "seen size"),
             mtime_ns=_int64(doc["mtime_ns"], "seen mtime_ns"),
             sha256=_text(doc["sha256"], "seen sha256"),
+            access=_text(doc.get("access", ""), "seen access"),
         )
         labels = {_text(k, "seen label"): _text(v, "seen label") for k, v in doc["labels"].items()}
         return cls(stamp=stamp, labels=labels, notes=tuple(_text(n, "seen note") for n in doc.get("notes", ())))

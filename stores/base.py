@@ -114,35 +114,39 @@ class FileStamp(NamedTuple):
     size: int
     mtime_ns: int
     sha256: str
+    access: str = ""  # what else decided that the file opened (see OneFileStore.access_digest)
 
     @classmethod
-    def of(cls, before: os.stat_result, data: bytes) -> FileStamp:
+    def of(cls, before: os.stat_result, data: bytes, access: str = "") -> FileStamp:
         """``before``: the file's stat taken before ``data`` was read. Should the file change in
         between, the size or mtime no longer fit the file and the next run reads it in full."""
-        return cls(size=before.st_size, mtime_ns=before.st_mtime_ns, sha256=hashlib.sha256(data).hexdigest())
+        digest = hashlib.sha256(data).hexdigest()
+        return cls(size=before.st_size, mtime_ns=before.st_mtime_ns, sha256=digest, access=access)
 
-    def matches(self, path: Path) -> bool:
-        """Whether the file holds exactly the bytes this stamp was taken of (read and hashed)."""
+    def same_bytes(self, path: Path) -> bytes | None:
+        """The file's bytes when they are exactly those this stamp was taken of (read and hashed)."""
         try:
             st = os.stat(path)
             if st.st_size != self.size or st.st_mtime_ns != self.mtime_ns:
-                return False
+                return None
             with open(path, "rb") as handle:
                 data = handle.read(self.size + 1)
         except OSError:
-            return False
-        return len(data) == self.size and hashlib.sha256(data).hexdigest() == self.sha256
+            return None
+        return data if len(data) == self.size and hashlib.sha256(data).hexdigest() == self.sha256 else None
 
 
 class StampedFile:
-    """The bytes of a one-file store together with the stat taken just before reading them."""
+    """The bytes of a one-file store together with the stat taken just before reading them, and
+    the store's access digest for them."""
 
-    def __init__(self, before: os.stat_result, data: bytes) -> None:
+    def __init__(self, before: os.stat_result, data: bytes, access: str = "") -> None:
         self.before = before
         self.data = data
+        self.access = access
 
     def stamp(self) -> FileStamp:
-        return FileStamp.of(self.before, self.data)
+        return FileStamp.of(self.before, self.data, self.access)
 
 
 def stat_or_none(path: Path) -> os.stat_result | None:
@@ -186,6 +190,18 @@ class OneFileStore(TrustStore, Protocol):
     def last_read(self) -> StampedFile | None:
         """The bytes (and the stat before them) of this object's most recent read of the file."""
         ...
+
+    def access_digest(self, data: bytes) -> str:
+        """What besides the bytes decides that the file opens (a keystore's password), as a
+        digest of it; "" when nothing does. A stamp taken with another digest means a full read,
+        so a wrong password is found by the next run, not only when the file must change."""
+        ...
+
+
+def still_as_stamped(store: OneFileStore, stamp: FileStamp) -> bool:
+    """Whether the file holds the stamped bytes and would open as it did then."""
+    data = stamp.same_bytes(store.path)
+    return data is not None and store.access_digest(data) == stamp.access
 
 
 def one_file(store: TrustStore) -> OneFileStore | None:

@@ -8,15 +8,14 @@ password, and keep a file's protection (MAC or none) when it is written back.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 
 class DerError(ValueError):
     """The bytes are not well-formed DER (truncated, damaged, or indefinite-length BER)."""
 
 
-@dataclass(frozen=True)
-class Tlv:
+class Tlv(NamedTuple):
     tag: int
     raw: bytes  # the whole element: tag, length and value
     value: bytes

@@ -28,7 +28,16 @@ from stores.base import (
     target_path,
     verify_present,
 )
-from stores.keystore_formats import Format, Keystore, KeystoreProblem, Reason, TrustedCert, load, new
+from stores.keystore_formats import (
+    Format,
+    Keystore,
+    KeystoreProblem,
+    Reason,
+    TrustedCert,
+    integrity_check,
+    load,
+    new,
+)
 from stores.passwords import PASSWORD_OPTIONS, StorePassword, store_password
 
 CACERTS_PASSWORD = "changeit"  # noqa: S105 - every JDK's cacerts ships with it (Temurin's: no password at all)
@@ -59,6 +68,15 @@ class JavaKeystore:
     def last_read(self) -> StampedFile | None:
         return self._last
 
+    def access_digest(self, data: bytes) -> str:
+        """The password, as an HMAC keyed with the store's own integrity check (JKS: its digest,
+        PKCS#12: its MAC). Only who can read the store can test a guess against it, and they
+        can against the store itself: the state file adds nothing. "" for a store without one."""
+        import hmac
+
+        check = integrity_check(data)
+        return hmac.new(check, self._password.value.encode("utf-8"), "sha256").hexdigest() if check else ""
+
     def _problem(self, problem: KeystoreProblem) -> StoreError:
         if problem.reason is Reason.PASSWORD:
             how = (
@@ -76,7 +94,9 @@ class JavaKeystore:
     def _load(self) -> Keystore | None:
         before = stat_or_none(self.path)
         data = read_optional(self.path, "keystore")
-        self._last = StampedFile(before, data) if before is not None and data is not None else None
+        self._last = (
+            StampedFile(before, data, self.access_digest(data)) if before is not None and data is not None else None
+        )
         if data is None:
             if self._new_format is None:
                 raise StoreError(f"{self.name}: no such file; give the path of an existing JDK cacerts file")

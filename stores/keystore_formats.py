@@ -85,6 +85,25 @@ def detect(data: bytes) -> Format:
     )
 
 
+def integrity_check(data: bytes) -> bytes:
+    """The bytes a store's password is checked against: JKS's trailing SHA-1, PKCS#12's MAC;
+    empty for a store without one (a PKCS#12 file without a MAC opens with any password)."""
+    if data[:4] == JKS_MAGIC:
+        return data[-20:] if len(data) > 24 else b""
+    if data[:1] != b"\x30":
+        return b""
+    from stores.der import DerError, read_exact
+
+    try:
+        parts = read_exact(data).children()
+        if len(parts) != 3:
+            return b""
+        digest_info = parts[2].children()[0]  # MacData: mac DigestInfo, macSalt, iterations
+        return digest_info.children()[1].value
+    except (DerError, IndexError):
+        return b""
+
+
 def _is_bouncy_castle(data: bytes) -> bool:
     """BKS (version 1 or 2) and UBER start alike: a version, a salt with its length, an iteration count."""
     if len(data) < 12 or data[:4] not in (b"\x00\x00\x00\x01", b"\x00\x00\x00\x02"):

@@ -193,6 +193,9 @@ class PemBundle:
     def last_read(self) -> StampedFile | None:
         return self._last
 
+    def access_digest(self, data: bytes) -> str:
+        return ""  # a bundle opens for anyone who may read it
+
     def _load(self) -> bytes | None:
         before = stat_or_none(self.path)
         # The bytes last parsed are what verification expects to read back: no second copy then.

@@ -274,7 +274,7 @@ def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp
     no_op = _modules_after(["sync", *state, *targets], tmp_path)
     assert not no_op & {"cryptography", "jks", "ssl", "requests", "certifi", "rotator.probe", "rotator.status"}
     # Nor what only a PKCS#12 write, a download, java-cacerts or a dataclass would load.
-    assert not no_op & {"stores.pkcs12_keystore", "stores.der", "socket", "stores.jdk_discovery", "dataclasses"}
+    assert not no_op & {"stores.pkcs12_keystore", "socket", "stores.jdk_discovery", "dataclasses"}
     pem_only = _modules_after(
         ["sync", "--state-dir", str(tmp_path / "s2"), "--offline", "--target", f"pem:{tmp_path / 'c.pem'}"], tmp_path
     )
@@ -358,3 +358,23 @@ def test_each_command_parses_alike_when_only_its_own_arguments_are_built() -> No
     assert command_given(["--help"]) is None and command_given(["nosuch"]) is None
     argv = ["sync", "--offline", "--target", "pem:/x.pem", "--dry-run", "--lock-timeout", "0"]
     assert vars(build_parser(only="sync").parse_args(argv)) == vars(full.parse_args(argv))
+
+
+@pytest.mark.parametrize("kind", ["jks", "pkcs12"])
+def test_a_wrong_password_is_found_by_the_next_no_op(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, kind: str
+) -> None:
+    store = tmp_path / f"trust.{kind}"
+    args = ["sync", "--offline", "--target", f"{kind}:{store}", "--storepass-env", "STOREPASS"]
+    monkeypatch.setenv("STOREPASS", "changeit")
+    assert run(*args).code == 0  # written
+    assert run(*args).code == 0  # read in full and stamped
+    seen = next(iter(json.loads((tmp_path / "state" / "state.json").read_text())["seen"].values()))
+    assert len(seen["access"]) == 64 and "changeit" not in json.dumps(seen)
+    assert run(*args).code == 0  # the stamp answers
+
+    monkeypatch.setenv("STOREPASS", "not-the-password")  # a typo in the config, the file unchanged
+    wrong = run(*args)
+    assert wrong.code == 1 and "the password did not open the store" in wrong.err, wrong.err
+    monkeypatch.setenv("STOREPASS", "changeit")
+    assert run(*args).code == 0
