@@ -51,18 +51,20 @@ class Case:
 
 
 class Bench:
-    def __init__(self, src: Path, repeat: int) -> None:
+    def __init__(self, src: Path, repeat: int, python: Path) -> None:
         self.src = src
         self.repeat = repeat
+        self.python = str(python)  # runs rotator and the interpreter floor (see installed_like)
         self.cases: list[Case] = []
-        self.env = {**os.environ, "PYTHONPATH": str(src), PASSWORD_VAR: "changeit"}
+        self.env = {**os.environ, PASSWORD_VAR: "changeit"}
+        self.env.pop("PYTHONPATH", None)
         # Installed packages keep compiled bytecode; so does every run here.
         self.env.pop("PYTHONDONTWRITEBYTECODE", None)
         for var in ("ROTATOR_CONFIG", "REQUESTS_CA_BUNDLE", "SSL_CERT_FILE"):
             self.env.pop(var, None)
 
     def rotator(self, *args: str) -> list[str]:
-        return [sys.executable, "-m", "rotator", *args]
+        return [self.python, "-m", "rotator", *args]
 
     def once(self, argv: Sequence[str]) -> Sample:
         """One run. Peak RSS comes from GNU time where installed: a child started from this process
@@ -136,6 +138,22 @@ class Bench:
 
 
 # -- inputs -------------------------------------------------------------------------------------
+
+
+def installed_like(work: Path, src: Path) -> Path:
+    """An interpreter that imports rotator and its dependencies as from an installation: a venv
+    whose .pth file lists the source tree and this interpreter's site-packages as plain paths.
+
+    Not this checkout's venv itself: its editable install runs a finder at every start-up that
+    imports pathlib, re and more, which inflated the floor (`python -c pass` 18 ms there, 7 ms
+    installed) and flattered every ratio to it.
+    """
+    env = work / "installed-like"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(env)], check=True, timeout=120)
+    site_dir = next((env / "lib").glob("python*/site-packages"))
+    deps = [entry for entry in sys.path if entry.endswith("site-packages")]
+    (site_dir / "rotator-bench.pth").write_text("\n".join([str(src), *deps]) + "\n")
+    return env / "bin" / "python"
 
 
 def write_bundle(path: Path, count: int) -> None:
@@ -232,7 +250,13 @@ def fresh_copy(source: Path, live: Path, state: Path) -> Callable[[], None]:
 def startup(b: Bench, work: Path) -> None:
     print("start-up and no-op", file=sys.stderr)
     floor = "python -c pass"
-    b.case(floor, [sys.executable, "-c", "pass"])
+    b.case(floor, [b.python, "-c", "pass"])
+    b.case(
+        "python: import argparse, logging, json, hashlib, pathlib",
+        [b.python, "-c", "import argparse, logging, json, hashlib, pathlib"],
+        anchor=floor,
+        note="what any such command line imports",
+    )
     b.case("rotator --version", b.rotator("--version"), anchor=floor)
     b.case("rotator sync --help", b.rotator("sync", "--help"), anchor=floor)
     b.case("rotator catalog", b.rotator("catalog"), anchor=floor)
@@ -472,7 +496,7 @@ def daemon(b: Bench, work: Path) -> None:
     for _ in range(2):
         b.once(prime)
     proc = subprocess.run(
-        [sys.executable, "-c", DAEMON_SCRIPT, str(config), str(work / "daemon-state")],
+        [b.python, "-c", DAEMON_SCRIPT, str(config), str(work / "daemon-state")],
         env=b.env,
         cwd=b.src,
         capture_output=True,
@@ -511,7 +535,8 @@ def main() -> int:
     if args.quick:
         sizes = [s for s in sizes if s <= 10_000]
     groups = args.only or ["startup", "bundle", "pem", "pem-dir", "java", "daemon"] + ([] if args.quick else ["system"])
-    bench = Bench(args.src.resolve(), repeat)
+    venv_dir = tempfile.TemporaryDirectory(prefix="rotator-bench-venv-")
+    bench = Bench(args.src.resolve(), repeat, installed_like(Path(venv_dir.name), args.src.resolve()))
     # Bytecode for every module, as an install compiles it, so no case pays for compiling.
     sources = [str(bench.src / "rotator"), str(bench.src / "stores")]
     subprocess.run([sys.executable, "-m", "compileall", "-q", *sources], env=bench.env, check=True, timeout=300)
@@ -538,6 +563,7 @@ def main() -> int:
         f"medians of {repeat} runs (100k bundles and JVM/system cases: fewer)"
     )
     print(bench.table())
+    venv_dir.cleanup()
     return 1 if failed else 0
 
 

@@ -419,7 +419,7 @@ def test_the_builtin_intermediates_are_the_real_certificates() -> None:
 
 
 def _daemon(tmp_path: Path, https: HttpsServer, page: str, *extra: str, check: str = "1d"):
-    from rotator.cli import build_parser, flags_of
+    from rotator.arguments import build_parser, flags_of
     from rotator.daemon import Daemon
 
     url = serve_page(https, page)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import datetime as dt
 from pathlib import Path
 
-from rotator.cli import build_parser, flags_of
+from rotator.arguments import build_parser, flags_of
 from rotator.daemon import Daemon
 
 

@@ -22,8 +22,8 @@ from pathlib import Path
 import pytest
 
 from rotator import config as config_mod
+from rotator.arguments import build_parser
 from rotator.catalog import DEFAULT_PROFILE, Catalog
-from rotator.cli import build_parser
 from tests.systree import debian_tree
 
 REPO = Path(__file__).resolve().parent.parent

@@ -252,6 +252,8 @@ def test_version_and_help_load_nothing_heavy(tmp_path: Path) -> None:
         )
         loaded = set(proc.stdout.split("\n")[-2].split())
         assert not loaded & {"cryptography", "rotator.engine", "ssl", "requests", "jks"}, args
+        if args == ["--version"]:
+            assert not loaded & {"argparse", "rotator.arguments"}, "the version is printed before any parser"
 
 
 @pytest.mark.slow
@@ -349,7 +351,7 @@ def test_a_file_read_back_as_it_was_written_is_the_same_object(tmp_path: Path) -
 
 
 def test_each_command_parses_alike_when_only_its_own_arguments_are_built() -> None:
-    from rotator.cli import build_parser, command_given
+    from rotator.arguments import build_parser, command_given
 
     full = build_parser()
     for name, sub in full.commands.items():

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
+from rotator.arguments import build_parser, flags_of
 from rotator.catalog import DEFAULT_PROFILE
-from rotator.cli import build_parser, flags_of
 from rotator.errors import ConfigError
 from rotator.settings import Resolved, parse_at, resolve
 

@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 
 from rotator import lock
+from rotator.arguments import build_parser
 from rotator.catalog import Catalog
 from rotator.certs import parse_many
-from rotator.cli import build_parser
 from rotator.download import Downloader, DownloadSettings
 from rotator.errors import SourceError
 from stores.jdk_discovery import java_on_path
