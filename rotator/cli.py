@@ -9,18 +9,20 @@ from __future__ import annotations
 import math
 import os
 import sys
-from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from rotator import __version__
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 
-# Each command imports what it uses when it runs: --version answers without even argparse,
-# --help without the engine, and only probe loads ssl and the X.509 verifier (start-up is most
-# of a no-op run).
+# Each command imports what it uses when it runs: --version answers without even argparse or
+# typing (together about half of what it would cost), --help without the engine, and only probe
+# loads ssl and the X.509 verifier (start-up is most of a no-op run). Type checkers read this name
+# as typing.TYPE_CHECKING.
+TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    from collections.abc import Callable, Sequence
     from pathlib import Path
+    from typing import Any
 
     from rotator import probe, tlsfetch
     from rotator.progress import Progress
