@@ -27,18 +27,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from rotator.catalog import DEFAULT_PROFILE, Catalog
+
 REPO = Path(__file__).resolve().parent.parent
 MOZILLA = Path("/usr/share/ca-certificates/mozilla")
 UPDATE = "/usr/sbin/update-ca-certificates"
-AZURE = [
-    "digicert-global-root-g2",
-    "digicert-global-root-g3",
-    "digicert-tls-ecc-p384-root-g5",
-    "digicert-tls-rsa4096-root-g5",
-    "microsoft-rsa-root-2017",
-    "microsoft-ecc-root-2017",
-    "microsoft-tls-rsa-root-g2",
-]
+AZURE = list(Catalog.builtin().profiles[DEFAULT_PROFILE])  # the roots a default sync adds
 
 
 def flags(root: Path) -> list[str]:

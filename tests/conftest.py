@@ -17,6 +17,16 @@ from rotator.cli import main
 from tests.https_server import HttpsServer, https_server
 
 DATA = Path(__file__).parent / "data"
+# The roots of the default profile (azure-all), written out: what the tests expect it to be.
+AZURE_IDS = [
+    "digicert-global-root-g2",
+    "digicert-global-root-g3",
+    "digicert-tls-ecc-p384-root-g5",
+    "digicert-tls-rsa4096-root-g5",
+    "microsoft-rsa-root-2017",
+    "microsoft-ecc-root-2017",
+    "microsoft-tls-rsa-root-g2",
+]
 
 
 @dataclass

@@ -20,19 +20,9 @@ from cryptography.x509.oid import NameOID
 
 from rotator.certs import Cert, parse_one
 from stores.subject_hash import subject_hash
-from tests.conftest import embedded_pem
+from tests.conftest import AZURE_IDS, embedded_pem
 from tests.pki import NOW, make_intermediate, make_leaf, make_root
 from tests.systree import config_with_root, openssl_verify
-
-AZURE_IDS = [
-    "digicert-global-root-g2",
-    "digicert-global-root-g3",
-    "digicert-tls-ecc-p384-root-g5",
-    "digicert-tls-rsa4096-root-g5",
-    "microsoft-rsa-root-2017",
-    "microsoft-ecc-root-2017",
-    "microsoft-tls-rsa-root-g2",
-]
 
 
 def hash_links(directory: Path) -> dict[str, str]:

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -17,7 +18,7 @@ from rotator.certs import Cert, parse_many, parse_one
 from rotator.errors import ConfigError
 from rotator.probe import anchoring_roots, judge_chain, signing_certs
 from rotator.tlsfetch import parse_endpoint
-from tests.conftest import DATA, run_process
+from tests.conftest import DATA, Run, run_process
 from tests.pki import NOW, Issued, Rotation, make_intermediate, make_leaf, make_root, make_rotation
 from tests.tls_server import NoSslPostgres, Plaintext, Silent, TlsServer, free_port, serving
 
@@ -235,6 +236,14 @@ def test_cross_signed_chain_lists_every_anchoring_root(tmp_path: Path, pki: Rota
     assert [t["anchor"]["id"] for t in doc["targets"]] == ["test-old-root", "test-new-root"]
 
 
+def _probe_twice(run: Callable[..., Run], port: int, config: Path, *bundles: Path) -> tuple[Run, Any]:
+    """The text report and the JSON document of one probe against ``bundles``."""
+    args = ["probe", f"localhost:{port}", "--config", str(config)]
+    for path in bundles:
+        args += ["--target", f"pem:{path}"]
+    return run(*args), json.loads(run(*args[:2], "--json", *args[2:]).out)
+
+
 def _test_cross_sign_fact(pki: Rotation, cross: Issued, monkeypatch: pytest.MonkeyPatch) -> CrossSign:
     """The catalog's cross-sign facts for the test PKI: the new root cross-signed by the old one."""
     fact = CrossSign(
@@ -259,29 +268,7 @@ def test_probe_names_the_route_direct_or_cross_sign(
     only_old = bundle(tmp_path / "old.pem", pki.old_root)
     only_new = bundle(tmp_path / "new.pem", pki.new_root)
     with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca, cross], pki.new_leaf)) as server:
-        text = run(
-            "probe",
-            f"localhost:{server.port}",
-            "--config",
-            str(config),
-            "--target",
-            f"pem:{only_old}",
-            "--target",
-            f"pem:{only_new}",
-        )
-        doc = json.loads(
-            run(
-                "probe",
-                f"localhost:{server.port}",
-                "--json",
-                "--config",
-                str(config),
-                "--target",
-                f"pem:{only_old}",
-                "--target",
-                f"pem:{only_new}",
-            ).out
-        )
+        text, doc = _probe_twice(run, server.port, config, only_old, only_new)
     assert text.code == 0, text.out + text.err
     assert (
         f"pem:{only_old}: trusted, anchored at test-old-root (Probe Old Root), through the cross-sign of "
@@ -315,29 +302,7 @@ def test_probe_says_which_anchor_a_chain_without_its_cross_sign_needs(
     only_old = bundle(tmp_path / "old.pem", pki.old_root)
     only_new = bundle(tmp_path / "new.pem", pki.new_root)
     with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca], pki.new_leaf)) as server:
-        result = run(
-            "probe",
-            f"localhost:{server.port}",
-            "--config",
-            str(config),
-            "--target",
-            f"pem:{only_old}",
-            "--target",
-            f"pem:{only_new}",
-        )
-        doc = json.loads(
-            run(
-                "probe",
-                f"localhost:{server.port}",
-                "--json",
-                "--config",
-                str(config),
-                "--target",
-                f"pem:{only_old}",
-                "--target",
-                f"pem:{only_new}",
-            ).out
-        )
+        result, doc = _probe_twice(run, server.port, config, only_old, only_new)
     assert result.code == 1
     assert (
         f"pem:{only_old}: NOT trusted: the server sends no cross-sign for Probe New Root, so a client needs the "

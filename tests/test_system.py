@@ -19,7 +19,7 @@ from rotator.errors import ConfigError
 from stores import system
 from stores.base import StoreContext, TargetSpec
 from stores.subject_hash import subject_hash
-from tests.conftest import embedded_pem
+from tests.conftest import AZURE_IDS, embedded_pem
 from tests.pki import make_intermediate, make_leaf, make_root
 from tests.systree import (
     UPDATE_CA_CERTIFICATES,
@@ -32,15 +32,6 @@ from tests.systree import (
     write_script,
 )
 
-AZURE_IDS = [
-    "digicert-global-root-g2",
-    "digicert-global-root-g3",
-    "digicert-tls-ecc-p384-root-g5",
-    "digicert-tls-rsa4096-root-g5",
-    "microsoft-rsa-root-2017",
-    "microsoft-ecc-root-2017",
-    "microsoft-tls-rsa-root-g2",
-]
 HOST_REFRESH = '[[targets]]\nkind = "system"\nrefresh = "host"\n'
 
 needs_update_ca = pytest.mark.skipif(not UPDATE_CA_CERTIFICATES.exists(), reason="Debian's ca-certificates missing")

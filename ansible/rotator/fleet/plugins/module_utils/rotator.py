@@ -50,6 +50,19 @@ def targets_config(targets):
     return "\n".join(lines), environ
 
 
+# The options both modules take; each module adds its own (an Ansible argument spec).
+COMMON_SPEC = {
+    "config": {"type": "path"},
+    "targets": {"type": "list", "elements": "dict", "options": TARGET_SPEC},
+    "profile": {"type": "str"},
+    "roots": {"type": "list", "elements": "str"},
+    "state_dir": {"type": "path"},
+    "at": {"type": "str"},
+    "sysroot": {"type": "path"},
+    "executable": {"type": "path"},
+}
+
+
 def common_args(params, command):
     """The flags both sync and status take, from the module's parameters."""
     args = [command, "--json"]

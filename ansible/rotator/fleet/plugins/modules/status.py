@@ -85,17 +85,7 @@ report:
 from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.rotator.fleet.plugins.module_utils import rotator as util
 
-ARGUMENT_SPEC = {
-    "config": {"type": "path"},
-    "targets": {"type": "list", "elements": "dict", "options": util.TARGET_SPEC},
-    "profile": {"type": "str"},
-    "roots": {"type": "list", "elements": "str"},
-    "warn_days": {"type": "int", "default": 30},
-    "state_dir": {"type": "path"},
-    "at": {"type": "str"},
-    "sysroot": {"type": "path"},
-    "executable": {"type": "path"},
-}
+ARGUMENT_SPEC = {**util.COMMON_SPEC, "warn_days": {"type": "int", "default": 30}}
 
 
 def main():

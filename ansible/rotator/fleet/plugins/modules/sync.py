@@ -116,19 +116,12 @@ from ansible.module_utils.basic import AnsibleModule
 from ansible_collections.rotator.fleet.plugins.module_utils import rotator as util
 
 ARGUMENT_SPEC = {
-    "config": {"type": "path"},
-    "targets": {"type": "list", "elements": "dict", "options": util.TARGET_SPEC},
-    "profile": {"type": "str"},
-    "roots": {"type": "list", "elements": "str"},
+    **util.COMMON_SPEC,
     "mirror": {"type": "str"},
     "download_ca_bundle": {"type": "path"},
     "offline": {"type": "bool", "default": False},
     "cache_dir": {"type": "path"},
     "no_cache": {"type": "bool", "default": False},
-    "state_dir": {"type": "path"},
-    "at": {"type": "str"},
-    "sysroot": {"type": "path"},
-    "executable": {"type": "path"},
 }
 
 
