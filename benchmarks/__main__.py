@@ -22,7 +22,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from rotator.catalog import DEFAULT_PROFILE, Catalog
+from rotator.roots.catalog import DEFAULT_PROFILE, Catalog
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "rotator" / "data"
@@ -449,10 +449,10 @@ def system(b: Bench, work: Path) -> None:
 DAEMON_SCRIPT = """
 import argparse, os, sys, time, contextlib, io
 from dataclasses import replace
-from rotator import engine
-from rotator.settings import resolve
+from rotator.sync import engine
+from rotator.config.settings import resolve
 try:  # the typed flags of newer sources; older ones read an argparse namespace
-    from rotator.settings import Flags
+    from rotator.config.settings import Flags
     args = Flags(config=sys.argv[1], offline=True, no_cache=True, state_dir=sys.argv[2])
 except ImportError:
     args = argparse.Namespace(config=sys.argv[1], offline=True, no_cache=True, state_dir=sys.argv[2], target=None)

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import jks
 
-from rotator.cli import main as rotator_main
+from rotator.cli.main import main as rotator_main
 
 ROOTS = {  # the azure-postgresql profile: catalog id -> Debian's alias in the JDK cacerts (if it has one)
     "digicert-global-root-g2": "debian:digicert_global_root_g2.pem",

@@ -27,7 +27,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from rotator.catalog import DEFAULT_PROFILE, Catalog
+from rotator.roots.catalog import DEFAULT_PROFILE, Catalog
 
 REPO = Path(__file__).resolve().parent.parent
 MOZILLA = Path("/usr/share/ca-certificates/mozilla")

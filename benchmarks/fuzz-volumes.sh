@@ -14,7 +14,7 @@ run() {  # reader volume: one pytest run of one reader; its hypothesis statistic
   out="$logs/$1.out"
   echo "=== $1: $n inputs, started $(date +%T)"
   ROTATOR_FUZZ_EXAMPLES="$n" .venv/bin/python -m pytest -q -p no:cacheprovider --hypothesis-show-statistics \
-    tests/test_fuzz.py -k "$1" >"$out" 2>&1
+    tests/robustness/test_fuzz.py -k "$1" >"$out" 2>&1
   rc=$?
   grep -E "passing|Stopped because|generate phase" "$out"
   tail -n 1 "$out"

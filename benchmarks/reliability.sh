@@ -6,5 +6,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 export ROTATOR_FUZZ_EXAMPLES="${1:-2000}" ROTATOR_CRASH_POINTS=all
 exec .venv/bin/python -m pytest -q -p no:cacheprovider --hypothesis-show-statistics \
-  tests/test_fuzz.py tests/test_crash_points.py tests/test_bounded_time.py tests/test_concurrency.py \
-  tests/test_hostile_input.py
+  tests/robustness/test_fuzz.py tests/robustness/test_crash_points.py tests/robustness/test_bounded_time.py tests/robustness/test_concurrency.py \
+  tests/robustness/test_hostile_input.py

@@ -1,6 +1,6 @@
 """One error tree. Every message says what failed, where, and the next step.
 
-Only ``rotator.cli`` turns these into output and exit codes: ``exit_code`` is 1
+Only ``rotator.cli.main`` turns these into output and exit codes: ``exit_code`` is 1
 for a failure (nothing partially written) and 2 for a usage or config error.
 """
 

@@ -3,7 +3,8 @@
 Every entry rotator writes is labelled ``rotator-<root id>``: a keystore alias as it is, a
 file name with the suffix its store kind writes (``rotator-<id>.crt``, ``rotator-<id>.pem``),
 a PEM bundle's marker comment ``# rotator-<id>: ...`` above the block. A label is rotator's
-exactly when it is what ``label`` would write for a valid root id (the catalog's id rule)
+exactly when it is what ``label`` would write for a valid root id (``ROOT_ID``, the id rule
+the catalog and the config are held to)
 with one of the suffixes its store kind reads. Anything else (``rotator-``, ``rotator-../x``,
 upper case, ``debian:rotator-x.pem`` written by another tool) is somebody else's and is never
 removed. This is the only place that formats or parses the label.
@@ -14,20 +15,21 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 
-from rotator.catalog import ROOT_ID
-
+# A root id: lower case letters, digits, ".", "_", "-", starting with a letter or digit, at most 63
+# characters. It lives here, with the label it makes, so that the stores never load the catalog.
+ROOT_ID = re.compile(r"^[a-z0-9][a-z0-9._-]{0,62}$")
 PREFIX = "rotator-"
 # File kinds accept both: a file with the suffix its distribution does not read is still rotator's to replace.
 FILE_SUFFIXES = (".crt", ".pem")
 
-# The catalog's id rule without its anchors, for the bundle marker, which sits mid-line.
+# The id rule without its anchors, for the bundle marker, which sits mid-line.
 _ID = ROOT_ID.pattern.removeprefix("^").removesuffix("$")
 # ``# rotator-<id>: <name> (sha256 ...)`` on its own line, just above the block it owns.
 PEM_MARKER = re.compile(rb"^# " + PREFIX.encode() + rb"(?P<id>" + _ID.encode() + rb"):[^\n]*\n", re.MULTILINE)
 
 
 def valid_id(root_id: str) -> bool:
-    """The catalog's id rule: lower case, digits, ``.``, ``_``, ``-``; starts with a letter or digit."""
+    """The id rule: lower case, digits, ``.``, ``_``, ``-``; starts with a letter or digit."""
     return ROOT_ID.fullmatch(root_id) is not None
 
 

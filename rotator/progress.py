@@ -1,6 +1,6 @@
 """Telling the user what a run waits for, when a step takes longer than a moment.
 
-The message goes to a callback (``rotator.cli`` prints it on stderr), so nothing here prints.
+The message goes to a callback (``rotator.cli.main`` prints it on stderr), so nothing here prints.
 """
 
 from __future__ import annotations

@@ -11,7 +11,7 @@ import shlex
 from dataclasses import dataclass
 from pathlib import Path
 
-from rotator.fsutil import read_optional
+from rotator.host.files import read_optional
 
 
 @dataclass(frozen=True)

@@ -13,7 +13,7 @@ from pathlib import Path
 from rotator import ownership
 from rotator.certs import Cert, NotACertificate
 from rotator.errors import ConfigError, StoreError
-from rotator.fsutil import atomic_write, read_optional, real_target
+from rotator.host.files import atomic_write, read_optional, real_target
 from stores.base import (
     Anchor,
     Entry,
@@ -28,16 +28,8 @@ from stores.base import (
     target_path,
     verify_present,
 )
-from stores.keystore_formats import (
-    Format,
-    Keystore,
-    KeystoreProblem,
-    Reason,
-    TrustedCert,
-    integrity_check,
-    load,
-    new,
-)
+from stores.keystore.base import Format, Keystore, KeystoreProblem, Reason, TrustedCert, integrity_check
+from stores.keystore.dispatch import load, new
 from stores.passwords import PASSWORD_OPTIONS, StorePassword, store_password
 
 CACERTS_PASSWORD = "changeit"  # noqa: S105 - every JDK's cacerts ships with it (Temurin's: no password at all)

@@ -17,7 +17,7 @@ from typing import NamedTuple
 from rotator import ownership
 from rotator.certs import BEGIN_LINE, PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
-from rotator.fsutil import atomic_write, read_optional, real_target
+from rotator.host.files import atomic_write, read_optional, real_target
 from stores.base import (
     Anchor,
     Entry,

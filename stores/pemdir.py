@@ -19,7 +19,7 @@ from pathlib import Path
 from rotator import ownership
 from rotator.certs import Cert, NotACertificate, parse_many, parse_one
 from rotator.errors import StoreError
-from rotator.fsutil import atomic_write, fsync_dir, read_optional, read_regular, remove_file
+from rotator.host.files import atomic_write, fsync_dir, read_optional, read_regular, remove_file
 from stores.base import Anchor, Entry, Plan, StoreContents, make_plan
 from stores.subject_hash import subject_hash
 

@@ -42,9 +42,9 @@ from pathlib import Path
 
 from rotator import ownership
 from rotator.certs import NotACertificate, parse_many
-from rotator.commands import run_bounded
 from rotator.errors import ConfigError, StoreError
-from rotator.fsutil import atomic_write, read_optional, real_target, remove_file
+from rotator.host.files import atomic_write, read_optional, real_target, remove_file
+from rotator.host.process import run_bounded
 from stores.base import Anchor, Entry, Plan, StoreContents, StoreContext, TargetSpec, make_plan
 from stores.distros import BY_NAME, Distro, detect, os_release, under
 
@@ -231,7 +231,8 @@ class SystemStore:
         data = read_optional(self.java_cacerts, "Java cacerts")
         if data is None:
             return None
-        from stores.keystore_formats import KeystoreProblem, load
+        from stores.keystore.base import KeystoreProblem
+        from stores.keystore.dispatch import load
 
         try:
             store = load(data, JAVA_PASSWORD)
@@ -375,7 +376,8 @@ class SystemStore:
             self._remove_java_aliases(java_removals)
 
     def _remove_java_aliases(self, aliases: Sequence[str]) -> None:
-        from stores.keystore_formats import KeystoreProblem, load
+        from stores.keystore.base import KeystoreProblem
+        from stores.keystore.dispatch import load
 
         assert self.java_cacerts is not None
         data = read_optional(self.java_cacerts, "Java cacerts")

@@ -1,39 +1,20 @@
-"""Shared fixtures: an isolated environment, the CLI run in-process or as a real process."""
+"""The fixtures every test may use: an isolated environment, the CLI run in-process, servers.
+
+Helpers that are not fixtures live in tests/support/, imported by name."""
 
 from __future__ import annotations
 
 import contextlib
 import io
-import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
-from rotator.cli import main
-from tests.https_server import HttpsServer, https_server
-
-DATA = Path(__file__).parent / "data"
-# The roots of the default profile (azure-all), written out: what the tests expect it to be.
-AZURE_IDS = [
-    "digicert-global-root-g2",
-    "digicert-global-root-g3",
-    "digicert-tls-ecc-p384-root-g5",
-    "digicert-tls-rsa4096-root-g5",
-    "microsoft-rsa-root-2017",
-    "microsoft-ecc-root-2017",
-    "microsoft-tls-rsa-root-g2",
-]
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
+from rotator.cli.main import main
+from tests.support.daemon import NotifySocket
+from tests.support.https_server import HttpsServer, https_server
+from tests.support.runs import Run
 
 
 @pytest.fixture(autouse=True)
@@ -94,23 +75,15 @@ def run(cache_dir: Path, state_dir: Path) -> object:
     return _run
 
 
-def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
-    """Run ``python -m rotator`` as a real process (exit codes and output as a user sees them)."""
-    proc = subprocess.run(
-        [sys.executable, "-m", "rotator", *args],
-        capture_output=True,
-        text=True,
-        env=env if env is not None else dict(os.environ),
-        timeout=timeout,
-    )
-    return Run(proc.returncode, proc.stdout, proc.stderr)
-
-
 @pytest.fixture
 def https(tmp_path: Path) -> Iterator[HttpsServer]:
     with https_server(tmp_path / "https") as server:
         yield server
 
 
-def embedded_pem(root_id: str) -> bytes:
-    return (Path(__file__).parent.parent / "rotator" / "data" / f"{root_id}.pem").read_bytes()
+@pytest.fixture
+def notify(tmp_path: Path) -> Iterator[NotifySocket]:
+    """A stand-in for systemd's notify socket, in the test's temp dir."""
+    sock = NotifySocket(tmp_path / "notify.sock")
+    yield sock
+    sock.close()

@@ -1,0 +1,296 @@
+"""The command line's arguments: one parser per command, and the parsed values as typed flags.
+
+Kept apart from ``rotator.cli.main`` so that ``rotator --version`` answers before argparse (with re
+and enum) is even imported.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rotator import __version__
+from rotator.probe import options as probe_options
+
+if TYPE_CHECKING:
+    from rotator.config.settings import Flags
+
+
+class _Parser(argparse.ArgumentParser):
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.commands: dict[str, _Parser] = {}  # the sub-command parsers, for their own usage line
+
+    def error(self, message: str) -> Any:  # argparse exits 2 already; keep its one line
+        self.print_usage(sys.stderr)
+        self.exit(2, f"rotator: error: {message}\n")
+
+
+def _selection(p: argparse.ArgumentParser) -> None:
+    """Which roots, and where they come from."""
+    p.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/rotator.toml)")
+    p.add_argument("--profile", metavar="NAME", help="root set: azure-all (default), azure-postgresql, ...")
+    p.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable; see rotator catalog)")
+    p.add_argument("--mirror", metavar="DIR|URL", help="a directory or URL holding <id>.pem / <id>.crt")
+    p.add_argument("--offline", action="store_true", help="no network: cache, mirror directory, embedded copies")
+    p.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (default /var/cache/rotator or XDG)")
+    p.add_argument("--no-cache", action="store_true", help="neither read nor write the cache")
+    p.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads (TLS-intercepting proxies)")
+    p.add_argument("--at", metavar="DATE", help="evaluate the lifecycle as of DATE (YYYY-MM-DD)")
+
+
+def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
+    """State and metrics; ``lock_default`` (the default shown in help) for the commands that take the lock."""
+    p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
+    p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
+    if lock_default is not None:
+        p.add_argument(
+            "--lock-timeout",
+            metavar="SECONDS",
+            type=float,
+            help=f"how long to wait for another run holding the lock (default {lock_default:g}; 0: do not wait)",
+        )
+
+
+def _output(p: argparse.ArgumentParser, *, json_doc: bool = True) -> None:
+    if json_doc:
+        p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    p.add_argument("-v", "--verbose", action="store_true", help="more detail")
+    p.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (on stderr)")
+
+
+def _targets(p: argparse.ArgumentParser, what: str) -> None:
+    p.add_argument("--target", metavar="KIND:PATH", action="append", help=f"a store to {what} (repeatable)")
+    p.add_argument("--sysroot", metavar="DIR", help="image tree: system store paths under DIR")
+    # Never the password itself on a command line (ps shows it): where to read it from.
+    group = p.add_mutually_exclusive_group()
+    group.add_argument("--storepass-env", metavar="VAR", help="keystore password of --target stores from $VAR")
+    group.add_argument("--storepass-file", metavar="FILE", help="keystore password of --target stores from FILE")
+
+
+# One function per command adds its arguments; the parser of a run fills in only the command given.
+def _sync_args(p: _Parser) -> None:
+    from rotator.config.settings import DEFAULT_LOCK_TIMEOUT
+
+    _targets(p, "update")
+    p.add_argument("--dry-run", action="store_true", help="print the plan, write nothing")
+    _selection(p)
+    _state(p, lock_default=DEFAULT_LOCK_TIMEOUT)
+    _output(p)
+
+
+def _status_args(p: _Parser) -> None:
+    from rotator.config.settings import DEFAULT_WARN_DAYS
+
+    _targets(p, "check")
+    p.add_argument(
+        "--warn-days",
+        metavar="N",
+        type=int,
+        help=f"non-compliant when a wanted root expires within N days (default {DEFAULT_WARN_DAYS})",
+    )
+    _selection(p)
+    _state(p, lock_default=None)
+    _output(p)
+
+
+def _daemon_args(p: _Parser) -> None:
+    from rotator.config.settings import DEFAULT_LOCK_TIMEOUT
+
+    _targets(p, "keep right")
+    _selection(p)
+    _state(p, lock_default=DEFAULT_LOCK_TIMEOUT)
+    _output(p, json_doc=False)  # it logs, one line per event
+
+
+def _service_args(p: _Parser) -> None:
+    service_sub = p.add_subparsers(
+        dest="service_command",
+        metavar="ACTION",
+        parser_class=_Parser,
+        required=True,
+        help="dropin: write the sandbox drop-in for the units",
+    )
+    p_dropin = service_sub.add_parser(
+        "dropin",
+        help="write the sandbox drop-in both units read, from the config",
+        description="Writes rotator.service.d/rotator-sandbox.conf (and links it for rotator-sync.service): "
+        "ReadWritePaths= for every directory the config's targets and metrics file write into, and "
+        "LoadCredential= for every storepass_credential. Creates missing target directories. "
+        "Then run: systemctl daemon-reload.",
+    )
+    p_dropin.add_argument("--config", metavar="FILE", help="TOML config (default /etc/rotator/rotator.toml)")
+    p_dropin.add_argument(
+        "--unit-dir",
+        metavar="DIR",
+        default="/etc/systemd/system",
+        help="where the units are installed (default /etc/systemd/system)",
+    )
+    p_dropin.add_argument("--print", dest="print_only", action="store_true", help="print the drop-in, write nothing")
+
+
+def _catalog_args(p: _Parser) -> None:
+    p.add_argument("--config", metavar="FILE", help="TOML config whose custom roots and profiles to include")
+    p.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    cat_sub = p.add_subparsers(
+        dest="catalog_command",
+        metavar="ACTION",
+        parser_class=_Parser,
+        help="check: compare the catalog with Azure's published CA list",
+    )
+    p_check = cat_sub.add_parser(
+        "check",
+        help="compare the catalog with Azure's published CA list; propose verified entries for new roots",
+        description="Exit 0 when the catalog agrees with the list, 1 when they differ, 2 when the list "
+        "cannot be fetched or read. Nothing is trusted or changed.",
+    )
+    p_check.add_argument("--source", metavar="URL|FILE", help="the list's markdown source (default: Microsoft's)")
+    p_check.add_argument(
+        "--cross-check",
+        metavar="FILE|DIR|URL",
+        action="append",
+        help="a second channel for proposed roots: a bundle or directory of certificates, "
+        "or another URL of the certificate (repeatable)",
+    )
+    # SUPPRESS: `rotator catalog --json check` keeps the flag given before the action.
+    p_check.add_argument(
+        "--config",
+        metavar="FILE",
+        default=argparse.SUPPRESS,
+        help="TOML config (custom roots are part of the comparison)",
+    )
+    p_check.add_argument("--download-ca-bundle", metavar="FILE", help="CA bundle for downloads")
+    p_check.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache (custom roots' local copies)")
+    p_check.add_argument("--state-dir", metavar="DIR", help="where the result is kept for status and the daemon")
+    p_check.add_argument("--json", action="store_true", default=argparse.SUPPRESS, help="one JSON document on stdout")
+    p_check.add_argument("-v", "--verbose", action="store_true", help="more detail on stderr")
+    p_check.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
+
+
+def _mirror_args(p: _Parser) -> None:
+    p.add_argument("directory", metavar="DIR", help="directory to write <id>.pem files into (created)")
+    _selection(p)
+    _output(p)
+
+
+def _probe_args(p: _Parser) -> None:
+    p.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?", help="port 5432 with --starttls postgres, else 443")
+    p.add_argument(
+        "--chain-file",
+        metavar="FILE",
+        help="judge a saved chain instead of connecting (openssl s_client -showcerts output or a PEM bundle)",
+    )
+    p.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
+    p.add_argument(
+        "--sslmode",
+        choices=probe_options.SSLMODES,
+        help="verify-full (default) also checks the name, verify-ca only the chain; "
+        "with --chain-file the name is checked only when --servername is given",
+    )
+    p.add_argument(
+        "--timeout",
+        metavar="S",
+        type=float,
+        help=f"connect and handshake timeout in seconds (default {probe_options.DEFAULT_TIMEOUT:g})",
+    )
+    _targets(p, "judge (default: the config's targets)")
+    p.add_argument("--config", metavar="FILE", help="TOML config (default $ROTATOR_CONFIG, /etc/rotator/...)")
+    p.add_argument("--profile", metavar="NAME", help="root set judged when no target is configured")
+    p.add_argument("--root", metavar="ID", action="append", help="add a root by id (repeatable)")
+    p.add_argument("--mirror", metavar="DIR", help="a directory holding <id>.pem copies of custom roots")
+    p.add_argument(
+        "--offline",
+        action="store_true",
+        help="accepted as everywhere: probe never downloads roots (it reads local copies)",
+    )
+    p.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache to read roots from")
+    p.add_argument("--at", metavar="DATE", help="judge validity as of DATE (YYYY-MM-DD), e.g. a deadline")
+    _output(p)
+
+
+# name: (its one-line help, its description or None, the function adding its arguments), in help order
+_COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] = {
+    "sync": (
+        "merge the verified roots into every target",
+        "Obtain the verified roots and merge them into every target (exit 0 ok, 1 failure, 2 usage or config error).",
+        _sync_args,
+    ),
+    "status": (
+        "read-only: which targets hold which roots, what expires when",
+        "Exit 0 when compliant, 1 when a target lacks a wanted root, cannot be read or a root expires soon, "
+        "2 when no target is configured.",
+        _status_args,
+    ),
+    "daemon": ("sync at start and then on a schedule (systemd service)", None, _daemon_args),
+    "service": ("set up the systemd service: `rotator service dropin`", None, _service_args),
+    "catalog": (
+        "list the known roots and profiles; check them against Azure's list",
+        "The roots rotator knows (built in and from the config), with pins and notes, and the profiles; "
+        "`rotator catalog check` compares them with Azure's published list.",
+        _catalog_args,
+    ),
+    "mirror": (
+        "write verified copies of the selected roots into DIR",
+        "Write a verified copy of each selected root into DIR as <id>.pem, for hosts without network "
+        "(rotator sync --offline --mirror DIR).",
+        _mirror_args,
+    ),
+    "probe": (
+        "connect to a server and say whether a client using each target would trust its chain",
+        "Exit 0 when every target trusts the server, 1 when one would reject it, 2 when the server cannot "
+        "be reached or speaks no TLS (or the chain file cannot be read).",
+        _probe_args,
+    ),
+}
+
+
+def build_parser(only: str | None = None) -> _Parser:
+    """The whole command line, or with ``only`` a parser whose other commands are names without
+    arguments: building every command's arguments is a tenth of a no-op run."""
+    parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
+    parser.add_argument("--version", action="version", version=f"rotator {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    for name, (help_line, description, add_arguments) in _COMMAND_PARSERS.items():
+        p: _Parser = sub.add_parser(name, help=help_line, description=description)
+        parser.commands[name] = p
+        if only is None or only == name:
+            add_arguments(p)
+    return parser
+
+
+def command_given(argv: Sequence[str]) -> str | None:
+    """The command named on the command line (the first word that is no option), if it is one."""
+    word = next((arg for arg in argv if not arg.startswith("-")), None)
+    return word if word in _COMMAND_PARSERS else None
+
+
+def flags_of(args: argparse.Namespace) -> Flags:
+    """The parsed command line as one typed object; a flag a command lacks is "not given"."""
+    from rotator.config.settings import Flags
+
+    def opt(name: str) -> Any:
+        return getattr(args, name, None)
+
+    return Flags(
+        config=opt("config"),
+        profile=opt("profile"),
+        roots=tuple(opt("root") or ()),
+        targets=tuple(opt("target") or ()),
+        mirror=opt("mirror"),
+        offline=bool(opt("offline")),
+        cache_dir=opt("cache_dir"),
+        no_cache=bool(opt("no_cache")),
+        download_ca_bundle=opt("download_ca_bundle"),
+        at=opt("at"),
+        state_dir=opt("state_dir"),
+        metrics_file=opt("metrics_file"),
+        lock_timeout=opt("lock_timeout"),
+        warn_days=opt("warn_days"),
+        dry_run=bool(opt("dry_run")),
+        sysroot=opt("sysroot"),
+        storepass_env=opt("storepass_env"),
+        storepass_file=opt("storepass_file"),
+    )

@@ -1,0 +1,368 @@
+"""The command line. The only module that prints and chooses exit codes.
+
+Exit codes: 0 success (changed or not), 1 failure (nothing partially written),
+2 usage or configuration error.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import sys
+
+from rotator import __version__
+from rotator.errors import ConfigError, RotatorError, ServerUnreachable
+
+# Each command imports what it uses when it runs: --version answers without even argparse or
+# typing (together about half of what it would cost), --help without the engine, and only probe
+# loads ssl and the X.509 verifier (start-up is most of a no-op run). Type checkers read this name
+# as typing.TYPE_CHECKING.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Callable, Sequence
+    from pathlib import Path
+    from typing import Any
+
+    from rotator.config.settings import Flags
+    from rotator.probe import judge as probe
+    from rotator.probe import tlsfetch
+    from rotator.progress import Progress
+    from rotator.upstream.record import CheckRecord
+
+
+def _setup_logging(args: argparse.Namespace) -> None:
+    import logging
+
+    # The daemon logs one line per event; by hand, only what needs attention.
+    level = logging.INFO if args.command == "daemon" else logging.WARNING
+    if getattr(args, "verbose", False):
+        level = logging.DEBUG
+    elif getattr(args, "quiet", False):
+        level = logging.ERROR
+    handler = logging.StreamHandler(sys.stderr)
+    # Plain lines: under systemd, journald adds the time and level itself.
+    handler.setFormatter(logging.Formatter("rotator: %(levelname)s: %(message)s"))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level)
+    logging.getLogger("urllib3").setLevel(logging.ERROR)
+    logging.getLogger("schedule").setLevel(logging.WARNING)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args_given = sys.argv[1:] if argv is None else list(argv)
+    if args_given == ["--version"]:  # the one answer that needs no parser at all
+        print(f"rotator {__version__}")
+        return 0
+    from rotator.cli.arguments import build_parser, command_given
+
+    parser = build_parser(only=command_given(args_given))
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:
+        # The usage of the command that was given, not the top-level one.
+        parser.commands.get(args.command, parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    if args.command is None:
+        parser.print_help(sys.stderr)
+        return 2
+    _setup_logging(args)
+    try:
+        return int(COMMANDS[args.command](args))
+    except RotatorError as exc:
+        print(f"rotator: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("rotator: interrupted; stores are written atomically, nothing is half-written", file=sys.stderr)
+        return 1
+    except BrokenPipeError:
+        # The reader went away (`rotator catalog | head`): say nothing more, and keep the interpreter's
+        # final flush of stdout from raising again at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
+
+
+def _flags(args: argparse.Namespace) -> Flags:
+    from rotator.cli.arguments import flags_of  # loaded already: main parsed the command line with it
+
+    return flags_of(args)
+
+
+def _emit_json(doc: dict[str, Any]) -> None:
+    import json
+
+    sys.stdout.write(json.dumps(doc, indent=2, sort_keys=False) + "\n")
+
+
+def _print(args: argparse.Namespace, lines: Sequence[str]) -> None:
+    if not getattr(args, "quiet", False):
+        for line in lines:
+            print(line)
+
+
+def _progress(args: argparse.Namespace) -> Progress:
+    """Where a step that takes a while says so: stderr, unless --quiet or --json."""
+    from rotator.progress import silent
+
+    if args.quiet or getattr(args, "json", False):
+        return silent
+
+    def show(message: str) -> None:
+        print(f"rotator: {message}", file=sys.stderr, flush=True)
+
+    return show
+
+
+def cmd_sync(args: argparse.Namespace) -> int:
+    from rotator.config.settings import require_targets, resolve
+    from rotator.report import sync as report
+    from rotator.sync.engine import sync
+
+    resolved = resolve(_flags(args), os.environ)
+    require_targets(resolved)
+    result = sync(resolved.request, progress=_progress(args))
+    if args.json:
+        _emit_json(report.sync_json(result))
+    else:
+        _print(args, report.sync_text(result))
+    for target in result.targets:
+        if target.error:
+            print(f"rotator: error: {target.error}", file=sys.stderr)
+        for hook_error in target.hook_errors:
+            print(f"rotator: error: {hook_error}", file=sys.stderr)
+    return 0 if result.ok else 1
+
+
+def cmd_status(args: argparse.Namespace) -> int:
+    from rotator.config.settings import require_targets, resolve
+    from rotator.report import status as report
+    from rotator.sync.engine import status_of
+    from rotator.sync.state import State
+    from rotator.sync.state import load as load_state
+
+    resolved = resolve(_flags(args), os.environ)
+    require_targets(resolved)
+    request = resolved.request
+    status = status_of(request)
+    state = load_state(request.state_dir) if request.state_dir else State()
+    if request.metrics_file is not None:
+        from rotator.sync import metrics  # prometheus_client loads only when metrics are wanted
+
+        metrics.write(request.metrics_file, status, state)
+    if args.json:
+        _emit_json(report.status_json(status, state))
+    elif args.quiet:
+        for message in report.status_errors(status):
+            print(f"rotator: error: {message}", file=sys.stderr)
+    else:
+        _print(args, report.status_text(status, state, verbose=args.verbose))
+    return 0 if status.compliant else 1
+
+
+def cmd_catalog(args: argparse.Namespace) -> int:
+    from rotator.config.settings import resolve
+    from rotator.report import catalog as report
+
+    if args.catalog_command == "check":
+        return cmd_catalog_check(args)
+    resolved = resolve(_flags(args), os.environ)
+    if args.json:
+        _emit_json(report.catalog_json(resolved.catalog))
+    else:
+        _print(args, report.catalog_text(resolved.catalog))
+    return 0
+
+
+def cmd_catalog_check(args: argparse.Namespace) -> int:
+    from rotator.config.settings import resolve
+    from rotator.report import catalog_check as check_report
+    from rotator.upstream import check as catalog_check
+    from rotator.upstream import published_list as upstream
+
+    resolved = resolve(_flags(args), os.environ)
+    request = resolved.request
+    source = args.source or upstream.DEFAULT_SOURCE
+    state_dir = request.state_dir
+    try:
+        checked = catalog_check.run(
+            source, tuple(resolved.catalog.roots.values()), request.obtain, request.download, args.cross_check or ()
+        )
+    except upstream.ListUnreadable as exc:
+        error = str(exc)
+        _keep_check(state_dir, lambda previous: catalog_check.failure_record(source, request.at, error, previous))
+        if args.json:
+            _emit_json(check_report.check_unreadable_json(source, error))
+        raise
+    _keep_check(state_dir, lambda previous: catalog_check.success_record(checked, source))
+    if args.json:
+        _emit_json(check_report.check_json(checked))
+    else:
+        for line in check_report.check_text(checked):
+            print(line)
+    return 0 if checked.result.ok else 1
+
+
+def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
+    from rotator.upstream import record as published
+
+    """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
+    if state_dir is None:
+        return
+    try:
+        published.save(state_dir, record(published.load(state_dir)))
+    except (RotatorError, OSError) as exc:
+        print(
+            f"rotator: warning: the result was not kept in {state_dir} ({exc}); status will not show it",
+            file=sys.stderr,
+        )
+
+
+def cmd_mirror(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator.config.settings import resolve
+    from rotator.report import JSON_VERSION
+    from rotator.roots.mirror import write_mirror
+    from rotator.sync.engine import wanted_roots
+
+    resolved = resolve(_flags(args), os.environ)
+    request = resolved.request
+    active, _ = wanted_roots(resolved.every_selected, request.at)
+    directory = Path(os.path.expanduser(args.directory))
+    written = write_mirror(directory, active, request.obtain, request.download, _progress(args))
+    if args.json:
+        doc = [{"id": w.root_id, "sha256": w.sha256, "path": str(w.path), "source": w.source} for w in written]
+        _emit_json({"version": JSON_VERSION, "command": "mirror", "written": doc})
+    else:
+        _print(args, [f"{w.path}: {w.root_id} (sha256 {w.sha256[:16]}..., from {w.source})" for w in written])
+    return 0
+
+
+def cmd_daemon(args: argparse.Namespace) -> int:
+    from rotator.service.daemon import Daemon
+
+    return Daemon(_flags(args), os.environ).run()
+
+
+def cmd_service(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator.config import file as config_mod
+    from rotator.service import dropin as service
+
+    path = config_mod.locate(args.config, os.environ)
+    if path is None:
+        raise ConfigError(
+            f"no config at {config_mod.DEFAULT_PATH}; install one first (systemd/rotator.toml.example) or pass --config"
+        )
+    path = Path(os.path.abspath(path))  # named in the drop-in's comment
+    cfg = config_mod.load(path)
+    sandbox = service.sandbox_for(cfg)
+    if args.print_only:
+        sys.stdout.write(service.render_dropin(sandbox, path))
+        return 0
+    installed = service.install_dropin(sandbox, path, Path(args.unit_dir))
+    for directory in installed.created:
+        print(f"created {directory}")
+    print(f"wrote {installed.dropin}" + "".join(f"\nlinked {link}" for link in installed.links))
+    for directory in sandbox.writable:
+        print(f"  writable: {directory}")
+    for name in sandbox.credentials:
+        print(f"  credential: {name}")
+    for missing in installed.missing_credentials:
+        print(
+            f"rotator: warning: {missing} does not exist; put the keystore password there (mode 0600) "
+            "before starting the service",
+            file=sys.stderr,
+        )
+    print("next: systemctl daemon-reload, then (re)start rotator.service or rotator-sync.timer")
+    return 0
+
+
+def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
+    """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
+    from rotator.probe import judge as probe
+    from rotator.probe import tlsfetch
+
+    if args.chain_file is None:
+        if args.endpoint is None:
+            raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
+        if args.timeout is not None and (not math.isfinite(args.timeout) or args.timeout <= 0):
+            raise ConfigError("--timeout: must be a positive number of seconds")
+        endpoint = tlsfetch.parse_endpoint(args.endpoint, args.starttls, args.servername)
+        return endpoint, args.sslmode or probe.VERIFY_FULL
+    if args.endpoint is not None:
+        raise ConfigError("probe: give HOST[:PORT] or --chain-file FILE, not both")
+    for flag, value in (("--starttls", args.starttls), ("--timeout", args.timeout)):
+        if value is not None:
+            raise ConfigError(f"{flag}: no connection is made with --chain-file; leave it out")
+    if args.sslmode == probe.VERIFY_FULL and not args.servername:
+        raise ConfigError("--chain-file: the name is checked only with --servername NAME (the name clients connect to)")
+    sslmode = args.sslmode or (probe.VERIFY_FULL if args.servername else probe.VERIFY_CA)
+    # No host: the endpoint only carries the name to check.
+    return tlsfetch.Endpoint(host="", port=0, servername=args.servername), sslmode
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator.config.settings import resolve
+    from rotator.probe import judge as probe
+    from rotator.probe import tlsfetch
+    from rotator.report import probe as report
+    from rotator.upstream import record as published
+
+    endpoint, sslmode = _probe_mode(args)
+    if args.mirror is not None and args.mirror.startswith(("https://", "http://")):
+        raise ConfigError(
+            "--mirror: probe never downloads and reads a mirror directory only; "
+            "make one with `rotator mirror DIR` and pass --mirror DIR"
+        )
+    resolved = resolve(_flags(args), os.environ)
+    request = probe.ProbeRequest(
+        endpoint=endpoint,
+        roots=tuple(resolved.catalog.roots.values()),
+        selected=resolved.selected,
+        profile=resolved.profile,
+        targets=resolved.request.targets,
+        obtain=resolved.request.obtain,
+        context=resolved.request.context,
+        sslmode=sslmode,
+        timeout=tlsfetch.DEFAULT_TIMEOUT if args.timeout is None else args.timeout,
+        cross_signs=resolved.catalog.cross_signs,
+        intermediates=published.intermediates(published.load_or_note(resolved.request.state_dir)),
+    )
+    if args.chain_file is not None:
+        from rotator.probe import chainfile
+
+        return _probe_output(args, chainfile.probe_file(request, Path(args.chain_file)))
+    try:
+        result = probe.probe(request)
+    except ServerUnreachable as exc:
+        if args.json:
+            _emit_json(report.probe_unreachable_json(exc, endpoint.starttls))
+        raise
+    return _probe_output(args, result)
+
+
+def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
+    from rotator.report import probe as report
+
+    if args.json:
+        _emit_json(report.probe_json(result))
+    elif args.quiet:
+        if not result.ok:
+            print(f"rotator: error: {report.probe_verdict(result)}", file=sys.stderr)
+    else:
+        _print(args, report.probe_text(result))
+    return 0 if result.ok else 1
+
+
+COMMANDS = {
+    "sync": cmd_sync,
+    "daemon": cmd_daemon,
+    "status": cmd_status,
+    "catalog": cmd_catalog,
+    "mirror": cmd_mirror,
+    "probe": cmd_probe,
+    "service": cmd_service,
+}
