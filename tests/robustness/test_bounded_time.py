@@ -268,3 +268,111 @@ def _alive(pid: int) -> bool:
             return handle.read().split(") ")[-1][:1] != "Z"
     except FileNotFoundError:
         return False
+
+
+def _hook_run(tmp_path: Path, hook_body: str, hook_timeout: float) -> tuple[list[str], Path]:
+    """A sync of a new bundle whose on_change hook is ``hook_body``; returns its argv and the pid file."""
+    pid_file = tmp_path / "hook.pids"
+    script = tmp_path / "hook.sh"
+    script.write_text(f"#!/bin/sh\n{hook_body.format(pids=pid_file)}\n")
+    script.chmod(0o755)
+    config = tmp_path / "rotator.toml"
+    config.write_text(
+        f'hook_timeout = {hook_timeout}\non_change = ["{script}"]\n'
+        f'[[targets]]\nkind = "pem"\npath = "{tmp_path / "roots.pem"}"\n'
+    )
+    argv = [sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "--profile", "azure-minimal"]
+    return [*argv, "--config", str(config), "--state-dir", str(tmp_path / "state")], pid_file
+
+
+def _pids(pid_file: Path, count: int, timeout: float = 60) -> list[int]:
+    """The pids the hook wrote, one a line, once it has written ``count`` of them."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        lines = pid_file.read_text().split() if pid_file.exists() else []
+        if len(lines) >= count:
+            return [int(line) for line in lines]
+        time.sleep(0.05)
+    raise AssertionError(f"the hook wrote no {count} pids to {pid_file} within {timeout}s")
+
+
+def _all_gone(pids: list[int], timeout: float = 5) -> list[int]:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline and any(_alive(p) for p in pids):
+        time.sleep(0.05)
+    return [p for p in pids if _alive(p)]
+
+
+# A hook that leaves a child behind in the background and then waits itself: the child is
+# re-parented when the hook dies, which is how a bare subprocess.run timeout let it live on.
+FORKING_HOOK = "sleep 300 &\necho $! >> {pids}\necho $$ >> {pids}\nsleep 300"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("hook_body", [FORKING_HOOK, "sleep 300 &\necho $! >> {pids}\necho $$ >> {pids}\nexit 0"])
+def test_a_hook_past_its_timeout_is_stopped_with_what_it_started(tmp_path: Path, hook_body: str) -> None:
+    """Whether the hook still runs or has exited leaving a child that holds its output, the
+    timeout ends the wait and nothing the hook started is left."""
+    argv, pid_file = _hook_run(tmp_path, hook_body, hook_timeout=1)
+    started = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    pids = _pids(pid_file, 2, timeout=1)
+    try:
+        assert proc.returncode == 1, proc.stderr
+        assert "did not finish within 1s and was stopped, with what it started" in proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert time.monotonic() - started < 30
+        assert _all_gone(pids) == [], "a process the hook started outlived the timeout"
+        assert "# rotator-digicert-global-root-g2" in (tmp_path / "roots.pem").read_text()  # the store keeps it
+    finally:
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_hook_dies_with_a_killed_run_and_so_does_its_child(tmp_path: Path) -> None:
+    """SIGKILL, which rotator cannot catch: the hook and the child it forked are both gone after."""
+    argv, pid_file = _hook_run(tmp_path, FORKING_HOOK, hook_timeout=600)
+    proc = subprocess.Popen(argv, env=_env(tmp_path), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    pids: list[int] = []
+    try:
+        pids = _pids(pid_file, 2)
+        assert all(_alive(p) for p in pids)
+        proc.kill()
+        proc.wait(timeout=30)
+        assert _all_gone(pids) == [], "a hook process outlived the killed run"
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_hook_that_detaches_properly_is_waited_for_only_until_it_exits(tmp_path: Path) -> None:
+    """A hook that starts a daemon the usual way (output closed, own session) returns at once, and
+    the daemon it meant to start is left running: only what holds the run's output is waited for."""
+    hook = "setsid sleep 300 </dev/null >/dev/null 2>&1 &\necho $! >> {pids}\nexit 0"
+    argv, pid_file = _hook_run(tmp_path, hook, hook_timeout=60)
+    started = time.monotonic()
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    pids = _pids(pid_file, 1, timeout=1)
+    try:
+        assert proc.returncode == 0, proc.stderr
+        assert time.monotonic() - started < 30
+        assert _alive(pids[0]), "a daemon the hook started on purpose was killed"
+    finally:
+        for pid in pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_a_hook_gets_its_variables_and_its_failure_is_reported(tmp_path: Path) -> None:
+    argv, pid_file = _hook_run(tmp_path, 'echo "$ROTATOR_ADDED" > {pids}\necho "no reload" >&2\nexit 3', 60)
+    proc = subprocess.run(argv, capture_output=True, text=True, env=_env(tmp_path), timeout=120)
+    assert proc.returncode == 1, proc.stderr
+    assert "exited 3: no reload; the store keeps its new roots" in proc.stderr
+    assert "digicert-global-root-g2" in pid_file.read_text()
