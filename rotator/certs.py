@@ -16,6 +16,8 @@ import warnings
 from functools import cached_property
 from typing import TYPE_CHECKING
 
+from rotator.der import DerError, header
+
 if TYPE_CHECKING:
     from cryptography import x509
 
@@ -68,7 +70,16 @@ class Cert:
         A copy whose SHA-256 equals a pin is byte for byte the pinned certificate, so no parse is
         needed to trust it; anything else is parsed only if a field of it is asked for.
         """
-        if not _looks_like_certificate(der):
+        # One DER SEQUENCE covering every byte, starting with another (the TBSCertificate). It runs
+        # for every block of a bundle, so it is one header read, from here; the parser judges the
+        # rest when a field is first asked for.
+        size = len(der)
+        try:
+            tag, head, end = header(der, 0, size)
+            shaped = tag == 0x30 and end == size and size >= 4 and head < end and der[head] == 0x30
+        except DerError:
+            shaped = False
+        if not shaped:
             raise NotACertificate("not a DER certificate (malformed structure)")
         return cls(der=der)
 
@@ -277,47 +288,7 @@ def parse_many(data: bytes) -> list[Cert]:
     return [Cert.from_der(data)] if data else []
 
 
-# -- a short DER reader: enough to tell a certificate's shape and read its validity dates ------
-
-
-def _tlv(data: bytes, pos: int) -> tuple[int, int, int]:
-    """(tag, start of value, end of value) of the element at ``pos``."""
-    if pos + 2 > len(data):
-        raise ValueError("truncated")
-    tag, first = data[pos], data[pos + 1]
-    head = pos + 2
-    if first < 0x80:
-        length = first
-    else:
-        count = first & 0x7F
-        if count == 0 or count > 4 or head + count > len(data):
-            raise ValueError("bad length")
-        length = int.from_bytes(data[head : head + count], "big")
-        head += count
-    if head + length > len(data):
-        raise ValueError("truncated")
-    return tag, head, head + length
-
-
-def _looks_like_certificate(der: bytes) -> bool:
-    """One DER SEQUENCE covering every byte, starting with another SEQUENCE (the TBSCertificate).
-
-    Cheap on purpose (it runs for every block of a bundle, so the header is read inline); the
-    parser judges the rest when a field is first asked for.
-    """
-    size = len(der)
-    if size < 4 or der[0] != 0x30:
-        return False
-    first = der[1]
-    if first < 0x80:
-        head, length = 2, first
-    else:
-        count = first & 0x7F
-        head = 2 + count
-        if count == 0 or count > 4 or head >= size:
-            return False
-        length = int.from_bytes(der[2:head], "big")
-    return head + length == size and der[head] == 0x30
+# -- validity dates and subject, read from the DER with rotator.der: no X.509 parser -----------
 
 
 def _der_time(tag: int, raw: bytes) -> dt.datetime:
@@ -339,30 +310,39 @@ def _der_time(tag: int, raw: bytes) -> dt.datetime:
 
 def _tbs_element(der: bytes, index: int) -> tuple[int, int, int, int]:
     """(start, tag, start of value, end) of TBSCertificate's element ``index`` after the optional
-    version: 0 serialNumber, 1 signature, 2 issuer, 3 validity, 4 subject."""
-    _, start, _ = _tlv(der, 0)
-    _, pos, _ = _tlv(der, start)  # into tbsCertificate
-    tag, _, end = _tlv(der, pos)
+    version: 0 serialNumber, 1 signature, 2 issuer, 3 validity, 4 subject. DerError when the DER
+    is not one certificate-shaped element or an element runs past the one holding it."""
+    size = len(der)
+    _, start, cert_end = header(der, 0, size)
+    if cert_end != size:
+        raise DerError(f"{size - cert_end} unexpected bytes after the certificate")
+    _, pos, tbs_end = header(der, start, cert_end)  # into tbsCertificate
+    tag, _, end = header(der, pos, tbs_end)
     if tag == 0xA0:  # explicit version
         pos = end
     for _ in range(index):
-        _, _, pos = _tlv(der, pos)
-    return (pos, *_tlv(der, pos))
+        _, _, pos = header(der, pos, tbs_end)
+    return (pos, *header(der, pos, tbs_end))
 
 
 def der_subject(der: bytes) -> bytes:
-    """The DER of the certificate's subject Name (what OpenSSL hashes to name CApath links)."""
+    """The DER of the certificate's subject Name (what OpenSSL hashes to name CApath links).
+
+    DerError (a ValueError) when the short reader cannot find it.
+    """
     start, tag, _, end = _tbs_element(der, 4)
     if tag != 0x30:
-        raise ValueError("no subject")
+        raise DerError("no subject")
     return der[start:end]
 
 
 def _der_validity(der: bytes) -> tuple[dt.datetime, dt.datetime]:
     """notBefore and notAfter from TBSCertificate."""
-    _, tag, pos, _ = _tbs_element(der, 3)
+    _, tag, pos, end = _tbs_element(der, 3)
     if tag != 0x30:
-        raise ValueError("no validity")
-    tag_before, start_before, end_before = _tlv(der, pos)
-    tag_after, start_after, end_after = _tlv(der, end_before)
+        raise DerError("no validity")
+    tag_before, start_before, end_before = header(der, pos, end)
+    tag_after, start_after, end_after = header(der, end_before, end)
+    if end_after != end:
+        raise DerError("unexpected bytes after notAfter")
     return (_der_time(tag_before, der[start_before:end_before]), _der_time(tag_after, der[start_after:end_after]))

@@ -1,24 +1,41 @@
-"""A minimal DER reader: just enough to look at a PKCS#12 file's outer structure.
+"""The one DER reader (and encoder): PKCS#12 structure, certificate fields, names to hash.
 
 cryptography's ``load_pkcs12`` silently skips bags it does not understand (a secret key, a
 CRL), so a store rewritten from what it returns would lose them. Reading the outer layers
 ourselves lets the PKCS#12 store refuse such files instead, tell a damaged file from a wrong
-password, and keep a file's protection (MAC or none) when it is written back.
+password, and keep a file's protection (MAC or none) when it is written back. The same reader
+finds a certificate's shape, validity and subject (``rotator.certs``) and walks a subject name
+for OpenSSL's hash (``stores.subject_hash``) without loading the X.509 parser.
+
+Strict DER only: single-byte tags, definite lengths of at most four octets, no element running
+past the end of the one holding it (or of the data), and, through ``header_exact`` and
+``read_exact``, no bytes after the top-level element. Anything else is a ``DerError``. Stdlib
+only and cheap to import: it is loaded on every certificate path.
 """
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from collections import namedtuple
+from typing import TYPE_CHECKING, NamedTuple
 
 
 class DerError(ValueError):
     """The bytes are not well-formed DER (truncated, damaged, or indefinite-length BER)."""
 
 
-class Tlv(NamedTuple):
-    tag: int
-    raw: bytes  # the whole element: tag, length and value
-    value: bytes
+if TYPE_CHECKING:
+
+    class _Fields(NamedTuple):
+        tag: int
+        raw: bytes  # the whole element: tag, length and value
+        value: bytes
+
+else:  # the same tuple: typing.NamedTuple costs about 1 ms the first time, on every certificate path
+    _Fields = namedtuple("Tlv", ("tag", "raw", "value"))
+
+
+class Tlv(_Fields):
+    __slots__ = ()
 
     @property
     def constructed(self) -> bool:
@@ -41,28 +58,51 @@ class Tlv(NamedTuple):
         return ".".join(str(p) for p in parts)
 
 
-def read_one(data: bytes, pos: int = 0) -> tuple[Tlv, int]:
-    """The element starting at ``pos`` and the position just past it."""
-    if pos + 2 > len(data):
+def header(data: bytes, pos: int = 0, end: int | None = None) -> tuple[int, int, int]:
+    """(tag, start of the value, end of the value) of the element at ``pos``, copying nothing.
+
+    ``end`` is where the enclosing element ends (by default, and at most, the end of ``data``): an
+    element, or its header, running past it is truncated. Every other reader here is built on it.
+    """
+    if end is None:
+        end = len(data)
+    head = pos + 2
+    if head > end:
         raise DerError("truncated: element header past the end")
     tag = data[pos]
     if tag & 0x1F == 0x1F:
         raise DerError("multi-byte tags are not used by PKCS#12")
-    first = data[pos + 1]
-    head = pos + 2
-    if first < 0x80:
-        length = first
-    elif first == 0x80:
-        raise DerError("indefinite-length (BER) encoding")
-    else:
-        count = first & 0x7F
-        if count > 4 or head + count > len(data):
+    length = data[pos + 1]
+    if length > 0x7F:  # the long form: 0x80 plus the number of length octets
+        count = length - 0x80
+        if not count:
+            raise DerError("indefinite-length (BER) encoding")
+        if count > 4 or head + count > end:
             raise DerError("truncated or oversized length")
-        length = int.from_bytes(data[head : head + count], "big")
+        if count == 1:  # one or two octets, nearly every element: no slice, no int.from_bytes
+            length = data[head]
+        elif count == 2:
+            length = data[head] << 8 | data[head + 1]
+        else:
+            length = int.from_bytes(data[head : head + count], "big")
         head += count
-    end = head + length
-    if end > len(data):
+    stop = head + length
+    if stop > end:
         raise DerError("truncated: element runs past the end of the file")
+    return tag, head, stop
+
+
+def header_exact(data: bytes) -> tuple[int, int, int]:
+    """``header`` of exactly one element covering all of ``data`` (trailing bytes mean damage)."""
+    tag, head, end = header(data)
+    if end != len(data):
+        raise DerError(f"{len(data) - end} unexpected bytes after the end of the structure")
+    return tag, head, end
+
+
+def read_one(data: bytes, pos: int = 0) -> tuple[Tlv, int]:
+    """The element starting at ``pos`` and the position just past it."""
+    tag, head, end = header(data, pos)
     return Tlv(tag=tag, raw=data[pos:end], value=data[head:end]), end
 
 
@@ -77,10 +117,8 @@ def read_all(data: bytes) -> list[Tlv]:
 
 def read_exact(data: bytes) -> Tlv:
     """Exactly one element covering all of ``data`` (trailing bytes mean a damaged file)."""
-    item, end = read_one(data)
-    if end != len(data):
-        raise DerError(f"{len(data) - end} unexpected bytes after the end of the structure")
-    return item
+    tag, head, _ = header_exact(data)
+    return Tlv(tag=tag, raw=data, value=data[head:])
 
 
 def encode_length(length: int) -> bytes:
@@ -90,6 +128,13 @@ def encode_length(length: int) -> bytes:
     return bytes([0x80 | len(body)]) + body
 
 
+def encode(tag: int, value: bytes) -> bytes:
+    """One element, its length in the shortest form (as DER requires)."""
+    length = len(value)
+    if length < 0x80:  # nearly every element of a name: no second call
+        return bytes([tag, length]) + value
+    return bytes([tag]) + encode_length(length) + value
+
+
 def sequence(*raw_items: bytes) -> bytes:
-    body = b"".join(raw_items)
-    return b"\x30" + encode_length(len(body)) + body
+    return encode(0x30, b"".join(raw_items))

@@ -13,45 +13,12 @@ from __future__ import annotations
 import hashlib
 
 from rotator.certs import Cert, der_subject
+from rotator.der import DerError, encode, header, header_exact
 
 # Tags whose values OpenSSL canonicalises (ASN1_MASK_CANON), with how their bytes become text.
 _UTF8, _PRINTABLE, _T61, _IA5, _VISIBLE, _UNIVERSAL, _BMP = 0x0C, 0x13, 0x14, 0x16, 0x1A, 0x1C, 0x1E
 _ONE_BYTE = {_PRINTABLE, _T61, _IA5, _VISIBLE}  # OpenSSL reads each byte as one code point
 _SPACE = frozenset(b" \t\n\v\f\r")
-
-
-class _Der:
-    """Just enough DER reading to walk a Name: tag, content, and the raw TLV bytes."""
-
-    def __init__(self, data: bytes) -> None:
-        self.data = data
-        self.pos = 0
-
-    def done(self) -> bool:
-        return self.pos >= len(self.data)
-
-    def next(self) -> tuple[int, bytes, bytes]:
-        start = self.pos
-        tag = self.data[self.pos]
-        length = self.data[self.pos + 1]
-        self.pos += 2
-        if length & 0x80:
-            count = length & 0x7F
-            length = int.from_bytes(self.data[self.pos : self.pos + count], "big")
-            self.pos += count
-        content = self.data[self.pos : self.pos + length]
-        if len(content) != length:
-            raise ValueError("truncated DER in a certificate name")
-        self.pos += length
-        return tag, content, self.data[start : self.pos]
-
-
-def _tlv(tag: int, content: bytes) -> bytes:
-    length = len(content)
-    if length < 0x80:
-        return bytes([tag, length]) + content
-    octets = length.to_bytes((length.bit_length() + 7) // 8, "big")
-    return bytes([tag, 0x80 | len(octets)]) + octets + content
 
 
 def _to_utf8(tag: int, value: bytes) -> bytes:
@@ -89,26 +56,31 @@ def _canon_text(raw: bytes) -> bytes:
 
 
 def canonical_encoding(name_der: bytes) -> bytes:
-    """The canonical encoding OpenSSL hashes, from the DER of a Name."""
-    outer = _Der(name_der)
-    tag, rdns, _ = outer.next()
+    """The canonical encoding OpenSSL hashes, from the DER of a Name (exactly one; DerError if not).
+
+    Walked in place with ``rotator.der.header``, each element bounded by the one holding it.
+    """
+    tag, pos, end = header_exact(name_der)
     if tag != 0x30:
-        raise ValueError("a certificate name must be a SEQUENCE")
+        raise DerError("a certificate name must be a SEQUENCE")
     out = bytearray()
-    reader = _Der(rdns)
-    while not reader.done():
-        _, atvs, _ = reader.next()  # one RDN: SET OF AttributeTypeAndValue
+    while pos < end:
+        _, atv_pos, rdn_end = header(name_der, pos, end)  # one RDN: SET OF AttributeTypeAndValue
         encoded = []
-        inner = _Der(atvs)
-        while not inner.done():
-            _, atv, _ = inner.next()
-            parts = _Der(atv)
-            _, _, oid_tlv = parts.next()
-            value_tag, value, value_tlv = parts.next()
+        while atv_pos < rdn_end:
+            _, type_pos, atv_end = header(name_der, atv_pos, rdn_end)
+            _, _, type_end = header(name_der, type_pos, atv_end)
+            value_tag, value_pos, value_end = header(name_der, type_end, atv_end)
+            if value_end != atv_end:
+                raise DerError("unexpected bytes after an attribute's value in a certificate name")
             if value_tag in _ONE_BYTE or value_tag in (_UTF8, _BMP, _UNIVERSAL):
-                value_tlv = _tlv(_UTF8, _canon_text(_to_utf8(value_tag, value)))
-            encoded.append(_tlv(0x30, oid_tlv + value_tlv))
-        out += _tlv(0x31, b"".join(sorted(encoded)))  # DER orders a SET OF by encoding
+                value_tlv = encode(_UTF8, _canon_text(_to_utf8(value_tag, name_der[value_pos:value_end])))
+            else:
+                value_tlv = name_der[type_end:value_end]
+            encoded.append(encode(0x30, name_der[type_pos:type_end] + value_tlv))
+            atv_pos = atv_end
+        out += encode(0x31, b"".join(sorted(encoded)))  # DER orders a SET OF by encoding
+        pos = rdn_end
     return bytes(out)
 
 
@@ -121,11 +93,11 @@ def name_hash(name_der: bytes) -> str:
 def subject_hash(cert: Cert) -> str:
     """What ``openssl x509 -subject_hash`` prints for ``cert``, from its DER: no X.509 parser.
 
-    An encoding the short reader does not follow is left to the parser, which re-encodes the
-    name as DER.
+    An encoding the short reader does not follow (a DerError, anywhere from the certificate down
+    to the name's attributes) is left to the parser, which re-encodes the name as DER, or raises
+    NotACertificate for a certificate it cannot read either.
     """
     try:
-        name = der_subject(cert.der)
-    except ValueError:
-        name = cert.x509.subject.public_bytes()
-    return name_hash(name)
+        return name_hash(der_subject(cert.der))
+    except DerError:
+        return name_hash(cert.x509.subject.public_bytes())
