@@ -1,4 +1,4 @@
-"""Trust store kinds. The registry below is the one place that maps a target kind to its code."""
+"""Trust store kinds: the one registry that maps a target kind to its code (``KINDS``)."""
 
 from __future__ import annotations
 

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import NamedTuple
 
 from rotator.errors import ConfigError
+from rotator.host.files import ReadAs, read_file
 from stores.base import StoreContext, TargetSpec
 
 PASSWORD_OPTIONS = frozenset({"storepass_file", "storepass_env", "storepass_credential"})
@@ -34,14 +35,8 @@ def _strip_newline(text: str) -> str:
 
 
 def _read_secret_file(path: Path, where: str, what: str) -> str:
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"{where}: {what} {path} does not exist; create it or fix the path") from exc
-    except IsADirectoryError as exc:
-        raise ConfigError(f"{where}: {what} {path} is a directory, not a file") from exc
-    except OSError as exc:
-        raise ConfigError(f"{where}: cannot read {what} {path}: {exc.strerror}") from exc
+    # A pipe too: --storepass-file <(pass show app/truststore)
+    raw = read_file(path, ReadAs(what, "create it or fix the path", ConfigError, where), pipes=True)
     try:
         return _strip_newline(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
