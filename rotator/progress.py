@@ -21,7 +21,15 @@ def silent(message: str) -> None:
 @contextlib.contextmanager
 def say_if_slow(progress: Progress, message: str, after: float = SLOW_STEP) -> Iterator[None]:
     """Tell ``progress`` once, if the block is still running after ``after`` seconds."""
-    timer = threading.Timer(after, progress, args=(f"{message} ...",))
+    with unless_done_within(after, lambda: progress(f"{message} ...")):
+        yield
+
+
+@contextlib.contextmanager
+def unless_done_within(seconds: float, act: Callable[[], object]) -> Iterator[None]:
+    """Call ``act`` once, from a timer thread, if the block is still running after ``seconds``;
+    the timer never keeps the process alive and is cancelled however the block ends."""
+    timer = threading.Timer(seconds, act)
     timer.daemon = True
     timer.start()
     try:

@@ -20,15 +20,13 @@ from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
-    from collections.abc import Callable, Sequence
-    from pathlib import Path
+    from collections.abc import Sequence
     from typing import Any
 
     from rotator.config.settings import Flags
     from rotator.probe import judge as probe
     from rotator.probe import tlsfetch
     from rotator.progress import Progress
-    from rotator.upstream.record import CheckRecord
 
 
 def _setup_logging(args: argparse.Namespace) -> None:
@@ -181,39 +179,30 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
     resolved = resolve(_flags(args), os.environ)
     request = resolved.request
     source = args.source or upstream.DEFAULT_SOURCE
-    state_dir = request.state_dir
-    try:
-        checked = catalog_check.run(
-            source, tuple(resolved.catalog.roots.values()), request.obtain, request.download, args.cross_check or ()
-        )
-    except upstream.ListUnreadable as exc:
-        error = str(exc)
-        _keep_check(state_dir, lambda previous: catalog_check.failure_record(source, request.at, error, previous))
+    kept = catalog_check.run_and_keep(
+        source,
+        tuple(resolved.catalog.roots.values()),
+        request.obtain,
+        request.download,
+        request.state_dir,
+        args.cross_check or (),
+    )
+    if kept.not_kept is not None:
+        print(f"rotator: warning: {kept.not_kept}", file=sys.stderr)
+    if isinstance(kept.error, upstream.ListUnreadable):
         if args.json:
-            _emit_json(check_report.check_unreadable_json(source, error))
-        raise
-    _keep_check(state_dir, lambda previous: catalog_check.success_record(checked, source))
+            _emit_json(check_report.check_unreadable_json(source, str(kept.error)))
+        raise kept.error
+    if kept.error is not None:
+        return 1  # a bug in the check: logged with its traceback, and recorded for status
+    checked = kept.checked
+    assert checked is not None
     if args.json:
         _emit_json(check_report.check_json(checked))
     else:
         for line in check_report.check_text(checked):
             print(line)
     return 0 if checked.result.ok else 1
-
-
-def _keep_check(state_dir: Path | None, record: Callable[[CheckRecord | None], CheckRecord]) -> None:
-    from rotator.upstream import record as published
-
-    """Save the check's outcome for status and the daemon; failing to save is a warning, not a failure."""
-    if state_dir is None:
-        return
-    try:
-        published.save(state_dir, record(published.load(state_dir)))
-    except (RotatorError, OSError) as exc:
-        print(
-            f"rotator: warning: the result was not kept in {state_dir} ({exc}); status will not show it",
-            file=sys.stderr,
-        )
 
 
 def cmd_mirror(args: argparse.Namespace) -> int:
@@ -309,10 +298,11 @@ def cmd_probe(args: argparse.Namespace) -> int:
     from rotator.probe import judge as probe
     from rotator.probe import tlsfetch
     from rotator.report import probe as report
+    from rotator.roots.locations import is_url
     from rotator.upstream import record as published
 
     endpoint, sslmode = _probe_mode(args)
-    if args.mirror is not None and args.mirror.startswith(("https://", "http://")):
+    if args.mirror is not None and is_url(args.mirror):
         raise ConfigError(
             "--mirror: probe never downloads and reads a mirror directory only; "
             "make one with `rotator mirror DIR` and pass --mirror DIR"

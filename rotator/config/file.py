@@ -16,13 +16,16 @@ from typing import Any, NamedTuple
 
 from rotator.errors import ConfigError
 from rotator.host import safe_paths as filesafety
+from rotator.host.files import ReadAs, read_file
 from rotator.ownership import valid_id
 from rotator.roots.catalog import SHA256_HEX, Root
 from rotator.roots.download import DownloadSettings
+from rotator.roots.locations import is_url
 from rotator.sync.hooks import DEFAULT_TIMEOUT as DEFAULT_HOOK_TIMEOUT
 from stores.base import TargetSpec
 
 DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
+CONFIG_FILE = ReadAs("config file", "pass an existing file with --config", ConfigError)
 
 TOP_KEYS = {
     "profile",
@@ -102,12 +105,7 @@ def load(path: Path | None) -> Config:
         return Config()
     # Before reading: the config names commands rotator runs, as root for the service.
     filesafety.require(path, "config file", filesafety.trusted_uids())
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} not found; pass an existing file with --config") from exc
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror}") from exc
+    raw = read_file(path, CONFIG_FILE, pipes=True)  # a pipe too: --config <(generate-config)
     import tomllib  # only when there is a config file to read
 
     try:
@@ -193,7 +191,7 @@ def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
         raise ConfigError(f"{where}.sha256: expected 64 hex digits (the SHA-256 of the DER certificate)")
     urls = tuple(_str_list(raw.get("urls", []), f"{where}.urls"))
     for j, url in enumerate(urls):
-        if not url.startswith(("https://", "http://")):
+        if not is_url(url):
             raise ConfigError(f"{where}.urls[{j}]: {url!r} is not an http(s) URL")
     file = _path(raw, "file", f"{where}.", base)
     if not urls and file is None:
@@ -236,7 +234,7 @@ def _download(raw: Any, base: Path) -> DownloadConfig:
         raise ConfigError("download: expected a table")
     _no_unknown(raw, DOWNLOAD_KEYS, "download.")
     mirror = _str(raw, "mirror", "download.")
-    if mirror and not mirror.startswith(("https://", "http://")):
+    if mirror and not is_url(mirror):
         mirror = str(base / mirror)
     defaults = DownloadConfig()
     offline = raw.get("offline", False)

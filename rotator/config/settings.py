@@ -84,8 +84,9 @@ def parse_at(text: str | None) -> dt.datetime:
 
 
 def _lock_timeout(value: float | None) -> float:
+    """``--lock-timeout`` checked, or its default when not given (applied here only)."""
     if value is None:
-        return 60.0
+        return DEFAULT_LOCK_TIMEOUT
     if not math.isfinite(value) or not 0 <= value <= MAX_LOCK_TIMEOUT:
         raise ConfigError(f"--lock-timeout: expected seconds from 0 to {MAX_LOCK_TIMEOUT:g}, got {value!r}")
     return value
@@ -93,7 +94,7 @@ def _lock_timeout(value: float | None) -> float:
 
 def _with_password(spec: TargetSpec, flags: Flags) -> TargetSpec:
     """``--storepass-env/--storepass-file`` reach every --target kind that takes a keystore password."""
-    from stores import accepts_option
+    from stores.kinds import accepts_option
 
     for key, value in (("storepass_env", flags.storepass_env), ("storepass_file", flags.storepass_file)):
         if value is not None and accepts_option(spec.kind, key):
@@ -109,8 +110,8 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
     from rotator.roots.scope import resolve_scope
     from rotator.sync.engine import SyncRequest
     from rotator.sync.state import default_state_dir
-    from stores import parse_target
     from stores.base import StoreContext
+    from stores.kinds import parse_target
 
     if flags.lock_timeout is not None and flags.lock_timeout < 0:
         raise ConfigError("--lock-timeout: expected seconds, 0 or more (0: do not wait)")
@@ -167,7 +168,7 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
         on_change=cfg.on_change,
         hook_timeout=cfg.hook_timeout,
         warn_days=_or(flags.warn_days, DEFAULT_WARN_DAYS),
-        lock_timeout=_lock_timeout(_or(flags.lock_timeout, DEFAULT_LOCK_TIMEOUT)),
+        lock_timeout=_lock_timeout(flags.lock_timeout),
         complete_set=not flags.targets,
     )
     return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)

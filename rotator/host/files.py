@@ -1,4 +1,5 @@
-"""File helpers: atomic replacement that keeps mode, owner and symlinks intact."""
+"""File helpers: atomic replacement that keeps mode, owner and symlinks intact; reading a file
+with one way of saying what is wrong with it (``read_file``)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,9 @@ import glob
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, NamedTuple
 
-from rotator.errors import StoreError
+from rotator.errors import RotatorError, StoreError
 from rotator.host import safe_paths as filesafety
 
 TEMP_SUFFIX = ".rotator-tmp"
@@ -85,24 +86,98 @@ def make_dirs(directory: Path, mode: int = 0o755) -> None:
 
 
 def read_optional(path: Path, what: str, *, known: bytes | None = None) -> bytes | None:
-    """The file's bytes, or None when it does not exist yet (``known``: see ``read_regular``)."""
+    """A store's file, or None when it does not exist yet (``known``: see ``read_regular``)."""
     refuse_planted_link(path)
+    return read_file_or_none(path, ReadAs(what), known=known)
+
+
+# ---------------------------------------------------------------------------- reading, explained
+
+TARGET_FIX = "point the target at a file"
+OWNER_FIX = "run as its owner (sudo) or through the service"
+_MIB = 1024 * 1024
+
+
+def read_problem(exc: OSError) -> str:
+    """What went wrong reading a file, in the words every message about a file uses."""
+    if isinstance(exc, FileNotFoundError):
+        return "not found"
+    if isinstance(exc, IsADirectoryError):
+        return "is a directory, not a file"
+    if isinstance(exc, SpecialFile):
+        return "is not a regular file (a FIFO, device or socket)"
+    if isinstance(exc, PermissionError):
+        return "permission denied"
+    return exc.strerror or str(exc)
+
+
+class ReadAs(NamedTuple):
+    """How the messages about one kind of file name it, what they raise and the next step they give."""
+
+    what: str  # before the path: "config file", "password file"; "" for the path alone
+    fix: str = TARGET_FIX  # the next step when the path names no readable file (of a sane size)
+    error: type[RotatorError] = StoreError
+    where: str = ""  # the flag or key the path came from, put first: "--chain-file"
+
+    def refusal(self, path: Path | str, exc: OSError) -> RotatorError:
+        named = f"{self.what} {path}" if self.what else str(path)
+        problem = read_problem(exc)
+        if isinstance(exc, PermissionError):
+            return self._error(f"cannot read {named}: {problem}; {OWNER_FIX}")
+        if isinstance(exc, FileNotFoundError | IsADirectoryError | SpecialFile):
+            return self._error(f"{named} {problem}; {self.fix}")
+        return self._error(f"cannot read {named}: {problem}; {self.fix}")
+
+    def too_large(self, path: Path | str, limit: int) -> RotatorError:
+        named = f"{self.what} {path}" if self.what else str(path)
+        size = f"{limit // _MIB} MiB" if limit >= _MIB and limit % _MIB == 0 else f"{limit} bytes"
+        return self._error(f"{named} is larger than {size}; {self.fix}")
+
+    def _error(self, message: str) -> RotatorError:
+        return self.error(f"{self.where}: {message}" if self.where else message)
+
+
+def read_file(
+    path: Path | str, read_as: ReadAs, *, limit: int | None = None, pipes: bool = False, known: bytes | None = None
+) -> bytes:
+    """The bytes of ``path``, or ``read_as.error`` with one line naming the file, what is wrong with
+    it (not found, a directory, not a regular file, permission denied, larger than ``limit``) and
+    the next step. Every reader of a file goes through here, so each says it the same way.
+
+    ``pipes``: a FIFO or device is read like a file, for a path the user names on purpose
+    (``--chain-file <(openssl s_client ...)``); otherwise it is refused without being opened
+    (``read_regular``), as a file rotator keeps or writes must never block a run.
+    """
+    data = _read(path, read_as, limit, pipes, known, missing_ok=False)
+    assert data is not None
+    return data
+
+
+def read_file_or_none(
+    path: Path | str, read_as: ReadAs, *, limit: int | None = None, pipes: bool = False, known: bytes | None = None
+) -> bytes | None:
+    """As ``read_file``, but None when ``path`` does not exist (a file not made yet)."""
+    return _read(path, read_as, limit, pipes, known, missing_ok=True)
+
+
+def _read(
+    path: Path | str, read_as: ReadAs, limit: int | None, pipes: bool, known: bytes | None, *, missing_ok: bool
+) -> bytes | None:
     try:
-        return read_regular(path, known=known)
-    except FileNotFoundError:
-        return None
-    except IsADirectoryError as exc:
-        raise StoreError(f"{what} {path} is a directory, not a file; point the target at a file") from exc
-    except SpecialFile as exc:
-        raise StoreError(
-            f"{what} {path} is not a regular file (a FIFO, device or socket); point the target at a file"
-        ) from exc
-    except PermissionError as exc:
-        raise StoreError(
-            f"cannot read {what} {path}: permission denied; run as its owner (sudo) or through the service"
-        ) from exc
+        if pipes:
+            with open(path, "rb") as handle:
+                data = handle.read() if limit is None else handle.read(limit + 1)
+        else:
+            data = read_regular(path, limit, known=known)
+    except FileNotFoundError as exc:
+        if missing_ok:
+            return None
+        raise read_as.refusal(path, exc) from exc
     except OSError as exc:
-        raise StoreError(f"cannot read {what} {path}: {exc.strerror}") from exc
+        raise read_as.refusal(path, exc) from exc
+    if limit is not None and len(data) > limit:
+        raise read_as.too_large(path, limit)
+    return data
 
 
 def atomic_write(path: Path, data: bytes, *, mode: int = 0o644) -> None:

@@ -15,10 +15,12 @@ from pathlib import Path
 
 from rotator.certs import Cert, NotACertificate, looks_like_pem, pem_blocks
 from rotator.errors import ConfigError
+from rotator.host.files import ReadAs, read_file
 from rotator.probe.judge import ProbeRequest, ProbeResult, assess, catalog_certs, reachable, target_stores
 from rotator.probe.tlsfetch import Fetched
 
 MAX_BYTES = 4 * 1024 * 1024  # an s_client transcript is a few KiB; anything near this is the wrong file
+CHAIN_FILE = ReadAs("", "give the file holding the chain", ConfigError, where="--chain-file")
 
 
 @dataclass(frozen=True)
@@ -34,21 +36,16 @@ def read(path: Path) -> SavedChain:
 
     A ConfigError (exit 2) names what is wrong.
     """
-    try:
-        if str(path) == "-":  # openssl s_client -showcerts ... | rotator probe --chain-file -
+    if str(path) == "-":  # openssl s_client -showcerts ... | rotator probe --chain-file -
+        path = Path("<stdin>")
+        try:
             data = sys.stdin.buffer.read(MAX_BYTES + 1)
-            path = Path("<stdin>")
-        else:
-            with path.open("rb") as handle:
-                data = handle.read(MAX_BYTES + 1)
-    except FileNotFoundError as exc:
-        raise ConfigError(f"--chain-file: {path} not found") from exc
-    except IsADirectoryError as exc:
-        raise ConfigError(f"--chain-file: {path} is a directory; give the file holding the chain") from exc
-    except OSError as exc:
-        raise ConfigError(f"--chain-file: cannot read {path}: {exc.strerror}") from exc
-    if len(data) > MAX_BYTES:
-        raise ConfigError(f"--chain-file: {path} is larger than {MAX_BYTES // (1024 * 1024)} MiB; is it a chain?")
+        except OSError as exc:
+            raise CHAIN_FILE.refusal(path, exc) from exc
+        if len(data) > MAX_BYTES:
+            raise CHAIN_FILE.too_large(path, MAX_BYTES)
+    else:  # a pipe too: --chain-file <(openssl s_client -showcerts ...)
+        data = read_file(path, CHAIN_FILE, limit=MAX_BYTES, pipes=True)
     certs = _certificates(path, data)
     return order(path, certs)
 

@@ -38,10 +38,10 @@ from rotator.probe.options import SSLMODES as SSLMODES
 from rotator.probe.options import VERIFY_CA as VERIFY_CA
 from rotator.probe.options import VERIFY_FULL as VERIFY_FULL
 from rotator.probe.tlsfetch import DEFAULT_TIMEOUT, Endpoint, Fetched, fetch_chain, is_ip
-from rotator.roots.catalog import CrossSign, Root
+from rotator.roots.catalog import CrossSign, Root, only_through, root_to_add
 from rotator.roots.obtain import Obtainer, ObtainSettings
-from stores import build_stores
 from stores.base import StoreContext, TargetSpec, TrustStore
+from stores.kinds import build_stores
 
 log = logging.getLogger(__name__)
 
@@ -367,7 +367,7 @@ def assess(
     notes = list(warnings)
     notes.extend(validity_notes(chain, request.at))
     missing = unsent_cross_signs(chain, request.cross_signs)
-    catalog_ids = {root.id for root, _ in roots}
+    catalog_ids = {root.id for root in request.roots}
     for cs in missing:
         need = f"{cs.subject_id} itself" if cs.subject_id in catalog_ids else f"the self-signed {cs.subject_name}"
         notes.append(
@@ -459,22 +459,18 @@ def judge_route(
     store that lacks a cross-signed hierarchy's own root, say which anchor it needs."""
     held = {c.sha256 for c in certs}
     by_id = {root.id: cert for root, cert in roots}
+    catalog_ids = {root.id for root in request.roots}  # which root to add: ``rotator.roots.catalog``, as status
 
     def holds_root(cs: CrossSign) -> bool:
         cert = by_id.get(cs.subject_id)
         return cert is not None and cert.sha256 in held
-
-    def fix(cs: CrossSign) -> str:
-        if cs.subject_id in by_id:
-            return f'add {cs.subject_id} to this target (include = ["{cs.subject_id}"])'
-        return f"no pin for the self-signed {cs.subject_name} is known to this catalog yet"
 
     if not verdict.trusted:
         for cs in missing:
             if not holds_root(cs):
                 reason = (
                     f"the server sends no cross-sign for {cs.subject_name}, so a client needs the self-signed "
-                    f"{cs.subject_name} as an anchor and this store lacks it; {fix(cs)}"
+                    f"{cs.subject_name} as an anchor and this store lacks it; {root_to_add(cs, catalog_ids)}"
                 )
                 return replace(verdict, reason=reason)
         sent = {c.sha256 for c in chain}
@@ -484,7 +480,7 @@ def judge_route(
                     verdict,
                     reason=(
                         f"{verdict.reason}; the chain reaches {cs.subject_name} through the {cs.issuer_id} cross-sign "
-                        f"(valid to {cs.not_after}): {fix(cs)}"
+                        f"(valid to {cs.not_after}): {root_to_add(cs, catalog_ids)}"
                     ),
                 )
         return verdict
@@ -493,10 +489,7 @@ def judge_route(
         if cs.sha256 in on_path:
             notes = list(verdict.notes)
             if not holds_root(cs):
-                notes.append(
-                    f"this store reaches {cs.subject_name} only through the {cs.issuer_id} cross-sign, "
-                    f"which expires {cs.not_after}: {fix(cs)}"
-                )
+                notes.append(f"this store {only_through(cs, catalog_ids, until=cs.not_after)}")
             return replace(verdict, cross_sign=cs, notes=tuple(notes))
     return verdict
 

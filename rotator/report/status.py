@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from rotator.report import JSON_VERSION
+from rotator.roots.scope import WITHHELD, is_withheld
 from rotator.sync.state import State
-from rotator.sync.status import CROSS_SIGN, DIRECT, ERROR, MISSING, OWNED, PRESENT, WITHHELD, Reach, StatusReport
+from rotator.sync.status import CROSS_SIGN, DIRECT, ERROR, MISSING, OWNED, PRESENT, Reach, StatusReport
 
 
 def status_json(status: StatusReport, state: State) -> dict[str, Any]:
@@ -33,8 +34,8 @@ def status_json(status: StatusReport, state: State) -> dict[str, Any]:
             {
                 "target": t.target,
                 "profile": t.profile or None,
-                "roots": {k: v for k, v in t.cells.items() if v != WITHHELD},
-                "withheld": [k for k, v in t.cells.items() if v == WITHHELD],
+                "roots": {k: v for k, v in t.cells.items() if not is_withheld(v)},
+                "withheld": [k for k, v in t.cells.items() if is_withheld(v)],
                 "hierarchies": [_reach_json(r) for r in t.reach],
                 "error": t.error,
                 "exists": t.exists,
@@ -97,7 +98,7 @@ def status_text(status: StatusReport, state: State, *, verbose: bool = False) ->
             parts.append(f"{counts[PRESENT]} already there")
         if counts[MISSING]:
             parts.append(f"{counts[MISSING]} MISSING")
-        withheld = [i for i, c in t.cells.items() if c == WITHHELD]
+        withheld = [i for i, c in t.cells.items() if is_withheld(c)]
         if withheld:
             parts.append(f"{len(withheld)} withheld: publicly distrusted")
         of = f" of {t.profile}" if t.profile else ""

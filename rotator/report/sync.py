@@ -7,7 +7,7 @@ from typing import Any
 
 from rotator.report import JSON_VERSION
 from rotator.roots.catalog import Root
-from rotator.roots.scope import FOREIGN, REMOVED, SKIPPED, ScopeNote
+from rotator.roots.scope import FOREIGN, REMOVED, SYNC_WITHHELD, ScopeNote, is_withheld
 from rotator.sync.engine import SyncResult
 from stores.base import Plan
 
@@ -49,7 +49,7 @@ def sync_json(result: SyncResult) -> dict[str, Any]:
                 "drift": list(t.drift),
                 "hook_errors": list(t.hook_errors),
                 "scope": [
-                    {"action": n.action, "root": n.root_id, "as": n.label or None, "message": n.message}
+                    {"action": _action(n), "root": n.root_id, "as": n.label or None, "message": n.message}
                     for n in t.scope_notes
                 ],
             }
@@ -134,9 +134,14 @@ def _not_wanted(root: Root, at: dt.datetime) -> str:
     return "not active on this date"
 
 
+def _action(note: ScopeNote) -> str:
+    """The note's action as sync names it: a withheld root is "skipped" (what this run did with it)."""
+    return SYNC_WITHHELD if is_withheld(note.action) else note.action
+
+
 def _scope_line(note: ScopeNote, dry_run: bool) -> str:
-    if note.action == SKIPPED:
-        return f"  skipped {note.root_id}: {note.message}"
+    if is_withheld(note.action):
+        return f"  {_action(note)} {note.root_id}: {note.message}"
     if note.action == REMOVED:
         verb = "would remove" if dry_run else "removed"
         return f"  {verb} {note.root_id} (as {note.label}): {note.message}"

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
 from typing import NamedTuple
@@ -105,6 +105,32 @@ class CrossSign(NamedTuple):
     @property
     def label(self) -> str:
         return f"{self.subject_name} cross-signed by {self.issuer_id}"
+
+
+def root_to_add(cross_sign: CrossSign, catalog_ids: Collection[str], *, before_expiry: bool = False) -> str:
+    """Which root a store should add so that it anchors ``cross_sign``'s hierarchy itself: the
+    hierarchy's self-signed root when ``catalog_ids`` (every catalog root's id) has a pin for it, else
+    a newer rotator (``before_expiry``: before the cross-sign the store relies on expires).
+
+    The one wording of this advice, for ``status`` (``rotator.sync.status``) and ``probe``
+    (``rotator.probe.judge``)."""
+    if cross_sign.subject_id in catalog_ids:
+        return f'add {cross_sign.subject_id} to this target (include = ["{cross_sign.subject_id}"])'
+    when = " before then" if before_expiry else ""
+    return f"no pin for the self-signed {cross_sign.subject_name} is known to this catalog yet: update rotator{when}"
+
+
+def only_through(
+    cross_sign: CrossSign, catalog_ids: Collection[str], *, until: dt.date | None = None, days_left: int | None = None
+) -> str:
+    """A store that reaches a hierarchy only through ``cross_sign``: until when, and which root to add
+    (``root_to_add``). ``until``: when that route ends (omitted where the date is shown beside it)."""
+    when = f" on {until}" if until is not None else ""
+    left = f" ({days_left} days left)" if days_left is not None else ""
+    return (
+        f"reaches {cross_sign.subject_name} only through the {cross_sign.issuer_id} cross-sign, which expires"
+        f"{when}{left}: {root_to_add(cross_sign, catalog_ids, before_expiry=True)}"
+    )
 
 
 def _digicert(name: str) -> tuple[str, ...]:

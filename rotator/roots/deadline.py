@@ -16,6 +16,8 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from rotator.progress import unless_done_within
+
 
 class Watchdog:
     """Holds a duplicate of every socket opened while armed: TLS wrapping detaches the original
@@ -48,13 +50,10 @@ class Watchdog:
         with self._lock:
             self.expired = False
             self._ends_at = time.monotonic() + seconds
-        timer = threading.Timer(seconds, self._fire)
-        timer.daemon = True
-        timer.start()
         try:
-            yield
+            with unless_done_within(seconds, self._fire):
+                yield
         finally:
-            timer.cancel()
             with self._lock:
                 self._ends_at = None
                 for sock in self._sockets:

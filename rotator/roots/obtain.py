@@ -17,10 +17,11 @@ from urllib.parse import urlsplit
 
 from rotator.certs import Cert, NotACertificate, parse_one
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
-from rotator.host.files import atomic_write, read_regular
+from rotator.host.files import atomic_write, read_problem, read_regular
 from rotator.progress import Progress, say_if_slow, silent
 from rotator.roots.catalog import RETIRED, Root
 from rotator.roots.download import DEFAULT_MAX_BYTES, Downloader
+from rotator.roots.locations import is_url
 
 log = logging.getLogger(__name__)
 
@@ -78,7 +79,7 @@ class Obtainer:
         for source, location, load in self._candidates(root):
             self.check()
             try:
-                if _is_url(location):
+                if is_url(location):
                     with say_if_slow(self.progress, f"root {root.id}: waiting for {location}"):
                         data = load()
                 else:  # a local copy is read at once; a watch thread per root would cost more than the read
@@ -101,7 +102,7 @@ class Obtainer:
                 log.debug("root %s: %s; trying the next source", root.id, reason)
                 # A cache or mirror lacking a file is normal; only a failure on a real copy is news.
                 if not (source in ("cache", "mirror") and isinstance(exc, FileNotFoundError)):
-                    host = urlsplit(location).netloc if _is_url(location) else None
+                    host = urlsplit(location).netloc if is_url(location) else None
                     gist = f"{host}: {short}" if host else short
                     failed.setdefault(source, [])
                     if gist not in failed[source]:
@@ -132,7 +133,7 @@ class Obtainer:
             path = s.cache_dir / f"{root.sha256}.pem"
             out.append(("cache", str(path), _reader(path, s.max_bytes)))
         if s.mirror:
-            if _is_url(s.mirror):
+            if is_url(s.mirror):
                 if not s.offline:
                     base = s.mirror if s.mirror.endswith("/") else s.mirror + "/"
                     for suffix in (".pem", ".crt"):
@@ -240,16 +241,8 @@ def _reader(path: Path, max_bytes: int) -> Callable[[], bytes]:
     return read
 
 
-def _is_url(text: str) -> bool:
-    return text.startswith(("https://", "http://"))
-
-
 def _describe(exc: BaseException) -> str:
-    if isinstance(exc, FileNotFoundError):
-        return "not found"
-    if isinstance(exc, OSError):
-        return exc.strerror or str(exc)
-    return str(exc)
+    return read_problem(exc) if isinstance(exc, OSError) else str(exc)
 
 
 def default_cache_dir(environ: Mapping[str, str], is_root: bool) -> Path:

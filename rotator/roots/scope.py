@@ -15,8 +15,8 @@ from typing import NamedTuple
 
 from rotator.errors import ConfigError
 from rotator.roots.catalog import Catalog, Root
-from stores import is_host_wide
 from stores.base import TargetSpec
+from stores.kinds import is_host_wide
 
 SCOPE_KEYS = ("profile", "include", "allow_distrusted")
 
@@ -29,20 +29,21 @@ class Scope(NamedTuple):
     host_wide: bool = False
     allow_distrusted: tuple[str, ...] = ()
 
+    def withholds(self, root: Root, day: dt.date) -> bool:
+        """The scope rule, the one place it is decided: whether ``root`` (selected or not), which the
+        lifecycle wants on ``day``, is withheld from this store: a host-wide store, a root the public
+        trust programs had removed by then, not named in ``allow_distrusted``."""
+        if not self.host_wide or root.id in self.allow_distrusted:
+            return False
+        return root.distrusted_at(day) and root.active_at(day)
+
     def withheld(self, day: dt.date) -> list[Root]:
-        """Selected roots this store must not receive on ``day``: publicly distrusted, not allowed."""
-        if not self.host_wide:
-            return []
-        return [r for r in self.roots if r.distrusted_at(day) and r.id not in self.allow_distrusted]
+        """Selected roots this store must not receive on ``day`` (``withholds``)."""
+        return [r for r in self.roots if self.withholds(r, day)]
 
     def wanted(self, day: dt.date) -> list[Root]:
-        """The roots the store should hold on ``day``."""
-        held_back = {r.id for r in self.withheld(day)}
-        return [r for r in self.roots if r.active_at(day) and r.id not in held_back]
-
-    def forbids(self, root: Root, day: dt.date) -> bool:
-        """Whether this store must not hold ``root`` (selected or not) on ``day``."""
-        return self.host_wide and root.distrusted_at(day) and root.id not in self.allow_distrusted
+        """The roots the store should hold on ``day``: active, and not withheld."""
+        return [r for r in self.roots if r.active_at(day) and not self.withholds(r, day)]
 
 
 def everything(selected: Sequence[Root], profile: str = "") -> Scope:
@@ -99,15 +100,25 @@ def _ids(spec: TargetSpec, key: str, catalog: Catalog) -> list[str] | None:
 
 # ---------------------------------------------------------------------------- what to tell the user
 
-SKIPPED = "skipped"  # selected, withheld from a host-wide store
+WITHHELD = "withheld"  # selected, but the scope rule keeps it out of this store (``Scope.withholds``)
 REMOVED = "removed"  # rotator had added it; it leaves the store
 FOREIGN = "foreign"  # in a host-wide store, put there by someone else: reported, never touched
 
+# How ``sync`` names a WITHHELD root in its JSON (``scope[].action``) and its text: by what the run did
+# with it. ``status`` names it by its state, WITHHELD itself. Both are stable values of the JSON.
+SYNC_WITHHELD = "skipped"
+
+
+def is_withheld(mark: str) -> bool:
+    """The one filter of the reports: whether a status cell or a scope note's action marks a root the
+    scope rule withholds from its store."""
+    return mark == WITHHELD
+
 
 class ScopeNote(NamedTuple):
-    action: str
+    action: str  # WITHHELD | REMOVED | FOREIGN
     root_id: str
-    label: str  # where it sits in the store ("" for a skipped root)
+    label: str  # where it sits in the store ("" for a withheld root)
     message: str  # why, and where it belongs instead
 
 
@@ -120,9 +131,9 @@ def _put_instead(root: Root) -> str:
     return f'put it in the bundle of the client that needs it (a pem: target with include = ["{root.id}"])'
 
 
-def skipped_note(root: Root, target: str) -> ScopeNote:
+def withheld_note(root: Root, target: str) -> ScopeNote:
     return ScopeNote(
-        SKIPPED,
+        WITHHELD,
         root.id,
         "",
         (

@@ -31,7 +31,7 @@ from rotator.service.scheduler import CycleScheduler
 from rotator.sync.engine import Cancelled, RunControl, StatusReads, SyncRequest, sync
 from rotator.upstream import check as catalog_check
 from rotator.upstream import record as published
-from rotator.upstream.published_list import DEFAULT_SOURCE, ListUnreadable
+from rotator.upstream.published_list import DEFAULT_SOURCE
 from rotator.upstream.record import CheckRecord
 
 log = logging.getLogger(__name__)
@@ -240,27 +240,17 @@ class Daemon:
         request = self.resolved.request
         source = self.timing.catalog_source
         roots = tuple(self.resolved.catalog.roots.values())
-        previous = self.check_record
-        state_dir = request.state_dir
-        assert state_dir is not None
 
         def body() -> None:
-            now = dt.datetime.now(dt.UTC)
-            try:
-                checked = catalog_check.run(
-                    source, roots, request.obtain._replace(at=now), request.download, proposals=False
-                )
-                record = catalog_check.success_record(checked, source)
-            except ListUnreadable as exc:
-                record = catalog_check.failure_record(source, now, str(exc), previous)
-            except Exception as exc:  # a bug in the check must not end the service
-                log.exception("catalog check crashed")
-                record = catalog_check.failure_record(source, now, f"internal error: {exc}", previous)
-            try:
-                published.save(state_dir, record)
-            except RotatorError as exc:
-                log.error("cannot keep the catalog check's result: %s", exc)
-            self.check_record = record
+            obtain = request.obtain._replace(at=dt.datetime.now(dt.UTC))
+            # The one way to run a check and keep its record (as `rotator catalog check`): it never raises
+            # for the check; a failure is a record, logged by _finish_check.
+            kept = catalog_check.run_and_keep(
+                source, roots, obtain, request.download, request.state_dir, proposals=False
+            )
+            if kept.not_kept is not None:
+                log.error("catalog check: %s", kept.not_kept)
+            self.check_record = kept.record
             self.wake.set()
 
         self.check_worker = threading.Thread(target=body, name="rotator-catalog-check", daemon=True)

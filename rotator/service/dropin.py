@@ -17,7 +17,7 @@ from pathlib import Path
 from rotator.config.file import Config
 from rotator.errors import ConfigError
 from rotator.host.files import atomic_write
-from stores import written_dirs
+from stores.kinds import written_dirs
 
 UNITS = ("rotator.service", "rotator-sync.service")
 DROPIN_NAME = "rotator-sandbox.conf"

@@ -21,11 +21,10 @@ from rotator.progress import Progress, say_if_slow, silent
 from rotator.roots.catalog import CrossSign, Root
 from rotator.roots.download import Downloader, DownloadSettings
 from rotator.roots.obtain import Obtained, Obtainer, ObtainSettings
-from rotator.roots.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, skipped_note
+from rotator.roots.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, withheld_note
 from rotator.sync import hooks, locks
 from rotator.sync import state as state_mod
 from rotator.sync.state import RootRecord, Seen, State
-from stores import build_stores as stores_for
 from stores.base import (
     Anchor,
     Entry,
@@ -38,6 +37,7 @@ from stores.base import (
     one_file,
     still_as_stamped,
 )
+from stores.kinds import build_stores as stores_for
 
 if TYPE_CHECKING:
     from rotator.sync.status import StatusReport
@@ -120,7 +120,7 @@ class TargetResult(NamedTuple):
     error: str | None = None
     drift: tuple[str, ...] = ()  # roots that were in place at the last run and had gone
     hook_errors: tuple[str, ...] = ()
-    scope_notes: tuple[ScopeNote, ...] = ()  # roots skipped, removed or left by the distrust rule
+    scope_notes: tuple[ScopeNote, ...] = ()  # roots withheld, removed or left by the distrust rule
 
 
 class SyncResult:
@@ -442,16 +442,16 @@ def _after_change(request: SyncRequest, spec: TargetSpec, outcome: TargetResult)
 
 
 def explain(bound: Bound, plan: Plan, known: Sequence[Root], day: dt.date) -> tuple[ScopeNote, ...]:
-    """What the distrust rule did to this store: roots skipped, rotator's copies removed, and
+    """What the distrust rule did to this store: roots withheld, rotator's copies removed, and
     copies someone else put into a host-wide store (reported, never touched)."""
     scope, name = bound.scope, bound.store.name
-    notes = [skipped_note(root, name) for root in scope.withheld(day) if root.active_at(day)]
+    notes = [withheld_note(root, name) for root in scope.withheld(day)]
     catalog = {r.id: r for r in known}
     for entry in plan.remove:
         root = catalog.get(entry.owner_id or "")
         if root is not None and root.distrusted_at(day) and root.active_at(day):
             notes.append(removed_note(root, entry.label, scope, name))
-    forbidden = {r.sha256: r for r in known if scope.forbids(r, day) and r.active_at(day)}
+    forbidden = {r.sha256: r for r in known if scope.withholds(r, day)}
     if forbidden:
         for entry in _entries(bound.store, plan):
             root = forbidden.get(entry.cert.sha256) if entry.cert is not None else None

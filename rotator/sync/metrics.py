@@ -9,6 +9,7 @@ from prometheus_client import CollectorRegistry, Counter, Gauge, generate_latest
 
 from rotator.errors import RotatorError, StoreError
 from rotator.host.files import atomic_write
+from rotator.roots.scope import is_withheld
 from rotator.sync.state import State
 from rotator.sync.status import MISSING, StatusReport
 
@@ -44,6 +45,8 @@ def write(path: Path, report: StatusReport, state: State) -> None:
     drift = Counter("rotator_drift_repairs", "Roots put back after something removed them", registry=registry)
     for target in report.targets:
         for root_id, cell in target.cells.items():
+            if is_withheld(cell):  # not wanted in this store: no series, as status --json lists no cell
+                continue
             present.labels(target=target.target, root=root_id).set(0 if cell == MISSING else 1)
     for root in report.roots:
         if root.not_after is not None:

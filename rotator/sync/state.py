@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, NamedTuple
 
 from rotator.errors import RotatorError
-from rotator.host.files import atomic_write, read_regular
+from rotator.host.files import ReadAs, atomic_write, read_file_or_none
 from stores.base import FileStamp
 
 STATE_VERSION = 1
@@ -134,12 +134,9 @@ def default_state_dir(environ: Mapping[str, str], is_root: bool) -> Path:
 
 def load(directory: Path) -> State:
     path = directory / FILE_NAME
-    try:
-        raw = read_regular(path)
-    except FileNotFoundError:
+    raw = read_file_or_none(path, ReadAs("state file", "check --state-dir", RotatorError))
+    if raw is None:
         return State()
-    except OSError as exc:
-        raise RotatorError(f"cannot read state file {path}: {exc.strerror}; check --state-dir") from exc
     try:
         doc = json.loads(raw)
         return _parse(doc)

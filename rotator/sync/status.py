@@ -10,15 +10,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from rotator.errors import RotatorError
-from rotator.roots.catalog import RETIRED, CrossSign, Root
-from rotator.roots.scope import Scope, everything
+from rotator.roots.catalog import RETIRED, CrossSign, Root, only_through, root_to_add
+from rotator.roots.scope import WITHHELD, Scope, everything
 from rotator.upstream.record import CheckRecord
 from stores.base import Entry, TrustStore
 
 OWNED = "owned"  # present, added by rotator
 PRESENT = "present"  # present under another label (not rotator's)
 MISSING = "missing"
-WITHHELD = "withheld"  # selected, but a host-wide store must not carry it (publicly distrusted)
+# WITHHELD (``rotator.roots.scope``): selected, but the scope rule keeps it out of this store
 
 DIRECT = "direct"  # the store holds the hierarchy's self-signed root
 CROSS_SIGN = "cross-sign"  # only through a cross-certificate from a root the store holds
@@ -131,7 +131,7 @@ def compliance_report(
             findings.append(Finding(ERROR, store.name, "does not exist: run rotator sync to create it"))
             continue
         by_sha = {e.cert.sha256: e for e in contents.entries if e.cert is not None}
-        cells: dict[str, str] = {r.id: WITHHELD for r in scope.withheld(day) if r.active_at(day)}
+        cells: dict[str, str] = {r.id: WITHHELD for r in scope.withheld(day)}
         for root in wanted:
             entry = by_sha.get(root.sha256)
             if entry is None:
@@ -141,13 +141,15 @@ def compliance_report(
             cells[root.id] = OWNED if entry.owner_id == root.id else PRESENT
             if entry.cert is not None and root.id not in expiry:
                 expiry[root.id] = entry.cert.not_after.date()
-        reach = reach_of(set(by_sha), known or list(every.values()), cross_signs, day)
+        catalog = known or list(every.values())
+        reach = reach_of(set(by_sha), catalog, cross_signs, day)
         targets.append(TargetStatus(target=store.name, cells=cells, profile=scope.profile, reach=tuple(reach)))
         findings.extend(Finding(ERROR, store.name, problem) for problem in contents.problems)
         findings.extend(_content_findings(store.name, contents.entries, at, intermediates or {}))
         findings.extend(_distrust_findings(store.name, scope, contents.entries, known, day))
+        catalog_ids = {c.id for c in catalog}
         for r in reach:
-            finding, event = _deadline(store.name, r, known, cross_signs, day, warn_days)
+            finding, event = _deadline(store.name, r, catalog_ids, day, warn_days)
             findings.extend(finding)
             events.extend(event)
     roots: list[RootStatus] = []
@@ -200,42 +202,25 @@ def reach_of(held: set[str], known: Sequence[Root], cross_signs: Sequence[CrossS
 
 
 def _deadline(
-    target: str, reach: Reach, known: Sequence[Root], cross_signs: Sequence[CrossSign], day: dt.date, warn_days: int
+    target: str, reach: Reach, catalog_ids: set[str], day: dt.date, warn_days: int
 ) -> tuple[list[Finding], list[Event]]:
-    """A hierarchy a store reaches only through a cross-sign: an event ahead, a finding once it is near or gone."""
+    """A hierarchy a store reaches only through a cross-sign: an event ahead, a finding once it is near or gone.
+    The advice (which root to add) is ``rotator.roots.catalog``'s, the same as probe's."""
     if reach.path != CROSS_SIGN or reach.cross_sign is None or reach.until is None:
         return [], []
     cs = reach.cross_sign
     left = (reach.until - day).days
-    fix = _fix(cs, known, late=left < 0)
     if left < 0:
         message = (
             f"can no longer anchor {cs.subject_name}: the {reach.anchor} cross-sign expired on {reach.until}; "
-            f"servers on that hierarchy will be rejected; {fix}"
+            f"servers on that hierarchy will be rejected; {root_to_add(cs, catalog_ids)}"
         )
         return [Finding(ERROR, target, message)], []
-    what = f"{target} reaches {cs.subject_name} only through the {reach.anchor} cross-sign, which expires: {fix}"
+    what = f"{target} {only_through(cs, catalog_ids)}"  # the event carries the date
     findings = []
     if left <= warn_days:
-        findings.append(
-            Finding(
-                ERROR,
-                target,
-                (
-                    f"reaches {cs.subject_name} only through the {reach.anchor} cross-sign, which "
-                    f"expires on {reach.until} "
-                    f"({left} days left); {fix}"
-                ),
-            )
-        )
+        findings.append(Finding(ERROR, target, only_through(cs, catalog_ids, until=reach.until, days_left=left)))
     return findings, [Event(reach.until, cs.subject_id, what, target=target)]
-
-
-def _fix(cs: CrossSign, known: Sequence[Root], *, late: bool = False) -> str:
-    if any(r.id == cs.subject_id for r in known):
-        return f'add {cs.subject_id} to this target (include = ["{cs.subject_id}"])'
-    when = "" if late else " before then"
-    return f"no pin for the self-signed {cs.subject_name} is known to this catalog yet: update rotator{when}"
 
 
 def _distrust_findings(
@@ -243,7 +228,7 @@ def _distrust_findings(
 ) -> list[Finding]:
     """A publicly distrusted root in a host-wide store that does not allow it."""
     out: list[Finding] = []
-    forbidden = {r.sha256: r for r in known if scope.forbids(r, day) and r.active_at(day)}
+    forbidden = {r.sha256: r for r in known if scope.withholds(r, day)}
     for entry in entries:
         root = forbidden.get(entry.cert.sha256) if entry.cert is not None else None
         if root is None:

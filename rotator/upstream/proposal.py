@@ -16,7 +16,9 @@ from pathlib import Path
 
 from rotator.certs import Cert, NotACertificate, parse_many, parse_one
 from rotator.errors import SourceError
-from rotator.upstream.published_list import PublishedCA, is_url
+from rotator.host.files import read_problem
+from rotator.roots.locations import is_url
+from rotator.upstream.published_list import PublishedCA
 
 AGREES = "agrees"
 DISAGREES = "disagrees"  # the channel holds another certificate under this name: no proposal
@@ -128,7 +130,7 @@ def _ask(source: str, cert: Cert, fetch: Fetch) -> Channel:
     try:
         held = _local_certs(path)
     except OSError as exc:
-        return Channel(name, SILENT, f"could not be read ({exc.strerror or exc})")
+        return Channel(name, SILENT, f"could not be read ({read_problem(exc)})")
     if any(c.der == cert.der for c in held):
         return Channel(name, AGREES, "holds the same certificate")
     key = cert.x509.public_key()

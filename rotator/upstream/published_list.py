@@ -20,8 +20,10 @@ from pathlib import Path
 
 from rotator.certs import Cert
 from rotator.errors import PinMismatch, RootUnavailable, RotatorError, SourceError
+from rotator.host.files import ReadAs, read_file
 from rotator.roots.catalog import RETIRED, Root
 from rotator.roots.download import Downloader, DownloadSettings
+from rotator.roots.locations import is_url
 from rotator.roots.obtain import Obtainer, ObtainSettings
 
 DEFAULT_SOURCE = (
@@ -77,10 +79,6 @@ class PublishedList:
 # ---------------------------------------------------------------------------- reading the page
 
 
-def is_url(source: str) -> bool:
-    return source.startswith(("https://", "http://"))
-
-
 def fetch(source: str, settings: DownloadSettings) -> PublishedList:
     """Read the list from an https URL or a local file, then parse it; ListUnreadable (exit 2) if either fails."""
     if is_url(source):
@@ -94,13 +92,8 @@ def fetch(source: str, settings: DownloadSettings) -> PublishedList:
         finally:
             downloader.close()
     else:
-        path = Path(source)
-        try:
-            data = path.read_bytes()[: MAX_PAGE_BYTES + 1]
-        except OSError as exc:
-            raise ListUnreadable(f"--source: cannot read {path}: {exc.strerror}") from exc
-        if len(data) > MAX_PAGE_BYTES:
-            raise ListUnreadable(f"--source: {path} is larger than {MAX_PAGE_BYTES} bytes; is it the CA list?")
+        read_as = ReadAs("", "give the CA list's markdown source, a file or an https URL", ListUnreadable, "--source")
+        data = read_file(Path(source), read_as, limit=MAX_PAGE_BYTES, pipes=True)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from rotator.errors import RotatorError
-from rotator.host.files import atomic_write
+from rotator.host.files import ReadAs, atomic_write, read_file_or_none
 
 FILE_NAME = "catalog-check.json"
 RECORD_VERSION = 1
@@ -68,12 +68,9 @@ def load(state_dir: Path | None) -> CheckRecord | None:
     if state_dir is None:
         return None
     path = state_dir / FILE_NAME
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
+    raw = read_file_or_none(path, ReadAs("catalog check record", "check --state-dir", RotatorError))
+    if raw is None:
         return None
-    except OSError as exc:
-        raise RotatorError(f"cannot read {path}: {exc.strerror}; check --state-dir") from exc
     try:
         doc = json.loads(raw)
         if doc.get("version") != RECORD_VERSION:

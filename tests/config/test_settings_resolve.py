@@ -52,6 +52,22 @@ def test_an_empty_config_and_no_flags_give_every_default(tmp_path: Path) -> None
     assert request.download.ca_bundle is None and request.context.sysroot is None
 
 
+def test_each_default_comes_from_its_one_definition(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Changing a default where it is defined changes every run: nothing restates its value."""
+    from rotator.config import settings
+    from rotator.sync import engine, hooks
+
+    empty = tmp_path / "empty.toml"
+    empty.write_text("")
+    monkeypatch.setattr(settings, "DEFAULT_LOCK_TIMEOUT", 7.5)
+    monkeypatch.setattr(settings, "DEFAULT_WARN_DAYS", 11)
+    request = resolved("sync", "--config", str(empty)).request
+    assert request.lock_timeout == 7.5 and request.warn_days == 11
+    assert settings._lock_timeout(None) == 7.5  # the check applies the default itself, the same one
+    assert resolved("status", "--config", str(empty)).request.warn_days == 11
+    assert request.hook_timeout == hooks.DEFAULT_TIMEOUT == engine.SyncRequest._field_defaults["hook_timeout"]
+
+
 def test_the_config_applies_when_no_flag_is_given(config: Path) -> None:
     request = resolved("sync", "--config", str(config)).request
     base = config.parent

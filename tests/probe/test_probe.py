@@ -275,9 +275,10 @@ def test_probe_names_the_route_direct_or_cross_sign(
         f"pem:{only_old}: trusted, anchored at test-old-root (Probe Old Root), through the cross-sign of "
         f"Probe New Root by test-old-root, valid to {fact.not_after}"
     ) in text.out
+    # the advice is status's too (rotator.roots.catalog.only_through): tests/sync/test_azure_hierarchies.py
     assert (
         f"note: this store reaches Probe New Root only through the test-old-root cross-sign, which expires "
-        f"{fact.not_after}: add test-new-root to this target"
+        f'on {fact.not_after}: add test-new-root to this target (include = ["test-new-root"])'
     ) in text.out
     assert f"pem:{only_new}: trusted, anchored at test-new-root (Probe New Root), direct root" in text.out
     routes = {t["target"]: (t["route"], t["cross_sign"]) for t in doc["targets"]}
@@ -292,6 +293,28 @@ def test_probe_names_the_route_direct_or_cross_sign(
     )
     assert routes[f"pem:{only_new}"] == ("direct", None)
     assert doc["missing_cross_signs"] == []
+
+
+@pytest.mark.slow
+def test_probe_says_a_newer_rotator_is_needed_when_the_catalog_has_no_pin_for_the_root(
+    tmp_path: Path, pki: Rotation, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same advice as status's (rotator.roots.catalog.root_to_add) when the hierarchy's own root is unknown."""
+    cross = _cross_sign(pki.new_root, pki.old_root)
+    fact = _test_cross_sign_fact(pki, cross, monkeypatch)._replace(subject_id="test-unpinned-root")
+    monkeypatch.setattr(catalog_mod, "BUILTIN_CROSS_SIGNS", (fact,))
+    config = write_config(tmp_path, pki)
+    only_old = bundle(tmp_path / "old.pem", pki.old_root)
+    with serving(TlsServer(tmp_path / "srv", [pki.new_leaf, pki.new_ca, cross], pki.new_leaf)) as server:
+        text, doc = _probe_twice(run, server.port, config, only_old)
+    assert text.code == 0, text.out + text.err
+    note = (
+        f"this store reaches Probe New Root only through the test-old-root cross-sign, which expires on "
+        f"{fact.not_after}: no pin for the self-signed Probe New Root is known to this catalog yet: update rotator "
+        "before then"
+    )
+    assert f"    note: {note}\n" in text.out
+    assert doc["targets"][0]["notes"] == [note]
 
 
 @pytest.mark.slow
@@ -555,7 +578,7 @@ def test_any_store_kind_in_the_registry_is_judged(
     tmp_path: Path, pki: Rotation, old_server: TlsServer, run, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """probe reads stores only through the registry and ``read()``: a new kind needs no probe change."""
-    import stores
+    from stores import kinds
     from stores.base import Entry, StoreContents
 
     class FakeStore:
@@ -565,8 +588,8 @@ def test_any_store_kind_in_the_registry_is_judged(
         def read(self) -> StoreContents:
             return StoreContents(entries=(Entry("alias-1", Cert.from_der(pki.old_root.der)),))
 
-    kind = stores.Kind("fake", lambda spec, ctx: [FakeStore(spec.path or "")])  # type: ignore[list-item]
-    monkeypatch.setitem(stores.KINDS, "fake", kind)
+    kind = kinds.Kind("fake", lambda spec, ctx: [FakeStore(spec.path or "")])  # type: ignore[list-item]
+    monkeypatch.setitem(kinds.KINDS, "fake", kind)
     result = run("probe", f"localhost:{old_server.port}", "--target", "fake:one")
     assert result.code == 0, result.out + result.err
     assert "fake:one: trusted, anchored at 'Probe Old Root'" in result.out

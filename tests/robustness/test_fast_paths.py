@@ -21,7 +21,7 @@ from rotator.roots.download import DownloadSettings
 from rotator.roots.obtain import ObtainSettings, check_candidate
 from rotator.sync import state as state_mod
 from rotator.sync.engine import SyncRequest, sync
-from stores import parse_target
+from stores.kinds import parse_target
 from tests.support.paths import REPO
 from tests.support.pki import make_leaf, make_root
 

@@ -413,7 +413,7 @@ def test_password_from_systemd_credential(tmp_path: Path, run, reduced, monkeypa
         ({"kind": "jks", "path": "X", "storepass_env": "NOT_SET_ANYWHERE"}, "NOT_SET_ANYWHERE is not set"),
         ({"kind": "jks", "path": "X", "storepass_env": "A", "storepass_file": "B"}, "give the store password one way"),
         ({"kind": "pkcs12", "path": "X", "storepass_credential": "pw"}, "$CREDENTIALS_DIRECTORY is not set"),
-        ({"kind": "pkcs12", "path": "X", "storepass_file": "/nonexistent/pw"}, "/nonexistent/pw does not exist"),
+        ({"kind": "pkcs12", "path": "X", "storepass_file": "/nonexistent/pw"}, "/nonexistent/pw not found"),
         ({"kind": "jks", "path": "X", "storepass": "plain"}, "unknown key 'storepass'"),
         ({"kind": "jks", "storepass_env": "HOME"}, "needs a path"),
     ],

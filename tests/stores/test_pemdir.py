@@ -215,6 +215,10 @@ ODD_NAMES = {
     "ia5 email": [x509.NameAttribute(NameOID.EMAIL_ADDRESS, "CA@Example.COM")],
     "utf8 non-ascii": [x509.NameAttribute(NameOID.COMMON_NAME, "Zertifizierungsstelle ÄÖÜ  Wurzel")],
     "long": [x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "x" * 60) for _ in range(4)],
+    "one and two octet lengths": [  # each attribute in rotator.der's long forms, 0x81 and 0x82
+        x509.NameAttribute(x509.ObjectIdentifier("1.3.6.1.4.1.311.99.1"), "  Long   " + "A" * 200),
+        x509.NameAttribute(x509.ObjectIdentifier("1.3.6.1.4.1.311.99.1"), "b" * 300),
+    ],
 }
 
 

@@ -4,6 +4,7 @@ real update-ca-certificates in a redirected tree and a JDK cacerts copy checked 
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 import os
 import shutil
@@ -11,10 +12,13 @@ import subprocess
 from pathlib import Path
 
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from rotator.certs import Cert, parse_many, parse_one
 from rotator.probe.judge import unsent_cross_signs
+from rotator.roots import catalog as catalog_mod
 from rotator.roots.catalog import Catalog
+from rotator.roots.scope import Scope
 from tests.support import keytool as kt
 from tests.support.paths import DATA
 from tests.support.systree import UPDATE_CA_CERTIFICATES, calls, counting_wrapper, debian_tree
@@ -147,9 +151,54 @@ def test_status_reports_the_cross_sign_deadline_and_at_rehearses_it(tmp_path: Pa
     assert reach[f"pem:{minimal}"]["microsoft-tls-rsa-root-g2"]["path"] == "cross-sign"
     # a warning window reaching the deadline turns the status red before it
     warned = run("status", "--json", "--config", str(config), "--at", "2029-06-01", "--warn-days", "30")
-    assert any(
-        f["target"] == f"pem:{minimal}" and "18 days left" in f["message"] for f in json.loads(warned.out)["findings"]
+    assert {
+        "severity": "error",
+        "target": f"pem:{minimal}",
+        "message": (
+            "reaches Microsoft TLS RSA Root G2 only through the digicert-global-root-g2 cross-sign, which expires on "
+            "2029-06-19 (18 days left): add microsoft-tls-rsa-root-g2 to this target "
+            '(include = ["microsoft-tls-rsa-root-g2"])'
+        ),
+    } in json.loads(warned.out)["findings"]
+
+
+THROUGH_G2 = "reaches Microsoft TLS RSA Root G2 only through the digicert-global-root-g2 cross-sign, which expires"
+ADD_TLS_ROOT_G2 = 'add microsoft-tls-rsa-root-g2 to this target (include = ["microsoft-tls-rsa-root-g2"])'
+NO_PIN = "no pin for the self-signed Microsoft TLS RSA Root G2 is known to this catalog yet: update rotator before then"
+
+
+@pytest.mark.parametrize("pinned", [True, False])
+def test_status_and_probe_give_one_cross_sign_advice(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch, pinned: bool
+) -> None:
+    """A store with DigiCert Global Root G2 alone reaches Microsoft TLS RSA Root G2 only through the
+    cross-sign: status (its deadline) and probe (the saved real chain) say so in the same words, naming
+    the root to add, or, for a hierarchy whose root the catalog has no pin for, a newer rotator."""
+    if not pinned:
+        unpinned = CATALOG.cross_signs[0]._replace(subject_id="microsoft-tls-rsa-root-g9")
+        monkeypatch.setattr(catalog_mod, "BUILTIN_CROSS_SIGNS", (unpinned, *CATALOG.cross_signs[1:]))
+    advice = ADD_TLS_ROOT_G2 if pinned else NO_PIN
+    g2_only = tmp_path / "g2.pem"
+    g2_only.write_bytes(G2.embedded_bytes() or b"")
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(OCSP02.read_bytes() + XSIGN.read_bytes())
+    at = dt.date(2027, 6, 1)
+    left = (dt.date(2029, 6, 19) - at).days
+
+    status = run(
+        "status", "--json", "--offline", "--target", f"pem:{g2_only}", "--at", str(at), "--warn-days", str(left)
     )
+    doc = json.loads(status.out)
+    messages = [f["message"] for f in doc["findings"] if f["target"] == f"pem:{g2_only}"]
+    assert f"{THROUGH_G2} on 2029-06-19 ({left} days left): {advice}" in messages
+    events = [e["what"] for e in doc["events"] if e["target"] == f"pem:{g2_only}"]
+    assert events == [f"pem:{g2_only} {THROUGH_G2}: {advice}"]
+
+    probe = run("probe", "--chain-file", str(chain), "--target", f"pem:{g2_only}", "--at", str(at), "--json")
+    assert probe.code == 0, probe.out + probe.err
+    verdict = json.loads(probe.out)["targets"][0]
+    assert verdict["trusted"] is True and verdict["route"] == "cross-sign"
+    assert verdict["notes"] == [f"this store {THROUGH_G2} on 2029-06-19: {advice}"]
 
 
 # ------------------------------------------------------------------ scopes
@@ -321,21 +370,61 @@ def test_g1_rotator_added_earlier_leaves_host_wide_stores_foreign_g1_stays(
 
 
 def test_status_table_shows_withheld_and_json_lists_it(tmp_path: Path, run) -> None:
+    """One concept (Scope.withholds), each command's stable word for it: sync "skipped", status "withheld"."""
     cacerts = tmp_path / "cacerts"
     if not kt.MACHINE_CACERTS.is_file():
         pytest.skip("no JDK cacerts on this machine")
     shutil.copyfile(kt.MACHINE_CACERTS, cacerts)
+    metrics = tmp_path / "rotator.prom"
     args = ["--offline", "--profile", "azure-legacy", "--target", f"java-cacerts:{cacerts}"]
-    assert run("sync", *args).code == 0
-    result = run("status", "--json", *args)
+    synced = run("sync", "--json", *args)
+    assert synced.code == 0, synced.err
+    scope = json.loads(synced.out)["targets"][0]["scope"]
+    assert [(n["action"], n["root"], n["as"]) for n in scope if n["action"] == "skipped"] == [
+        ("skipped", "digicert-global-root-ca", None)
+    ]
+    text = run("sync", *args).out
+    assert "  skipped digicert-global-root-ca: DigiCert Global Root CA: the public trust programs removed" in text
+    result = run("status", "--json", "--metrics-file", str(metrics), *args)
     target = json.loads(result.out)["targets"][0]
     assert target["withheld"] == ["digicert-global-root-ca"]
     assert "digicert-global-root-ca" not in target["roots"]
+    # the metric says what the store holds: a withheld root has no series (status --json lists no cell)
+    families = {f.name: f for f in text_string_to_metric_families(metrics.read_text())}
+    present = {s.labels["root"] for s in families["rotator_root_present"].samples}
+    assert "digicert-global-root-ca" not in present and "digicert-global-root-g2" in present
     lines = run("status", *args).out.splitlines()
     facts = lines[lines.index(f"  java-cacerts:{cacerts}") + 1]
     assert "1 withheld: publicly distrusted" in facts
     detail = run("status", "-v", *args).out.splitlines()
     assert f"      {'digicert-global-root-ca':32} withheld" in detail
+
+    # allowed on this target: withheld from neither command
+    config = tmp_path / "rotator.toml"
+    config.write_text(
+        f'profile = "azure-legacy"\n[[targets]]\nkind = "java-cacerts"\npath = "{cacerts}"\n'
+        'allow_distrusted = ["digicert-global-root-ca"]\n'
+    )
+    allowed = run("sync", "--json", "--offline", "--config", str(config))
+    assert allowed.code == 0, allowed.err
+    assert "skipped" not in [n["action"] for n in json.loads(allowed.out)["targets"][0]["scope"]]
+    target = json.loads(run("status", "--json", "--offline", "--config", str(config)).out)["targets"][0]
+    assert target["withheld"] == [] and target["roots"]["digicert-global-root-ca"] in ("owned", "present")
+
+
+def test_the_scope_rule_is_one_predicate() -> None:
+    """Scope.withholds decides alone what sync skips and status marks withheld (and what wanted leaves out)."""
+    day = dt.date(2027, 1, 1)
+    host = Scope(profile="azure-legacy", roots=(G1, G2), host_wide=True)
+    assert host.withholds(G1, day) and not host.withholds(G2, day)
+    assert host.withheld(day) == [G1] and host.wanted(day) == [G2]
+    assert not host.withholds(G1, dt.date(2026, 4, 14))  # before the trust programs removed it
+    assert not host.withholds(G1._replace(not_after=dt.date(2026, 12, 31)), day)  # expired: not wanted anyway
+    assert host.withholds(MS_TLS._replace(public_trust="removed", public_trust_date=None), day)  # not selected
+    allowed = host._replace(allow_distrusted=("digicert-global-root-ca",))
+    assert not allowed.withholds(G1, day) and allowed.wanted(day) == [G1, G2]
+    app = Scope(profile="azure-legacy", roots=(G1, G2))
+    assert not app.withholds(G1, day) and app.withheld(day) == [] and app.wanted(day) == [G1, G2]
 
 
 def test_cross_signs_are_never_written_as_anchors(tmp_path: Path, run) -> None:

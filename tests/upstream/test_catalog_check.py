@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import logging
 import tomllib
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from rotator.certs import Cert, parse_one
 from rotator.config.file import parse as parse_config
 from rotator.roots.catalog import Catalog
 from rotator.roots.download import Downloader, DownloadSettings
+from rotator.upstream import check as check_mod
 from rotator.upstream import published_list as upstream
 from rotator.upstream import record as published
 from rotator.upstream.proposal import AGREES, DISAGREES, SILENT, propose
@@ -199,7 +201,7 @@ def test_a_local_file_source(tmp_path: Path, run) -> None:
     )
     assert result.code == 0, result.out + result.err
     missing = run("catalog", "check", "--source", str(tmp_path / "nope.md"), "--state-dir", str(tmp_path / "state"))
-    assert missing.code == 2 and "cannot read" in missing.err
+    assert missing.code == 2 and "nope.md not found" in missing.err
 
 
 # ------------------------------------------------------------------ differences
@@ -499,3 +501,88 @@ def test_daemon_never_checks_when_off_or_offline(
     assert daemon.check_worker is None
     daemon.status_line = "ok"
     assert daemon._status() == "ok"
+
+
+# ------------------------------------------------------------------ one way to run a check and keep its record
+# ``rotator.upstream.check.run_and_keep`` serves `rotator catalog check` and the daemon: each case runs in both.
+
+CALLERS = ("by hand", "daemon")
+
+
+def _check_as(caller: str, run, https: HttpsServer, tmp_path: Path, caplog: pytest.LogCaptureFixture) -> str:
+    """One check of PAGE as ``caller`` runs it; what it said (stderr by hand, the log for the daemon)."""
+    if caller == "by hand":
+        result = check(run, https, tmp_path, PAGE)
+        return f"exit {result.code}\n{result.err}"
+    import time
+
+    daemon = _daemon(tmp_path, https, PAGE)
+    daemon.next_check = time.monotonic()  # due now, whatever the last record says
+    caplog.clear()
+    with caplog.at_level(logging.INFO):
+        _check_once(daemon)
+    if "not kept" not in caplog.text:
+        assert daemon.check_record == published.load(tmp_path / "state")  # what it knows is what it kept
+    return caplog.text
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_a_crash_in_the_check_is_logged_and_recorded_keeping_the_last_read(
+    tmp_path: Path,
+    https: HttpsServer,
+    run,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: str,
+) -> None:
+    _check_as(caller, run, https, tmp_path, caplog)
+    learnt = published.load(tmp_path / "state")
+    assert learnt is not None and learnt.ok is True and learnt.intermediates
+
+    def crash(*args: object, **kwargs: object) -> None:
+        raise RuntimeError("boom")
+
+    monkeypatch.setattr(check_mod, "run", crash)
+    said = _check_as(caller, run, https, tmp_path, caplog)
+    assert "catalog check crashed" in said and "RuntimeError: boom" in said
+    if caller == "by hand":
+        assert said.startswith("exit 1\n")
+    record = published.load(tmp_path / "state")
+    assert record is not None and record.ok is None and record.error == "internal error: boom"
+    assert record.intermediates == learnt.intermediates and record.last_read == learnt.last_read
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_a_record_that_cannot_be_saved_is_a_warning_and_the_check_stands(
+    tmp_path: Path,
+    https: HttpsServer,
+    run,
+    caplog: pytest.LogCaptureFixture,
+    monkeypatch: pytest.MonkeyPatch,
+    caller: str,
+) -> None:
+    def disk_full(state_dir: Path, record: published.CheckRecord) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(published, "save", disk_full)
+    said = _check_as(caller, run, https, tmp_path, caplog)
+    state = tmp_path / "state"
+    assert f"the result was not kept in {state} ([Errno 28] No space left on device); status will not show it" in said
+    if caller == "by hand":
+        assert said.startswith("exit 0\n") and "rotator: warning: the result was not kept" in said
+    else:
+        assert "Azure's published CA list agrees with the catalog" in said
+    assert not (state / published.FILE_NAME).exists()
+
+
+@pytest.mark.parametrize("caller", CALLERS)
+def test_a_damaged_record_is_replaced_by_the_next_check(
+    tmp_path: Path, https: HttpsServer, run, caplog: pytest.LogCaptureFixture, caller: str
+) -> None:
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / published.FILE_NAME).write_text("{not json")
+    said = _check_as(caller, run, https, tmp_path, caplog)
+    assert "not kept" not in said
+    record = published.load(state)
+    assert record is not None and record.ok is True and record.error is None and record.intermediates
