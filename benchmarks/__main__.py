@@ -23,9 +23,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from rotator.roots.catalog import DEFAULT_PROFILE, Catalog
+from tests.support.paths import EMBEDDED as DATA
+from tests.support.paths import REPO
 
-REPO = Path(__file__).resolve().parent.parent
-DATA = REPO / "rotator" / "data"
 # The default profile's roots (what a sync without --profile writes), as the manual routes use them.
 AZURE = list(Catalog.builtin().profiles[DEFAULT_PROFILE])
 PASSWORD_VAR = "BENCH_STOREPASS"
@@ -449,12 +449,16 @@ def system(b: Bench, work: Path) -> None:
 DAEMON_SCRIPT = """
 import argparse, os, sys, time, contextlib, io
 from dataclasses import replace
-from rotator.sync import engine
-from rotator.config.settings import resolve
-try:  # the typed flags of newer sources; older ones read an argparse namespace
-    from rotator.config.settings import Flags
-    args = Flags(config=sys.argv[1], offline=True, no_cache=True, state_dir=sys.argv[2])
+try:  # the layout by concern; older sources had every module at the top of rotator/
+    from rotator.sync import engine
+    from rotator.config import settings
 except ImportError:
+    from rotator import engine, settings
+resolve = settings.resolve
+try:  # the typed flags of newer sources; older ones read an argparse namespace
+    Flags = settings.Flags
+    args = Flags(config=sys.argv[1], offline=True, no_cache=True, state_dir=sys.argv[2])
+except AttributeError:
     args = argparse.Namespace(config=sys.argv[1], offline=True, no_cache=True, state_dir=sys.argv[2], target=None)
 def changed(record, **changes):  # the request is a named tuple now, a dataclass in older sources
     return record._replace(**changes) if hasattr(record, "_replace") else replace(record, **changes)

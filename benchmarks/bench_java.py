@@ -25,13 +25,13 @@ from pathlib import Path
 import jks
 
 from rotator.cli.main import main as rotator_main
+from tests.support.paths import EMBEDDED as DATA
 
 ROOTS = {  # the azure-postgresql profile: catalog id -> Debian's alias in the JDK cacerts (if it has one)
     "digicert-global-root-g2": "debian:digicert_global_root_g2.pem",
     "microsoft-rsa-root-2017": "debian:microsoft_rsa_root_certificate_authority_2017.pem",
     "microsoft-tls-rsa-root-g2": "debian:microsoft_tls_rsa_root_g2.pem",
 }
-DATA = Path(__file__).resolve().parent.parent / "rotator" / "data"
 PASSWORD_VAR = "BENCH_STOREPASS"
 PASSWORD = "changeit"
 

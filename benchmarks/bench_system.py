@@ -28,42 +28,18 @@ from collections.abc import Callable
 from pathlib import Path
 
 from rotator.roots.catalog import DEFAULT_PROFILE, Catalog
+from tests.support.paths import REPO
+from tests.support.systree import MOZILLA, UPDATE_CA_CERTIFICATES, debian_tree, redirect_flags
 
-REPO = Path(__file__).resolve().parent.parent
-MOZILLA = Path("/usr/share/ca-certificates/mozilla")
-UPDATE = "/usr/sbin/update-ca-certificates"
+UPDATE = str(UPDATE_CA_CERTIFICATES)
 AZURE = list(Catalog.builtin().profiles[DEFAULT_PROFILE])  # the roots a default sync adds
 
 
-def flags(root: Path) -> list[str]:
-    return [
-        "--certsconf",
-        str(root / "etc/ca-certificates.conf"),
-        "--certsdir",
-        str(root / "usr/share/ca-certificates"),
-        "--localcertsdir",
-        str(root / "usr/local/share/ca-certificates"),
-        "--etccertsdir",
-        str(root / "etc/ssl/certs"),
-        "--hooksdir",
-        str(root / "etc/ca-certificates/update.d"),
-    ]
+flags = redirect_flags  # update-ca-certificates redirected into the tree, hooks included
 
 
 def build_tree(root: Path, packaged: int) -> Path:
-    for d in (
-        "etc/ssl/certs",
-        "etc/ca-certificates/update.d",
-        "usr/local/share/ca-certificates",
-        "usr/share/ca-certificates/mozilla",
-    ):
-        (root / d).mkdir(parents=True)
-    names = []
-    for src in sorted(MOZILLA.glob("*.crt"))[:packaged]:
-        shutil.copyfile(src, root / "usr/share/ca-certificates/mozilla" / src.name)
-        names.append(f"mozilla/{src.name}\n")
-    (root / "etc/ca-certificates.conf").write_text("".join(names))
-    (root / "etc/os-release").write_text("ID=debian\n")
+    debian_tree(root, packaged=packaged)
     (root / "rotator.toml").write_text('[[targets]]\nkind = "system"\nrefresh = "host"\n')
     update_by_hand(root)  # the packaged state, as on a real machine
     return root
