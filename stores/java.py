@@ -195,6 +195,11 @@ def build_java_cacerts(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
     found = discover(
         java_home=ctx.getenv("JAVA_HOME"), path_env=ctx.getenv("PATH"), jvm_dirs=_jvm_dirs(spec), root=root
     )
+    if found.java_home_problem:
+        raise StoreError(
+            f"{spec.where}: {found.java_home_problem}; point JAVA_HOME at a JDK, unset it, "
+            "or name the file with java-cacerts:PATH"
+        )
     if not found.found:
         raise StoreError(
             f"{spec.where}: java-cacerts found no JDK cacerts; looked at {', '.join(found.looked)}; "

@@ -30,6 +30,9 @@ class FoundCacerts:
 class Discovery:
     found: list[FoundCacerts]
     looked: list[str]  # where it looked, for the "none found" error
+    # $JAVA_HOME set but naming no JDK with a cacerts: the user meant that JDK, so patching whatever
+    # else was found would update the wrong one in silence.
+    java_home_problem: str = ""
 
 
 def resolve_in(root: Path | None, path: Path) -> Path:
@@ -109,6 +112,7 @@ def discover(
         homes.extend((child if root is None else Path("/") / child.relative_to(root), "") for child in children)
 
     by_real: dict[Path, FoundCacerts] = {}
+    java_home_found = False
     for home, how in homes:
         # The same JDK reached several ways ($JAVA_HOME, PATH, a versioned link in /usr/lib/jvm) is one JDK.
         try:
@@ -123,8 +127,16 @@ def discover(
                     continue
             except OSError:
                 continue  # a JDK this user cannot look into is not one it can update
+            if how == "$JAVA_HOME":
+                java_home_found = True
             hows = by_real.setdefault(real, FoundCacerts(path=real)).jdks.setdefault(shown, [])
             if how and how not in hows:
                 hows.append(how)
             break  # one cacerts per JDK: the JDK 9+ layout wins over a nested JRE
-    return Discovery(found=list(by_real.values()), looked=looked)
+    problem = ""
+    if root is None and java_home and not java_home_found:
+        if not Path(java_home).is_dir():
+            problem = f"$JAVA_HOME={java_home} is not a directory"
+        else:
+            problem = f"$JAVA_HOME={java_home} holds no lib/security/cacerts (nor jre/lib/security/cacerts)"
+    return Discovery(found=list(by_real.values()), looked=looked, java_home_problem=problem)

@@ -173,3 +173,32 @@ def test_real_machine_discovery_dry_run(run) -> None:
     assert f"note: used by {real_java} (java on PATH" in result.out
     assert sum(line.startswith("java-cacerts:") for line in result.out.splitlines()) == 1
     assert kt.MACHINE_CACERTS.read_bytes() == before
+
+
+@pytest.mark.parametrize("java_home", ["missing", "empty"])
+def test_a_java_home_that_names_no_jdk_is_an_error_and_no_other_jdk_is_patched(
+    tmp_path: Path, run, host: dict[str, Path], monkeypatch: pytest.MonkeyPatch, java_home: str
+) -> None:
+    """JAVA_HOME says which JDK the user means: one that is not there must not quietly become another."""
+    keystore(host["shared"].parent / "real-cacerts", "JKS").replace(host["shared"])
+    before = host["shared"].read_bytes()
+    home = tmp_path / "opt" / java_home
+    if java_home == "empty":
+        home.mkdir(parents=True)
+    monkeypatch.setenv("JAVA_HOME", str(home))
+    monkeypatch.setenv("PATH", str(host["bin"]))  # a JDK on PATH that would otherwise be patched
+    config = write_config(tmp_path, {"kind": "java-cacerts", "jvm_dirs": [host["jvm"]]})
+    result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
+    assert result.code == 1, result.out
+    (line,) = error_lines(result.err)
+    assert f"$JAVA_HOME={home}" in line
+    assert ("is not a directory" if java_home == "missing" else "holds no lib/security/cacerts") in line
+    assert "point JAVA_HOME at a JDK, unset it, or name the file with java-cacerts:PATH" in line
+    assert host["shared"].read_bytes() == before
+
+
+def test_discover_reports_no_problem_for_a_java_home_with_cacerts(host: dict[str, Path]) -> None:
+    host["custom"].write_bytes(b"a keystore")
+    found = discover(java_home=str(host["java_home"]), path_env="", jvm_dirs=[])
+    assert found.java_home_problem == ""
+    assert [f.path for f in found.found] == [host["custom"]]
