@@ -124,14 +124,28 @@ KINDS: dict[str, Kind] = {
 }
 
 
-def build_stores(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+def _kind_of(spec: TargetSpec) -> Kind:
+    """The spec's kind; an unknown one is a ConfigError that suggests the nearest (``jsk`` -> ``jks``)."""
     kind = KINDS.get(spec.kind)
     if kind is None:
+        import difflib  # only on this error path
+
+        near = difflib.get_close_matches(spec.kind, KINDS, n=1, cutoff=0.5)
+        hint = f"did you mean {near[0]!r}? " if near else ""
         known = ", ".join(sorted(KINDS))
-        raise ConfigError(f"{spec.where}: unknown target kind {spec.kind!r} (known: {known})")
-    unknown = sorted(k for k, _ in spec.options if k not in kind.options | COMMON_OPTIONS)
+        raise ConfigError(f"{spec.where}: unknown target kind {spec.kind!r} ({hint}known: {known})")
+    return kind
+
+
+def build_stores(spec: TargetSpec, ctx: StoreContext) -> list[TrustStore]:
+    kind = _kind_of(spec)
+    allowed = kind.options | COMMON_OPTIONS
+    unknown = sorted(k for k, _ in spec.options if k not in allowed)
     if unknown:
-        raise ConfigError(f"{spec.where}: unknown key {unknown[0]!r} for target kind {spec.kind!r}")
+        raise ConfigError(
+            f"{spec.where}: unknown key {unknown[0]!r} for target kind {spec.kind!r} "
+            f"(allowed: {', '.join(sorted(allowed | {'kind', 'path'}))})"
+        )
     return kind.build(spec, ctx)
 
 
@@ -190,11 +204,7 @@ def _guess_kind(path: str) -> str:
 
 def written_dirs(spec: TargetSpec) -> tuple[Path, ...]:
     """The directories a target writes into (see ``Kind.writes``); an unknown kind is a ConfigError."""
-    kind = KINDS.get(spec.kind)
-    if kind is None:
-        known = ", ".join(sorted(KINDS))
-        raise ConfigError(f"{spec.where}: unknown target kind {spec.kind!r} (known: {known})")
-    return kind.writes(spec)
+    return _kind_of(spec).writes(spec)
 
 
 def accepts_option(kind: str, key: str) -> bool:

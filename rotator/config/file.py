@@ -112,7 +112,11 @@ def load(path: Path | None) -> Config:
         data = tomllib.loads(raw.decode("utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    return parse(data, path)
+    try:
+        return parse(data, path)
+    except ConfigError as exc:
+        # A host may hold several configs (the service's, a hand-run one): say which file is wrong.
+        raise ConfigError(f"config file {path}: {exc}") from exc
 
 
 def parse(data: Mapping[str, Any], source: Path | None = None) -> Config:

@@ -117,8 +117,12 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
         raise ConfigError("--lock-timeout: expected seconds, 0 or more (0: do not wait)")
     if flags.warn_days is not None and flags.warn_days < 0:
         raise ConfigError("--warn-days: expected a number of days, 0 or more")
-    cfg = config_mod.load(config_mod.locate(flags.config, environ))
-    catalog = Catalog.builtin().extended(cfg.roots, cfg.profiles, keep=cfg.keep)
+    config_path = config_mod.locate(flags.config, environ)
+    cfg = config_mod.load(config_path)
+    try:
+        catalog = Catalog.builtin().extended(cfg.roots, cfg.profiles, keep=cfg.keep)
+    except ConfigError as exc:  # roots, profiles and keep come from the file alone: name it
+        raise ConfigError(f"config file {config_path}: {exc}") from exc
     profile = _or(_first(flags.profile, cfg.profile), DEFAULT_PROFILE)
     include = [*cfg.include, *flags.roots]
     selected = catalog.select(profile, include)

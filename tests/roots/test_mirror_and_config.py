@@ -89,7 +89,12 @@ CONFIG_ERRORS = {
     ),
     "root without source": ('[[roots]]\nid = "x"\nsha256 = "' + "a" * 64 + '"\n', "roots[0]: give urls, file"),
     "unknown target kind": ('[[targets]]\nkind = "bogus"\npath = "/x"\n', "targets[0]: unknown target kind"),
+    "mistyped target kind": ('[[targets]]\nkind = "jsk"\npath = "/x"\n', "'jsk' (did you mean 'jks'? known: "),
     "unknown target key": ('[[targets]]\nkind = "pem"\npath = "/x"\ncolour = 1\n', "targets[0]: unknown key 'colour'"),
+    "unknown target key lists the allowed": (
+        '[[targets]]\nkind = "jks"\npath = "/x"\nstorepas = 1\n',
+        "(allowed: include, kind, on_change, path, profile, storepass_credential, storepass_env, storepass_file)",
+    ),
     "pem without path": ('[[targets]]\nkind = "pem"\n', "targets[0]: target kind 'pem' needs a path"),
     "bad download": ("[download]\nread_timeout = -1\n", "download.read_timeout"),
     "clash with catalog": (
@@ -109,6 +114,22 @@ def test_config_errors_exit_2_with_key_path(case: str, tmp_path: Path, run) -> N
     assert result.code == 2, (result.out, result.err)
     assert expected in result.err
     assert len(result.err.strip().splitlines()) == 1
+    if case not in NAMED_LATER:
+        # What only the file can be wrong about names the file.
+        assert f"config file {config}" in result.err
+
+
+# Checked once flags and file are merged (a profile or root may come from either), or when a target is
+# built: the key path says where.
+NAMED_LATER = {
+    "unknown profile",
+    "unknown root in include",
+    "unknown target kind",
+    "pem without path",
+    "mistyped target kind",
+    "unknown target key",
+    "unknown target key lists the allowed",
+}
 
 
 def test_config_from_environment_variable(tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch) -> None:
