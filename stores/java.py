@@ -52,7 +52,7 @@ class JavaKeystore:
         self.name = f"{kind}:{path}"
         self._password = password
         self._new_format = new_format  # None: the file must already exist (a JDK's cacerts)
-        self._notes = tuple(notes)
+        self._notes = (*notes, password.note) if password.note else tuple(notes)
         self._where = where  # --target or targets[N]: the advice names the flags or the config keys
         self._written: dict[str, str] = {}  # alias -> SHA-256 of what the last apply wrote
         self._last: StampedFile | None = None

@@ -14,11 +14,15 @@ from rotator.host.files import ReadAs, read_file
 from stores.base import StoreContext, TargetSpec
 
 PASSWORD_OPTIONS = frozenset({"storepass_file", "storepass_env", "storepass_credential"})
+# Where systemd looks for a LoadCredential= given by name only, in its order (systemd.exec(5)). Outside
+# the unit (status, probe, a hand-run sync, a fleet's readiness check) root reads the same file there.
+CREDSTORE_DIRS = (Path("/etc/credstore"), Path("/run/credstore"), Path("/usr/lib/credstore"))
 
 
 class StorePassword(NamedTuple):
     value: str
     source: str  # where it came from, for messages: "storepass_env APP_STOREPASS"
+    note: str = ""  # said once in the run's report: how a credential was found outside systemd
 
     def __str__(self) -> str:
         return self.source
@@ -76,12 +80,31 @@ def store_password(spec: TargetSpec, ctx: StoreContext, default: str | None) -> 
     if "/" in value or value in (".", ".."):
         raise ConfigError(f"{where}: {value!r} is not a credential name (no slashes)")
     directory = ctx.getenv("CREDENTIALS_DIRECTORY")
-    if not directory:
+    if directory:
+        secret = _read_secret_file(Path(directory) / value, where, "credential")
+        return StorePassword(secret, _named(spec, key, value))
+    stored = _in_credstore(value, ctx.sysroot)
+    if stored is None:
+        places = ", ".join(str(d / value) for d in CREDSTORE_DIRS)
         raise ConfigError(
-            f"{where}: $CREDENTIALS_DIRECTORY is not set; run under systemd with LoadCredential={value}:/path/to/file"
+            f"{where}: $CREDENTIALS_DIRECTORY is not set and there is no {places}; run under systemd with "
+            f"LoadCredential={value}:/path/to/file, or put the password in {CREDSTORE_DIRS[0] / value} (mode 0600)"
         )
-    secret = _read_secret_file(Path(directory) / value, where, "credential")
-    return StorePassword(secret, _named(spec, key, value))
+    secret = _read_secret_file(stored, where, "credential")
+    note = f"store password: credential {value} read from {stored} ($CREDENTIALS_DIRECTORY is not set)"
+    return StorePassword(secret, f"{_named(spec, key, value)} (from {stored})", note)
+
+
+def _in_credstore(name: str, sysroot: str | None) -> Path | None:
+    """The first credential store holding ``name`` (inside ``sysroot`` for an image tree)."""
+    for directory in CREDSTORE_DIRS:
+        path = Path(sysroot) / directory.relative_to("/") if sysroot else directory
+        try:
+            if (path / name).exists():  # unreadable (not root): read_file names why
+                return path / name
+        except OSError:
+            continue
+    return None
 
 
 def _named(spec: TargetSpec, key: str, value: str) -> str:

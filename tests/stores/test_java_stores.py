@@ -406,6 +406,35 @@ def test_password_from_systemd_credential(tmp_path: Path, run, reduced, monkeypa
     assert_synced(kt.by_alias(store, PW), reduced[1])
 
 
+@pytest.mark.parametrize("command", ["sync", "status"])
+def test_outside_systemd_a_credential_is_read_where_systemd_keeps_it(
+    tmp_path: Path, run, reduced, command: str
+) -> None:
+    """status, probe and a hand-run sync read the credential the unit would get (an image tree: --sysroot)."""
+    image = tmp_path / "image"
+    (image / "run/credstore").mkdir(parents=True)
+    (image / "run/credstore/truststore-pass").write_text(PW + "\n")
+    store = tmp_path / "truststore.jks"
+    shutil.copyfile(reduced[0], store)
+    config = write_config(tmp_path, {"kind": "jks", "path": store, "storepass_credential": "truststore-pass"})
+    args = ["--offline"] if command == "sync" else []
+    result = run(command, *args, "--sysroot", str(image), "--config", str(config), "--profile", "azure-postgresql")
+    if command == "sync":
+        assert result.code == 0, result.err
+        assert f"credential truststore-pass read from {image}/run/credstore/truststore-pass" in result.out
+        assert_synced(kt.by_alias(store, PW), reduced[1])
+    else:
+        assert "CREDENTIALS_DIRECTORY" not in result.err, result.err
+        assert f"jks:{store}" in result.out
+    # Without it anywhere, the error says where it looked and what to do.
+    (image / "run/credstore/truststore-pass").unlink()
+    missing = run(command, *args, "--sysroot", str(image), "--config", str(config))
+    assert missing.code == 2
+    (line,) = error_lines(missing.err)
+    assert "$CREDENTIALS_DIRECTORY is not set and there is no /etc/credstore/truststore-pass, " in line
+    assert "or put the password in /etc/credstore/truststore-pass (mode 0600)" in line
+
+
 @pytest.mark.parametrize(
     "target, message",
     [
