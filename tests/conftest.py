@@ -59,8 +59,8 @@ def run(cache_dir: Path, state_dir: Path) -> object:
 
     def _run(*args: str) -> Run:
         argv = list(args)
-        if argv and argv[0] in ("sync", "mirror", "status", "daemon"):
-            if "--cache-dir" not in argv and "--no-cache" not in argv:
+        if argv and argv[0] in ("sync", "mirror", "status", "daemon", "probe", "forget"):
+            if "--cache-dir" not in argv and "--no-cache" not in argv and argv[0] != "forget":
                 argv[1:1] = ["--cache-dir", str(cache_dir)]
             if "--state-dir" not in argv and argv[0] != "mirror":
                 argv[1:1] = ["--state-dir", str(state_dir)]

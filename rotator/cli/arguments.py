@@ -207,8 +207,25 @@ def _probe_args(p: _Parser) -> None:
         help="accepted as everywhere: probe never downloads roots (it reads local copies)",
     )
     p.add_argument("--cache-dir", metavar="DIR", help="verified-copy cache to read roots from")
+    p.add_argument(
+        "--state-dir", metavar="DIR", help="where syncs recorded their targets (default /var/lib/rotator or XDG)"
+    )
     p.add_argument("--at", metavar="DATE", help="judge validity as of DATE (YYYY-MM-DD), e.g. a deadline")
     _output(p)
+
+
+def _forget_args(p: _Parser) -> None:
+    from rotator.config.settings import DEFAULT_LOCK_TIMEOUT
+
+    p.add_argument("targets", metavar="TARGET", nargs="+", help="a recorded target: KIND:PATH, or KIND for all of it")
+    p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
+    p.add_argument(
+        "--lock-timeout",
+        metavar="SECONDS",
+        type=float,
+        help=f"how long to wait for a run holding the lock (default {DEFAULT_LOCK_TIMEOUT:g}; 0: do not wait)",
+    )
+    p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
 
 # name: (its one-line help, its description or None, the function adding its arguments), in help order
@@ -237,6 +254,12 @@ _COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] =
         "Write a verified copy of each selected root into DIR as <id>.pem, for hosts without network "
         "(rotator sync --offline --mirror DIR).",
         _mirror_args,
+    ),
+    "forget": (
+        "drop targets from what earlier syncs recorded (the stores themselves are not touched)",
+        "Drop targets from the state file, so that status, sync and probe without --target no longer use "
+        "them (exit 0 done, 1 when a TARGET is not recorded, 2 usage). The stores are left as they are.",
+        _forget_args,
     ),
     "probe": (
         "connect to a server and say whether a client using each target would trust its chain",

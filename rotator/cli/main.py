@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import Any
 
-    from rotator.config.settings import Flags
+    from rotator.config.settings import Flags, Resolved
     from rotator.probe import judge as probe
     from rotator.probe import tlsfetch
     from rotator.progress import Progress
@@ -110,12 +110,25 @@ def _progress(args: argparse.Namespace) -> Progress:
     return show
 
 
+def _say_recorded(args: argparse.Namespace, resolved: Resolved) -> None:
+    """One line, on stderr so the output and its JSON stay the same: which targets were taken from the state."""
+    if resolved.recorded_in is None or args.quiet:
+        return
+    count = len(resolved.request.targets)
+    print(
+        f"rotator: no target given: using the {count} target{'s' if count != 1 else ''} recorded in "
+        f"{resolved.recorded_in} (--target to choose, `rotator forget` to drop one)",
+        file=sys.stderr,
+    )
+
+
 def cmd_sync(args: argparse.Namespace) -> int:
     from rotator.config.settings import require_targets, resolve
     from rotator.report import sync as report
     from rotator.sync.engine import sync
 
-    resolved = resolve(_flags(args), os.environ)
+    resolved = resolve(_flags(args), os.environ, use_recorded=True)
+    _say_recorded(args, resolved)
     require_targets(resolved)
     result = sync(resolved.request, progress=_progress(args))
     if args.json:
@@ -137,7 +150,8 @@ def cmd_status(args: argparse.Namespace) -> int:
     from rotator.sync.state import State
     from rotator.sync.state import load as load_state
 
-    resolved = resolve(_flags(args), os.environ)
+    resolved = resolve(_flags(args), os.environ, use_recorded=True)
+    _say_recorded(args, resolved)
     require_targets(resolved)
     request = resolved.request
     status = status_of(request)
@@ -307,7 +321,8 @@ def cmd_probe(args: argparse.Namespace) -> int:
             "--mirror: probe never downloads and reads a mirror directory only; "
             "make one with `rotator mirror DIR` and pass --mirror DIR"
         )
-    resolved = resolve(_flags(args), os.environ)
+    resolved = resolve(_flags(args), os.environ, use_recorded=True)
+    _say_recorded(args, resolved)
     request = probe.ProbeRequest(
         endpoint=endpoint,
         roots=tuple(resolved.catalog.roots.values()),
@@ -347,6 +362,35 @@ def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
     return 0 if result.ok else 1
 
 
+def cmd_forget(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator.config.settings import lock_timeout
+    from rotator.sync import state as state_mod
+    from rotator.sync.locks import run_lock
+
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    state_dir = (
+        Path(os.path.expanduser(args.state_dir)) if args.state_dir else state_mod.default_state_dir(os.environ, is_root)
+    )
+    with run_lock(state_dir, timeout=lock_timeout(args.lock_timeout), on_wait=_progress(args)):
+        state = state_mod.load(state_dir)
+        known = state_mod.recorded_names(state)
+        chosen = {name for wanted in args.targets for name in state_mod.matching(known, wanted)}
+        missing = [w for w in args.targets if not state_mod.matching(known, w)]
+        if missing:
+            listed = ", ".join(known) if known else "none"
+            raise RotatorError(
+                f"{missing[0]}: not recorded in {state_dir / state_mod.FILE_NAME} (recorded: {listed}); "
+                "nothing forgotten"
+            )
+        for name in sorted(chosen):
+            state.forget(name)
+        state_mod.save(state_dir, state)
+    _print(args, [f"forgot {name} (the store itself is left as it is)" for name in sorted(chosen)])
+    return 0
+
+
 COMMANDS = {
     "sync": cmd_sync,
     "daemon": cmd_daemon,
@@ -354,5 +398,6 @@ COMMANDS = {
     "catalog": cmd_catalog,
     "mirror": cmd_mirror,
     "probe": cmd_probe,
+    "forget": cmd_forget,
     "service": cmd_service,
 }

@@ -60,6 +60,8 @@ class Resolved(NamedTuple):
     profile: str
     selected: tuple[Root, ...]
     request: SyncRequest
+    # Set when neither --target nor the config named a target and those a sync recorded are used.
+    recorded_in: Path | None = None
 
     @property
     def every_selected(self) -> tuple[Root, ...]:
@@ -83,7 +85,7 @@ def parse_at(text: str | None) -> dt.datetime:
     return value
 
 
-def _lock_timeout(value: float | None) -> float:
+def lock_timeout(value: float | None) -> float:
     """``--lock-timeout`` checked, or its default when not given (applied here only)."""
     if value is None:
         return DEFAULT_LOCK_TIMEOUT
@@ -102,7 +104,9 @@ def _with_password(spec: TargetSpec, flags: Flags) -> TargetSpec:
     return spec
 
 
-def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
+def resolve(flags: Flags, environ: Mapping[str, str], *, use_recorded: bool = False) -> Resolved:
+    """``use_recorded``: with no target given anywhere, take the ones the state file recorded
+    (``status``, ``sync`` and ``probe`` by hand after a first sync; never the daemon)."""
     from rotator.config import file as config_mod
     from rotator.roots.catalog import DEFAULT_PROFILE, Catalog
     from rotator.roots.download import DownloadSettings
@@ -127,14 +131,24 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
     include = [*cfg.include, *flags.roots]
     selected = catalog.select(profile, include)
 
+    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
+    state_dir = _or(_first(_path(flags.state_dir), cfg.state_dir), default_state_dir(environ, is_root))
     specs: tuple[TargetSpec, ...]
+    recorded_in: Path | None = None
     if flags.targets:
         specs = tuple(_with_password(parse_target(t), flags) for t in flags.targets)
-    else:
+    elif cfg.targets or not use_recorded:
         specs = cfg.targets
+    else:
+        specs = recorded_targets(state_dir)
+        if flags.profile is not None or flags.roots:
+            # --profile/--root given now say what to judge by, over what the sync recorded.
+            specs = tuple(
+                s._replace(options=tuple(o for o in s.options if o[0] not in ("profile", "include"))) for s in specs
+            )
+        recorded_in = state_dir / "state.json" if specs else None
     scopes = tuple(resolve_scope(spec, catalog, profile, include) for spec in specs)
     check_sources(cfg, specs, environ)
-    is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     cache_dir: Path | None
     if flags.no_cache:
         cache_dir = None
@@ -167,15 +181,34 @@ def resolve(flags: Flags, environ: Mapping[str, str]) -> Resolved:
         download=download,
         context=context,
         dry_run=flags.dry_run,
-        state_dir=_or(_first(_path(flags.state_dir), cfg.state_dir), default_state_dir(environ, is_root)),
+        state_dir=state_dir,
         metrics_file=_first(_path(flags.metrics_file), cfg.metrics_file),
         on_change=cfg.on_change,
         hook_timeout=cfg.hook_timeout,
         warn_days=_or(flags.warn_days, DEFAULT_WARN_DAYS),
-        lock_timeout=_lock_timeout(flags.lock_timeout),
-        complete_set=not flags.targets,
+        lock_timeout=lock_timeout(flags.lock_timeout),
+        complete_set=not flags.targets and recorded_in is None,
     )
-    return Resolved(config=cfg, catalog=catalog, profile=profile, selected=selected, request=request)
+    return Resolved(
+        config=cfg, catalog=catalog, profile=profile, selected=selected, request=request, recorded_in=recorded_in
+    )
+
+
+def recorded_targets(state_dir: Path) -> tuple[TargetSpec, ...]:
+    """The targets earlier syncs recorded in the state, each once (a java-cacerts target that found
+    several JDKs is recorded under each store it built)."""
+    from rotator.sync.state import load as load_state
+    from stores.base import TargetSpec
+
+    unique = dict.fromkeys(load_state(state_dir).recorded.values())
+    return tuple(
+        TargetSpec(
+            kind=r.kind,
+            path=r.path or None,
+            options=tuple((k, list(v) if isinstance(v, tuple) else v) for k, v in r.options),
+        )
+        for r in unique
+    )
 
 
 def _first(*values: T | None) -> T | None:

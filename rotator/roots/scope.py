@@ -28,6 +28,7 @@ class Scope(NamedTuple):
     roots: tuple[Root, ...]
     host_wide: bool = False
     allow_distrusted: tuple[str, ...] = ()
+    include: tuple[str, ...] = ()  # the ids added to the profile (the target's own, else the global ones)
 
     def withholds(self, root: Root, day: dt.date) -> bool:
         """The scope rule, the one place it is decided: whether ``root`` (selected or not), which the
@@ -63,8 +64,9 @@ def resolve_scope(spec: TargetSpec, catalog: Catalog, profile: str, include: Seq
             "every selected root; allow_distrusted is for host-wide stores (system, java-cacerts)"
         )
     chosen = own_profile or profile
+    added = tuple(include if own_include is None else own_include)
     try:
-        roots = catalog.select(chosen, include if own_include is None else own_include)
+        roots = catalog.select(chosen, added)
     except ConfigError as exc:
         if own_profile or own_include is not None:
             raise ConfigError(f"{spec.where}.{exc}") from exc
@@ -74,6 +76,7 @@ def resolve_scope(spec: TargetSpec, catalog: Catalog, profile: str, include: Seq
         roots=roots,
         host_wide=host_wide,
         allow_distrusted=tuple(allowed or ()),
+        include=added,
     )
 
 

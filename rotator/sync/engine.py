@@ -36,6 +36,7 @@ from stores.base import (
     TrustStore,
     one_file,
     still_as_stamped,
+    target_path,
 )
 from stores.kinds import build_stores as stores_for
 
@@ -347,9 +348,31 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: 
         if not request.dry_run and outcome.error is None and outcome.plan is not None:
             state.targets[store.name] = _records(outcome.plan, state.targets.get(store.name, {}), request.at)
             state.synced[store.name] = state_mod.now_iso(request.at)
+            state.recorded[store.name] = _recorded(bound)
             state.drift_repairs += len(outcome.drift)
         result.targets.append(outcome)
     return result
+
+
+# What a recorded target keeps of its spec: what ``--target`` and its password flags can say.
+RECORDED_OPTIONS = ("allow_distrusted", "storepass_env", "storepass_file", "storepass_credential")
+
+
+def _recorded(bound: Bound) -> state_mod.RecordedTarget:
+    """How a later run without targets builds this store again: the effective profile and include
+    (so ``status`` judges it by what this sync wanted), never a password itself."""
+    spec, scope = bound.spec, bound.scope
+    options: list[tuple[str, str | tuple[str, ...]]] = [("profile", scope.profile)]
+    if scope.include:
+        options.append(("include", tuple(scope.include)))
+    for key in RECORDED_OPTIONS:
+        value = spec.option(key)
+        if isinstance(value, str):
+            options.append((key, value))
+        elif isinstance(value, list | tuple) and value:
+            options.append((key, tuple(str(v) for v in value)))
+    path = str(target_path(spec)) if spec.path else ""
+    return state_mod.RecordedTarget(spec.kind, path, tuple(sorted(options)))
 
 
 def _store_lock(store: TrustStore, request: SyncRequest) -> contextlib.AbstractContextManager[None]:

@@ -63,6 +63,34 @@ class Seen(NamedTuple):
         return cls(stamp=stamp, labels=labels, notes=tuple(_text(n, "seen note") for n in doc.get("notes", ())))
 
 
+class RecordedTarget(NamedTuple):
+    """A target as a later run can build it again: what ``--target`` can say, never a secret (a
+    password is recorded as its source, ``storepass_env``/``storepass_file``, not its value)."""
+
+    kind: str
+    path: str
+    options: tuple[tuple[str, str | tuple[str, ...]], ...]
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "kind": self.kind,
+            "path": self.path,
+            "options": {k: list(v) if isinstance(v, tuple) else v for k, v in self.options},
+        }
+
+    @classmethod
+    def from_json(cls, doc: Any) -> RecordedTarget:
+        if not isinstance(doc, dict) or not isinstance(doc.get("options", {}), dict):
+            raise ValueError("a recorded target is not an object")
+        options: list[tuple[str, str | tuple[str, ...]]] = []
+        for key, value in sorted(doc.get("options", {}).items()):
+            if isinstance(value, list):
+                options.append((_text(key, "option"), tuple(_text(v, "option value") for v in value)))
+            else:
+                options.append((_text(key, "option"), _text(value, "option value")))
+        return cls(_text(doc.get("kind"), "recorded kind"), _text(doc.get("path", ""), "recorded path"), tuple(options))
+
+
 class State:
     """What the state file holds; a run changes it in place and saves it at the end."""
 
@@ -76,10 +104,13 @@ class State:
         last_failure: str | None = None,
         failures: int = 0,
         drift_repairs: int = 0,
+        recorded: dict[str, RecordedTarget] | None = None,
     ) -> None:
         self.targets = {} if targets is None else targets  # target -> root id -> what is there
         self.synced = {} if synced is None else synced  # target -> ISO time of its last successful sync
         self.seen = {} if seen is None else seen  # one-file stores by name
+        # store name -> how to build it again: status, sync and probe with no target use these
+        self.recorded = {} if recorded is None else recorded
         self.last_success = last_success
         self.last_failure = last_failure
         self.failures = failures
@@ -103,6 +134,7 @@ class State:
             },
             "synced": dict(sorted(self.synced.items())),
             "seen": {name: seen.to_json() for name, seen in sorted(self.seen.items())},
+            "recorded": {name: r.to_json() for name, r in sorted(self.recorded.items())},
         }
 
     def prune(self, current: set[str], *, others_stale: bool) -> list[str]:
@@ -111,9 +143,29 @@ class State:
         names = sorted((set(self.targets) | set(self.synced)) - current)
         gone = [n for n in names if others_stale or _path_gone(n)]
         for name in gone:
-            self.targets.pop(name, None)
-            self.synced.pop(name, None)
+            self.forget(name)
         return gone
+
+    def forget(self, name: str) -> bool:
+        """Drop everything recorded of one target; whether there was anything."""
+        found = False
+        for table in (self.targets, self.synced, self.seen, self.recorded):
+            found = table.pop(name, None) is not None or found
+        return found
+
+
+def recorded_names(state: State) -> list[str]:
+    """Every target the state knows of, by store name."""
+    return sorted(set(state.targets) | set(state.synced) | set(state.recorded))
+
+
+def matching(names: list[str], wanted: str) -> list[str]:
+    """The recorded names ``wanted`` stands for: the name itself; ``KIND:PATH`` with the path made
+    absolute as a sync records it (``pem:./roots.pem``); or a bare ``KIND`` for every store of it
+    (``system``, ``java-cacerts``)."""
+    kind, sep, path = wanted.partition(":")
+    absolute = f"{kind}:{os.path.abspath(os.path.expanduser(path))}" if sep and path else wanted
+    return [n for n in names if n in (wanted, absolute) or (not sep and n.partition(":")[0] == kind)]
 
 
 def _path_gone(target: str) -> bool:
@@ -178,7 +230,10 @@ def _parse(doc: Any) -> State:
         raise ValueError("synced is not a table")
     # Older files have no "seen": every store is then read in full once.
     seen = {str(name): Seen.from_json(s) for name, s in doc.get("seen", {}).items()}
+    # Older files have no "recorded": a target-less status then asks for --target, as before.
+    recorded = {_text(name, "target name"): RecordedTarget.from_json(r) for name, r in doc.get("recorded", {}).items()}
     return State(
+        recorded=recorded,
         targets=targets,
         synced={str(k): str(v) for k, v in synced.items()},
         seen=seen,

@@ -63,7 +63,7 @@ def test_each_default_comes_from_its_one_definition(tmp_path: Path, monkeypatch:
     monkeypatch.setattr(settings, "DEFAULT_WARN_DAYS", 11)
     request = resolved("sync", "--config", str(empty)).request
     assert request.lock_timeout == 7.5 and request.warn_days == 11
-    assert settings._lock_timeout(None) == 7.5  # the check applies the default itself, the same one
+    assert settings.lock_timeout(None) == 7.5  # the check applies the default itself, the same one
     assert resolved("status", "--config", str(empty)).request.warn_days == 11
     assert request.hook_timeout == hooks.DEFAULT_TIMEOUT == engine.SyncRequest._field_defaults["hook_timeout"]
 
