@@ -107,7 +107,7 @@ def sync_text(result: SyncResult) -> list[str]:
             parts.append(f"already present: {', '.join(a.root_id for a, _ in t.plan.keep)}")
         if not t.plan.changes:
             parts.insert(0, "NOT refreshed (see the note)" if t.plan.unfinished else "up to date")
-        lines.append(f"{t.target}: {'; '.join(parts) or 'up to date'}")
+        lines.extend(_wrapped(f"{t.target}: {'; '.join(parts) or 'up to date'}"))
         lines.extend(f"  note: {note}" for note in t.plan.notes)
         lines.extend(_scope_line(n, result.dry_run) for n in t.scope_notes)
         if t.drift:
@@ -119,7 +119,41 @@ def sync_text(result: SyncResult) -> list[str]:
                 lines.append(f"  - {e.label}")
             for a, label in t.plan.keep:
                 lines.append(f"  = {a.root_id} as {label}")
-    return lines
+    return lines + _next_steps(result)
+
+
+def _next_steps(result: SyncResult) -> list[str]:
+    """After a target's first sync: where it was recorded, and the two commands that follow."""
+    if not result.first_recorded or result.state_file is None or not result.ok:
+        return []
+    count = len(result.first_recorded)
+    them = "them" if count != 1 else "it"
+    return [
+        f"recorded {count} new target{'s' if count != 1 else ''} in {result.state_file}",
+        f"next: `rotator status` checks {them}; keep {them} current with the service (docs/service.md),",
+        "      or run this sync again from cron or an image build",
+    ]
+
+
+WIDTH = 100  # every line of the text output fits a terminal of this width
+
+
+def _wrapped(line: str) -> list[str]:
+    """A long line (a target and its lists of roots) broken after a ", " or "; " between root ids and
+    continued with an indent, so a phrase ("would remove", an id) is never split; one longer than the
+    width (a long path) stays whole."""
+    if len(line) <= WIDTH:
+        return [line]
+    import re  # only for the long lines
+
+    pieces = re.split(r"(?<=[,;]) ", line)
+    out = [pieces[0]]
+    for piece in pieces[1:]:
+        if len(out[-1]) + 1 + len(piece) <= WIDTH:
+            out[-1] += " " + piece
+        else:
+            out.append("    " + piece)
+    return out
 
 
 def _not_wanted(root: Root, at: dt.datetime) -> str:

@@ -65,13 +65,33 @@ class Obtainer:
         self.write_cache = write_cache  # False for read-only runs (probe): nothing is written anywhere
         self.progress = progress  # told when one step takes a while
         self._session: Downloader | None = None
+        # Roots whose downloads failed and came from a local copy instead: one line for all of them
+        # (``report_fallbacks``), since one network outage fails every root the same way.
+        self._fallbacks: list[tuple[str, str, str]] = []  # (source used, short reason, per-root detail)
 
     def close(self) -> None:
         if self._session is not None:
             self._session.close()
 
     def obtain_all(self, roots: Sequence[Root]) -> list[Obtained]:
-        return [self.obtain(root) for root in roots]
+        try:
+            return [self.obtain(root) for root in roots]
+        finally:
+            self.report_fallbacks()
+
+    def report_fallbacks(self) -> None:
+        """Say once that downloads failed and local copies were used: how many, why, from where, and
+        that ``--offline`` would not have tried. Each root's detail is logged at INFO (``-v``)."""
+        if not self._fallbacks:
+            return
+        count = len(self._fallbacks)
+        reasons = list(dict.fromkeys(reason for _, reason, _ in self._fallbacks))
+        why = ", ".join(reasons[:2]) + (", ..." if len(reasons) > 2 else "")
+        used = " and ".join(dict.fromkeys(_LOCAL_ORIGINS.get(source, source) for source, _, _ in self._fallbacks))
+        self._fallbacks = []
+        self._warn(
+            f"no download ({why}): {count} root{'s' if count != 1 else ''} from {used}; --offline skips the network"
+        )
 
     def obtain(self, root: Root) -> Obtained:
         reasons: list[str] = []
@@ -109,7 +129,13 @@ class Obtainer:
                         failed[source].append(gist)
                 continue
             if failed:
-                self._warn(f"root {root.id}: {_failures(failed)}, using {_origin(source, location)}")
+                detail = f"root {root.id}: {_failures(failed)}, using {_origin(source, location)}"
+                if set(failed) == {"url"} and source in _LOCAL_ORIGINS:
+                    log.info("%s", detail)
+                    reason = failed["url"][0].rpartition(": ")[2]
+                    self._fallbacks.append((source, reason, detail))
+                else:  # a URL or mirror that failed while another worked is news about that place
+                    self._warn(detail)
             if source not in ("cache", "embedded"):
                 self._store_in_cache(root, cert)
             log.debug("root %s from %s (%s)", root.id, source, location)
@@ -172,6 +198,8 @@ class Obtainer:
             self._warn(f"could not write cache {cache_dir}: {exc}")
 
 
+# The sources a failed download falls back to without the network, as the one summary line names them.
+_LOCAL_ORIGINS = {"embedded": "the embedded copies", "cache": "the cache", "mirror": "the mirror", "file": "the files"}
 _FAILED = {"url": "download failed", "mirror": "mirror failed", "file": "file failed", "cache": "cache failed"}
 
 

@@ -142,6 +142,9 @@ class SyncResult:
         self.targets = [] if targets is None else targets
         self.warnings: list[str] = []
         self.status: StatusReport | None = None  # when asked for, or when metrics were written
+        # Targets this run recorded for the first time, and where: the report says what comes next.
+        self.first_recorded: list[str] = []
+        self.state_file: Path | None = None
 
     @property
     def ok(self) -> bool:
@@ -348,6 +351,9 @@ def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: 
         if not request.dry_run and outcome.error is None and outcome.plan is not None:
             state.targets[store.name] = _records(outcome.plan, state.targets.get(store.name, {}), request.at)
             state.synced[store.name] = state_mod.now_iso(request.at)
+            if store.name not in state.recorded and request.state_dir is not None:
+                result.first_recorded.append(store.name)
+                result.state_file = request.state_dir / state_mod.FILE_NAME
             state.recorded[store.name] = _recorded(bound)
             state.drift_repairs += len(outcome.drift)
         result.targets.append(outcome)

@@ -343,5 +343,6 @@ def local_copies(
             if cert is None:
                 notes.append(f"root {root.id}: no verified copy, so it was compared by name only ({reason})")
     finally:
+        online.report_fallbacks()
         online.close()
     return out, notes

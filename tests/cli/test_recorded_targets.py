@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
+import subprocess
+import sys
+import tempfile
 from pathlib import Path
 
 import pytest
@@ -139,3 +143,40 @@ def test_a_state_file_from_before_the_record_still_loads(tmp_path: Path, run, st
     status = run("status")
     assert status.code == 2 and "no targets configured" in status.err
     assert run("status", "--target", f"pem:{bundle}").code == 0
+
+
+@pytest.mark.skipif(os.geteuid() != 0 or shutil.which("unshare") is None, reason="unshare -n needs root")
+def test_the_readme_sync_fits_a_terminal_and_says_what_comes_next(tmp_path: Path) -> None:
+    """The README's first sync, with and without the network, as a new user runs it (a real process),
+    from a directory with a path as short as a user's checkout (pytest's own are 60 columns and more)."""
+    with tempfile.TemporaryDirectory(prefix="rt-", dir="/tmp") as short:
+        _readme_sync_in(Path(short))
+
+
+def _readme_sync_in(tmp_path: Path) -> None:
+    env = dict(os.environ, HOME=str(tmp_path))
+    base = [sys.executable, "-m", "rotator", "sync", "--state-dir", str(tmp_path / "s"), "--no-cache"]
+    runs = [
+        ([*base, "--offline", "--target", "pem:./azure-roots.pem"], True),
+        (["unshare", "-n", *base, "--target", "pem:./azure-roots.pem"], False),  # no network: one warning
+        ([*base, "--offline", "--target", "pem:./other.pem"], True),
+    ]
+    for argv, first in runs:
+        proc = subprocess.run(argv, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=60)
+        assert proc.returncode == 0, proc.stderr
+        lines = (proc.stdout + proc.stderr).splitlines()
+        assert max(len(line) for line in lines) <= 100, "\n".join(line for line in lines if len(line) > 100)
+        said_next = any(line.startswith("next: `rotator status` checks it") for line in lines)
+        assert said_next == first, proc.stdout
+        if first:
+            assert f"recorded 1 new target in {tmp_path / 's' / 'state.json'}" in proc.stdout
+    status = subprocess.run(
+        [sys.executable, "-m", "rotator", "status", "--state-dir", str(tmp_path / "s")],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=tmp_path,
+        timeout=60,
+    )
+    assert status.returncode == 0, status.stderr
+    assert "2 targets recorded" in status.stderr
