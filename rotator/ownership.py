@@ -33,6 +33,22 @@ def valid_id(root_id: str) -> bool:
     return ROOT_ID.fullmatch(root_id) is not None
 
 
+MAX_NAME = 200  # a root's display name: what a marker line and a report line can carry
+
+
+def one_line(text: str) -> bool:
+    """A root's name (or note) is one line of printable text: it goes into a PEM bundle's marker
+    comment, and a line break there would start a line rotator did not mean to write (a second
+    certificate, unpinned, that every client of the bundle would trust)."""
+    return len(text) <= MAX_NAME and text.isprintable()
+
+
+def marker_text(name: str) -> str:
+    """``name`` as a marker comment may carry it: anything not printable becomes ``?``. The config is
+    held to ``one_line`` already; this keeps every other path from writing a second line."""
+    return name if one_line(name) else "".join(c if c.isprintable() else "?" for c in name[:MAX_NAME])
+
+
 def label(root_id: str, suffix: str = "") -> str:
     """rotator's label for root_id: an alias, or with suffix a file name."""
     if not valid_id(root_id):

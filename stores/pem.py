@@ -147,7 +147,8 @@ def _cert(body: bytes) -> Cert | None:
 
 
 def render_block(anchor: Anchor) -> bytes:
-    header = f"# {ownership.label(anchor.root_id)}: {anchor.name} (sha256 {anchor.cert.sha256})\n"
+    name = ownership.marker_text(anchor.name)
+    header = f"# {ownership.label(anchor.root_id)}: {name} (sha256 {anchor.cert.sha256})\n"
     return header.encode() + anchor.cert.to_pem()
 
 
