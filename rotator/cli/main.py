@@ -285,7 +285,12 @@ def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
     """The endpoint and sslmode of a live probe, or of a chain file (no connection, name only with --servername)."""
     from rotator.probe import judge as probe
     from rotator.probe import tlsfetch
+    from rotator.probe.options import check_servername
 
+    if args.servername is not None:
+        problem = check_servername(args.servername)
+        if problem:
+            raise ConfigError(f"--servername {args.servername!r}: {problem}")
     if args.chain_file is None:
         if args.endpoint is None:
             raise ConfigError("probe: give HOST[:PORT] to connect to, or --chain-file FILE to judge a saved chain")
