@@ -177,6 +177,19 @@ class Cert:
     def expired(self, at: dt.datetime) -> bool:
         return at > self.not_after
 
+    @cached_property
+    def signature_problem(self) -> str | None:
+        """Why this certificate's signature cannot be checked (an algorithm the crypto library does
+        not know), or None. Such a certificate signs nothing as far as rotator can tell."""
+        from cryptography.exceptions import UnsupportedAlgorithm
+
+        try:
+            self.x509.signature_hash_algorithm  # noqa: B018 - raises for an unknown signature algorithm
+        except UnsupportedAlgorithm:
+            oid = self.x509.signature_algorithm_oid.dotted_string
+            return f"signature algorithm {oid} not supported: cannot tell whether it signed the next one"
+        return None
+
     def signed_by(self, issuer: Cert) -> bool:
         """True when ``issuer``'s key verifies this certificate's signature.
 
@@ -189,10 +202,15 @@ class Cert:
 
 
 def signature_valid(cert: x509.Certificate, key: object) -> bool:
-    from cryptography.exceptions import InvalidSignature
+    """Whether ``key`` verifies ``cert``'s signature; an algorithm that cannot be checked is not a
+    valid signature (the chain through it is not verified; ``Cert.signature_problem`` says why)."""
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
     from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
 
-    algorithm = cert.signature_hash_algorithm
+    try:
+        algorithm = cert.signature_hash_algorithm
+    except UnsupportedAlgorithm:
+        return False
     try:
         if isinstance(key, rsa.RSAPublicKey):
             params = cert.signature_algorithm_parameters
@@ -212,7 +230,8 @@ def signature_valid(cert: x509.Certificate, key: object) -> bool:
             key.verify(cert.signature, cert.tbs_certificate_bytes, algorithm)
         else:
             return False
-    except InvalidSignature:
+    except (InvalidSignature, UnsupportedAlgorithm, ValueError, TypeError):
+        # ValueError/TypeError: parameters the key type cannot take (a PSS hash it does not support).
         return False
     return True
 

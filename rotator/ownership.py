@@ -34,13 +34,14 @@ def valid_id(root_id: str) -> bool:
 
 
 MAX_NAME = 200  # a root's display name: what a marker line and a report line can carry
+MAX_NOTE = 1000  # a root's note or retire reason: reports only, but one line all the same
 
 
-def one_line(text: str) -> bool:
+def one_line(text: str, limit: int = MAX_NAME) -> bool:
     """A root's name (or note) is one line of printable text: it goes into a PEM bundle's marker
     comment, and a line break there would start a line rotator did not mean to write (a second
     certificate, unpinned, that every client of the bundle would trust)."""
-    return len(text) <= MAX_NAME and text.isprintable()
+    return len(text) <= limit and text.isprintable()
 
 
 def marker_text(name: str) -> str:

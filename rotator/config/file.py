@@ -17,7 +17,7 @@ from typing import Any, NamedTuple
 from rotator.errors import ConfigError
 from rotator.host import safe_paths as filesafety
 from rotator.host.files import ReadAs, read_file
-from rotator.ownership import MAX_NAME, one_line, valid_id
+from rotator.ownership import MAX_NAME, MAX_NOTE, one_line, valid_id
 from rotator.roots.catalog import SHA256_HEX, Root
 from rotator.roots.download import DownloadSettings
 from rotator.roots.locations import is_url
@@ -200,11 +200,11 @@ def _root(raw: dict[str, Any], where: str, base: Path) -> Root:
     file = _path(raw, "file", f"{where}.", base)
     if not urls and file is None:
         raise ConfigError(f"{where}: give urls, file, or both, so rotator can obtain the root")
-    for key in ("name", "note", "retire_reason"):
+    for key, limit in (("name", MAX_NAME), ("note", MAX_NOTE), ("retire_reason", MAX_NOTE)):
         text = _str(raw, key, f"{where}.")
-        if text is not None and not one_line(text):
+        if text is not None and not one_line(text, limit):
             raise ConfigError(
-                f"{where}.{key}: must be one line of printable text, at most {MAX_NAME} characters "
+                f"{where}.{key}: must be one line of printable text, at most {limit} characters "
                 "(no line breaks or control characters); it is written into stores and reports"
             )
     return Root(

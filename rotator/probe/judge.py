@@ -366,6 +366,11 @@ def assess(
     verdicts: list[TargetVerdict] = []
     notes = list(warnings)
     notes.extend(validity_notes(chain, request.at))
+    notes.extend(
+        f"certificate {i} ({cert.common_name or cert.sha256[:16]}): {cert.signature_problem}"
+        for i, cert in enumerate(chain)
+        if cert.signature_problem
+    )
     missing = unsent_cross_signs(chain, request.cross_signs)
     catalog_ids = {root.id for root in request.roots}
     for cs in missing:

@@ -249,6 +249,11 @@ def check_root(root: Root, cert: Cert) -> None:
             f"root {root.id}: the pinned certificate {cert.common_name!r} is not a CA (basicConstraints CA=false); "
             "pin the root certificate, never an intermediate or server certificate"
         )
+    if cert.signature_problem:
+        raise RootUnavailable(
+            f"root {root.id}: the pinned certificate {cert.common_name!r}: {cert.signature_problem} "
+            "(itself); pin a root whose signature algorithm clients can check"
+        )
     if not cert.is_self_issued or not cert.signed_by(cert):
         raise RootUnavailable(
             f"root {root.id}: the pinned certificate {cert.common_name!r} is not a self-signed root; "
