@@ -104,6 +104,27 @@ def test_targets_config_keeps_passwords_out_of_the_file() -> None:
     assert environ == {"ROTATOR_FLEET_STOREPASS_1": 's3cret"\\'}
 
 
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/srv/del\x7fhere.pem",
+        "/srv/" + "".join(chr(c) for c in range(1, 32)) + ".pem",
+        '/srv/quote"back\\slash.pem',
+        "/srv/\u2028line\u2029para\u0085nel.pem",
+        "/srv/\u00fc\u6839\U0001f512.pem",
+    ],
+)
+def test_toml_string_reads_back_exactly_through_rotators_own_reader(path: str, tmp_path: Path) -> None:
+    text, _ = util.targets_config([{"kind": "pem", "path": path, "password": None}])
+    assert tomllib.loads(text)["targets"][0]["path"] == path
+    # And rotator's config loader, not only tomllib, takes it (a path is just a value to it).
+    config = tmp_path / "fleet.toml"
+    config.write_text(text, encoding="utf-8")
+    from rotator.config.file import load
+
+    assert load(config).targets[0].path == path
+
+
 def status_doc(run: Any, bundle: Path) -> dict[str, Any]:
     result = run("status", "--json", "--target", f"pem:{bundle}")
     assert result.code in (0, 1), result.err

@@ -25,8 +25,12 @@ TARGET_SPEC = {
 
 
 def toml_string(value):
-    """A TOML basic string: JSON's escapes are TOML's, as long as non-ASCII stays literal."""
-    return json.dumps(str(value), ensure_ascii=False)
+    """A TOML basic string: JSON's escapes are TOML's, as long as non-ASCII stays literal.
+
+    JSON escapes every control character below U+0020 but leaves DEL (U+007F) as it is, which TOML
+    forbids inside a basic string: escape it too, or rotator could not read the file back.
+    """
+    return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
 def targets_config(targets):
