@@ -101,6 +101,9 @@ def fetch_chain(endpoint: Endpoint, timeout: float = DEFAULT_TIMEOUT) -> Fetched
     Raises ``ServerUnreachable`` (exit 2) with a short reason: refused, timeout, unresolved,
     no-ssl (PostgreSQL answered the SSLRequest with N), closed, handshake.
     """
+    # One deadline for the whole probe: a server that answers each step just in time must not
+    # stretch it to a multiple of --timeout. (Name resolution is the system resolver's own.)
+    deadline = _deadline(timeout)
     try:
         sock = socket.create_connection((endpoint.host, endpoint.port), timeout=timeout)
     except socket.gaierror as exc:
@@ -117,17 +120,19 @@ def fetch_chain(endpoint: Endpoint, timeout: float = DEFAULT_TIMEOUT) -> Fetched
         raise ServerUnreachable(endpoint, "unreachable", f"cannot connect ({exc.strerror or exc})") from exc
     try:
         if endpoint.starttls == "postgres":
-            _postgres_ssl_request(sock, endpoint, timeout)
+            _postgres_ssl_request(sock, endpoint, deadline, timeout)
         if sys.version_info >= (3, 13):
-            return _handshake_stdlib(sock, endpoint, timeout)
-        return _handshake_pyopenssl(sock, endpoint, timeout)
+            return _handshake_stdlib(sock, endpoint, deadline, timeout)
+        return _handshake_pyopenssl(sock, endpoint, deadline, timeout)
     finally:
         sock.close()
 
 
-def _postgres_ssl_request(sock: socket.socket, endpoint: Endpoint, timeout: float) -> None:
+def _postgres_ssl_request(sock: socket.socket, endpoint: Endpoint, deadline: float, timeout: float) -> None:
     try:
+        sock.settimeout(_remaining(endpoint, deadline, timeout, "before PostgreSQL's SSLRequest"))
         sock.sendall(_SSL_REQUEST)
+        sock.settimeout(_remaining(endpoint, deadline, timeout, "waiting for the answer to PostgreSQL's SSLRequest"))
         answer = sock.recv(1)
     except TimeoutError as exc:
         raise ServerUnreachable(
@@ -168,7 +173,7 @@ def _postgres_hint(endpoint: Endpoint, prefix: str = "") -> str:
     return f"{prefix}; is this PostgreSQL? try --starttls postgres" if endpoint.starttls is None else ""
 
 
-def _handshake_pyopenssl(sock: socket.socket, endpoint: Endpoint, timeout: float) -> Fetched:
+def _handshake_pyopenssl(sock: socket.socket, endpoint: Endpoint, deadline: float, timeout: float) -> Fetched:
     """Python before 3.13 has no public API for the unverified chain: pyOpenSSL provides it."""
     from OpenSSL import SSL, crypto
 
@@ -181,7 +186,6 @@ def _handshake_pyopenssl(sock: socket.socket, endpoint: Endpoint, timeout: float
         conn.set_tlsext_host_name(sni.encode("idna"))
     conn.set_connect_state()
     sock.setblocking(False)
-    deadline = _deadline(timeout)
     while True:
         try:
             conn.do_handshake()
@@ -211,30 +215,44 @@ def _openssl_reason(exc: Exception) -> str:
     return str(exc) or type(exc).__name__
 
 
-def _handshake_stdlib(sock: socket.socket, endpoint: Endpoint, timeout: float) -> Fetched:
-    """Python 3.13+: ``SSLSocket.get_unverified_chain`` returns the chain as DER bytes."""
+def _handshake_stdlib(sock: socket.socket, endpoint: Endpoint, deadline: float, timeout: float) -> Fetched:
+    """Python 3.13+: ``SSLSocket.get_unverified_chain`` returns the chain as DER bytes. The handshake
+    runs non-blocking against the probe's deadline (a socket timeout would restart at every read)."""
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE  # verification happens afterwards, per store
-    sock.settimeout(timeout)
+    sock.setblocking(False)
+    tls = context.wrap_socket(sock, server_hostname=_sni(endpoint), do_handshake_on_connect=False)
     try:
-        tls = context.wrap_socket(sock, server_hostname=_sni(endpoint))
-    except TimeoutError as exc:
-        raise ServerUnreachable(endpoint, "timeout", f"TLS handshake did not finish within {timeout:g}s") from exc
-    except ssl.SSLError as exc:
-        raise _handshake_failed(endpoint, exc.reason or str(exc)) from exc
-    except OSError as exc:
-        raise ServerUnreachable(
-            endpoint, "handshake", f"TLS handshake error: {exc.strerror or exc}{_postgres_hint(endpoint)}"
-        ) from exc
-    try:
+        while True:
+            try:
+                tls.do_handshake()
+                break
+            except ssl.SSLWantReadError:
+                _wait(tls, endpoint, deadline, timeout, write=False)
+            except ssl.SSLWantWriteError:
+                _wait(tls, endpoint, deadline, timeout, write=True)
+            except ssl.SSLError as exc:
+                raise _handshake_failed(endpoint, exc.reason or str(exc)) from exc
+            except OSError as exc:
+                raise ServerUnreachable(
+                    endpoint, "handshake", f"TLS handshake error: {exc.strerror or exc}{_postgres_hint(endpoint)}"
+                ) from exc
         # A list of DER-encoded bytes (3.13+ only; mypy checks against 3.11, hence getattr).
         chain: Any = getattr(tls, "get_unverified_chain")()  # noqa: B009
         ders = [bytes(c) for c in chain or []]
         return Fetched(chain=_parse_chain(ders, endpoint), tls_version=tls.version())
     finally:
         tls.close()
+
+
+def _remaining(endpoint: Endpoint, deadline: float, timeout: float, step: str) -> float:
+    """The time left of the probe's one deadline, or the timeout error naming the step it ran out in."""
+    left = deadline - time.monotonic()
+    if left <= 0:
+        raise ServerUnreachable(endpoint, "timeout", f"no answer within {timeout:g}s ({step})")
+    return left
 
 
 def _deadline(timeout: float) -> float:
