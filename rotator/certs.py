@@ -355,6 +355,14 @@ def der_subject(der: bytes) -> bytes:
     return der[start:end]
 
 
+def der_issuer(der: bytes) -> bytes:
+    """The DER of the certificate's issuer Name: equal to ``der_subject`` for a self-issued one."""
+    start, tag, _, end = _tbs_element(der, 2)
+    if tag != 0x30:
+        raise DerError("no issuer")
+    return der[start:end]
+
+
 def _der_validity(der: bytes) -> tuple[dt.datetime, dt.datetime]:
     """notBefore and notAfter from TBSCertificate."""
     _, tag, pos, end = _tbs_element(der, 3)

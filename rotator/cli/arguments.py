@@ -228,6 +228,22 @@ def _forget_args(p: _Parser) -> None:
     p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
 
+def _scan_args(p: _Parser) -> None:
+    p.add_argument("--sysroot", metavar="DIR", help="scan an image tree or a mounted root instead of this host")
+    p.add_argument(
+        "--service",
+        action="append",
+        choices=("postgresql", "mysql", "china", "all"),
+        help="whose chains to judge (repeatable; default postgresql and mysql)",
+    )
+    p.add_argument("--include", metavar="DIR", action="append", help="walk DIR too (repeatable)")
+    p.add_argument("--write-config", metavar="FILE", help="write a rotator.toml with a target per failing store")
+    p.add_argument("--config", metavar="FILE", help="config whose targets count as managed (default as sync's)")
+    p.add_argument("--at", metavar="DATE", help="judge as of DATE (YYYY-MM-DD), e.g. after a cross-sign expires")
+    p.add_argument("--time-limit", metavar="S", type=float, help="stop walking after S seconds (default 300)")
+    _output(p)
+
+
 # name: (its one-line help, its description or None, the function adding its arguments), in help order
 _COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] = {
     "sync": (
@@ -260,6 +276,12 @@ _COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] =
         "Drop targets from the state file, so that status, sync and probe without --target no longer use "
         "them (exit 0 done, 1 when a TARGET is not recorded, 2 usage). The stores are left as they are.",
         _forget_args,
+    ),
+    "scan": (
+        "read-only: find every trust store the host's clients read, say which will break, and the fix",
+        "Find the trust stores on this host (or --sysroot), judge each against Azure's chains, and say the "
+        "fix (exit 0 when every store survives every chain, 1 when one fails, 2 usage).",
+        _scan_args,
     ),
     "probe": (
         "connect to a server and say whether a client using each target would trust its chain",

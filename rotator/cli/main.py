@@ -396,6 +396,49 @@ def cmd_forget(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_scan(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator.config.settings import parse_at
+    from rotator.report import scan as report
+    from rotator.scan import run
+
+    root = Path(args.sysroot or "/").absolute()
+    if not root.is_dir():
+        raise ConfigError(f"--sysroot {root}: not a directory; name the unpacked image or mounted root")
+    includes = tuple(Path(d).absolute() for d in args.include or ())
+    for directory in includes:
+        if not directory.is_dir():
+            raise ConfigError(f"--include {directory}: not a directory")
+    if args.time_limit is not None and not (0 < args.time_limit <= 86400):
+        raise ConfigError(f"--time-limit {args.time_limit:g}: give seconds between 0 and 86400")
+    write_to = Path(args.write_config) if args.write_config else None
+    if write_to is not None and os.path.lexists(write_to):
+        raise ConfigError(f"--write-config {write_to}: exists already; scan never overwrites, name a new file")
+    request = run.ScanRequest(
+        root=root,
+        services=tuple(args.service or ()),
+        includes=includes,
+        at=parse_at(args.at) if args.at else None,
+        time_limit=args.time_limit or run.DEFAULT_TIME_LIMIT,
+        config=Path(args.config) if args.config else None,
+        environ=dict(os.environ) if root == Path("/") else {},
+    )
+    result = run.scan(request)
+    if write_to is not None:
+        run.write_config(result, write_to)
+    if args.json:
+        _emit_json(report.scan_json(result))
+    elif args.quiet:
+        for store in result.failing:
+            print(f"rotator: error: {report.store_line(store)}", file=sys.stderr)
+    else:
+        _print(args, report.scan_text(result, verbose=args.verbose))
+        if write_to is not None:
+            _print(args, [f"wrote {write_to}: check it, then rotator sync --config {write_to} --dry-run"])
+    return 1 if result.failing else 0
+
+
 COMMANDS = {
     "sync": cmd_sync,
     "daemon": cmd_daemon,
@@ -403,6 +446,7 @@ COMMANDS = {
     "catalog": cmd_catalog,
     "mirror": cmd_mirror,
     "probe": cmd_probe,
+    "scan": cmd_scan,
     "forget": cmd_forget,
     "service": cmd_service,
 }

@@ -1,0 +1,58 @@
+"""What a scan finds: stores (with who reads them and why we think so) and what it could not read."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+# Store kinds, as reported. Each maps to the target kind that keeps it right (``fix.py``), or to
+# a setting where nothing can be written (Node's built-in roots, an NSS database).
+SYSTEM = "system"  # the distribution's store: the consolidated bundle its refresh writes
+PEM = "pem"  # a PEM bundle (a file named by a variable, ~/.postgresql/root.crt)
+CERTIFI = "certifi"  # certifi's cacert.pem (requests, pip, httpx, ... in that environment)
+PEM_DIR = "pem-dir"  # an OpenSSL hash directory (SSL_CERT_DIR)
+JAVA_CACERTS = "java-cacerts"  # a JDK's or JRE's lib/security/cacerts
+KEYSTORE = "keystore"  # a JKS or PKCS#12 file named by -Djavax.net.ssl.trustStore
+NODE = "node-builtin"  # the roots compiled into a node binary
+NSS = "nss"  # an NSS database (cert9.db): Firefox, Chromium, some curl builds
+
+
+@dataclass(frozen=True)
+class Reader:
+    """Who reads a store, and the evidence: ``who`` an environment, unit, account or program."""
+
+    who: str
+    why: str
+
+    def text(self) -> str:
+        return f"{self.who} ({self.why})" if self.why else self.who
+
+
+@dataclass
+class Found:
+    """A store found on the host. ``path`` is as seen inside the sysroot ("/" on a live host)."""
+
+    kind: str
+    path: str
+    readers: list[Reader] = field(default_factory=list)
+    password: str | None = None  # a keystore's, when a unit gives it
+    password_from: str = ""  # where the password came from, for the evidence
+    store_type: str = ""  # -Djavax.net.ssl.trustStoreType, when given
+    unit: str = ""  # the unit file a setting fix belongs in (Node read by a service)
+    notes: list[str] = field(default_factory=list)  # flags and variables that change what it reads
+    # Node run by a unit: the NODE_EXTRA_CA_CERTS file it adds to its own roots, or the store it
+    # reads instead of them (--use-openssl-ca); the verdict is for what it reads in all.
+    also_reads: str = ""
+    instead_reads: str = ""
+
+    def add_reader(self, reader: Reader) -> None:
+        if reader not in self.readers:
+            self.readers.append(reader)
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    path: str
+    reason: str
+
+    def text(self) -> str:
+        return f"{self.path}: {self.reason}"

@@ -1,0 +1,127 @@
+"""Would a client reading this store trust each reference chain, and until when.
+
+A store's anchors are its self-issued certificates that are still valid on the day judged. An
+anchor carries a path when its key verifies the signature of a certificate on it (the name is
+matched first, on the DER, so a store of 150 roots costs a handful of signature checks). A path
+through a cross-sign holds only until the cross-sign expires: ``survives-until``. The best path
+of a variant counts, and the worst variant of a chain: a MySQL server may sit on either anchor.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+
+from rotator.certs import Cert, NotACertificate, der_issuer, der_subject
+from rotator.der import DerError
+from rotator.roots.catalog import CrossSign, Root
+from rotator.scan.chains import Chain, Variant
+
+SURVIVES = "survives"
+FAILS = "fails"
+SURVIVES_UNTIL = "survives-until"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    outcome: str
+    until: dt.date | None = None
+    evidence: str = ""
+
+    @property
+    def code(self) -> str:
+        return f"{SURVIVES_UNTIL}:{self.until.isoformat()}" if self.until else self.outcome
+
+    @property
+    def rank(self) -> tuple[int, dt.date]:
+        """Higher is better: survives, then the later deadline, then fails."""
+        if self.outcome == SURVIVES:
+            return (2, dt.date.max)
+        if self.outcome == SURVIVES_UNTIL and self.until is not None:
+            return (1, self.until)
+        return (0, dt.date.min)
+
+
+class Anchors:
+    """A store's certificates, indexed for judging."""
+
+    def __init__(self, certs: Iterable[Cert], at: dt.datetime) -> None:
+        self.by_subject: dict[bytes, list[Cert]] = {}
+        self.sha256s: set[str] = set()
+        self.expired: list[Cert] = []
+        for cert in certs:
+            self.sha256s.add(cert.sha256)
+            try:
+                subject, issuer = der_subject(cert.der), der_issuer(cert.der)
+            except (DerError, ValueError):
+                continue
+            if subject != issuer:
+                continue  # an intermediate or leaf is no anchor for OpenSSL's default verifier
+            if cert.not_after < at:
+                self.expired.append(cert)
+                continue
+            self.by_subject.setdefault(subject, []).append(cert)
+
+    def signer_of(self, cert: Cert) -> Cert | None:
+        try:
+            issuer = der_issuer(cert.der)
+        except (DerError, ValueError):
+            return None
+        for candidate in self.by_subject.get(issuer, ()):
+            try:
+                if cert.signed_by(candidate):
+                    return candidate
+            except NotACertificate:
+                continue  # a store entry the X.509 parser refuses signs nothing
+        return None
+        return None
+
+
+def judge(
+    chain: Chain,
+    anchors: Anchors,
+    *,
+    at: dt.datetime,
+    roots: Mapping[str, Root],
+    cross_signs: Sequence[CrossSign],
+    names: Mapping[str, str],
+) -> Verdict:
+    """``names``: catalog root id by SHA-256, to say which root a path rests on."""
+    verdicts = [_variant(v, anchors, at, roots, cross_signs, names) for v in chain.variants]
+    return min(verdicts, key=lambda v: v.rank)
+
+
+def _variant(
+    variant: Variant,
+    anchors: Anchors,
+    at: dt.datetime,
+    roots: Mapping[str, Root],
+    cross_signs: Sequence[CrossSign],
+    names: Mapping[str, str],
+) -> Verdict:
+    if variant.anchor_id:
+        root = roots[variant.anchor_id]
+        if root.sha256 in anchors.sha256s and (root.not_after is None or root.not_after >= at.date()):
+            return Verdict(SURVIVES, evidence=f"{variant.label}: holds {root.id}")
+        return Verdict(FAILS, evidence=f"{variant.label}: lacks {root.id}")
+    path = variant.path()
+    pins = {c.sha256: c for c in cross_signs}
+    best = Verdict(FAILS, evidence=f"{variant.label}: no root in the store signs any certificate of it")
+    for depth, cert in enumerate(path):
+        anchor = anchors.signer_of(cert)
+        if anchor is None:
+            continue
+        relied = [pins[c.sha256] for c in path[: depth + 1] if c.sha256 in pins]
+        rests_on = names.get(anchor.sha256, anchor.common_name)
+        if not relied:
+            return Verdict(SURVIVES, evidence=f"{variant.label}: rests on {rests_on}")
+        until = min(x.not_after for x in relied)
+        through = ", ".join(x.label for x in relied)
+        if until < at.date():
+            candidate = Verdict(FAILS, evidence=f"{variant.label}: {through} expired on {until}")
+        else:
+            candidate = Verdict(SURVIVES_UNTIL, until, f"{variant.label}: rests on {rests_on} through {through}")
+        if candidate.rank > best.rank:
+            best = candidate
+    return best
