@@ -38,13 +38,17 @@ def store_line(store: StoreReport) -> str:
     head = f"{_status(store):<17} {store.found.kind:<13} "
     reader = store.found.readers[0].who if store.found.readers else ""
     more = f" +{len(store.found.readers) - 1}" if len(store.found.readers) > 1 else ""
-    tail = f"  {reader}{more}" if reader else ""
-    room = WIDTH - len(head)
-    path = store.found.path
-    if len(path) + len(tail) > room:
-        tail = _elide(tail, max(room - len(path), 0)) if room - len(path) > 12 else ""
-        path = _elide(path, room - len(tail))
-    return head + path + tail
+    return _fit(head, store.found.path, f"  {reader}" if reader else "", more)
+
+
+def _fit(head: str, path: str, tail: str, more: str = "") -> str:
+    """``head path tail more`` in WIDTH columns: the tail is cut first, then the path's middle."""
+    room = WIDTH - len(head) - len(path) - len(more)
+    if len(tail) > room:
+        tail = tail[: room - 1] + "…" if room > 12 else ""
+    if len(head) + len(path) + len(tail) + len(more) > WIDTH:
+        path = _elide(path, WIDTH - len(head) - len(tail) - len(more))
+    return head + path + tail + more
 
 
 def summary(result: ScanResult) -> str:
@@ -57,14 +61,7 @@ def summary(result: ScanResult) -> str:
 
 
 def unreadable_line(kind: str, path: str, reason: str) -> str:
-    head = f"{'UNREADABLE':<17} {kind:<13} "
-    short = reason.split("; ")[0]
-    tail = f"  {short}"
-    room = WIDTH - len(head)
-    if len(path) + len(tail) > room:
-        tail = _elide(tail, max(room - len(path), 0)) if room - len(path) > 12 else ""
-        path = _elide(path, room - len(tail))
-    return head + path + tail
+    return _fit(f"{'UNREADABLE':<17} {kind:<13} ", path, "  " + reason.split("; ")[0])
 
 
 def fix_lines(result: ScanResult) -> list[str]:

@@ -50,6 +50,9 @@ class Findings:
         self.root = root
         self.by_key: dict[tuple[str, str], Found] = {}
         self.unreadable: list[Unreadable] = []
+        # The distribution's bundle and the hash directory beside it, by whatever name a variable
+        # gives them (SSL_CERT_FILE=/etc/ssl/certs/ca-certificates.crt): one store, the system's.
+        self.system_names: dict[str, str] = {}
 
     def inside(self, host_path: str | Path) -> str:
         """A path on this machine as seen inside the sysroot."""
@@ -65,6 +68,8 @@ class Findings:
 
     def add(self, kind: str, inside: str, reader: Reader, *, resolve: bool = True) -> Found:
         path = self.resolved(inside) if resolve else inside
+        if kind in (kinds.PEM, kinds.PEM_DIR) and path in self.system_names:
+            kind, path = kinds.SYSTEM, self.system_names[path]
         key = (kind, path)
         store = self.by_key.get(key)
         if store is None:
@@ -79,8 +84,10 @@ def system_store(findings: Findings) -> str | None:
     distro = distros.detect(findings.root)
     if distro is None:
         return None
-    findings.add(kinds.SYSTEM, distro.bundle, Reader(f"{distro.label} trust store", "OpenSSL's default for the host"))
-    return distro.bundle
+    store = findings.add(kinds.SYSTEM, distro.bundle, Reader(f"{distro.label} trust store", "OpenSSL's default"))
+    findings.system_names = {store.path: store.path, str(PurePosixPath(store.path).parent): store.path}
+    findings.system_names[distro.bundle] = store.path
+    return store.path
 
 
 def jdk_stores(findings: Findings, hits: Hits) -> None:
@@ -205,8 +212,12 @@ def _java_trust_stores(findings: Findings, source: Source) -> None:
 
 def _node_of_unit(findings: Findings, source: Source, nodes: list[str], system: str | None) -> None:
     """A unit whose ExecStart runs node reads that node's roots, plus NODE_EXTRA_CA_CERTS; with
-    --use-openssl-ca (or --use-system-ca) it reads OpenSSL's default store instead."""
-    for line in source.exec_start:
+    --use-openssl-ca (or --use-system-ca) it reads OpenSSL's default store instead. An
+    environment that is no unit's (the scanning shell's, /etc/environment) changes every node."""
+    lines = source.exec_start
+    if not source.unit and (source.values.get("NODE_EXTRA_CA_CERTS") or source.values.get("NODE_OPTIONS")):
+        lines = nodes
+    for line in lines:
         words = line.split()
         if not words:
             continue
@@ -220,7 +231,7 @@ def _node_of_unit(findings: Findings, source: Source, nodes: list[str], system: 
         flags = " ".join(words[1:]) + " " + source.values.get("NODE_OPTIONS", "")
         openssl = "--use-openssl-ca" in flags or "--use-system-ca" in flags
         extra = source.values.get("NODE_EXTRA_CA_CERTS", "")
-        reader = Reader(source.name, f"ExecStart runs {program}")
+        reader = Reader(source.name, f"ExecStart runs {program}" if source.unit else f"sets {program}'s variables")
         if not openssl and not extra:
             store = findings.by_key[(kinds.NODE, node)]
             store.add_reader(reader)

@@ -154,6 +154,7 @@ class _Judge:
             certs = self.certs_of(found.instead_reads, kinds.PEM, Found(kinds.PEM, found.instead_reads))
         if found.also_reads:
             certs += self.certs_of(found.also_reads, kinds.PEM, Found(kinds.PEM, found.also_reads))
+        certs = list({c.sha256: c for c in certs}.values())  # a root in both node and its extra file
         report = StoreReport(found=found, count=len(certs))
         # The same bundle in many places (pip's certifi in every environment) is judged once.
         key = frozenset(c.sha256 for c in certs)
