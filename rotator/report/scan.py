@@ -3,10 +3,11 @@ evidence with -v; one JSON document with --json (docs/scan.md)."""
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from rotator.report import JSON_VERSION
-from rotator.scan.run import ScanResult, StoreReport
+from rotator.scan.run import ScanResult, StoreReport, bundle_targets
 from rotator.scan.verdict import FAILS, SURVIVES
 
 WIDTH = 100
@@ -65,13 +66,18 @@ def unreadable_line(kind: str, path: str, reason: str) -> str:
 
 
 def fix_lines(result: ScanResult) -> list[str]:
+    """One sync command for every target (a line per target, so that it pastes whole however long a
+    path is), then each setting to add by hand, then each Azure CA to remove."""
+    ordered = sorted(result.stores, key=_order)
+    specs = list(dict.fromkeys(s.target.spec for s in ordered if s.target is not None))
+    specs += [t.spec for t in bundle_targets(result)]
     out = []
-    for store in sorted(result.stores, key=_order):
-        if store.target is not None:
-            out.append(f"fix: rotator sync --target {store.target.spec}")
-        elif store.setting is not None:
-            setting, where = store.setting
-            out.append(f"fix: {setting}  in {where}")
+    if specs:
+        out.append("fix: rotator sync \\")
+        out += [f"       --target {spec}" + (" \\" if n < len(specs) - 1 else "") for n, spec in enumerate(specs)]
+    settings = dict.fromkeys(s.setting for s in ordered if s.setting is not None)
+    out += [f"fix: {setting}  in {where}" for setting, where in settings]
+    for store in ordered:
         if store.azure_intermediates:
             out.append(
                 f"fix: remove {', '.join(store.azure_intermediates)} from {store.found.path}: "
@@ -90,6 +96,9 @@ def scan_text(result: ScanResult, *, verbose: bool) -> list[str]:
         lines.append(unreadable_line(found.kind if found else "", problem.path, problem.reason))
         if verbose:
             lines.append(f"    {problem.reason}")
+    denied = [p for _, p in result.unreadable if "permission denied" in p.reason]
+    if denied and hasattr(os, "geteuid") and os.geteuid() != 0:
+        lines.append(f"{len(denied)} unreadable for want of permission: run scan as root to judge them too")
     if result.incomplete:
         lines.append(f"warning: the walk {result.incomplete}: the results are incomplete")
     lines.append(summary(result))

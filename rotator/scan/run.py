@@ -194,13 +194,24 @@ class _Judge:
         bundle = next(
             (s.found.path for s in stores if s.managed and s.found.kind == kinds.PEM and not s.fails), fix.NODE_BUNDLE
         )
-        for report in stores:
-            if not report.fails and all(v.outcome == SURVIVES for v in report.verdicts.values()):
-                continue
-            if report.found.kind == kinds.NODE:
-                report.setting = fix.node_setting(report.found, bundle)
-            else:
+        needing = [r for r in stores if r.fails or not all(v.outcome == SURVIVES for v in r.verdicts.values())]
+        for report in needing:
+            if report.found.kind != kinds.NODE:
                 report.target = fix.target_for(report.found, china=self.china, keystore_format=self._format(report))
+        by_path = {r.found.path: r for r in stores if r.found.kind != kinds.NODE}
+        for report in needing:
+            if report.found.kind != kinds.NODE:
+                continue
+            # A node already pointed at a file (NODE_EXTRA_CA_CERTS, or OpenSSL's store with
+            # --use-openssl-ca) is fixed by keeping that file right: the same target as its own.
+            named = report.found.also_reads or report.found.instead_reads
+            if named:
+                own = by_path.get(named)
+                report.target = (own.target if own is not None and own.target is not None else None) or (
+                    fix.target_for(Found(kinds.PEM, named), china=self.china)
+                )
+            else:
+                report.setting = fix.node_setting(report.found, bundle)
 
     def _format(self, report: StoreReport) -> str:
         if report.found.store_type:
@@ -233,21 +244,21 @@ def write_config(result: ScanResult, path: Path) -> None:
     for store in result.stores:
         readers = ", ".join(r.who for r in store.found.readers[:3])
         if store.target is not None:
+            if any(t.spec == store.target.spec for t, _ in targets):
+                continue  # a node kept right through the file it is pointed at: one table
             why = f"{store.found.kind} read by {readers}"
             if store.target.kind in ("jks", "pkcs12"):
                 why += "; create the storepass_file (mode 0600) holding its password"
             targets.append((store.target, why))
-        elif store.setting is not None:
+        elif store.setting is not None and store.setting not in settings_to_add:
             settings_to_add.append(store.setting)
-    bundles = {s.setting[0].rpartition("=")[2] for s in result.stores if s.setting is not None}
-    have = {t.path for t, _ in targets} | {s.found.path for s in result.stores if s.managed}
-    for bundle in sorted(bundles - have):
-        targets.append(
-            (
-                fix.TargetFix(
-                    "pem", bundle, (("profile", fix.profile_for(any(c.id == "china" for c in result.chains))),)
-                ),
-                "the bundle NODE_EXTRA_CA_CERTS points Node at",
-            )
-        )
+    targets += [(t, "the bundle NODE_EXTRA_CA_CERTS points Node at") for t in bundle_targets(result)]
     fix.write_config(path, targets, settings_to_add)
+
+
+def bundle_targets(result: ScanResult) -> list[fix.TargetFix]:
+    """The bundles a Node setting points at that no target or recorded store keeps yet."""
+    bundles = {s.setting[0].rpartition("=")[2] for s in result.stores if s.setting is not None}
+    have = {s.target.path for s in result.stores if s.target} | {s.found.path for s in result.stores if s.managed}
+    profile = fix.profile_for(any(c.id == "china" for c in result.chains))
+    return [fix.TargetFix("pem", bundle, (("profile", profile),)) for bundle in sorted(bundles - have)]

@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.paths import DATA
-from tests.support.runs import Run
+from tests.support.runs import Run, interpreter_for_nobody
 
 pytestmark = pytest.mark.skipif(os.geteuid() != 0, reason="ownership is made with chown, which needs root")
 
@@ -433,36 +433,9 @@ def shared() -> Iterator[Path]:
         shutil.rmtree(directory)
 
 
-def _interpreter_for_nobody() -> tuple[list[str], dict[str, str]] | str:
-    """This checkout's rotator under an interpreter nobody may run (a pyenv python under /root is
-    not one: the system's python of the same version then, with the same packages), or why none."""
-    if shutil.which("runuser") is None:
-        return "runuser is not installed"
-    env = {
-        "PATH": os.environ["PATH"],
-        "LANG": "C.UTF-8",
-        "PYTHONPATH": os.pathsep.join([str(REPO), *(p for p in sys.path if p.endswith("site-packages"))]),
-    }
-    version = f"{sys.version_info.major}.{sys.version_info.minor}"
-    errors = []
-    for python in dict.fromkeys([sys.executable, f"/usr/bin/python{version}"]):
-        probe = subprocess.run(
-            ["runuser", "-u", "nobody", "--", python, "-c", "import rotator.cli.main"],
-            capture_output=True,
-            text=True,
-            env=env,
-            timeout=60,
-            cwd="/",
-        )
-        if probe.returncode == 0:
-            return ["runuser", "-u", "nobody", "--", python, "-m", "rotator"], env
-        errors.append(f"{python}: {probe.stderr.strip().splitlines()[-1:]}")
-    return f"no python that nobody may run with this checkout: {'; '.join(errors)}"
-
-
 @pytest.fixture
 def as_nobody(shared: Path) -> Callable[..., Run]:
-    found = _interpreter_for_nobody()
+    found = interpreter_for_nobody()
     if isinstance(found, str):
         pytest.skip(found)
     command, env = found

@@ -268,3 +268,75 @@ def test_live_environment_variables_are_read_on_a_live_host_only(
     _, doc = _scan(run, tree)
     assert not [s for s in doc["stores"] if any(r["who"] == "your environment" for r in s["readers"])]
     assert os.environ["SSL_CERT_FILE"]
+
+
+@pytest.mark.skipif(NODE is None, reason="no node binary on this machine")
+def test_a_node_pointed_at_a_failing_file_is_fixed_by_that_files_target(run: Any, tmp_path: Path) -> None:
+    from tests.support.hosttree import write
+
+    tree = plant(tmp_path / "host").root
+    # Every program's environment adds the distribution's bundle (as many images set it).
+    write(tree / "etc/environment", "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt\n")
+    _, doc = _scan(run, tree)
+    everyone = next(
+        s for s in doc["stores"] if s["kind"] == "node-builtin" and s["readers"][0]["who"] == "/etc/environment"
+    )
+    assert everyone["fix"] == {"target": "system"}  # keep the bundle it reads right, not a second setting
+
+    text = run("scan", "--sysroot", str(tree)).out.splitlines()
+    start = text.index("fix: rotator sync \\")
+    block = [text[start]]
+    for line in text[start + 1 :]:
+        block.append(line)
+        if not line.endswith(" \\"):
+            break
+    specs = [line.split("--target ", 1)[1].removesuffix(" \\") for line in block[1:]]
+    assert len(specs) == len(set(specs)) and "system" in specs
+    # The Node setting's bundle is in the same command, so that the setting points at a kept file.
+    assert "pem:/etc/rotator/azure-roots.pem,profile=azure-postgresql" in specs
+    fixed = {s["fix"]["target"] for s in doc["stores"] if s["fix"] and "target" in s["fix"]}
+    assert set(specs) == fixed | {"pem:/etc/rotator/azure-roots.pem,profile=azure-postgresql"}
+
+
+@pytest.mark.slow
+def test_as_an_unprivileged_user_what_it_cannot_read_is_named_with_the_reason(tmp_path: Path) -> None:
+    import shutil
+    import tempfile
+
+    from tests.support.runs import interpreter_for_nobody
+
+    found = interpreter_for_nobody()
+    if isinstance(found, str):
+        pytest.skip(found)
+    command, env = found
+    # Under /tmp, not pytest's root-only directory: nobody must be able to reach the tree at all.
+    shared = Path(tempfile.mkdtemp(prefix="rotator-scan-", dir="/tmp"))
+    try:
+        os.chmod(shared, 0o755)
+        tree = plant(shared / "host", node=False).root
+        os.chmod(tree / "home/app", 0o700)  # an account's home: root's to read
+        os.chmod(tree / "etc/ledger/trust.jks", 0o600)  # a keystore a unit names
+        proc = subprocess.run(
+            [*command, "scan", "--sysroot", str(tree), "--json"],
+            capture_output=True,
+            text=True,
+            env=env,
+            timeout=120,
+            cwd="/",
+        )
+        text = subprocess.run(
+            [*command, "scan", "--sysroot", str(tree)], capture_output=True, text=True, env=env, timeout=120, cwd="/"
+        )
+    finally:
+        shutil.rmtree(shared)
+
+    assert proc.returncode == 1, proc.stderr
+    doc = json.loads(proc.stdout)
+    unreadable = {u["path"]: u["reason"] for u in doc["unreadable"]}
+    assert "permission denied" in unreadable["/home/app"].lower(), unreadable
+    assert "permission denied" in unreadable["/etc/ledger/trust.jks"].lower(), unreadable
+    # What it can read is still judged: the JRE's G1-only cacerts fails as it does for root.
+    stores = _by_path(doc)
+    assert stores["/opt/app/jre/lib/security/cacerts"]["verdicts"]["postgresql"] == "fails"
+    assert "/etc/ledger/trust.jks" not in stores
+    assert "2 unreadable for want of permission: run scan as root to judge them too" in text.stdout.splitlines()
