@@ -108,6 +108,8 @@ def _why_not_run(argv: tuple[str, ...], tmp: Path) -> str | None:
         return "abbreviated"
     if argv[0] in ("probe", "daemon"):
         return "needs a server / runs until stopped"
+    if argv[0] == "scan":
+        return "judges the reader's machine (exit 1 when a store fails); tests/scan runs it on planted trees"
     if argv[0] == "service":
         return "sets up the machine's systemd units"
     if argv[0] in ("sync", "status") and "--target" not in argv and "--config" not in argv:
