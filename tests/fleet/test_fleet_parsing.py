@@ -273,7 +273,7 @@ def test_scan_table_from_real_scan(run: Any, tmp_path: Path) -> None:
     assert any(line.split()[:2] == ["broken", "-"] and "SCAN FAILED" in line for line in lines)
     assert f"broken: {message}" in lines
     alone = scan_report({"clean": clean})
-    assert alone["ok"] is True and alone["verdict"] == "all 1 hosts scanned, no store breaks"
+    assert alone["ok"] is True and alone["verdict"] == "all 1 host scanned, no store breaks"
 
 
 def test_scan_result_and_table_tolerate_other_shapes() -> None:

@@ -117,6 +117,10 @@ def _table_lines(rows):
     return ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in [header, *body]]
 
 
+def _counted(number, noun):
+    return f"{number} {noun}{'' if number == 1 else 's'}"
+
+
 def scan_report(results, hosts=None):
     """Rows and a printable table for a fleet; ``ok`` is False when a store fails or a host was not scanned."""
     results = results or {}
@@ -129,9 +133,9 @@ def scan_report(results, hosts=None):
     not_scanned = [r["host"] for r in rows if r["state"] in (UNREACHABLE, NOT_SCANNED)]
     stores = sum(len(r["failing"]) for r in rows)
     if not failing and not not_scanned:
-        verdict = f"all {len(rows)} hosts scanned, no store breaks"
+        verdict = f"all {_counted(len(rows), 'host')} scanned, no store breaks"
     else:
-        parts = [f"{stores} failing stores on {', '.join(failing)}"] if failing else []
+        parts = [f"{_counted(stores, 'failing store')} on {', '.join(failing)}"] if failing else []
         parts += [f"not scanned: {', '.join(not_scanned)}"] if not_scanned else []
         verdict = "; ".join(parts)
     return {
