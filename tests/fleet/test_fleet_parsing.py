@@ -294,17 +294,17 @@ def test_scan_result_and_table_tolerate_other_shapes() -> None:
             {"path": "/b.pem", "verdicts": None, "azure_intermediates": ["Some CA"], "readers": ["junk"]},
             {"path": "/c.pem", "verdicts": {"mysql": "survives"}},
             {
-                "path": "/d.jks",
-                "kind": "keystore",
+                "path": "/usr/bin/node",
+                "kind": "node-builtin",
                 "verdicts": {"postgresql": "fails"},
-                "fix": {"setting": "-Djavax.net.ssl.trustStore=/etc/azure/roots.jks", "where": "app.service"},
+                "fix": {"setting": "Environment=NODE_EXTRA_CA_CERTS=/etc/rotator/azure-roots.pem", "where": "web.d"},
                 "future_field": 1,
             },
         ],
         "summary": {"complete": False},
     }
     result = util.scan_result(doc, 1)
-    assert [f["path"] for f in result["failing"]] == ["/a.pem", "/b.pem", "/d.jks"]
+    assert [f["path"] for f in result["failing"]] == ["/a.pem", "/b.pem", "/usr/bin/node"]
     assert result["failing"][0]["fix"] is None and result["failing"][1]["readers"] == []
     assert result["failing"][1]["failing_chains"] == [] and result["failing"][1]["azure_intermediates"] == ["Some CA"]
     row = scan_report({"h": result})["hosts"][0]
@@ -313,7 +313,7 @@ def test_scan_result_and_table_tolerate_other_shapes() -> None:
     assert [s["fix"] for s in row["failing"]] == [
         "-",
         "remove Some CA",
-        "-Djavax.net.ssl.trustStore=/etc/azure/roots.jks in app.service",
+        "Environment=NODE_EXTRA_CA_CERTS=/etc/rotator/azure-roots.pem in web.d",
     ]
     assert [s["fails"] for s in row["failing"]] == ["postgresql", "pins an Azure CA", "postgresql"]
     assert "the walk stopped before the end" in row["reasons"][0]
