@@ -15,10 +15,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import certifi
 import pytest
 
 from rotator.roots.catalog import Catalog
-from tests.support.paths import REPO
+from tests.support.hosttree import EXPECTED, G2, RSA_2017, TLS_G2, plant, write
+from tests.support.paths import REPO, embedded_pem
 
 PLUGINS = REPO / "ansible" / "rotator" / "fleet" / "plugins"
 ALL = Catalog.builtin().profiles["azure-all"]
@@ -35,6 +37,7 @@ def load(relative: str) -> ModuleType:
 
 util = load("module_utils/rotator.py")
 readiness = load("filter/readiness.py").readiness
+scan_report = load("filter/scan_report.py").scan_report
 
 
 def test_sync_json_gives_changed_and_a_diff_of_the_roots_removed(run: Any, tmp_path: Path) -> None:
@@ -195,6 +198,131 @@ def test_readiness_tolerates_other_shapes() -> None:
     assert row["cells"] == {"r1": "not ready", "r2": "not ready"} and "jks:/c: keystore password" in row["reasons"][0]
 
 
+def scanned(run: Any, tree: Path, *extra: str) -> tuple[int, dict[str, Any]]:
+    """What the scan module returns for a tree: rotator's real JSON through the module's own reading."""
+    result = run("scan", "--json", "--sysroot", str(tree), *extra)
+    assert result.code in (0, 1), result.err
+    return result.code, util.scan_result(util.parse_json(result.out), result.code)
+
+
+def clean_tree(root: Path) -> Path:
+    """A host where every store holds the anchors Azure's chains need (what rotator sync leaves)."""
+    write(root / "etc/os-release", "ID=debian\n")
+    write(root / "etc/passwd", "root:x:0:0:root:/root:/bin/bash\nreport:x:1002:1002::/home/report:/bin/sh\n")
+    write(root / "etc/ssl/certs/ca-certificates.crt", Path(certifi.where()).read_bytes() + embedded_pem(TLS_G2))
+    write(root / "home/report/.postgresql/root.crt", b"".join(embedded_pem(r) for r in (G2, TLS_G2, RSA_2017)))
+    return root
+
+
+def test_scan_table_from_real_scan(run: Any, tmp_path: Path) -> None:
+    code, dirty = scanned(run, plant(tmp_path / "dirty", node=False).root)
+    assert code == 1 and dirty["breaks"] is True
+    # Failing: every planted store with a chain that fails (the stock bundles fail the one without
+    # the cross-sign), as many as rotator's own summary counts.
+    failing = {f["path"]: f for f in dirty["failing"]}
+    assert set(failing) == {path for path, (_, *verdicts) in EXPECTED.items() if "fails" in verdicts}
+    assert dirty["summary"]["failing"] == len(failing) and dirty["summary"]["stores"] == len(dirty["stores"])
+    billing = failing["/etc/billing/root.crt"]
+    assert billing["kind"] == "pem" and billing["readers"][0]["who"] == "unit billing.service"
+    assert billing["failing_chains"] == ["mysql", "postgresql", "postgresql-no-xsign"]
+    assert billing["fix"] == {"target": "pem:/etc/billing/root.crt,profile=azure-postgresql"}
+    assert failing["/home/app/.postgresql/root.crt"]["azure_intermediates"] == ["Microsoft TLS G2 RSA CA OCSP 02"]
+    assert failing["/etc/ssl/certs/ca-certificates.crt"]["failing_chains"] == ["postgresql-no-xsign"]
+    assert len(dirty["unreadable"]) == 2 and all(u["reason"] for u in dirty["unreadable"])
+    # MySQL's chains alone: the stock bundles survive them (until the cross-sign expires).
+    _, mysql = scanned(run, tmp_path / "dirty", "--service", "mysql")
+    fails_mysql = {path for path, (_, _, _, verdict) in EXPECTED.items() if verdict == "fails"}
+    assert {f["path"] for f in mysql["failing"]} == fails_mysql
+    assert list(mysql["chains"]) == ["mysql"]
+    code, clean = scanned(run, clean_tree(tmp_path / "clean"))
+    assert code == 0 and clean["breaks"] is False and clean["failing"] == [] and len(clean["stores"]) == 2
+    # What the module fails with when rotator refuses its arguments (exit 2, nothing on stdout).
+    refused = run("scan", "--json", "--sysroot", str(tmp_path / "nowhere"))
+    assert refused.code == 2 and util.parse_json(refused.out) is None
+    message = util.error_message(refused.err, refused.code)
+    assert message.startswith("rotator: error: --sysroot") and "\n" not in message
+
+    results = {
+        "dirty": dirty,
+        "clean": clean,
+        "gone": {"unreachable": True, "msg": "chroot /nowhere is not a directory"},
+        "broken": {"failed": True, "msg": message},
+    }
+    table = scan_report(results, ["dirty", "clean", "gone", "broken", "never"])
+    assert table["ok"] is False and table["failing_hosts"] == ["dirty"]
+    assert table["not_scanned"] == ["gone", "broken", "never"] and table["failing_stores"] == len(failing)
+    assert table["verdict"] == f"{len(failing)} failing stores on dirty; not scanned: gone, broken, never"
+    rows = {row["host"]: row for row in table["hosts"]}
+    assert rows["dirty"]["state"] == "fails" and rows["dirty"]["stores"] == len(dirty["stores"])
+    assert rows["dirty"]["unreadable"] == 2
+    assert rows["clean"]["state"] == "survives" and rows["clean"]["failing"] == [] and rows["clean"]["reasons"] == []
+    assert (rows["clean"]["stores"], rows["clean"]["unreadable"]) == (2, 0)
+    assert rows["gone"]["state"] == "unreachable" and rows["never"]["state"] == "unreachable"
+    assert rows["broken"]["state"] == "scan failed" and rows["broken"]["reasons"] == [message]
+    # The printed table: a line per failing store naming host, store and fix; the clean host on one line.
+    lines = table["lines"]
+    assert lines[0].split()[:5] == ["host", "stores", "failing", "unreadable", "failing"]
+    [line] = [line for line in lines if "/etc/billing/root.crt" in line]
+    assert line.startswith("dirty ") and f"rotator sync --target {billing['fix']['target']}" in line
+    assert "unit billing.service" in line and "mysql, postgresql, postgresql-no-xsign" in line
+    [line] = [line for line in lines if "/home/app/.postgresql/root.crt" in line]
+    assert "pins an Azure CA" in line and "remove Microsoft TLS G2 RSA CA OCSP 02" in line
+    [line] = [line for line in lines if "/etc/ssl/certs/ca-certificates.crt" in line]
+    assert line.endswith("rotator sync --target system")
+    assert [line.split() for line in lines if line.startswith("clean ")] == [["clean", "2", "0", "0", "-"]]
+    assert any(line.split()[:2] == ["broken", "-"] and "SCAN FAILED" in line for line in lines)
+    assert f"broken: {message}" in lines
+    alone = scan_report({"clean": clean})
+    assert alone["ok"] is True and alone["verdict"] == "all 1 host scanned, no store breaks"
+
+
+def test_scan_result_and_table_tolerate_other_shapes() -> None:
+    assert util.scan_result({}, 0) == {
+        "stores": [],
+        "failing": [],
+        "unreadable": [],
+        "summary": {},
+        "chains": {},
+        "breaks": False,
+    }
+    # Exit 1 says a store fails even when no store this version reads says why.
+    assert util.scan_result({"stores": "junk"}, 1)["breaks"] is True
+    doc = {
+        "stores": [
+            "junk",
+            {"path": "/a.pem", "verdicts": {"postgresql": "fails", "mysql": "survives-until:2029-06-19"}, "fix": "?"},
+            {"path": "/b.pem", "verdicts": None, "azure_intermediates": ["Some CA"], "readers": ["junk"]},
+            {"path": "/c.pem", "verdicts": {"mysql": "survives"}},
+            {
+                "path": "/usr/bin/node",
+                "kind": "node-builtin",
+                "verdicts": {"postgresql": "fails"},
+                "fix": {"setting": "Environment=NODE_EXTRA_CA_CERTS=/etc/rotator/azure-roots.pem", "where": "web.d"},
+                "future_field": 1,
+            },
+        ],
+        "summary": {"complete": False},
+    }
+    result = util.scan_result(doc, 1)
+    assert [f["path"] for f in result["failing"]] == ["/a.pem", "/b.pem", "/usr/bin/node"]
+    assert result["failing"][0]["fix"] is None and result["failing"][1]["readers"] == []
+    assert result["failing"][1]["failing_chains"] == [] and result["failing"][1]["azure_intermediates"] == ["Some CA"]
+    row = scan_report({"h": result})["hosts"][0]
+    # No counts in the summary: taken from the lists.
+    assert row["state"] == "fails" and row["stores"] == 4 and row["unreadable"] == 0
+    assert [s["fix"] for s in row["failing"]] == [
+        "-",
+        "remove Some CA",
+        "Environment=NODE_EXTRA_CA_CERTS=/etc/rotator/azure-roots.pem in web.d",
+    ]
+    assert [s["fails"] for s in row["failing"]] == ["postgresql", "pins an Azure CA", "postgresql"]
+    assert "the walk stopped before the end" in row["reasons"][0]
+    row = scan_report({"h": {"stores": [], "breaks": True}})["hosts"][0]
+    assert row["state"] == "fails" and "names none" in row["reasons"][0]
+    assert scan_report({"h": {"changed": False}})["hosts"][0]["state"] == "scan failed"
+    assert scan_report({})["ok"] is True and scan_report(None, [])["lines"][0].startswith("host")
+
+
 def test_the_roles_units_are_the_repositorys() -> None:
     """The role ships copies of systemd/ (a collection is installed on its own): they must not drift."""
     files = PLUGINS.parent / "roles" / "service" / "files"
@@ -206,7 +334,7 @@ def test_the_roles_units_are_the_repositorys() -> None:
 
 
 @pytest.mark.fleet
-@pytest.mark.parametrize("module", ["rotator.fleet.sync", "rotator.fleet.status"])
+@pytest.mark.parametrize("module", ["rotator.fleet.sync", "rotator.fleet.status", "rotator.fleet.scan"])
 def test_ansible_doc_reads_the_modules_documentation(module: str, tmp_path: Path) -> None:
     ansible_doc = Path(sys.executable).parent / "ansible-doc"
     if not ansible_doc.exists():
@@ -226,4 +354,9 @@ def test_ansible_doc_reads_the_modules_documentation(module: str, tmp_path: Path
     parsed = json.loads(doc.stdout)[module]["doc"]
     assert parsed["attributes"]["check_mode"]["support"] == "full"
     assert all(isinstance(line, str) for line in parsed["description"])
-    assert parsed["options"]["targets"]["suboptions"]["password"]["type"] == "str"
+    if module == "rotator.fleet.scan":
+        # scan finds the stores itself: it takes no targets, and says whose chains to judge.
+        assert "targets" not in parsed["options"]
+        assert parsed["options"]["service"]["type"] == "list" and parsed["options"]["include"]["elements"] == "path"
+    else:
+        assert parsed["options"]["targets"]["suboptions"]["password"]["type"] == "str"

@@ -2,7 +2,8 @@
 
 Nothing here imports Ansible: the modules pass in what they need, so the parsing can be tested
 on its own. rotator's JSON may grow fields (and a newer rotator may drop some): every read is
-tolerant, with a default, and only ``targets`` and ``ok``/``compliant`` are relied on.
+tolerant, with a default, and only ``targets`` and ``ok``/``compliant`` (scan: ``stores`` and their
+``verdicts``) are relied on.
 """
 
 from __future__ import annotations
@@ -231,3 +232,68 @@ def run(module, command, extra_args):
         if workdir:
             shutil.rmtree(workdir, ignore_errors=True)
     return rc, parse_json(stdout), stdout, stderr
+
+
+# The options of the scan module (it takes none of COMMON_SPEC's store selection: scan finds the stores).
+SCAN_SPEC = {
+    "service": {"type": "list", "elements": "str"},
+    "include": {"type": "list", "elements": "path"},
+    "config": {"type": "path"},
+    "at": {"type": "str"},
+    "time_limit": {"type": "float"},
+    "sysroot": {"type": "path"},
+    "executable": {"type": "path"},
+}
+
+
+def scan_args(params):
+    """The flags of ``rotator scan`` beyond those common_args gives (--json, --at, --sysroot)."""
+    args = []
+    for service in params.get("service") or []:
+        args += ["--service", service]
+    for directory in params.get("include") or []:
+        args += ["--include", directory]
+    if params.get("time_limit"):
+        args += ["--time-limit", str(params["time_limit"])]
+    return args
+
+
+def _dicts(items):
+    return [item for item in items if isinstance(item, dict)] if isinstance(items, list) else []
+
+
+def failing_store(store):
+    """One store scan counts as failing: a chain fails, or it holds an Azure intermediate.
+
+    The intermediates count as scan's exit status counts them: Azure replaces them without notice,
+    so a store anchored there breaks on a day nobody announced, whatever today's verdicts say.
+    """
+    verdicts = store.get("verdicts") if isinstance(store.get("verdicts"), dict) else {}
+    chains = sorted(str(chain) for chain, verdict in verdicts.items() if verdict == "fails")
+    intermediates = [str(name) for name in store.get("azure_intermediates") or [] if name]
+    if not chains and not intermediates:
+        return None
+    return {
+        "path": str(store.get("path", "?")),
+        "kind": str(store.get("kind", "")),
+        "readers": _dicts(store.get("readers")),
+        "failing_chains": chains,
+        "azure_intermediates": intermediates,
+        "fix": store.get("fix") if isinstance(store.get("fix"), dict) else None,
+    }
+
+
+def scan_result(doc, rc):
+    """What the scan module returns, from ``rotator scan --json`` and its exit status."""
+    stores = _dicts(doc.get("stores"))
+    failing = [f for f in (failing_store(s) for s in stores) if f is not None]
+    summary = doc.get("summary") if isinstance(doc.get("summary"), dict) else {}
+    return {
+        "stores": stores,
+        "failing": failing,
+        "unreadable": _dicts(doc.get("unreadable")),
+        "summary": summary,
+        "chains": doc.get("chains") if isinstance(doc.get("chains"), dict) else {},
+        # Exit 1 is scan's own "a store fails", which may count a reason this version cannot read.
+        "breaks": bool(failing) or rc == 1,
+    }
