@@ -14,7 +14,12 @@ WIDTH = 100
 
 
 def _status(store: StoreReport) -> str:
-    if any(v.outcome == FAILS for v in store.verdicts.values()):
+    failing = [chain_id for chain_id, v in store.verdicts.items() if v.outcome == FAILS]
+    if len(failing) == 1 and len(store.verdicts) > 1:
+        # One chain of several: name it, so that "fails only without the cross-sign" reads apart
+        # from "fails today" (a stock public bundle is the first).
+        return f"FAILS {failing[0].removeprefix('postgresql-')}"
+    if failing:
         return "FAILS"
     if store.azure_intermediates:
         return "PINS AZURE CA"
@@ -24,7 +29,9 @@ def _status(store: StoreReport) -> str:
 
 def _order(store: StoreReport) -> tuple[int, str]:
     status = _status(store)
-    rank = 0 if status == "FAILS" else 1 if status == "PINS AZURE CA" else 2 if status.startswith("until") else 3
+    rank = (
+        0 if status.startswith("FAILS") else 1 if status == "PINS AZURE CA" else 2 if status.startswith("until") else 3
+    )
     return (rank, store.found.path)
 
 
@@ -53,7 +60,7 @@ def _fit(head: str, path: str, tail: str, more: str = "") -> str:
 
 
 def summary(result: ScanResult) -> str:
-    failing = len([s for s in result.stores if _status(s) in ("FAILS", "PINS AZURE CA")])
+    failing = len(result.failing)
     until = len([s for s in result.stores if _status(s).startswith("until")])
     parts = [f"{len(result.stores)} stores: {failing} fail", f"{until} until a deadline"]
     if result.unreadable:
