@@ -165,6 +165,9 @@ def test_text_is_one_line_per_store_failing_first_within_100_columns(run: Any, t
     statuses = [line.split()[0] for line in store_lines]
     assert statuses == sorted(statuses, key=lambda s: ["FAILS", "PINS", "until", "survives"].index(s))
     assert lines[summary_at].startswith(f"{len(store_lines)} stores: ")
+    # The public bundle fails only the chain without the cross-sign, and says which; the G1-only JRE fails all.
+    assert any(line.startswith("FAILS no-xsign    system        /etc/ssl/certs/ca-certificates.crt") for line in lines)
+    assert any(line.startswith("FAILS             java-cacerts  /opt/app/jre/lib/security/cacerts") for line in lines)
     verbose = run("scan", "--sysroot", str(tree), "-v").out
     assert "    read by unit billing.service (PGSSLROOTCERT in /etc/systemd/system/billing.service" in verbose
     assert "    postgresql: fails: " in verbose
