@@ -83,13 +83,12 @@ def fix_lines(result: ScanResult) -> list[str]:
         out.append("fix: rotator sync \\")
         out += [f"       --target {spec}" + (" \\" if n < len(specs) - 1 else "") for n, spec in enumerate(specs)]
     settings = dict.fromkeys(s.setting for s in ordered if s.setting is not None)
-    out += [f"fix: {setting}  in {where}" for setting, where in settings]
+    for setting, where in settings:
+        out += [f"fix: {setting}", *_wrapped([f"       in {where}"])]
     for store in ordered:
         if store.azure_intermediates:
-            out.append(
-                f"fix: remove {', '.join(store.azure_intermediates)} from {store.found.path}: "
-                "Azure rotates these without notice"
-            )
+            removal = f"fix: remove {', '.join(store.azure_intermediates)} from {store.found.path}: "
+            out += _wrapped([removal + "Azure rotates these without notice"])
     return out
 
 
@@ -98,7 +97,7 @@ def scan_text(result: ScanResult, *, verbose: bool) -> list[str]:
     for store in sorted(result.stores, key=_order):
         lines.append(store_line(store))
         if verbose:
-            lines += _evidence(store)
+            lines += _wrapped(_evidence(store))
     for found, problem in result.unreadable:
         lines.append(unreadable_line(found.kind if found else "", problem.path, problem.reason))
         if verbose:
@@ -113,6 +112,22 @@ def scan_text(result: ScanResult, *, verbose: bool) -> list[str]:
         lines += [f"judged against {c.id}: {c.label}" for c in result.chains]
     lines += fix_lines(result)
     return lines
+
+
+def _wrapped(lines: list[str]) -> list[str]:
+    """Evidence lines within WIDTH: continued with a deeper indent, never cutting a path."""
+    import textwrap
+
+    out = []
+    for line in lines:
+        if len(line) <= WIDTH:
+            out.append(line)
+            continue
+        indent = " " * (len(line) - len(line.lstrip()) + 4)
+        out += textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [
+            line
+        ]
+    return out
 
 
 def _evidence(store: StoreReport) -> list[str]:

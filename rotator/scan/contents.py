@@ -35,6 +35,8 @@ def certificates(store: Found, root: Path) -> list[Cert]:
         return _directory(disk)
     if store.kind == kinds.NODE:
         return node_roots(disk, live=root == Path("/"))
+    if store.kind == kinds.WHEEL_OPENSSL:
+        return openssl_dir(disk)
     if store.kind == kinds.NSS:
         raise Unreadable("an NSS database: reading it needs certutil (libnss3-tools); it is listed, not judged")
     data = _read(disk)
@@ -44,6 +46,33 @@ def certificates(store: Found, root: Path) -> list[Cert]:
         return parse_lazily(data)
     except NotACertificate as exc:
         raise Unreadable(f"not a PEM bundle or certificate ({exc})") from exc
+
+
+def openssl_dir(disk: Path) -> list[Cert]:
+    """What OpenSSL's default paths under OPENSSLDIR hold: cert.pem and the certs/ directory
+    (nothing when the directory does not exist, which is the wheel's usual case)."""
+    found: dict[str, Cert] = {}
+    if (disk / "cert.pem").exists():
+        for cert in parse_lazily(_read(disk / "cert.pem")):
+            found.setdefault(cert.sha256, cert)
+    if (disk / "certs").is_dir():
+        for cert in _directory(disk / "certs"):
+            found.setdefault(cert.sha256, cert)
+    return list(found.values())
+
+
+def compiled_openssldir(library: Path) -> str | None:
+    """The OPENSSLDIR a libcrypto was built with: its version text holds ``OPENSSLDIR: "..."``."""
+    data = _read(library)
+    at = data.find(b'OPENSSLDIR: "')
+    if at < 0:
+        return None
+    start = at + len(b'OPENSSLDIR: "')
+    end = data.find(b'"', start, start + 4096)
+    if end < 0:
+        return None
+    value = data[start:end].decode("utf-8", "replace")
+    return value if value.startswith("/") else None
 
 
 def parse_lazily(data: bytes) -> list[Cert]:

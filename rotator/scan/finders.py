@@ -115,6 +115,31 @@ def certifi_stores(findings: Findings, hits: Hits) -> None:
         findings.add(kinds.CERTIFI, inside, reader, resolve=False)
 
 
+def wheel_openssl_stores(findings: Findings, hits: Hits) -> None:
+    """Each OpenSSL a wheel carries: its compiled OPENSSLDIR is what libpq's sslrootcert=system
+    (psycopg, psycopg2 binary wheels) and OpenSSL's defaults read inside that library."""
+    from rotator.scan.contents import Unreadable as NotRead
+    from rotator.scan.contents import compiled_openssldir
+
+    for path in hits.openssl_libs:
+        inside = findings.inside(path)
+        try:
+            directory = compiled_openssldir(Path(path))
+        except NotRead as exc:
+            findings.unreadable.append(Unreadable(inside, str(exc)))
+            continue
+        if directory is None:
+            continue
+        package = PurePosixPath(inside).parent.name.removesuffix(".libs")
+        env = _environment_of(findings, PurePosixPath(inside))
+        why = f"sslrootcert=system and OpenSSL's defaults in its own OpenSSL, built for {directory}"
+        store = findings.add(kinds.WHEEL_OPENSSL, directory, Reader(f"{package} in {env}", why), resolve=False)
+        if not findings.on_disk(directory).exists():
+            note = f"{directory} does not exist here: it trusts nothing unless SSL_CERT_FILE is set"
+            if note not in store.notes:
+                store.notes.append(note)
+
+
 def _environment_of(findings: Findings, inside: PurePosixPath) -> str:
     """The virtualenv holding a file (the first ancestor with a pyvenv.cfg), or its site-packages."""
     for ancestor in list(inside.parents)[:7]:

@@ -79,6 +79,12 @@ def node_setting(store: Found, bundle: str) -> tuple[str, str]:
     return f"NODE_EXTRA_CA_CERTS={bundle}", f"the environment of every program run with {store.path}"
 
 
+def openssl_setting(store: Found, bundle: str) -> tuple[str, str]:
+    """(setting, where it goes) for a wheel's OpenSSL whose compiled directory lacks Azure's roots."""
+    users = ", ".join(r.who for r in store.readers[:2])
+    return f"SSL_CERT_FILE={bundle}", f"the environment of every program using {users}"
+
+
 def write_config(path: Path, targets: Sequence[tuple[TargetFix, str]], settings: Sequence[tuple[str, str]]) -> None:
     """A commented rotator.toml holding ``targets`` ((target, why)); never over an existing file."""
     lines = [

@@ -14,6 +14,9 @@ JAVA_CACERTS = "java-cacerts"  # a JDK's or JRE's lib/security/cacerts
 KEYSTORE = "keystore"  # a JKS or PKCS#12 file named by -Djavax.net.ssl.trustStore
 NODE = "node-builtin"  # the roots compiled into a node binary
 NSS = "nss"  # an NSS database (cert9.db): Firefox, Chromium, some curl builds
+# The OPENSSLDIR compiled into an OpenSSL a wheel carries (psycopg's and psycopg2's binary wheels):
+# libpq's sslrootcert=system there reads it, and it seldom exists on the host.
+WHEEL_OPENSSL = "wheel-openssl"
 
 
 @dataclass(frozen=True)

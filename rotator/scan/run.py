@@ -103,6 +103,7 @@ def scan(request: ScanRequest) -> ScanResult:
     finders.certifi_stores(findings, hits)
     nodes = finders.node_binaries(findings, hits, finders.PATH_DIRS)
     finders.nss_databases(findings, hits)
+    finders.wheel_openssl_stores(findings, hits)
     finders.postgresql_root_certs(findings, people, users_of)
     finders.variable_stores(findings, sources, system, nodes)
 
@@ -196,7 +197,7 @@ class _Judge:
         )
         needing = [r for r in stores if r.fails or not all(v.outcome == SURVIVES for v in r.verdicts.values())]
         for report in needing:
-            if report.found.kind != kinds.NODE:
+            if report.found.kind not in (kinds.NODE, kinds.WHEEL_OPENSSL):
                 report.target = fix.target_for(report.found, china=self.china, keystore_format=self._format(report))
         by_path = {r.found.path: r for r in stores if r.found.kind != kinds.NODE}
         for report in needing:
@@ -212,6 +213,12 @@ class _Judge:
                 )
             else:
                 report.setting = fix.node_setting(report.found, bundle)
+        system = next((r.found.path for r in stores if r.found.kind == kinds.SYSTEM), None)
+        for report in needing:
+            if report.found.kind == kinds.WHEEL_OPENSSL:
+                # Nothing rotator writes reaches a path compiled into a wheel: point its OpenSSL
+                # at the distribution's bundle (kept by the system target), else at rotator's own.
+                report.setting = fix.openssl_setting(report.found, system or fix.NODE_BUNDLE)
 
     def _format(self, report: StoreReport) -> str:
         if report.found.store_type:
@@ -252,13 +259,15 @@ def write_config(result: ScanResult, path: Path) -> None:
             targets.append((store.target, why))
         elif store.setting is not None and store.setting not in settings_to_add:
             settings_to_add.append(store.setting)
-    targets += [(t, "the bundle NODE_EXTRA_CA_CERTS points Node at") for t in bundle_targets(result)]
+    targets += [(t, "the bundle a setting below points at") for t in bundle_targets(result)]
     fix.write_config(path, targets, settings_to_add)
 
 
 def bundle_targets(result: ScanResult) -> list[fix.TargetFix]:
-    """The bundles a Node setting points at that no target or recorded store keeps yet."""
+    """The bundles a setting points at (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE) that no target or
+    recorded store keeps yet."""
     bundles = {s.setting[0].rpartition("=")[2] for s in result.stores if s.setting is not None}
     have = {s.target.path for s in result.stores if s.target} | {s.found.path for s in result.stores if s.managed}
+    have |= {s.found.path for s in result.stores if s.found.kind == kinds.SYSTEM}  # the system target keeps it
     profile = fix.profile_for(any(c.id == "china" for c in result.chains))
     return [fix.TargetFix("pem", bundle, (("profile", profile),)) for bundle in sorted(bundles - have)]

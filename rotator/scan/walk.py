@@ -36,6 +36,7 @@ class Hits:
     certifi: list[str] = field(default_factory=list)  # .../certifi/cacert.pem
     node: list[str] = field(default_factory=list)  # .../bin/node
     nss: list[str] = field(default_factory=list)  # .../cert9.db
+    openssl_libs: list[str] = field(default_factory=list)  # .../<wheel>.libs/libcrypto-*.so*
     unreadable: list[Unreadable] = field(default_factory=list)
     skipped_mounts: list[str] = field(default_factory=list)
     entries: int = 0
@@ -112,6 +113,8 @@ def walk(roots: list[str], *, deadline: float, skip: frozenset[str], max_entries
                             hits.node.append(entry.path)
                     elif name == "cert9.db":
                         hits.nss.append(entry.path)
+                    elif name.startswith("libcrypto") and directory.endswith(".libs"):
+                        hits.openssl_libs.append(entry.path)  # auditwheel's folder of vendored libraries
         except OSError as exc:
             hits.unreadable.append(Unreadable(directory, f"cannot list: {read_problem(exc)}"))
         if seen > max_entries:

@@ -62,6 +62,15 @@ except requests.exceptions.SSLError as exc:
     print("ssl error", exc); sys.exit(1)
 print("verified")
 """
+# psycopg from its binary wheel with sslrootcert=system: the wheel's own OpenSSL and its compiled directory.
+PSYCOPG_CLIENT = """
+import sys, psycopg
+try:
+    psycopg.connect(sys.argv[1], connect_timeout=10).close()
+except psycopg.OperationalError as exc:
+    print("refused", str(exc).strip().splitlines()[-1]); sys.exit(1)
+print("connected")
+"""
 # Variables a machine may set globally: a client that inherits them measures nothing.
 TRUST_VARIABLES = ("SSL_CERT_FILE", "SSL_CERT_DIR", "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "NODE_EXTRA_CA_CERTS",
                    "PGSSLROOTCERT", "NODE_OPTIONS", "JAVA_TOOL_OPTIONS", "_JAVA_OPTIONS", "PGSSLMODE")  # fmt: skip
@@ -96,6 +105,15 @@ class Host:
             env=clean_env(),
         )  # fmt: skip
 
+    def psycopg(self, **extra: str) -> subprocess.CompletedProcess[str]:
+        python = self.root / "srv/app/.venv/bin/python"
+        conninfo = (f"host=localhost hostaddr=127.0.0.1 port={self.pg_port} user=postgres dbname=postgres "
+                    "sslmode=verify-full sslrootcert=system")  # fmt: skip
+        return subprocess.run(
+            [str(python), "-c", PSYCOPG_CLIENT, conninfo], capture_output=True, text=True, timeout=60,
+            env=clean_env(**extra),
+        )  # fmt: skip
+
     def pgjdbc(self) -> subprocess.CompletedProcess[str]:
         jar = pgjdbc_jar()
         assert jar is not None, "PostgreSQL JDBC driver not found (.ci/run installs libpostgresql-jdbc-java)"
@@ -126,6 +144,16 @@ def plant_clients(root: Path, work: Path) -> None:
 
     shutil.copytree(Path(certifi.__file__).parent, site / "certifi")
     (site / "this-environment.pth").write_text(sysconfig.get_path("purelib") + "\n")
+    # psycopg's binary wheel carries its own OpenSSL: the venv holds that library, as an install would
+    # (the client imports the very same files from this environment).
+    import importlib.util
+
+    spec = importlib.util.find_spec("psycopg_binary")  # found, not imported: psycopg must come first
+    assert spec is not None and spec.origin, "psycopg[binary] is a test dependency (pyproject.toml)"
+    libs = Path(spec.origin).parent.parent / "psycopg_binary.libs"
+    (site / "psycopg_binary.libs").mkdir()
+    for library in libs.glob("libcrypto*"):
+        shutil.copy2(library, site / "psycopg_binary.libs" / library.name)
     # An application's own JRE, made from the machine's JDK: its cacerts is the JDK's own list.
     subprocess.run(
         ["jlink", "--add-modules", "java.base,java.sql,java.naming,java.security.jgss,java.management,jdk.crypto.ec",
@@ -202,6 +230,13 @@ def test_scan_names_what_breaks_and_its_fix_makes_every_real_client_connect(
     certifi_store = next(s for s in stores.values() if s["kind"] == "certifi")
     jre = stores["java-cacerts /opt/app/jre/lib/security/cacerts application JRE /opt/app/jre"]
     node = next(s for s in stores.values() if s["kind"] == "node-builtin")
+    wheel = next(s for s in stores.values() if s["kind"] == "wheel-openssl")
+    assert wheel["readers"][0]["who"] == "psycopg_binary in virtualenv /srv/app/.venv"
+    assert wheel["certificates"] == 0 and set(wheel["verdicts"].values()) == {"fails"}
+    assert wheel["fix"] == {
+        "setting": "SSL_CERT_FILE=/etc/rotator/azure-roots.pem",
+        "where": "the environment of every program using psycopg_binary in virtualenv /srv/app/.venv",
+    }
     # None of them holds Microsoft TLS RSA Root G2: the chain without the cross-sign fails each.
     for store in (certifi_store, jre, node):
         assert store["verdicts"]["postgresql-no-xsign"] == "fails", store
@@ -213,6 +248,8 @@ def test_scan_names_what_breaks_and_its_fix_makes_every_real_client_connect(
     # Before: every real client that reads those stores fails against the server's new root.
     assert "certificate verify failed" in host.psql().stderr
     assert host.requests().returncode == 1
+    refused = host.psycopg()
+    assert refused.returncode == 1 and "certificate verify failed" in refused.stdout, refused.stdout + refused.stderr
     java = host.pgjdbc()
     assert java.returncode != 0 and "PKIX path building failed" in java.stdout + java.stderr
     assert host.node().stdout.strip() == "tls UNABLE_TO_GET_ISSUER_CERT_LOCALLY"
@@ -228,18 +265,21 @@ def test_scan_names_what_breaks_and_its_fix_makes_every_real_client_connect(
     psql = host.psql()
     assert psql.returncode == 0 and psql.stdout.strip() == "1", psql.stderr
     assert host.requests().stdout.strip() == "verified"
+    cert_file = wheel["fix"]["setting"].removeprefix("SSL_CERT_FILE=")
+    assert host.psycopg(SSL_CERT_FILE=str(tree / cert_file.lstrip("/"))).stdout.strip() == "connected"
     java = host.pgjdbc()
     assert "connected ssl=true" in java.stdout, java.stdout + java.stderr
     bundle = re.sub(r"^Environment=NODE_EXTRA_CA_CERTS=", "", node["fix"]["setting"])
     assert host.node(NODE_EXTRA_CA_CERTS=str(tree / bundle.lstrip("/"))).stdout.strip() == "authorized"
 
-    # A second scan: every store the fix named survives every chain; only node's own roots, read by
-    # programs no unit names, still need the setting in their environment.
+    # A second scan: every store the fix named survives every chain; only what no file can fix (node's
+    # own roots for programs no unit names, the wheel's compiled directory) still needs its setting.
     after = run("scan", "--sysroot", str(tree), "--json", "--config", str(config))
     doc = json.loads(after.out)
     failing = [s for s in doc["stores"] if set(s["verdicts"].values()) != {"survives"}]
-    assert [(s["kind"], [r["who"] for r in s["readers"]]) for s in failing] == [
-        ("node-builtin", ["programs run with /usr/bin/node"])
+    assert sorted((s["kind"], s["readers"][0]["who"]) for s in failing) == [
+        ("node-builtin", "programs run with /usr/bin/node"),
+        ("wheel-openssl", "psycopg_binary in virtualenv /srv/app/.venv"),
     ], failing
     web = next(s for s in doc["stores"] if s["kind"] == "node-builtin" and s["readers"][0]["who"] == "unit web.service")
     assert set(web["verdicts"].values()) == {"survives"}
