@@ -2,7 +2,9 @@
 measured in the same run, on the same machine.
 
     .venv/bin/python -m benchmarks                       # everything (a few minutes)
-    .venv/bin/python -m benchmarks --quick               # 3 runs, bundles up to 10k, no system tree
+    .venv/bin/python -m benchmarks --quick               # 3 runs, bundles up to 10k, no system tree,
+                                                         # no 300k-file scan
+    .venv/bin/python -m benchmarks --only scan           # one group (repeatable)
     .venv/bin/python -m benchmarks --src /tmp/old-tree   # the same cases against another source tree
 
 CPU time is user+system of the process and every child it waited for (what `time` reports as
@@ -12,6 +14,7 @@ user+sys); wall time and peak RSS are shown beside it. Not a test: nothing here 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import shutil
 import statistics
@@ -66,9 +69,10 @@ class Bench:
     def rotator(self, *args: str) -> list[str]:
         return [self.python, "-m", "rotator", *args]
 
-    def once(self, argv: Sequence[str]) -> Sample:
-        """One run. Peak RSS comes from GNU time where installed: a child started from this process
-        inherits its peak RSS as its own until exec, so wait4 alone cannot report less."""
+    def once(self, argv: Sequence[str], codes: tuple[int, ...] = (0,)) -> Sample:
+        """One run; an exit code not in ``codes`` stops the benchmark. Peak RSS comes from GNU time
+        where installed: a child started from this process inherits its peak RSS as its own until
+        exec, so wait4 alone cannot report less."""
         import time
 
         rss_file = None
@@ -88,7 +92,7 @@ class Bench:
             finally:
                 os.chdir(cwd)
             code = os.waitstatus_to_exitcode(status)
-            if code != 0:
+            if code not in codes:
                 err.seek(0)
                 raise SystemExit(f"benchmark command failed ({code}): {' '.join(argv)}\n{err.read().decode()}")
         rss_kb = usage.ru_maxrss
@@ -106,12 +110,13 @@ class Bench:
         anchor: str | None = None,
         note: str = "",
         repeat: int | None = None,
+        codes: tuple[int, ...] = (0,),
     ) -> Case:
         case = Case(name=name, anchor=anchor, note=note)
         for _ in range(repeat or self.repeat):
             if setup is not None:
                 setup()
-            case.samples.append(self.once(argv))
+            case.samples.append(self.once(argv, codes))
         self.cases.append(case)
         print(f"  measured: {name}", file=sys.stderr)
         return case
@@ -446,6 +451,108 @@ def system(b: Bench, work: Path) -> None:
     b.case("rotator sync system: no-op", sync, anchor=again, repeat=repeat)
 
 
+# The trees scan walks: the smaller in every run, the larger (the same tree grown) in full runs only.
+SCAN_FILES, SCAN_FILES_LARGE = 100_000, 300_000
+SCAN_VENV = "srv/app/.venv"
+CERTIFI_INSIDE = f"/{SCAN_VENV}/lib/python3.11/site-packages/certifi/cacert.pem"
+CACERTS_INSIDE = "/usr/lib/jvm/bench-jdk/lib/security/cacerts"
+
+
+def scan_files(root: Path, start: int, stop: int) -> None:
+    """Files ``start`` up to ``stop`` (multiples of 1,000) of usr/share, where scan walks:
+    pkgNNN/subN/fileNN.txt, 100 small files to a directory. os.open and os.write on plain
+    strings, not pathlib: 100,000 files take about 3 s to make."""
+    data = b"not a trust store\n"
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL
+    for package in range(start // 1000, stop // 1000):
+        for sub in range(10):
+            directory = f"{root}/usr/share/pkg{package:03d}/sub{sub}"
+            os.makedirs(directory)
+            for n in range(100):
+                fd = os.open(f"{directory}/file{n:02d}.txt", flags, 0o644)
+                try:
+                    os.write(fd, data)
+                finally:
+                    os.close(fd)
+
+
+def plant_stores(root: Path) -> tuple[list[str], str]:
+    """Real stores among the files, and a passwd: certifi's bundle in a virtualenv and, where a JDK
+    is installed, a copy of its cacerts. Returns their paths as inside the tree, and what was planted."""
+    import certifi
+
+    (root / "etc").mkdir(parents=True)
+    (root / "etc/passwd").write_text(
+        "root:x:0:0:root:/root:/bin/bash\nnobody:x:65534:65534:nobody:/nonexistent:/usr/sbin/nologin\n"
+    )
+    certifi_copy = root / CERTIFI_INSIDE.lstrip("/")
+    certifi_copy.parent.mkdir(parents=True)
+    shutil.copyfile(certifi.where(), certifi_copy)
+    (root / SCAN_VENV / "pyvenv.cfg").write_text("home = /usr/bin\ninclude-system-site-packages = false\n")
+    planted, what = [CERTIFI_INSIDE], "certifi"
+    jdks = sorted(p for p in Path("/usr/lib/jvm").glob("*/lib/security/cacerts") if p.is_file())
+    if jdks:
+        cacerts = root / CACERTS_INSIDE.lstrip("/")
+        cacerts.parent.mkdir(parents=True)
+        shutil.copyfile(jdks[0], cacerts)  # the file itself: Debian's is a link into /etc/ssl/certs/java
+        kind = "JKS" if cacerts.read_bytes()[:4] == b"\xfe\xed\xfe\xed" else "PKCS#12"
+        planted.append(CACERTS_INSIDE)
+        what += f" + a {kind} cacerts"
+    return planted, what
+
+
+def check_scan(b: Bench, argv: Sequence[str], planted: list[str], files: int) -> None:
+    """A scan that found nothing would be fast for the wrong reason: the planted stores must be
+    judged, and every file walked."""
+    proc = subprocess.run(
+        [*argv, "--json"], env=b.env, cwd=b.src, capture_output=True, text=True, timeout=600, check=False
+    )
+    if proc.returncode not in (0, 1):
+        raise SystemExit(f"scan failed ({proc.returncode}): {proc.stderr}")
+    doc = json.loads(proc.stdout)
+    found = {store["path"] for store in doc["stores"]}
+    if not set(planted) <= found or doc["summary"]["entries_walked"] < files or not doc["summary"]["complete"]:
+        raise SystemExit(f"scan did not find the planted stores {planted} in {files} files: {doc['summary']}")
+
+
+def host_scan(b: Bench, work: Path, large: bool) -> None:
+    tree = work / "scan-tree"
+    planted, what = plant_stores(tree)
+    sizes = [SCAN_FILES, SCAN_FILES_LARGE] if large else [SCAN_FILES]
+    rss: list[float] = []
+    made = 0
+    for files in sizes:
+        label = f"{files // 1000}k"
+        print(f"scan of a tree of {label} files", file=sys.stderr)
+        scan_files(tree, made, files)  # the larger tree is the smaller one grown
+        made = files
+        os.sync()  # the new files written out now, not while a case runs
+        scan = b.rotator("scan", "--sysroot", str(tree))
+        check_scan(b, scan, planted, files)
+        repeat = b.repeat if files <= SCAN_FILES else max(3, b.repeat // 2)
+        find = f"find {label} files -type f"
+        b.case(find, ["find", str(tree), "-type", "f"], repeat=repeat)
+        # Exit code 1 is an answer, not a failure: scan exits 1 when a store fails a chain.
+        case = b.case(
+            f"rotator scan --sysroot, {label} files", scan, anchor=find, repeat=repeat, codes=(0, 1), note=what
+        )
+        rss.append(statistics.median(s.rss_kb for s in case.samples) / 1024)
+        if files == SCAN_FILES:
+            # What a scan costs before it walks a file: start-up, imports, Azure's chains read.
+            empty = work / "scan-empty"
+            (empty / "etc").mkdir(parents=True)
+            b.case("rotator scan --sysroot, an empty root", b.rotator("scan", "--sysroot", str(empty)), anchor=find)
+    if not large:
+        b.skipped(f"rotator scan --sysroot, {SCAN_FILES_LARGE // 1000}k files", "not in --quick")
+        return
+    b.cases.append(
+        Case(
+            name=f"scan peak RSS, {SCAN_FILES // 1000}k / {SCAN_FILES_LARGE // 1000}k files",
+            note=f"{rss[0]:.1f} MB / {rss[1]:.1f} MB: {rss[1] - rss[0]:+.1f} MB for 3x the files",
+        )
+    )
+
+
 DAEMON_SCRIPT = """
 import argparse, os, sys, time, contextlib, io
 from dataclasses import replace
@@ -526,11 +633,13 @@ def main() -> int:
     parser.add_argument("--repeat", type=int, default=7, help="runs per case; the median is shown (default 7)")
     parser.add_argument("--sizes", default="1000,10000,100000", help="PEM bundle sizes (default 1000,10000,100000)")
     parser.add_argument("--src", type=Path, default=REPO, help="the rotator source tree to run (default: this one)")
-    parser.add_argument("--quick", action="store_true", help="3 runs, bundles up to 10k, no system tree")
+    parser.add_argument(
+        "--quick", action="store_true", help="3 runs, bundles up to 10k, no system tree, no 300k-file scan"
+    )
     parser.add_argument(
         "--only",
         action="append",
-        choices=["startup", "bundle", "pem", "pem-dir", "java", "system", "daemon"],
+        choices=["startup", "bundle", "pem", "pem-dir", "java", "system", "daemon", "scan"],
         help="run only these groups",
     )
     args = parser.parse_args()
@@ -538,7 +647,9 @@ def main() -> int:
     sizes = [int(s) for s in args.sizes.split(",") if s]
     if args.quick:
         sizes = [s for s in sizes if s <= 10_000]
-    groups = args.only or ["startup", "bundle", "pem", "pem-dir", "java", "daemon"] + ([] if args.quick else ["system"])
+    groups = args.only or ["startup", "bundle", "pem", "pem-dir", "java", "daemon", "scan"] + (
+        [] if args.quick else ["system"]
+    )
     venv_dir = tempfile.TemporaryDirectory(prefix="rotator-bench-venv-")
     bench = Bench(args.src.resolve(), repeat, installed_like(Path(venv_dir.name), args.src.resolve()))
     # Bytecode for every module, as an install compiles it, so no case pays for compiling.
@@ -552,6 +663,7 @@ def main() -> int:
         "java": java,
         "system": system,
         "daemon": daemon,
+        "scan": lambda b, w: host_scan(b, w, large=not args.quick),
     }
     failed = False
     with tempfile.TemporaryDirectory(prefix="rotator-bench-") as tmp:
@@ -564,7 +676,7 @@ def main() -> int:
                 bench.skipped(f"group {group}", f"failed: {exc}")
     print(
         f"rotator from {bench.src}; python {sys.version.split()[0]}; {os.cpu_count()} CPUs; "
-        f"medians of {repeat} runs (100k bundles and JVM/system cases: fewer)"
+        f"medians of {repeat} runs (100k bundles, JVM/system cases and the 300k scan: fewer)"
     )
     print(bench.table())
     venv_dir.cleanup()
