@@ -355,6 +355,14 @@ def der_subject(der: bytes) -> bytes:
     return der[start:end]
 
 
+def der_spki(der: bytes) -> bytes:
+    """The DER of the certificate's SubjectPublicKeyInfo: the key, as a signature check sees it."""
+    start, tag, _, end = _tbs_element(der, 5)
+    if tag != 0x30:
+        raise DerError("no subjectPublicKeyInfo")
+    return der[start:end]
+
+
 def der_issuer(der: bytes) -> bytes:
     """The DER of the certificate's issuer Name: equal to ``der_subject`` for a self-issued one."""
     start, tag, _, end = _tbs_element(der, 2)

@@ -12,12 +12,20 @@ and under G1 are not shipped).
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
 
 from rotator.certs import Cert, parse_one
 
 OCSP_02 = "microsoft-tls-g2-rsa-ca-ocsp-02.pem"
 G2_CROSS_SIGN = "microsoft-tls-rsa-root-g2-xsign.pem"
+# The key (SHA-256 of its SubjectPublicKeyInfo) whose signature each shipped certificate carries,
+# checked once with the crypto library by tests/scan: a store certificate with the issuer's name
+# and this key signs it, and no other can. Judging a store then needs no X.509 parser at all.
+SIGNER_KEYS: dict[str, str] = {
+    OCSP_02: "4b03c9966c863b2c008a95a5ed9254070448c7b219d283102f6a6c5b6e8e2acd",  # Microsoft TLS RSA Root G2
+    G2_CROSS_SIGN: "8bb593a93be1d0e8a822bb887c547890c3e706aad2dab76254f97fb36b82fc26",  # DigiCert Global Root G2
+}
 
 
 @dataclass(frozen=True)
@@ -27,8 +35,22 @@ class Variant:
     anchor_id: str = ""  # or: the catalog root that anchors it
 
     def path(self) -> tuple[Cert, ...]:
-        folder = Path(__file__).parent.parent / "data" / "chains"
-        return tuple(parse_one((folder / name).read_bytes()) for name in self.files)
+        return tuple(shipped(name) for name in self.files)
+
+
+@cache
+def shipped(name: str) -> Cert:
+    """A certificate of ``rotator/data/chains/``, read once per run, its shape checked only."""
+    folder = Path(__file__).parent.parent / "data" / "chains"
+    return parse_one((folder / name).read_bytes(), lazily=True)
+
+
+def signer_key(cert: Cert) -> str | None:
+    """The pinned signer key of a shipped certificate, None for any other."""
+    for name, key in SIGNER_KEYS.items():
+        if shipped(name).sha256 == cert.sha256:
+            return key
+    return None
 
 
 @dataclass(frozen=True)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import stat
 import subprocess
+from collections.abc import Iterable
 from pathlib import Path
 
 from rotator.certs import PEM_BLOCK, Cert, NotACertificate, looks_like_pem, pem_blocks
@@ -122,11 +123,16 @@ def _directory(disk: Path) -> list[Cert]:
 def _keystore(store: Found, data: bytes) -> list[Cert]:
     from stores.keystore import dispatch
     from stores.keystore.base import KeystoreProblem, Reason
+    from stores.keystore.jks_trusted import read_trusted
 
     tried = [store.password] if store.password is not None else list(DEFAULT_PASSWORDS)
     last: Exception | None = None
     for password in tried:
         try:
+            # A truststore of trusted certificates only is read directly; anything else by the library.
+            trusted = read_trusted(data, password)
+            if trusted is not None:
+                return _certs_of(e.der for e in trusted)
             keystore = dispatch.load(data, password)
         except KeystoreProblem as exc:
             if exc.reason is not Reason.PASSWORD:
@@ -136,19 +142,23 @@ def _keystore(store: Found, data: bytes) -> list[Cert]:
         except (StoreError, ValueError) as exc:
             last = exc
             continue
-        out = []
-        for entry in keystore.trusted():
-            try:
-                out.append(Cert.from_der_lazily(entry.der))
-            except NotACertificate:
-                continue
-        return out
+        return _certs_of(e.der for e in keystore.trusted())
     if store.password is None:
         raise Unreadable(
             "a keystore whose password is not changeit and not given next to it "
             "(-Djavax.net.ssl.trustStorePassword); check it with rotator status --storepass-file"
         ) from last
     raise Unreadable(f"cannot open it with the password from {store.password_from}: {last}") from last
+
+
+def _certs_of(ders: Iterable[bytes]) -> list[Cert]:
+    out = []
+    for der in ders:
+        try:
+            out.append(Cert.from_der_lazily(der))
+        except NotACertificate:
+            continue
+    return out
 
 
 def node_roots(binary: Path, *, live: bool) -> list[Cert]:

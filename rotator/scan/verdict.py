@@ -10,13 +10,14 @@ of a variant counts, and the worst variant of a chain: a MySQL server may sit on
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 
-from rotator.certs import Cert, NotACertificate, der_issuer, der_subject
+from rotator.certs import Cert, NotACertificate, der_issuer, der_spki, der_subject
 from rotator.der import DerError
 from rotator.roots.catalog import CrossSign, Root
-from rotator.scan.chains import Chain, Variant
+from rotator.scan.chains import Chain, Variant, signer_key
 
 SURVIVES = "survives"
 FAILS = "fails"
@@ -68,13 +69,17 @@ class Anchors:
             issuer = der_issuer(cert.der)
         except (DerError, ValueError):
             return None
+        key = signer_key(cert)
         for candidate in self.by_subject.get(issuer, ()):
             try:
-                if cert.signed_by(candidate):
+                if key is not None:
+                    # A shipped certificate: its signer's key is pinned (the name matched above).
+                    if hashlib.sha256(der_spki(candidate.der)).hexdigest() == key:
+                        return candidate
+                elif cert.signed_by(candidate):
                     return candidate
-            except NotACertificate:
-                continue  # a store entry the X.509 parser refuses signs nothing
-        return None
+            except (NotACertificate, DerError, ValueError):
+                continue  # a store entry the readers refuse signs nothing
         return None
 
 
@@ -113,7 +118,7 @@ def _variant(
         if anchor is None:
             continue
         relied = [pins[c.sha256] for c in path[: depth + 1] if c.sha256 in pins]
-        rests_on = names.get(anchor.sha256, anchor.common_name)
+        rests_on = names.get(anchor.sha256) or anchor.common_name  # parsed only when not a catalog root
         if not relied:
             return Verdict(SURVIVES, evidence=f"{variant.label}: rests on {rests_on}")
         until = min(x.not_after for x in relied)
