@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shlex
-from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 from rotator.host.files import read_optional
 
 
-@dataclass(frozen=True)
-class Distro:
+class Distro(NamedTuple):
     """One row of the distribution table. Paths are absolute inside the (sys)root."""
 
     name: str

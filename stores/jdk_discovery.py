@@ -10,24 +10,23 @@ from __future__ import annotations
 
 import os
 from collections.abc import Sequence
-from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 DEFAULT_JVM_DIRS = ("/usr/lib/jvm",)
 CACERTS_LAYOUTS = (("lib", "security", "cacerts"), ("jre", "lib", "security", "cacerts"))  # JDK 9+, JDK 8
 
 
-@dataclass
 class FoundCacerts:
-    path: Path  # the real file (links resolved): what gets written
-    jdks: dict[Path, list[str]] = field(default_factory=dict)  # JDK home -> how it was found
+    def __init__(self, path: Path) -> None:
+        self.path = path  # the real file (links resolved): what gets written
+        self.jdks: dict[Path, list[str]] = {}  # JDK home -> how it was found
 
     def describe(self) -> str:
         return ", ".join(f"{home} ({', '.join(hows)})" if hows else str(home) for home, hows in self.jdks.items())
 
 
-@dataclass
-class Discovery:
+class Discovery(NamedTuple):
     found: list[FoundCacerts]
     looked: list[str]  # where it looked, for the "none found" error
     # $JAVA_HOME set but naming no JDK with a cacerts: the user meant that JDK, so patching whatever

@@ -399,7 +399,6 @@ def cmd_forget(args: argparse.Namespace) -> int:
 def cmd_scan(args: argparse.Namespace) -> int:
     from pathlib import Path
 
-    from rotator.config.settings import parse_at
     from rotator.report import scan as report
     from rotator.scan import run
 
@@ -415,11 +414,16 @@ def cmd_scan(args: argparse.Namespace) -> int:
     write_to = Path(args.write_config) if args.write_config else None
     if write_to is not None and os.path.lexists(write_to):
         raise ConfigError(f"--write-config {write_to}: exists already; scan never overwrites, name a new file")
+    at = None
+    if args.at:
+        from rotator.config.settings import parse_at  # the config layer, only when a date is given
+
+        at = parse_at(args.at)
     request = run.ScanRequest(
         root=root,
         services=tuple(args.service or ()),
         includes=includes,
-        at=parse_at(args.at) if args.at else None,
+        at=at,
         time_limit=args.time_limit or run.DEFAULT_TIME_LIMIT,
         config=Path(args.config) if args.config else None,
         environ=dict(os.environ) if root == Path("/") else {},

@@ -11,9 +11,9 @@ and under G1 are not shipped).
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
+from typing import NamedTuple
 
 from rotator.certs import Cert, parse_one
 
@@ -28,8 +28,7 @@ SIGNER_KEYS: dict[str, str] = {
 }
 
 
-@dataclass(frozen=True)
-class Variant:
+class Variant(NamedTuple):
     label: str
     files: tuple[str, ...] = ()  # a real path, the certificate after the leaf first
     anchor_id: str = ""  # or: the catalog root that anchors it
@@ -53,8 +52,7 @@ def signer_key(cert: Cert) -> str | None:
     return None
 
 
-@dataclass(frozen=True)
-class Chain:
+class Chain(NamedTuple):
     id: str
     label: str
     variants: tuple[Variant, ...]

@@ -8,8 +8,8 @@ with each JDK among its readers.
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from rotator.scan import found as kinds
 from rotator.scan.found import Found, Reader, Unreadable
@@ -21,8 +21,7 @@ from stores.jdk_discovery import resolve_in
 PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
-@dataclass(frozen=True)
-class Account:
+class Account(NamedTuple):
     name: str
     uid: int
     home: str

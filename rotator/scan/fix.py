@@ -4,9 +4,9 @@ nothing can be written (Node's built-in roots); and the commented config that ho
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
+from typing import NamedTuple
 
 from rotator.errors import ConfigError, RotatorError, StoreError
 from rotator.scan import found as kinds
@@ -25,8 +25,7 @@ def profile_for(china: bool) -> str:
     return "azure-legacy" if china else "azure-postgresql"
 
 
-@dataclass(frozen=True)
-class TargetFix:
+class TargetFix(NamedTuple):
     """A target rotator can keep right: as a ``--target`` spec and as a config table."""
 
     kind: str
@@ -122,16 +121,20 @@ def _toml(value: str) -> str:
     return "".join(out)
 
 
-def managed_paths(root: Path, environ: dict[str, str], config: Path | None) -> set[str]:
+def managed_paths(root: Path, environ: Mapping[str, str], config: Path | None) -> set[str]:
     """The store paths rotator already keeps: recorded by a sync, or a target of the config."""
-    from rotator.sync import state as state_mod
-
     out: set[str] = set()
     dirs = {root / "var/lib/rotator"}
     if root == Path("/"):
+        from rotator.sync import state as state_mod
+
         is_root = hasattr(os, "geteuid") and os.geteuid() == 0
         dirs.add(state_mod.default_state_dir(environ, is_root))
     for directory in dirs:
+        if not (directory / "state.json").exists():  # state.FILE_NAME
+            continue  # no sync recorded anything here: the state reader is not even loaded
+        from rotator.sync import state as state_mod
+
         try:
             state = state_mod.load(directory)
         except (RotatorError, OSError, ValueError):  # a damaged state file: "not known as managed"
@@ -143,12 +146,16 @@ def managed_paths(root: Path, environ: dict[str, str], config: Path | None) -> s
 
 
 def _config_paths(path: Path) -> set[str]:
-    import tomllib
-
     try:
         with open(path, "rb") as handle:
-            data = tomllib.loads(handle.read(1 << 20).decode("utf-8"))
+            text = handle.read(1 << 20).decode("utf-8")
     except (OSError, ValueError):
+        return set()
+    import tomllib  # only when there is a config to read
+
+    try:
+        data = tomllib.loads(text)
+    except ValueError:
         return set()
     targets = data.get("targets", [])
     if not isinstance(targets, list):

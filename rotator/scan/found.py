@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import NamedTuple
 
 # Store kinds, as reported. Each maps to the target kind that keeps it right (``fix.py``), or to
 # a setting where nothing can be written (Node's built-in roots, an NSS database).
@@ -19,8 +19,7 @@ NSS = "nss"  # an NSS database (cert9.db): Firefox, Chromium, some curl builds
 WHEEL_OPENSSL = "wheel-openssl"
 
 
-@dataclass(frozen=True)
-class Reader:
+class Reader(NamedTuple):
     """Who reads a store, and the evidence: ``who`` an environment, unit, account or program."""
 
     who: str
@@ -30,30 +29,36 @@ class Reader:
         return f"{self.who} ({self.why})" if self.why else self.who
 
 
-@dataclass
 class Found:
-    """A store found on the host. ``path`` is as seen inside the sysroot ("/" on a live host)."""
+    """A store found on the host. ``path`` is as seen inside the sysroot ("/" on a live host).
 
-    kind: str
-    path: str
-    readers: list[Reader] = field(default_factory=list)
-    password: str | None = None  # a keystore's, when a unit gives it
-    password_from: str = ""  # where the password came from, for the evidence
-    store_type: str = ""  # -Djavax.net.ssl.trustStoreType, when given
-    unit: str = ""  # the unit file a setting fix belongs in (Node read by a service)
-    notes: list[str] = field(default_factory=list)  # flags and variables that change what it reads
-    # Node run by a unit: the NODE_EXTRA_CA_CERTS file it adds to its own roots, or the store it
-    # reads instead of them (--use-openssl-ca); the verdict is for what it reads in all.
-    also_reads: str = ""
-    instead_reads: str = ""
+    A plain class, as every record of a scan: a run builds a dozen record types, and a dataclass
+    costs most of a millisecond each to create at import time.
+    """
+
+    def __init__(self, kind: str, path: str, readers: list[Reader] | None = None, *, unit: str = "") -> None:
+        self.kind = kind
+        self.path = path
+        self.readers: list[Reader] = list(readers or [])
+        self.password: str | None = None  # a keystore's, when a unit gives it
+        self.password_from = ""  # where the password came from, for the evidence
+        self.store_type = ""  # -Djavax.net.ssl.trustStoreType, when given
+        self.unit = unit  # the unit file a setting fix belongs in (Node read by a service)
+        self.notes: list[str] = []  # flags and variables that change what it reads
+        # Node run by a unit: the NODE_EXTRA_CA_CERTS file it adds to its own roots, or the store it
+        # reads instead of them (--use-openssl-ca); the verdict is for what it reads in all.
+        self.also_reads = ""
+        self.instead_reads = ""
+
+    def __repr__(self) -> str:
+        return f"Found({self.kind!r}, {self.path!r})"
 
     def add_reader(self, reader: Reader) -> None:
         if reader not in self.readers:
             self.readers.append(reader)
 
 
-@dataclass(frozen=True)
-class Unreadable:
+class Unreadable(NamedTuple):
     path: str
     reason: str
 

@@ -9,8 +9,9 @@ from __future__ import annotations
 import datetime as dt
 import os
 import time
-from dataclasses import dataclass, field
+from collections.abc import Mapping
 from pathlib import Path
+from typing import NamedTuple
 
 from rotator.certs import Cert, NotACertificate, der_issuer, der_subject
 from rotator.der import DerError
@@ -26,27 +27,26 @@ DEFAULT_TIME_LIMIT = 300.0
 WALK_STARTS = ("usr/lib", "usr/lib64", "usr/local", "usr/share", "opt", "srv", "root")
 
 
-@dataclass(frozen=True)
-class ScanRequest:
+class ScanRequest(NamedTuple):
     root: Path = Path("/")
     services: tuple[str, ...] = ()
     includes: tuple[Path, ...] = ()
     at: dt.datetime | None = None
     time_limit: float = DEFAULT_TIME_LIMIT
     config: Path | None = None  # the config whose targets count as managed
-    environ: dict[str, str] = field(default_factory=dict)  # the scanning shell's, on a live host
+    environ: Mapping[str, str] = {}  # the scanning shell's, on a live host (never changed)
 
 
-@dataclass
 class StoreReport:
-    found: Found
-    count: int = 0
-    azure_roots: list[str] = field(default_factory=list)
-    azure_intermediates: list[str] = field(default_factory=list)
-    verdicts: dict[str, Verdict] = field(default_factory=dict)
-    managed: bool = False
-    target: fix.TargetFix | None = None
-    setting: tuple[str, str] | None = None  # (setting, where) when no target can fix it
+    def __init__(self, found: Found, count: int = 0) -> None:
+        self.found = found
+        self.count = count
+        self.azure_roots: list[str] = []
+        self.azure_intermediates: list[str] = []
+        self.verdicts: dict[str, Verdict] = {}
+        self.managed = False
+        self.target: fix.TargetFix | None = None
+        self.setting: tuple[str, str] | None = None  # (setting, where) when no target can fix it
 
     @property
     def fails(self) -> bool:
@@ -58,15 +58,14 @@ class StoreReport:
         return min(dates) if dates else None
 
 
-@dataclass
-class ScanResult:
+class ScanResult(NamedTuple):
     chains: tuple[chain_table.Chain, ...]
     stores: list[StoreReport]
     unreadable: list[tuple[Found | None, Unreadable]]
     entries: int
     seconds: float
     incomplete: str = ""
-    skipped_mounts: list[str] = field(default_factory=list)
+    skipped_mounts: list[str] = []  # noqa: RUF012 - never changed; built whole by scan()
 
     @property
     def failing(self) -> list[StoreReport]:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import os
 import shlex
 from collections.abc import Iterator
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rotator.errors import RotatorError
@@ -32,17 +31,17 @@ _SETTINGS_FILE = ReadAs("settings file", fix="scan reads what it can and names t
 _LIMIT = 1 << 20  # a unit or environment file larger than this is no unit
 
 
-@dataclass
 class Source:
     """One place that sets variables: a unit (with its drop-ins and env files) or an env file."""
 
-    name: str  # "unit app.service", "/etc/environment"
-    file: str  # the file it was read from, inside the sysroot
-    values: dict[str, str] = field(default_factory=dict)
-    set_in: dict[str, str] = field(default_factory=dict)  # variable: the file that sets it, if not ``file``
-    user: str = ""  # a unit's User=
-    exec_start: list[str] = field(default_factory=list)  # a unit's ExecStart= command lines
-    unit: str = ""  # the unit's name, for a drop-in fix
+    def __init__(self, name: str, file: str, values: dict[str, str] | None = None, *, unit: str = "") -> None:
+        self.name = name  # "unit app.service", "/etc/environment"
+        self.file = file  # the file it was read from, inside the sysroot
+        self.values: dict[str, str] = dict(values or {})
+        self.set_in: dict[str, str] = {}  # variable: the file that sets it, if not ``file``
+        self.user = ""  # a unit's User=
+        self.exec_start: list[str] = []  # a unit's ExecStart= command lines
+        self.unit = unit  # the unit's name, for a drop-in fix
 
 
 def parse_assignments(text: str, *, export_ok: bool) -> dict[str, str]:

@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from rotator.certs import Cert, NotACertificate, der_issuer, der_spki, der_subject
 from rotator.der import DerError
@@ -24,8 +24,7 @@ FAILS = "fails"
 SURVIVES_UNTIL = "survives-until"
 
 
-@dataclass(frozen=True)
-class Verdict:
+class Verdict(NamedTuple):
     outcome: str
     until: dt.date | None = None
     evidence: str = ""

@@ -1,15 +1,15 @@
 """One bounded walk of the places trust stores hide, noting the names that mark one.
 
 It never follows a link to a directory (no loops, no leaving the tree), never enters a pseudo or
-network file system, stops at a deadline, and names each directory it could not list. Per entry it
-does one name comparison: the walk must cost little more than ``find`` over the same tree.
+network file system, stops at a deadline, and names each directory it could not list. A file costs
+one name comparison unless its directory is one where stores sit: the walk must cost little more
+than ``find`` over the same tree.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from rotator.host.files import read_problem
@@ -28,19 +28,19 @@ SKIPPED_FS = frozenset(
 PSEUDO_TOP = ("proc", "sys", "dev", "run")
 
 
-@dataclass
 class Hits:
     """What the walk saw, as paths on this machine."""
 
-    cacerts: list[str] = field(default_factory=list)  # .../lib/security/cacerts
-    certifi: list[str] = field(default_factory=list)  # .../certifi/cacert.pem
-    node: list[str] = field(default_factory=list)  # .../bin/node
-    nss: list[str] = field(default_factory=list)  # .../cert9.db
-    openssl_libs: list[str] = field(default_factory=list)  # .../<wheel>.libs/libcrypto-*.so*
-    unreadable: list[Unreadable] = field(default_factory=list)
-    skipped_mounts: list[str] = field(default_factory=list)
-    entries: int = 0
-    incomplete: str = ""  # why the walk stopped early, if it did
+    def __init__(self) -> None:
+        self.cacerts: list[str] = []  # .../lib/security/cacerts
+        self.certifi: list[str] = []  # .../certifi/cacert.pem
+        self.node: list[str] = []  # .../bin/node
+        self.nss: list[str] = []  # .../cert9.db
+        self.openssl_libs: list[str] = []  # .../<wheel>.libs/libcrypto-*.so*
+        self.unreadable: list[Unreadable] = []
+        self.skipped_mounts: list[str] = []
+        self.entries = 0
+        self.incomplete = ""  # why the walk stopped early, if it did
 
 
 def skipped_mounts(mountinfo: Path = Path("/proc/self/mountinfo")) -> frozenset[str]:
@@ -79,6 +79,21 @@ def starts(paths: list[Path]) -> list[str]:
     return out
 
 
+_SPECIAL_DIRS = ("/lib/security", "/certifi", "/bin", ".libs")
+
+
+def _match(directory: str, name: str, path: str, hits: Hits) -> None:
+    """A file in a directory where stores sit: which store, if any."""
+    if name == "cacerts" and directory.endswith("/lib/security"):
+        hits.cacerts.append(path)
+    elif name == "cacert.pem" and directory.endswith("/certifi"):
+        hits.certifi.append(path)
+    elif name in ("node", "nodejs") and directory.endswith("/bin"):
+        hits.node.append(path)
+    elif name.startswith("libcrypto") and directory.endswith(".libs"):
+        hits.openssl_libs.append(path)  # auditwheel's folder of a wheel's vendored libraries
+
+
 def walk(roots: list[str], *, deadline: float, skip: frozenset[str], max_entries: int = 5_000_000) -> Hits:
     hits = Hits()
     stack = list(reversed(roots))
@@ -88,6 +103,9 @@ def walk(roots: list[str], *, deadline: float, skip: frozenset[str], max_entries
         if time.monotonic() > deadline:
             hits.incomplete = f"stopped at the time limit before {directory}"
             break
+        # Where a store can sit is known from the directory's name: decided once per directory, so
+        # a file elsewhere costs one comparison (cert9.db may sit anywhere).
+        special = directory.endswith(_SPECIAL_DIRS)
         try:
             with os.scandir(directory) as entries:
                 for entry in entries:
@@ -102,19 +120,10 @@ def walk(roots: list[str], *, deadline: float, skip: frozenset[str], max_entries
                             hits.skipped_mounts.append(entry.path)
                         else:
                             stack.append(entry.path)
-                    elif name == "cacerts":
-                        if directory.endswith("/lib/security"):
-                            hits.cacerts.append(entry.path)
-                    elif name == "cacert.pem":
-                        if directory.endswith("/certifi"):
-                            hits.certifi.append(entry.path)
-                    elif name == "node" or name == "nodejs":
-                        if directory.endswith("/bin"):
-                            hits.node.append(entry.path)
                     elif name == "cert9.db":
                         hits.nss.append(entry.path)
-                    elif name.startswith("libcrypto") and directory.endswith(".libs"):
-                        hits.openssl_libs.append(entry.path)  # auditwheel's folder of vendored libraries
+                    elif special:
+                        _match(directory, name, entry.path, hits)
         except OSError as exc:
             hits.unreadable.append(Unreadable(directory, f"cannot list: {read_problem(exc)}"))
         if seen > max_entries:
