@@ -273,7 +273,7 @@ def cmd_service(args: argparse.Namespace) -> int:
     path = config_mod.locate(args.config, os.environ)
     if path is None:
         raise ConfigError(
-            f"no config at {config_mod.DEFAULT_PATH}; install one first (systemd/rotator.toml.example) or pass --config"
+            f"no config at {config_mod.DEFAULT_PATH}; `rotator service install` writes the example, or pass --config"
         )
     path = Path(os.path.abspath(path))  # named in the drop-in's comment
     cfg = config_mod.load(path)
