@@ -111,8 +111,30 @@ def _service_args(p: _Parser) -> None:
         metavar="ACTION",
         parser_class=_Parser,
         required=True,
-        help="dropin: write the sandbox drop-in for the units",
+        help="install: the units, the example config and the drop-in; dropin: the drop-in alone",
     )
+    p_install = service_sub.add_parser(
+        "install",
+        help="write the units, /etc/rotator/rotator.toml (only when absent) and the drop-in",
+        description="Writes rotator.service, rotator-sync.service and rotator-sync.timer (ExecStart= naming "
+        "this rotator), the example config when none exists (never over one), and the sandbox drop-in "
+        "from the config. A unit that differs from these is replaced only with --force. "
+        "Then run: systemctl daemon-reload && systemctl enable --now rotator.service.",
+    )
+    p_install.add_argument(
+        "--unit-dir",
+        metavar="DIR",
+        default="/etc/systemd/system",
+        help="where to write the units (default /etc/systemd/system)",
+    )
+    p_install.add_argument(
+        "--config-dir",
+        metavar="DIR",
+        default="/etc/rotator",
+        help="where the config is, or the example goes (default /etc/rotator)",
+    )
+    p_install.add_argument("--dry-run", action="store_true", help="say what would be written, write nothing")
+    p_install.add_argument("--force", action="store_true", help="replace units that differ from these")
     p_dropin = service_sub.add_parser(
         "dropin",
         help="write the sandbox drop-in both units read, from the config",
@@ -129,6 +151,14 @@ def _service_args(p: _Parser) -> None:
         help="where the units are installed (default /etc/systemd/system)",
     )
     p_dropin.add_argument("--print", dest="print_only", action="store_true", help="print the drop-in, write nothing")
+
+
+def _man_args(p: _Parser) -> None:
+    del p  # no arguments: the page is the whole parser
+
+
+def _completion_args(p: _Parser) -> None:
+    p.add_argument("shell", choices=("bash",), help="the shell to complete for")
 
 
 def _catalog_args(p: _Parser) -> None:
@@ -258,7 +288,7 @@ _COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] =
         _status_args,
     ),
     "daemon": ("sync at start and then on a schedule (systemd service)", None, _daemon_args),
-    "service": ("set up the systemd service: `rotator service dropin`", None, _service_args),
+    "service": ("set up the systemd service: `rotator service install`", None, _service_args),
     "catalog": (
         "list the known roots and profiles; check them against Azure's list",
         "The roots rotator knows (built in and from the config), with pins and notes, and the profiles; "
@@ -288,6 +318,18 @@ _COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] =
         "Exit 0 when every target trusts the server, 1 when one would reject it, 2 when the server cannot "
         "be reached or speaks no TLS (or the chain file cannot be read).",
         _probe_args,
+    ),
+    "man": (
+        "print the manual page, rotator(1), in roff",
+        "Print rotator(1), every command and flag, made from this parser: "
+        "rotator man > /usr/local/share/man/man1/rotator.1",
+        _man_args,
+    ),
+    "completion": (
+        "print the shell completion script (bash)",
+        "Print a bash completion script for every command and flag: "
+        "rotator completion bash > /usr/share/bash-completion/completions/rotator",
+        _completion_args,
     ),
 }
 
@@ -339,3 +381,29 @@ def flags_of(args: argparse.Namespace) -> Flags:
         storepass_env=opt("storepass_env"),
         storepass_file=opt("storepass_file"),
     )
+
+
+def command_tree(parser: argparse.ArgumentParser) -> list[tuple[tuple[str, ...], argparse.ArgumentParser, str]]:
+    """Every command of ``parser`` (a whole one: build_parser()), depth first in help order:
+    (its words after ``rotator``, its parser, its one-line help). The man page, the completion
+    script and the flags test read the command line from here."""
+    found: list[tuple[tuple[str, ...], argparse.ArgumentParser, str]] = []
+
+    def walk(path: tuple[str, ...], p: argparse.ArgumentParser, help_line: str) -> None:
+        found.append((path, p, help_line))
+        for action in p._actions:
+            if isinstance(action, argparse._SubParsersAction):
+                for choice in action._choices_actions:
+                    walk((*path, choice.dest), action.choices[choice.dest], choice.help or "")
+
+    walk((), parser, parser.description or "")
+    return found
+
+
+def subcommands(p: argparse.ArgumentParser) -> list[str]:
+    return [c.dest for a in p._actions if isinstance(a, argparse._SubParsersAction) for c in a._choices_actions]
+
+
+def options(p: argparse.ArgumentParser) -> list[argparse.Action]:
+    """The actions of ``p`` a user gives: its flags and positionals, not its sub-commands."""
+    return [a for a in p._actions if not isinstance(a, argparse._SubParsersAction) and a.help != argparse.SUPPRESS]

@@ -246,16 +246,34 @@ def cmd_daemon(args: argparse.Namespace) -> int:
     return Daemon(_flags(args), os.environ).run()
 
 
+def cmd_man(args: argparse.Namespace) -> int:
+    from rotator.cli.arguments import build_parser
+    from rotator.cli.manpage import render
+
+    sys.stdout.write(render(build_parser()))
+    return 0
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    from rotator.cli.arguments import build_parser
+    from rotator.cli.completion import render
+
+    sys.stdout.write(render(build_parser()))
+    return 0
+
+
 def cmd_service(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from rotator.config import file as config_mod
     from rotator.service import dropin as service
 
+    if args.service_command == "install":
+        return cmd_service_install(args)
     path = config_mod.locate(args.config, os.environ)
     if path is None:
         raise ConfigError(
-            f"no config at {config_mod.DEFAULT_PATH}; install one first (systemd/rotator.toml.example) or pass --config"
+            f"no config at {config_mod.DEFAULT_PATH}; `rotator service install` writes the example, or pass --config"
         )
     path = Path(os.path.abspath(path))  # named in the drop-in's comment
     cfg = config_mod.load(path)
@@ -266,7 +284,8 @@ def cmd_service(args: argparse.Namespace) -> int:
     installed = service.install_dropin(sandbox, path, Path(args.unit_dir))
     for directory in installed.created:
         print(f"created {directory}")
-    print(f"wrote {installed.dropin}" + "".join(f"\nlinked {link}" for link in installed.links))
+    done = "wrote" if installed.changed else "unchanged:"
+    print(f"{done} {installed.dropin}" + "".join(f"\nlinked {link}" for link in installed.links))
     for directory in sandbox.writable:
         print(f"  writable: {directory}")
     for name in sandbox.credentials:
@@ -278,6 +297,69 @@ def cmd_service(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
     print("next: systemctl daemon-reload, then (re)start rotator.service or rotator-sync.timer")
+    return 0
+
+
+def cmd_service_install(args: argparse.Namespace) -> int:
+    import tomllib
+    from pathlib import Path
+
+    from rotator.config import file as config_mod
+    from rotator.service import dropin as service
+    from rotator.service import install
+
+    unit_dir = Path(os.path.abspath(args.unit_dir))
+    config_dir = Path(os.path.abspath(args.config_dir))
+    command = install.running_command(sys.argv[0], sys.executable)
+    plan = install.plan(unit_dir, config_dir, command, force=args.force)
+    config_path = plan.config.path
+    # The drop-in follows the config the service will read: the one there, else the example about to be.
+    if plan.fresh_config:
+        cfg = config_mod.parse(tomllib.loads(plan.config.text), config_path)
+    else:
+        cfg = config_mod.load(config_path)
+    sandbox = service.sandbox_for(cfg)
+    lines = []
+    for step in plan.units:
+        if step.action == install.WRITE:
+            lines.append(f"{'would write' if args.dry_run else 'wrote'} {step.path}")
+        elif step.action == install.REPLACE:
+            lines.append(f"{'would replace' if args.dry_run else 'replaced'} {step.path}")
+    if plan.fresh_config:
+        lines.append(f"{'would write' if args.dry_run else 'wrote'} {config_path} (the example: one pem target)")
+    if args.dry_run:
+        if service.pending(sandbox, config_path, unit_dir):
+            lines.append(f"would write {service.dropin_path(unit_dir)} (from {config_path})")
+    else:
+        install.apply(plan)
+        installed = service.install_dropin(sandbox, config_path, unit_dir)
+        lines += [f"created {directory}" for directory in installed.created]
+        if installed.changed:
+            lines.append(f"wrote {installed.dropin} (from {config_path})")
+    if not lines:
+        lines.append(f"nothing changed: the units, {config_path} and the drop-in are as installed")
+    else:
+        if any(step.action != install.UNCHANGED for step in plan.units):
+            lines.append(f"the units run {command}")
+        if not plan.fresh_config:
+            lines.append(f"kept {config_path} (an existing config is never overwritten)")
+    if args.dry_run:
+        lines.append("nothing written (--dry-run)")
+    _print(args, lines)
+    if plan.fresh_config:
+        dropin = "rotator service dropin"
+        if config_path != install.DEFAULT_CONFIG_DIR / install.CONFIG_NAME:
+            dropin += f" --config {config_path}"
+        if unit_dir != install.DEFAULT_UNIT_DIR:
+            dropin += f" --unit-dir {unit_dir}"
+        _print(args, [f"edit {config_path} for your targets, then run `{dropin}` again"])
+    _print(
+        args,
+        [
+            "next: systemctl daemon-reload && systemctl enable --now rotator.service",
+            "      (or rotator-sync.timer for a sync four times a day instead; not both)",
+        ],
+    )
     return 0
 
 
@@ -453,4 +535,6 @@ COMMANDS = {
     "scan": cmd_scan,
     "forget": cmd_forget,
     "service": cmd_service,
+    "man": cmd_man,
+    "completion": cmd_completion,
 }

@@ -81,6 +81,7 @@ class Installed:
     links: tuple[Path, ...]
     created: tuple[Path, ...]  # target directories that did not exist
     missing_credentials: tuple[Path, ...]
+    changed: bool = True  # False: the drop-in, its links and the directories were all there already
 
 
 def install_dropin(sandbox: Sandbox, source: Path | None, unit_dir: Path) -> Installed:
@@ -95,11 +96,16 @@ def install_dropin(sandbox: Sandbox, source: Path | None, unit_dir: Path) -> Ins
             except OSError as exc:
                 raise ConfigError(f"cannot create {directory} for a target: {exc.strerror}; run as root") from exc
             created.append(directory)
-    first, *others = UNITS
-    dropin = unit_dir / f"{first}.d" / DROPIN_NAME
+    others = UNITS[1:]
+    dropin = dropin_path(unit_dir)
+    text = render_dropin(sandbox, source).encode("utf-8")
+    changed = bool(created)
     try:
         dropin.parent.mkdir(parents=True, exist_ok=True, mode=0o755)
-        atomic_write(dropin, render_dropin(sandbox, source).encode("utf-8"), mode=0o644)
+        # The same bytes are not written again: a second install reports nothing changed.
+        if dropin.is_symlink() or not dropin.is_file() or dropin.read_bytes() != text:
+            atomic_write(dropin, text, mode=0o644)
+            changed = True
         links = []
         for unit in others:
             link = unit_dir / f"{unit}.d" / DROPIN_NAME
@@ -110,11 +116,30 @@ def install_dropin(sandbox: Sandbox, source: Path | None, unit_dir: Path) -> Ins
                 tmp.unlink(missing_ok=True)
                 tmp.symlink_to(relative)
                 tmp.replace(link)
+                changed = True
             links.append(link)
     except OSError as exc:
         raise ConfigError(f"cannot write the drop-in under {unit_dir}: {exc.strerror}; run as root") from exc
     missing = tuple(CREDSTORE / n for n in sandbox.credentials if not (CREDSTORE / n).is_file())
-    return Installed(dropin=dropin, links=tuple(links), created=tuple(created), missing_credentials=missing)
+    return Installed(dropin, tuple(links), tuple(created), missing, changed)
+
+
+def dropin_path(unit_dir: Path) -> Path:
+    return unit_dir / f"{UNITS[0]}.d" / DROPIN_NAME
+
+
+def pending(sandbox: Sandbox, source: Path | None, unit_dir: Path) -> bool:
+    """Whether install_dropin would change anything: for a dry run, which writes nothing."""
+    dropin = dropin_path(unit_dir)
+    text = render_dropin(sandbox, source).encode("utf-8")
+    if dropin.is_symlink() or not dropin.is_file() or dropin.read_bytes() != text:
+        return True
+    relative = Path("..") / dropin.parent.name / DROPIN_NAME
+    for unit in UNITS[1:]:
+        link = unit_dir / f"{unit}.d" / DROPIN_NAME
+        if not (link.is_symlink() and Path(os.readlink(link)) == relative):
+            return True
+    return any(not d.is_dir() for d in sandbox.writable)
 
 
 def check_writable(sandbox: Sandbox) -> None:

@@ -51,7 +51,7 @@ def _rotator_argvs(line: str) -> Iterator[tuple[str, ...]]:
         return
     segment: list[str] = []
     for word in [*words, "&&"]:
-        if word not in ("&&", ";", "||"):
+        if word not in ("&&", ";", "||", "|"):
             segment.append(word)
             continue
         while segment and segment[0] in ("sudo", "RUN"):
