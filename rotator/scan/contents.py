@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import stat
-import subprocess
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -199,6 +198,8 @@ def _b64(body: bytes) -> bytes:
 
 
 def _ask_node(binary: Path) -> list[Cert] | None:
+    import subprocess
+
     from rotator.host.process import run_bounded
 
     script = "process.stdout.write(require('tls').rootCertificates.join('\\n'))"

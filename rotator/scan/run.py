@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import NamedTuple
 
-from rotator.certs import Cert, NotACertificate, der_issuer, der_subject
+from rotator.certs import Cert, NotACertificate, der_subject
 from rotator.der import DerError
 from rotator.roots.catalog import BUILTIN_CROSS_SIGNS, BUILTIN_ROOTS, Root
 from rotator.scan import chains as chain_table
@@ -167,22 +167,17 @@ class _Judge:
                 for chain in self.chains
             }
             roots = sorted(self.names[c.sha256] for c in certs if c.sha256 in self.names)
-            self.judged[key] = (roots, self._azure_intermediates(certs), verdicts)
+            self.judged[key] = (roots, self._azure_intermediates(anchors.issued), verdicts)
         roots, intermediates, verdicts = self.judged[key]
         report.azure_roots, report.azure_intermediates = list(roots), list(intermediates)
         report.verdicts = dict(verdicts)
         report.managed = os.path.normpath(found.path) in self.managed
         return report
 
-    def _azure_intermediates(self, certs: list[Cert]) -> list[str]:
+    def _azure_intermediates(self, issued: list[tuple[Cert, bytes]]) -> list[str]:
+        """The store's certificates that are not roots and are Azure's: (certificate, issuer) pairs."""
         out = []
-        for cert in certs:
-            try:
-                subject, issuer = der_subject(cert.der), der_issuer(cert.der)
-            except (DerError, ValueError):
-                continue
-            if subject == issuer:
-                continue
+        for cert, issuer in issued:
             try:
                 if cert.sha256 in self.known_azure or issuer in self.azure_issuers or _is_microsoft(cert):
                     out.append(cert.common_name or cert.subject)

@@ -47,9 +47,10 @@ class Anchors:
     """A store's certificates, indexed for judging."""
 
     def __init__(self, certs: Iterable[Cert], at: dt.datetime) -> None:
-        self.by_subject: dict[bytes, list[Cert]] = {}
+        self.at = at
+        self.by_subject: dict[bytes, list[Cert]] = {}  # self-issued: the candidates to anchor
+        self.issued: list[tuple[Cert, bytes]] = []  # the others (intermediates, leaves), with their issuer
         self.sha256s: set[str] = set()
-        self.expired: list[Cert] = []
         for cert in certs:
             self.sha256s.add(cert.sha256)
             try:
@@ -57,10 +58,9 @@ class Anchors:
             except (DerError, ValueError):
                 continue
             if subject != issuer:
-                continue  # an intermediate or leaf is no anchor for OpenSSL's default verifier
-            if cert.not_after < at:
-                self.expired.append(cert)
+                self.issued.append((cert, issuer))  # no anchor for OpenSSL's default verifier
                 continue
+            # Dates are read only of a candidate that matches a name on a chain (signer_of).
             self.by_subject.setdefault(subject, []).append(cert)
 
     def signer_of(self, cert: Cert) -> Cert | None:
@@ -71,6 +71,8 @@ class Anchors:
         key = signer_key(cert)
         for candidate in self.by_subject.get(issuer, ()):
             try:
+                if candidate.not_after < self.at:
+                    continue  # an expired anchor anchors nothing
                 if key is not None:
                     # A shipped certificate: its signer's key is pinned (the name matched above).
                     if hashlib.sha256(der_spki(candidate.der)).hexdigest() == key:

@@ -107,25 +107,26 @@ def walk(roots: list[str], *, deadline: float, skip: frozenset[str], max_entries
         # a file elsewhere costs one comparison (cert9.db may sit anywhere).
         special = directory.endswith(_SPECIAL_DIRS)
         try:
-            with os.scandir(directory) as entries:
-                for entry in entries:
-                    seen += 1
-                    name = entry.name
-                    try:
-                        is_dir = entry.is_dir(follow_symlinks=False)
-                    except OSError:
-                        continue
-                    if is_dir:
-                        if entry.path in skip:
-                            hits.skipped_mounts.append(entry.path)
-                        else:
-                            stack.append(entry.path)
-                    elif name == "cert9.db":
-                        hits.nss.append(entry.path)
-                    elif special:
-                        _match(directory, name, entry.path, hits)
+            with os.scandir(directory) as listing:
+                entries = list(listing)  # one directory at a time: memory stays that of the largest
         except OSError as exc:
             hits.unreadable.append(Unreadable(directory, f"cannot list: {read_problem(exc)}"))
+            continue
+        seen += len(entries)
+        for entry in entries:
+            try:
+                is_dir = entry.is_dir(follow_symlinks=False)
+            except OSError:
+                continue
+            if is_dir:
+                if entry.path in skip:
+                    hits.skipped_mounts.append(entry.path)
+                else:
+                    stack.append(entry.path)
+            elif entry.name == "cert9.db":
+                hits.nss.append(entry.path)
+            elif special:
+                _match(directory, entry.name, entry.path, hits)
         if seen > max_entries:
             hits.incomplete = f"stopped after {max_entries} entries"
             break

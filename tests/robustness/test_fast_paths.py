@@ -388,3 +388,24 @@ def test_a_wrong_password_is_found_by_the_next_no_op(
     assert wrong.code == 1 and "the password did not open the store" in wrong.err, wrong.err
     monkeypatch.setenv("STOREPASS", "changeit")
     assert run(*args).code == 0
+
+
+@pytest.mark.slow
+def test_a_scan_of_truststores_loads_no_x509_parser_keystore_library_or_logging(tmp_path: Path) -> None:
+    from tests.support.hosttree import keystore, write
+
+    root = tmp_path / "host"
+    write(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+    keystore(root / "usr/lib/jvm/jdk/lib/security/cacerts", "changeit", ["digicert-global-root-g2"])
+    import certifi
+
+    write(root / "srv/venv/lib/python3.11/site-packages/certifi/cacert.pem", Path(certifi.where()).read_bytes())
+    code = "import sys; from rotator.cli.main import main\nmain(sys.argv[1:])\nprint(' '.join(sorted(sys.modules)))"
+    proc = subprocess.run(
+        [sys.executable, "-c", code, "scan", "--sysroot", str(root), "--json"],
+        capture_output=True, text=True, timeout=120, cwd=REPO,
+    )  # fmt: skip
+    loaded = set(proc.stdout.split("\n")[-2].split())
+    assert '"kind": "java-cacerts"' in proc.stdout and '"kind": "certifi"' in proc.stdout
+    # The chains' signer keys are pinned, a truststore JKS is read directly, and scan logs nothing.
+    assert not loaded & {"cryptography.x509", "jks", "logging", "dataclasses", "rotator.sync.state", "tomllib"}
