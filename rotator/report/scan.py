@@ -84,7 +84,9 @@ def fix_lines(result: ScanResult) -> list[str]:
         out += [f"       --target {spec}" + (" \\" if n < len(specs) - 1 else "") for n, spec in enumerate(specs)]
     settings = dict.fromkeys(s.setting for s in ordered if s.setting is not None)
     for setting, where in settings:
-        out += [f"fix: {setting}", *_wrapped([f"       in {where}"])]
+        # Commands joined for the JSON document (an NSS import) read one to a line here.
+        out += [f"fix: {part}" for part in setting.split(" && ")]
+        out += _wrapped([f"       in {where}"])
     for store in ordered:
         if store.azure_intermediates:
             removal = f"fix: remove {', '.join(store.azure_intermediates)} from {store.found.path}: "

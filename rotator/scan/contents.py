@@ -38,7 +38,7 @@ def certificates(store: Found, root: Path) -> list[Cert]:
     if store.kind == kinds.WHEEL_OPENSSL:
         return openssl_dir(disk)
     if store.kind == kinds.NSS:
-        raise Unreadable("an NSS database: reading it needs certutil (libnss3-tools); it is listed, not judged")
+        return nss_trusted(disk)
     data = _read(disk)
     if store.kind in (kinds.JAVA_CACERTS, kinds.KEYSTORE):
         return _keystore(store, data)
@@ -59,6 +59,51 @@ def openssl_dir(disk: Path) -> list[Cert]:
         for cert in _directory(disk / "certs"):
             found.setdefault(cert.sha256, cert)
     return list(found.values())
+
+
+NSS_FILES = ("cert9.db", "key4.db", "pkcs11.txt")
+NSS_LIMIT = 500  # certificates exported from one database
+
+
+def nss_trusted(directory: Path) -> list[Cert]:
+    """The certificates an NSS database trusts to issue server certificates (trust flag C in its
+    SSL column), read with certutil from a copy: the database itself is never opened, so a scan
+    cannot change it or wait on a browser's lock."""
+    import shutil
+    import tempfile
+
+    certutil = shutil.which("certutil")
+    if certutil is None:
+        raise Unreadable("an NSS database: reading it needs certutil (apt install libnss3-tools); listed, not judged")
+    with tempfile.TemporaryDirectory(prefix="rotator-scan-nss-") as copy:
+        for name in NSS_FILES:
+            if (directory / name).is_file():
+                Path(copy, name).write_bytes(_read(directory / name))
+        listing = _certutil(certutil, ["-L", "-d", f"sql:{copy}"])
+        nicknames = []
+        for line in listing.decode("utf-8", "replace").splitlines()[4:]:
+            name, _, trust = line.rstrip().rpartition(" ")
+            if name.strip() and "C" in trust.split(",")[0]:
+                nicknames.append(name.strip())
+        out: dict[str, Cert] = {}
+        for nickname in nicknames[:NSS_LIMIT]:
+            for cert in parse_lazily(_certutil(certutil, ["-L", "-d", f"sql:{copy}", "-n", nickname, "-a"])):
+                out.setdefault(cert.sha256, cert)
+    return list(out.values())
+
+
+def _certutil(certutil: str, args: list[str]) -> bytes:
+    import subprocess
+
+    from rotator.host.process import run_bounded
+
+    try:
+        code, output = run_bounded([certutil, *args], env={"PATH": "/usr/bin:/bin"}, timeout=NODE_TIMEOUT, cwd="/")
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Unreadable(f"certutil did not answer: {exc}") from exc
+    if code != 0:
+        raise Unreadable(f"certutil cannot read it: {output.decode('utf-8', 'replace').strip()[-200:]}")
+    return output
 
 
 def compiled_openssldir(library: Path) -> str | None:

@@ -173,7 +173,8 @@ def node_binaries(findings: Findings, hits: Hits, path_dirs: tuple[str, ...]) ->
 def nss_databases(findings: Findings, hits: Hits) -> None:
     for path in hits.nss:
         inside = findings.inside(path)
-        findings.add(kinds.NSS, str(PurePosixPath(inside).parent), Reader("NSS (Firefox, Chromium)", inside))
+        reader = Reader("NSS (Firefox, Chromium, some curl builds)", f"{inside}: the certificates it marks trusted")
+        findings.add(kinds.NSS, str(PurePosixPath(inside).parent), reader)
 
 
 def postgresql_root_certs(findings: Findings, people: list[Account], users_of: dict[str, list[str]]) -> None:

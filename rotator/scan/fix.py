@@ -84,6 +84,20 @@ def openssl_setting(store: Found, bundle: str) -> tuple[str, str]:
     return f"SSL_CERT_FILE={bundle}", f"the environment of every program using {users}"
 
 
+ROOT_COPIES = "/etc/rotator/roots"  # where `rotator mirror` puts the verified copies an NSS fix imports
+
+
+def nss_commands(store: Found, missing: Sequence[str]) -> tuple[str, str]:
+    """(commands, where) for an NSS database lacking Azure roots: rotator writes no NSS database,
+    so the fix is the verified copies (`rotator mirror`) imported with certutil, trusted for TLS."""
+    imports = " && ".join(
+        f"certutil -d sql:{store.path} -A -t C,, -n {root_id} -i {ROOT_COPIES}/{root_id}.pem" for root_id in missing
+    )
+    return f"rotator mirror {ROOT_COPIES} --offline --root {' --root '.join(missing)} && {imports}", (
+        f"a shell, as the owner of {store.path}"
+    )
+
+
 def write_config(path: Path, targets: Sequence[tuple[TargetFix, str]], settings: Sequence[tuple[str, str]]) -> None:
     """A commented rotator.toml holding ``targets`` ((target, why)); never over an existing file."""
     lines = [

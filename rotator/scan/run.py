@@ -15,7 +15,7 @@ from typing import NamedTuple
 
 from rotator.certs import Cert, NotACertificate, der_subject
 from rotator.der import DerError
-from rotator.roots.catalog import BUILTIN_CROSS_SIGNS, BUILTIN_ROOTS, Root
+from rotator.roots.catalog import BUILTIN_CROSS_SIGNS, BUILTIN_PROFILES, BUILTIN_ROOTS, Root
 from rotator.scan import chains as chain_table
 from rotator.scan import contents, finders, fix, settings, walk
 from rotator.scan import found as kinds
@@ -134,6 +134,7 @@ class _Judge:
         self.managed = managed
         self.china = any(c.id == "china" for c in chains)
         self.roots: dict[str, Root] = {r.id: r for r in BUILTIN_ROOTS}
+        self.profiles = BUILTIN_PROFILES
         self.names = {r.sha256: r.id for r in BUILTIN_ROOTS}
         path_certs = [c for chain in chains for v in chain.variants for c in v.path()]
         self.known_azure = {c.sha256 for c in path_certs} | {x.sha256 for x in BUILTIN_CROSS_SIGNS}
@@ -191,7 +192,7 @@ class _Judge:
         )
         needing = [r for r in stores if r.fails or not all(v.outcome == SURVIVES for v in r.verdicts.values())]
         for report in needing:
-            if report.found.kind not in (kinds.NODE, kinds.WHEEL_OPENSSL):
+            if report.found.kind not in (kinds.NODE, kinds.WHEEL_OPENSSL, kinds.NSS):
                 report.target = fix.target_for(report.found, china=self.china, keystore_format=self._format(report))
         by_path = {r.found.path: r for r in stores if r.found.kind != kinds.NODE}
         for report in needing:
@@ -207,6 +208,11 @@ class _Judge:
                 )
             else:
                 report.setting = fix.node_setting(report.found, bundle)
+        profile = self.profiles[fix.profile_for(self.china)]
+        for report in needing:
+            if report.found.kind == kinds.NSS:
+                missing = [r for r in profile if r not in report.azure_roots]
+                report.setting = fix.nss_commands(report.found, missing) if missing else None
         system = next((r.found.path for r in stores if r.found.kind == kinds.SYSTEM), None)
         for report in needing:
             if report.found.kind == kinds.WHEEL_OPENSSL:
@@ -260,7 +266,11 @@ def write_config(result: ScanResult, path: Path) -> None:
 def bundle_targets(result: ScanResult) -> list[fix.TargetFix]:
     """The bundles a setting points at (NODE_EXTRA_CA_CERTS, SSL_CERT_FILE) that no target or
     recorded store keeps yet."""
-    bundles = {s.setting[0].rpartition("=")[2] for s in result.stores if s.setting is not None}
+    bundles = {
+        s.setting[0].rpartition("=")[2]
+        for s in result.stores
+        if s.setting is not None and s.found.kind in (kinds.NODE, kinds.WHEEL_OPENSSL)
+    }
     have = {s.target.path for s in result.stores if s.target} | {s.found.path for s in result.stores if s.managed}
     have |= {s.found.path for s in result.stores if s.found.kind == kinds.SYSTEM}  # the system target keeps it
     profile = fix.profile_for(any(c.id == "china" for c in result.chains))

@@ -343,3 +343,51 @@ def test_as_an_unprivileged_user_what_it_cannot_read_is_named_with_the_reason(tm
     assert stores["/opt/app/jre/lib/security/cacerts"]["verdicts"]["postgresql"] == "fails"
     assert "/etc/ledger/trust.jks" not in stores
     assert "2 unreadable for want of permission: run scan as root to judge them too" in text.stdout.splitlines()
+
+
+def test_an_nss_database_is_read_with_certutil_and_its_fix_imports_the_missing_roots(run: Any, tmp_path: Path) -> None:
+    import shlex
+    import shutil
+
+    from tests.support.hosttree import write
+    from tests.support.paths import embedded_pem
+
+    if shutil.which("certutil") is None:
+        pytest.fail("certutil is needed (.ci/run installs libnss3-tools)")
+    root = tmp_path / "host"
+    write(root / "etc/passwd", "app:x:1000:1000::/home/app:/bin/sh\n")
+    nss = root / "home/app/.pki/nssdb"
+    nss.mkdir(parents=True)
+    subprocess.run(["certutil", "-N", "-d", f"sql:{nss}", "--empty-password"], check=True, timeout=60)
+    for nickname, root_id, trust in (
+        ("g2", "digicert-global-root-g2", "C,,"),
+        ("plain", "microsoft-rsa-root-2017", ",,"),
+    ):
+        pem = write(tmp_path / f"{root_id}.pem", embedded_pem(root_id))
+        subprocess.run(
+            ["certutil", "-A", "-d", f"sql:{nss}", "-n", nickname, "-t", trust, "-a", "-i", str(pem)],
+            check=True, timeout=60,
+        )  # fmt: skip
+    before = (nss / "cert9.db").read_bytes()
+
+    _, doc = _scan(run, root)
+    store = next(s for s in doc["stores"] if s["kind"] == "nss")
+    assert store["path"] == "/home/app/.pki/nssdb"
+    # Only what the database trusts for TLS counts: RSA 2017 is in it with no trust flags.
+    assert store["azure_roots"] == ["digicert-global-root-g2"] and store["certificates"] == 1
+    assert store["verdicts"]["postgresql-no-xsign"] == "fails"
+    assert (nss / "cert9.db").read_bytes() == before  # read from a copy: the database is not opened
+
+    # The fix: verified copies of the missing roots, imported with certutil. Run it as printed, with
+    # the copies' directory and the database moved under the test's tree.
+    commands = store["fix"]["setting"].replace("/etc/rotator/roots", str(tmp_path / "roots"))
+    commands = commands.replace("sql:/home/app/.pki/nssdb", f"sql:{nss}")
+    for command in commands.split(" && "):
+        argv = shlex.split(command)
+        if argv[0] == "rotator":
+            assert run(*argv[1:]).code == 0
+        else:
+            subprocess.run(argv, check=True, timeout=60)
+    _, after = _scan(run, root)
+    fixed = next(s for s in after["stores"] if s["kind"] == "nss")
+    assert set(fixed["verdicts"].values()) == {"survives"}, fixed
