@@ -52,6 +52,15 @@ def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
             type=float,
             help=f"how long to wait for another run holding the lock (default {lock_default:g}; 0: do not wait)",
         )
+        _lock_dir(p)
+
+
+def _lock_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lock-dir",
+        metavar="DIR",
+        help="private directory of the locks (default $ROTATOR_LOCK_DIR, else /var/lib/rotator/locks or XDG)",
+    )
 
 
 def _output(p: argparse.ArgumentParser, *, json_doc: bool = True) -> None:
@@ -225,6 +234,7 @@ def _forget_args(p: _Parser) -> None:
         type=float,
         help=f"how long to wait for a run holding the lock (default {DEFAULT_LOCK_TIMEOUT:g}; 0: do not wait)",
     )
+    _lock_dir(p)
     p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
 
@@ -333,6 +343,7 @@ def flags_of(args: argparse.Namespace) -> Flags:
         state_dir=opt("state_dir"),
         metrics_file=opt("metrics_file"),
         lock_timeout=opt("lock_timeout"),
+        lock_dir=opt("lock_dir"),
         warn_days=opt("warn_days"),
         dry_run=bool(opt("dry_run")),
         sysroot=opt("sysroot"),
