@@ -43,7 +43,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
     """State and metrics; ``lock_default`` (the default shown in help) for the commands that take the lock."""
-    p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
+    p.add_argument("--state-dir", metavar="DIR", help="state (default /var/lib/rotator or XDG)")
     p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
     if lock_default is not None:
         p.add_argument(
@@ -227,7 +227,7 @@ def _forget_args(p: _Parser) -> None:
     from rotator.config.settings import DEFAULT_LOCK_TIMEOUT
 
     p.add_argument("targets", metavar="TARGET", nargs="+", help="a recorded target: KIND:PATH, or KIND for all of it")
-    p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
+    p.add_argument("--state-dir", metavar="DIR", help="state (default /var/lib/rotator or XDG)")
     p.add_argument(
         "--lock-timeout",
         metavar="SECONDS",
