@@ -668,6 +668,8 @@ def main() -> int:
     failed = False
     with tempfile.TemporaryDirectory(prefix="rotator-bench-") as tmp:
         work = Path(tmp)
+        # Each case names its own state directory; the locks stay in this run's directory too.
+        bench.env["ROTATOR_LOCK_DIR"] = str(work / "locks")
         for group in groups:
             try:
                 runners[group](bench, work)

@@ -159,7 +159,8 @@ def stat_or_none(path: Path) -> os.stat_result | None:
 class TrustStore(Protocol):
     """The interface of every store kind.
 
-    A store may also have ``lock_dir``, the directory a writing run locks (see rotator.sync.locks.store_lock).
+    A store may also have ``lock_dir``, the directory whose lock a writing run holds
+    (see rotator.sync.locks.store_lock).
     """
 
     name: str

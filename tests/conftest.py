@@ -25,6 +25,8 @@ def isolated_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     monkeypatch.setenv("HOME", str(home))
     monkeypatch.setenv("XDG_CACHE_HOME", str(home / "cache"))
     monkeypatch.setenv("XDG_STATE_HOME", str(home / "state"))
+    # As root the locks would live in /var/lib/rotator/locks: this test's own directory instead.
+    monkeypatch.setenv("ROTATOR_LOCK_DIR", str(tmp_path / "locks"))
     for var in (
         "ROTATOR_CONFIG",
         "REQUESTS_CA_BUNDLE",

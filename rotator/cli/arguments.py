@@ -43,7 +43,7 @@ def _selection(p: argparse.ArgumentParser) -> None:
 
 def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
     """State and metrics; ``lock_default`` (the default shown in help) for the commands that take the lock."""
-    p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
+    p.add_argument("--state-dir", metavar="DIR", help="state (default /var/lib/rotator or XDG)")
     p.add_argument("--metrics-file", metavar="FILE", help="Prometheus textfile to write after each run")
     if lock_default is not None:
         p.add_argument(
@@ -52,6 +52,15 @@ def _state(p: argparse.ArgumentParser, *, lock_default: float | None) -> None:
             type=float,
             help=f"how long to wait for another run holding the lock (default {lock_default:g}; 0: do not wait)",
         )
+        _lock_dir(p)
+
+
+def _lock_dir(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--lock-dir",
+        metavar="DIR",
+        help="private directory of the locks (default $ROTATOR_LOCK_DIR, else /var/lib/rotator/locks or XDG)",
+    )
 
 
 def _output(p: argparse.ArgumentParser, *, json_doc: bool = True) -> None:
@@ -248,13 +257,14 @@ def _forget_args(p: _Parser) -> None:
     from rotator.config.settings import DEFAULT_LOCK_TIMEOUT
 
     p.add_argument("targets", metavar="TARGET", nargs="+", help="a recorded target: KIND:PATH, or KIND for all of it")
-    p.add_argument("--state-dir", metavar="DIR", help="state and lock (default /var/lib/rotator or XDG)")
+    p.add_argument("--state-dir", metavar="DIR", help="state (default /var/lib/rotator or XDG)")
     p.add_argument(
         "--lock-timeout",
         metavar="SECONDS",
         type=float,
         help=f"how long to wait for a run holding the lock (default {DEFAULT_LOCK_TIMEOUT:g}; 0: do not wait)",
     )
+    _lock_dir(p)
     p.add_argument("-q", "--quiet", action="store_true", help="errors only on stderr")
 
 
@@ -375,6 +385,7 @@ def flags_of(args: argparse.Namespace) -> Flags:
         state_dir=opt("state_dir"),
         metrics_file=opt("metrics_file"),
         lock_timeout=opt("lock_timeout"),
+        lock_dir=opt("lock_dir"),
         warn_days=opt("warn_days"),
         dry_run=bool(opt("dry_run")),
         sysroot=opt("sysroot"),

@@ -460,13 +460,14 @@ def cmd_forget(args: argparse.Namespace) -> int:
 
     from rotator.config.settings import lock_timeout
     from rotator.sync import state as state_mod
-    from rotator.sync.locks import run_lock
+    from rotator.sync.locks import default_lock_dir, run_lock
 
     is_root = hasattr(os, "geteuid") and os.geteuid() == 0
     state_dir = (
         Path(os.path.expanduser(args.state_dir)) if args.state_dir else state_mod.default_state_dir(os.environ, is_root)
     )
-    with run_lock(state_dir, timeout=lock_timeout(args.lock_timeout), on_wait=_progress(args)):
+    lock_dir = Path(os.path.expanduser(args.lock_dir)) if args.lock_dir else default_lock_dir(os.environ, is_root)
+    with run_lock(lock_dir, state_dir, timeout=lock_timeout(args.lock_timeout), on_wait=_progress(args)):
         state = state_mod.load(state_dir)
         known = state_mod.recorded_names(state)
         chosen = {name for wanted in args.targets for name in state_mod.matching(known, wanted)}

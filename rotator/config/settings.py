@@ -47,6 +47,7 @@ class Flags(NamedTuple):
     state_dir: str | None = None
     metrics_file: str | None = None
     lock_timeout: float | None = None
+    lock_dir: str | None = None
     warn_days: int | None = None
     dry_run: bool = False
     sysroot: str | None = None
@@ -113,6 +114,7 @@ def resolve(flags: Flags, environ: Mapping[str, str], *, use_recorded: bool = Fa
     from rotator.roots.obtain import ObtainSettings, default_cache_dir
     from rotator.roots.scope import resolve_scope
     from rotator.sync.engine import SyncRequest
+    from rotator.sync.locks import default_lock_dir
     from rotator.sync.state import default_state_dir
     from stores.base import StoreContext
     from stores.kinds import parse_target
@@ -187,6 +189,7 @@ def resolve(flags: Flags, environ: Mapping[str, str], *, use_recorded: bool = Fa
         hook_timeout=cfg.hook_timeout,
         warn_days=_or(flags.warn_days, DEFAULT_WARN_DAYS),
         lock_timeout=lock_timeout(flags.lock_timeout),
+        lock_dir=_or(_path(flags.lock_dir), default_lock_dir(environ, is_root)),
         complete_set=not flags.targets and recorded_in is None,
     )
     return Resolved(

@@ -85,6 +85,8 @@ class SyncRequest(NamedTuple):
     context: StoreContext = StoreContext()
     dry_run: bool = False
     state_dir: Path | None = None  # None: no state, no lock (tests of pure planning)
+    # Where the run and store locks live (rotator.sync.locks); None: ``locks`` in the state directory.
+    lock_dir: Path | None = None
     metrics_file: Path | None = None
     on_change: tuple[tuple[str, ...], ...] = ()
     hook_timeout: float = hooks.DEFAULT_TIMEOUT
@@ -178,7 +180,8 @@ def sync(request: SyncRequest, progress: Progress = silent) -> SyncResult:
         if request.with_status:
             result.status = status_of(request, stores)
         return result
-    with locks.run_lock(request.state_dir, timeout=request.lock_timeout, on_wait=progress):
+    lock_dir = lock_dir_of(request) or request.state_dir / locks.LOCK_DIR_NAME
+    with locks.run_lock(lock_dir, request.state_dir, timeout=request.lock_timeout, on_wait=progress):
         state = state_mod.load(request.state_dir)  # corrupt: an error before any store is touched
         forgotten = state.prune({bound.store.name for bound in stores}, others_stale=request.complete_set)
         if forgotten:
@@ -381,12 +384,20 @@ def _recorded(bound: Bound) -> state_mod.RecordedTarget:
     return state_mod.RecordedTarget(spec.kind, path, tuple(sorted(options)))
 
 
+def lock_dir_of(request: SyncRequest) -> Path | None:
+    if request.lock_dir is not None:
+        return request.lock_dir
+    return None if request.state_dir is None else request.state_dir / locks.LOCK_DIR_NAME
+
+
 def _store_lock(store: TrustStore, request: SyncRequest) -> contextlib.AbstractContextManager[None]:
-    """The lock on the store's own directory, held from reading to reading back (not for dry runs)."""
+    """The lock standing for the store's directory, held from reading to reading back (not for dry
+    runs, nor for a run with neither a lock nor a state directory: tests of pure planning)."""
     directory = getattr(store, "lock_dir", None)
-    if request.dry_run or not isinstance(directory, Path):
+    lock_dir = lock_dir_of(request)
+    if request.dry_run or lock_dir is None or not isinstance(directory, Path):
         return contextlib.nullcontext()
-    return locks.store_lock(directory, timeout=request.lock_timeout)
+    return locks.store_lock(lock_dir, directory, timeout=request.lock_timeout)
 
 
 def unchanged_since_verified(

@@ -327,7 +327,7 @@ def test_lock_timeout_zero_means_do_not_wait(tmp_path: Path, run, state_dir: Pat
     holding, release = threading.Event(), threading.Event()
 
     def hold() -> None:
-        with locks.run_lock(state_dir, timeout=5):
+        with locks.run_lock(tmp_path / "locks", state_dir, timeout=5):
             holding.set()
             release.wait(30)
 
@@ -341,7 +341,8 @@ def test_lock_timeout_zero_means_do_not_wait(tmp_path: Path, run, state_dir: Pat
         waited = run("sync", "--offline", "--lock-timeout", "0.3", "--target", f"pem:{bundle}")
         assert waited.code == 1
         assert (
-            f"rotator: waiting up to 0.3s for the lock {state_dir / 'rotator.lock'} held by pid {os.getpid()}"
+            f"rotator: waiting up to 0.3s for the lock of {state_dir} "
+            f"({locks.run_lock_path(tmp_path / 'locks', state_dir)}) held by pid {os.getpid()}"
             in waited.err.splitlines()
         )
     finally:

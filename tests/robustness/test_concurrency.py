@@ -185,7 +185,11 @@ def test_an_owner_that_cannot_be_kept_refuses_the_write() -> None:
     bundle.write_bytes(b"# root's bundle\n")
     bundle.chmod(0o444)
     state = directory / "state"
-    code, err = _as_nobody(["sync", "--offline", "--no-cache", "--state-dir", str(state), "--target", f"pem:{bundle}"])
+    lock_dir = base / "locks"  # nobody's own, as rotator would make it
+    lock_dir.mkdir(mode=0o700)
+    os.chown(lock_dir, 65534, 65534)
+    argv = ["sync", "--offline", "--no-cache", "--state-dir", str(state), "--lock-dir", str(lock_dir)]
+    code, err = _as_nobody([*argv, "--target", f"pem:{bundle}"])
     assert code == 1, err
     assert "keeping its owner 0:0" in err and "left untouched" in err
     info = bundle.stat()
@@ -196,29 +200,35 @@ def test_an_owner_that_cannot_be_kept_refuses_the_write() -> None:
 
 
 def test_a_planted_symlink_at_the_lock_is_refused(tmp_path: Path, run) -> None:
+    from rotator.sync import locks
+
     state = tmp_path / "state"
     state.mkdir()
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir(mode=0o700)
     victim = tmp_path / "precious"
     victim.write_bytes(b"not to be truncated")
-    (state / "rotator.lock").symlink_to(victim)
+    lock = locks.run_lock_path(lock_dir, state)
+    lock.symlink_to(victim)
     result = run("sync", "--offline", "--state-dir", str(state), "--target", f"pem:{tmp_path / 'b.pem'}")
     assert result.code == 1
-    assert "is a symbolic link" in result.err
+    assert f"{lock} is a symbolic link, which rotator never follows; remove it" in result.err
     assert victim.read_bytes() == b"not to be truncated"
 
 
 @pytest.mark.slow
-def test_a_run_waits_for_the_lock_on_the_store_directory(tmp_path: Path) -> None:
-    """Whatever its state directory, a writing run waits while another holds the store's directory."""
+def test_a_run_waits_for_the_lock_of_the_store_directory(tmp_path: Path) -> None:
+    """Whatever its state directory, a writing run waits while another holds the store's lock."""
     import time
+
+    from rotator.sync import locks
 
     directory = tmp_path / "app"
     directory.mkdir()
     bundle = directory / "bundle.pem"
     bundle.write_bytes(b"# mine\n")
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    fcntl.flock(fd, fcntl.LOCK_EX)  # another run, busy writing a store here
-    try:
+    # Another run, busy writing a store here (the lock directory ROTATOR_LOCK_DIR names for the test).
+    with locks.store_lock(tmp_path / "locks", directory, timeout=5):
         proc = subprocess.Popen(
             [
                 sys.executable,
@@ -240,9 +250,141 @@ def test_a_run_waits_for_the_lock_on_the_store_directory(tmp_path: Path) -> None
         )
         time.sleep(3)
         assert proc.poll() is None and bundle.read_bytes() == b"# mine\n"  # waiting, nothing written
-    finally:
-        fcntl.flock(fd, fcntl.LOCK_UN)
-        os.close(fd)
     _, err = proc.communicate(timeout=60)
     assert proc.returncode == 0, err
     assert bundle.read_bytes().count(MARKER) == AZURE_ALL
+
+
+def test_a_store_lock_times_out_naming_the_directory_and_the_holder(tmp_path: Path, run) -> None:
+    from rotator.sync import locks
+
+    bundle = tmp_path / "app" / "bundle.pem"
+    with locks.store_lock(tmp_path / "locks", bundle.parent, timeout=5):
+        result = run("sync", "--offline", "--lock-timeout", "0.2", "--target", f"pem:{bundle}")
+    assert result.code == 1
+    assert (
+        f"another rotator run (pid {os.getpid()}) has been writing a store in {bundle.parent} for over 0.2s "
+        f"(lock {locks.store_lock_path(tmp_path / 'locks', bundle.parent)})" in result.err
+    )
+    assert not bundle.exists()
+
+
+# What an unprivileged user runs to hold every lock it can open: the paths given, read-only.
+_HOLD = """
+import fcntl, json, os, sys
+held, refused, fds = [], {}, []
+for path in sys.argv[1:]:
+    try:
+        fd = os.open(path, os.O_RDONLY)
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError as exc:
+        refused[path] = exc.strerror
+    else:
+        fds.append(fd)
+        held.append(path)
+print(json.dumps({"held": held, "refused": refused}), flush=True)
+sys.stdin.read()
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a process as another user")
+def test_locks_held_by_another_user_do_not_stop_a_root_sync(tmp_path: Path) -> None:
+    """nobody opens, read-only, every path root locked in earlier versions (the store's directory,
+    the state directory's 0644 rotator.lock) and the new lock files, and holds a flock on each it
+    can open. Root's sync, status and daemon go on at once; before, each waited for the lock timeout
+    and failed."""
+    import json
+    import shutil
+    import tempfile
+    import time
+
+    from rotator.sync import locks
+    from tests.support.daemon import NotifySocket, stop
+    from tests.support.runs import interpreter_for_nobody
+
+    found = interpreter_for_nobody()
+    if isinstance(found, str):
+        pytest.skip(found)
+    python = found[0][4]
+    base = Path(tempfile.mkdtemp(prefix="rotator-locks-"))  # reachable by nobody, unlike pytest's tmp
+    try:
+        base.chmod(0o755)
+        app, state, daemon_state, lock_dir = base / "app", base / "state", base / "daemon-state", base / "locks"
+        bundle = app / "bundle.pem"
+        argv = [sys.executable, "-m", "rotator", "sync", "--offline", "--no-cache", "--lock-timeout", "30"]
+        argv += ["--lock-dir", str(lock_dir), "--state-dir", str(state), "--target", f"pem:{bundle}"]
+        env = _env(tmp_path)
+        first = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+        assert first.returncode == 0, first.stderr
+        # A state directory as an earlier version left it, a 0644 run lock in it (the daemon's too).
+        for directory in (state, daemon_state):
+            directory.mkdir(exist_ok=True)
+            (directory / locks.OLD_RUN_LOCK).write_bytes(b"")
+            (directory / locks.OLD_RUN_LOCK).chmod(0o644)
+        old_style = [str(app), str(state / locks.OLD_RUN_LOCK), str(daemon_state / locks.OLD_RUN_LOCK)]
+        new_style = [
+            str(lock_dir),
+            str(locks.run_lock_path(lock_dir, state)),
+            str(locks.run_lock_path(lock_dir, daemon_state)),
+            str(locks.store_lock_path(lock_dir, app)),
+        ]
+        holder = subprocess.Popen(
+            ["runuser", "-u", "nobody", "--", python, "-c", _HOLD, *old_style, *new_style],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd="/",
+        )
+        try:
+            assert holder.stdout is not None
+            report = json.loads(holder.stdout.readline() or "{}")
+            # The attack is real: what earlier versions locked, nobody now holds.
+            assert report["held"] == old_style, report
+            assert report["refused"] == dict.fromkeys(new_style, "Permission denied")
+
+            bundle.write_bytes(b"# mine\n")  # so that the sync has to write, under both locks
+            started = time.monotonic()
+            again = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=120)
+            took = time.monotonic() - started
+            assert again.returncode == 0, again.stderr
+            assert took < 15, f"the sync waited {took:.1f}s for a lock nobody holds"
+            assert bundle.read_bytes().count(MARKER) == AZURE_ALL and "waiting" not in again.stderr
+            # The old run lock is retired: nothing opens it any more.
+            assert not (state / locks.OLD_RUN_LOCK).exists()
+
+            status = subprocess.run(
+                [sys.executable, "-m", "rotator", "status", "--offline", "--no-cache", "--state-dir", str(state)],
+                capture_output=True,
+                text=True,
+                env=env,
+                timeout=30,
+            )
+            assert status.returncode == 0, status.stderr
+
+            config = base / "rotator.toml"
+            config.write_text(f'[[targets]]\nkind = "pem"\npath = "{bundle}"\n')
+            bundle.write_bytes(b"# mine\n")
+            notify = NotifySocket(tmp_path / "notify.sock")
+            daemon = subprocess.Popen(
+                [
+                    *[sys.executable, "-m", "rotator", "daemon", "--config", str(config), "--offline", "--no-cache"],
+                    *["--lock-timeout", "30", "--lock-dir", str(lock_dir), "--state-dir", str(daemon_state)],
+                ],
+                env={**env, "NOTIFY_SOCKET": str(notify.path)},
+                stdout=subprocess.PIPE,
+                stderr=subprocess.PIPE,
+                text=True,
+            )
+            try:
+                notify.collect("STATUS=ok", timeout=15)  # its first cycle, not the 30 s lock timeout
+            finally:
+                code, _, err = stop(daemon)
+                notify.close()
+            assert code == 0, err
+            assert bundle.read_bytes().count(MARKER) == AZURE_ALL
+        finally:
+            holder.communicate(input="", timeout=30)
+    finally:
+        shutil.rmtree(base)

@@ -19,6 +19,7 @@ from pathlib import Path
 
 import pytest
 
+from rotator.sync import locks
 from tests.support.paths import DATA
 from tests.support.runs import Run, interpreter_for_nobody
 
@@ -308,22 +309,25 @@ def test_a_lock_file_link_is_never_followed(tmp_path: Path, run, mirror: Path) -
     victim = write(tmp_path / "etc" / "important", "keep me\n")
     state = tmp_path / "state"
     state.mkdir()
-    (state / "rotator.lock").symlink_to(victim)  # even root's own: a lock is never a link
+    lock_dir = tmp_path / "locks"
+    lock_dir.mkdir(mode=0o700)
+    target = tmp_path / "roots.pem"
+    argv = ["sync", "--state-dir", str(state), "--offline", "--mirror", str(mirror), "--target", f"pem:{target}"]
+    # The store's lock: even root's own link is refused, a lock is never a link.
+    store_lock = locks.store_lock_path(lock_dir, tmp_path)
+    store_lock.symlink_to(victim)
 
-    result = run(
-        "sync",
-        "--state-dir",
-        str(state),
-        "--offline",
-        "--mirror",
-        str(mirror),
-        "--target",
-        f"pem:{tmp_path / 'roots.pem'}",
-    )
+    result = run(*argv)
 
     assert result.code == 1
-    assert f"{state / 'rotator.lock'} is a symbolic link, which rotator never follows; remove it" in result.err
-    assert victim.read_text() == "keep me\n"
+    assert f"{store_lock} is a symbolic link, which rotator never follows; remove it" in result.err
+    assert victim.read_text() == "keep me\n" and not target.exists()
+    # An earlier version's run lock in the state directory is no longer opened: a link there is
+    # neither followed nor removed, and the run goes on.
+    store_lock.unlink()
+    (state / "rotator.lock").symlink_to(victim)
+    assert run(*argv).code == 0
+    assert victim.read_text() == "keep me\n" and (state / "rotator.lock").is_symlink()
 
 
 @pytest.mark.slow
@@ -364,9 +368,17 @@ def test_files_rotator_creates_get_their_modes_whatever_the_umask(umask: int, tm
 
     directories = [state, state.parent, cache, cache.parent, metrics.parent, target.parent, target.parent.parent]
     assert {str(d): mode(d) for d in directories} == {str(d): 0o755 for d in directories}
-    files = [state / "state.json", state / "rotator.lock", metrics, target, *cache.glob("*.pem")]
-    assert len(files) == 6
+    files = [state / "state.json", metrics, target, *cache.glob("*.pem")]
+    assert len(files) == 5
     assert {str(f): mode(f) for f in files} == {str(f): 0o644 for f in files}
+    # The locks are private: only the running user may open them (flock needs no more than that).
+    lock_dir = tmp_path / "locks"
+    lock_files = sorted(lock_dir.iterdir())
+    assert [p.name.split("-")[0] for p in lock_files] == ["run", "store"]
+    assert {str(p): mode(p) for p in [lock_dir, *lock_files]} == {
+        str(lock_dir): 0o700,
+        **{str(p): 0o600 for p in lock_files},
+    }
 
 
 def test_the_service_layout_is_accepted(tmp_path: Path, run, mirror: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -459,7 +471,13 @@ def as_nobody(shared: Path) -> Callable[..., Run]:
                 str(home / "cache"),
             ]
         proc = subprocess.run(
-            argv, capture_output=True, text=True, env={**env, "HOME": str(home)}, timeout=120, cwd="/"
+            argv,
+            capture_output=True,
+            text=True,
+            # runuser sets HOME to nobody's (/nonexistent): where the user's own state is, it says so.
+            env={**env, "HOME": str(home), "XDG_STATE_HOME": str(home / ".local" / "state")},
+            timeout=120,
+            cwd="/",
         )
         return Run(proc.returncode, proc.stdout, proc.stderr)
 
@@ -481,6 +499,11 @@ def test_as_a_user_their_own_files_and_roots_are_trusted(shared: Path, as_nobody
 
     assert result.code == 0, result.err
     assert marker.read_text() == "ran\n" and target.stat().st_uid == NOBODY
+    # Its locks are its own: a private directory under its home, whatever --state-dir says.
+    lock_dir = home / ".local" / "state" / "rotator" / "locks"
+    info = lock_dir.stat()
+    assert (info.st_uid, stat.S_IMODE(info.st_mode)) == (NOBODY, 0o700)
+    assert sorted(p.name.split("-")[0] for p in lock_dir.iterdir()) == ["run", "store"]
     # The very same files are refused when root runs them: nobody could change what root runs.
     as_root = subprocess.run(
         [sys.executable, "-m", "rotator", "catalog", "--config", str(config)],
@@ -542,3 +565,77 @@ def test_as_a_user_a_link_planted_by_another_is_not_followed(shared: Path, as_no
     os.lchown(link, NOBODY, NOGROUP)
     assert as_nobody("sync", "--config", str(config), "--target", f"pem:{link}").code == 0
     assert f"# rotator-{ROOT_ID}" in victim.read_text()
+
+
+# --- the lock directory -----------------------------------------------------------------------------------
+
+
+def _lock_dir_symlink(tmp: Path) -> tuple[Path, str]:
+    real = tmp / "real-locks"
+    real.mkdir(mode=0o700)
+    link = tmp / "locks"
+    link.symlink_to(real)
+    return link, f"lock directory {link} is a symbolic link, which rotator never follows; remove it"
+
+
+def _lock_dir_writable_by_all(tmp: Path) -> tuple[Path, str]:
+    directory = tmp / "locks"
+    directory.mkdir()
+    directory.chmod(0o777)
+    return directory, (
+        f"lock directory {directory} (owner root:root, mode 0777) is writable by other users, who could hold "
+        f"rotator's locks; fix: chmod 0700 {directory}"
+    )
+
+
+def _lock_dir_of_nobody(tmp: Path) -> tuple[Path, str]:
+    directory = tmp / "locks"
+    directory.mkdir(mode=0o700)
+    os.chown(directory, NOBODY, NOGROUP)
+    return directory, f"lock directory {directory} (owner nobody:nogroup, mode 0700) is not the running user's"
+
+
+def _lock_dir_in_a_shared_directory(tmp: Path) -> tuple[Path, str]:
+    shared = tmp / "shared"
+    shared.mkdir()
+    shared.chmod(0o777)  # not sticky: anyone may rename the lock directory and put their own there
+    directory = shared / "locks"
+    return directory, (
+        f"lock directory {directory}: directory {shared} (owner root:root, mode 0777) is writable by every user"
+    )
+
+
+def _lock_file_of_nobody(tmp: Path) -> tuple[Path, str]:
+    directory = tmp / "locks"
+    directory.mkdir(mode=0o700)
+    lock = locks.run_lock_path(directory, tmp / "state")
+    lock.write_bytes(b"")
+    os.chown(lock, NOBODY, NOGROUP)
+    return directory, f"the lock {lock} is owned by nobody, not the user running rotator; remove it"
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        _lock_dir_symlink,
+        _lock_dir_writable_by_all,
+        _lock_dir_of_nobody,
+        _lock_dir_in_a_shared_directory,
+        _lock_file_of_nobody,
+    ],
+)
+def test_a_lock_directory_others_could_hold_locks_in_is_refused(tmp_path: Path, run, make) -> None:
+    (tmp_path / "state").mkdir()
+    lock_dir, expected = make(tmp_path)
+    target = tmp_path / "roots.pem"
+    state = str(tmp_path / "state")
+    argv = ["--offline", "--state-dir", state, "--lock-dir", str(lock_dir), "--target", f"pem:{target}"]
+
+    result = run("sync", *argv)
+
+    assert result.code == 1
+    assert expected in one_error_line(result)
+    assert not target.exists()
+    # forget takes the same run lock, from the same code.
+    forget = run("forget", "--state-dir", state, "--lock-dir", str(lock_dir), "pem")
+    assert forget.code == 1 and expected in one_error_line(forget)

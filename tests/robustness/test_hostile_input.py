@@ -178,7 +178,6 @@ def test_a_full_state_directory_is_an_error_not_a_traceback(tmp_path: Path, run)
     if mounted.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {mounted.stderr.decode().strip()}")
     try:
-        (state / "rotator.lock").write_bytes(b"")
         fd = os.open(state / "filler", os.O_WRONLY | os.O_CREAT)
         try:
             with pytest.raises(OSError):

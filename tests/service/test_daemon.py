@@ -146,10 +146,12 @@ def test_lock_makes_the_second_run_wait_and_names_the_holder(tmp_path: Path) -> 
         "--target",
         f"pem:{bundle}",
     ]
-    with locks.run_lock(state, timeout=60):
+    lock_dir = tmp_path / "locks"  # the one ROTATOR_LOCK_DIR names for this test's runs
+    with locks.run_lock(lock_dir, state, timeout=60):
         timed_out = subprocess.run([*base, "--lock-timeout", "0.5"], capture_output=True, text=True, timeout=60)
         assert timed_out.returncode == 1
-        assert f"pid {os.getpid()}" in timed_out.stderr and "rotator.lock" in timed_out.stderr
+        assert f"pid {os.getpid()}" in timed_out.stderr
+        assert str(locks.run_lock_path(lock_dir, state)) in timed_out.stderr
         assert not bundle.exists()
         waiting = subprocess.Popen(base, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         time.sleep(1.0)

@@ -486,12 +486,18 @@ def test_not_root_and_not_writable_names_the_directory(tmp_path: Path) -> None:
         state = image.parent / f"{image.name}-state"  # the unprivileged user's own state and lock
         state.mkdir(mode=0o777)
         state.chmod(0o777)
+        lock_dir = image.parent / f"{image.name}-locks"  # and its own private lock directory
+        lock_dir.mkdir(mode=0o700)
+        if os.geteuid() == 0:
+            os.chown(lock_dir, 65534, 65534)
         argv = [
             "sync",
             "--offline",
             "--no-cache",
             "--state-dir",
             str(state),
+            "--lock-dir",
+            str(lock_dir),
             "--target",
             "system:debian",
             "--sysroot",
