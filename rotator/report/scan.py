@@ -7,10 +7,9 @@ import os
 from typing import Any
 
 from rotator.report import JSON_VERSION
+from rotator.report.width import WIDTH, wrapped
 from rotator.scan.run import ScanResult, StoreReport, bundle_targets
 from rotator.scan.verdict import FAILS, SURVIVES
-
-WIDTH = 100
 
 
 def _status(store: StoreReport) -> str:
@@ -86,11 +85,11 @@ def fix_lines(result: ScanResult) -> list[str]:
     for setting, where in settings:
         # Commands joined for the JSON document (an NSS import) read one to a line here.
         out += [f"fix: {part}" for part in setting.split(" && ")]
-        out += _wrapped([f"       in {where}"])
+        out += wrapped([f"       in {where}"])
     for store in ordered:
         if store.azure_intermediates:
             removal = f"fix: remove {', '.join(store.azure_intermediates)} from {store.found.path}: "
-            out += _wrapped([removal + "Azure rotates these without notice"])
+            out += wrapped([removal + "Azure rotates these without notice"])
     return out
 
 
@@ -99,7 +98,7 @@ def scan_text(result: ScanResult, *, verbose: bool) -> list[str]:
     for store in sorted(result.stores, key=_order):
         lines.append(store_line(store))
         if verbose:
-            lines += _wrapped(_evidence(store))
+            lines += wrapped(_evidence(store))
     for found, problem in result.unreadable:
         lines.append(unreadable_line(found.kind if found else "", problem.path, problem.reason))
         if verbose:
@@ -114,22 +113,6 @@ def scan_text(result: ScanResult, *, verbose: bool) -> list[str]:
         lines += [f"judged against {c.id}: {c.label}" for c in result.chains]
     lines += fix_lines(result)
     return lines
-
-
-def _wrapped(lines: list[str]) -> list[str]:
-    """Evidence lines within WIDTH: continued with a deeper indent, never cutting a path."""
-    import textwrap
-
-    out = []
-    for line in lines:
-        if len(line) <= WIDTH:
-            out.append(line)
-            continue
-        indent = " " * (len(line) - len(line.lstrip()) + 4)
-        out += textwrap.wrap(line, WIDTH, subsequent_indent=indent, break_long_words=False, break_on_hyphens=False) or [
-            line
-        ]
-    return out
 
 
 def _evidence(store: StoreReport) -> list[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rotator.report import JSON_VERSION
+from rotator.report.width import wrapped
 from rotator.roots.scope import WITHHELD, is_withheld
 from rotator.sync.state import State
 from rotator.sync.status import CROSS_SIGN, DIRECT, ERROR, MISSING, OWNED, PRESENT, Reach, StatusReport
@@ -119,13 +120,12 @@ def status_text(status: StatusReport, state: State, *, verbose: bool = False) ->
         lines.append(f"  {r.root.id:32} not after {r.not_after or '?'}  ({left})")
     if status.events:
         lines.append("ahead:")
-        for e in status.events:
-            lines.append(f"  {e.date}  {e.root_id}: {e.what}")
+        lines += wrapped(f"  {e.date}  {e.root_id}: {e.what}" for e in status.events)
     if status.findings:
         lines.append("findings:")
         for f in status.findings:
             where = f"{f.target}: " if f.target else ""
-            lines.append(f"  {f.severity}: {where}{f.message}")
+            lines += wrapped([f"  {f.severity}: {where}{f.message}"])
     if not verbose:
         lines.append("(each target's roots one by one: -v; everything: --json)")
     return lines
