@@ -391,3 +391,28 @@ def test_an_nss_database_is_read_with_certutil_and_its_fix_imports_the_missing_r
     _, after = _scan(run, root)
     fixed = next(s for s in after["stores"] if s["kind"] == "nss")
     assert set(fixed["verdicts"].values()) == {"survives"}, fixed
+
+
+def test_a_certifi_bundle_kept_by_its_target_stays_public_and_a_pip_upgrade_is_drift_repaired(
+    run: Any, tmp_path: Path
+) -> None:
+    import certifi
+
+    from rotator.certs import parse_many
+    from tests.support.hosttree import write
+
+    public = Path(certifi.where()).read_bytes()
+    bundle = write(tmp_path / "venv/lib/python3.11/site-packages/certifi/cacert.pem", public)
+    target = f"pem:{bundle},profile=azure-postgresql"
+    mozilla = {c.sha256 for c in parse_many(public)}
+
+    assert run("sync", "--offline", "--target", target).code == 0
+    kept = {c.sha256 for c in parse_many(bundle.read_bytes())}
+    assert mozilla < kept  # every public root kept, Azure's added
+    # pip upgrades certifi: a fresh public bundle replaces the file.
+    bundle.write_bytes(public)
+    status = run("status", "--offline", "--target", target)
+    assert status.code == 1 and "MISSING" in status.out
+    repaired = run("sync", "--offline", "--target", target)
+    assert repaired.code == 0, repaired.err
+    assert {c.sha256 for c in parse_many(bundle.read_bytes())} == kept
