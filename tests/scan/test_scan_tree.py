@@ -416,3 +416,68 @@ def test_a_certifi_bundle_kept_by_its_target_stays_public_and_a_pip_upgrade_is_d
     repaired = run("sync", "--offline", "--target", target)
     assert repaired.code == 0, repaired.err
     assert {c.sha256 for c in parse_many(bundle.read_bytes())} == kept
+
+
+def test_a_hash_directory_a_pkcs12_keystore_and_damaged_or_locked_keystores(run: Any, tmp_path: Path) -> None:
+    from tests.support.hosttree import keystore, write
+    from tests.support.paths import embedded_pem
+
+    root = tmp_path / "host"
+    write(root / "etc/passwd", "root:x:0:0:root:/root:/bin/sh\n")
+    certs = root / "etc/app/certs"
+    write(certs / "g2.pem", embedded_pem("digicert-global-root-g2"))
+    write(certs / "tls-g2.pem", embedded_pem("microsoft-tls-rsa-root-g2"))
+    write(certs / "rsa-2017.pem", embedded_pem("microsoft-rsa-root-2017"))
+    write(certs / "README", "not a certificate\n")
+    (certs / "old").mkdir()
+    keystore(root / "etc/app/trust.p12", "p12-pass", ["microsoft-rsa-root-2017"], storetype="PKCS12")
+    write(root / "etc/app/broken.jks", b"\xfe\xed\xfe\xed" + b"\x00" * 40)
+    keystore(root / "etc/app/locked.jks", "the-right-one", ["digicert-global-root-g2"])
+    units = root / "etc/systemd/system"
+    write(units / "dir.service", "[Service]\nEnvironment=SSL_CERT_DIR=/etc/app/certs\nExecStart=/usr/bin/app\n")
+    write(
+        units / "p12.service",
+        '[Service]\nEnvironment="JAVA_OPTS=-Djavax.net.ssl.trustStore=/etc/app/trust.p12 '
+        '-Djavax.net.ssl.trustStorePassword=p12-pass -Djavax.net.ssl.trustStoreType=PKCS12"\nExecStart=/usr/bin/java\n',
+    )
+    write(
+        units / "broken.service",
+        "[Service]\nEnvironment=JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore=/etc/app/broken.jks\n",
+    )
+    write(
+        units / "locked.service",
+        '[Service]\nEnvironment="JAVA_TOOL_OPTIONS=-Djavax.net.ssl.trustStore=/etc/app/locked.jks '
+        '-Djavax.net.ssl.trustStorePassword=wrong"\n',
+    )
+
+    _, doc = _scan(run, root)
+    stores = _by_path(doc)
+    directory = stores["/etc/app/certs"]
+    assert directory["kind"] == "pem-dir" and directory["certificates"] == 3  # not the README, not the folder
+    assert set(directory["verdicts"].values()) == {"survives"}  # every anchor the chains need
+    p12 = stores["/etc/app/trust.p12"]
+    assert p12["azure_roots"] == ["microsoft-rsa-root-2017"] and p12["verdicts"]["postgresql"] == "fails"
+    assert p12["fix"]["target"].startswith("pkcs12:/etc/app/trust.p12,profile=azure-postgresql,storepass_file=")
+    unreadable = {u["path"]: u["reason"] for u in doc["unreadable"]}
+    assert "not a keystore rotator can read" in unreadable["/etc/app/broken.jks"]
+    assert (
+        "cannot open it with the password from -Djavax.net.ssl.trustStorePassword" in unreadable["/etc/app/locked.jks"]
+    )
+
+
+@pytest.mark.skipif(NODE is None, reason="no node binary on this machine")
+def test_node_with_use_openssl_ca_is_judged_on_the_store_it_reads_instead(run: Any, tmp_path: Path) -> None:
+    from tests.support.hosttree import write
+
+    tree = plant(tmp_path / "host").root
+    write(
+        tree / "etc/systemd/system/api.service",
+        "[Service]\nEnvironment=SSL_CERT_FILE=/etc/billing/root.crt\n"
+        "ExecStart=/usr/bin/node --use-openssl-ca /srv/api/server.js\n",
+    )
+    _, doc = _scan(run, tree)
+    api = next(s for s in doc["stores"] if s["kind"] == "node-builtin" and s["readers"][0]["who"] == "unit api.service")
+    assert api["notes"] == ["run with --use-openssl-ca: reads /etc/billing/root.crt"]
+    # It reads the G1-only file, not node's own roots: it fails as that file does, and that file's target fixes it.
+    assert api["azure_roots"] == ["digicert-global-root-ca"] and set(api["verdicts"].values()) == {"fails"}
+    assert api["fix"] == {"target": "pem:/etc/billing/root.crt,profile=azure-postgresql"}
