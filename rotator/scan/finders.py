@@ -18,6 +18,8 @@ from rotator.scan.walk import Hits
 from stores import distros
 from stores.jdk_discovery import resolve_in
 
+GLOBAL_ENVIRONMENT = "/etc/environment"
+SCANNING_SHELL = "your environment"
 PATH_DIRS = ("/usr/local/sbin", "/usr/local/bin", "/usr/sbin", "/usr/bin", "/sbin", "/bin")
 
 
@@ -240,7 +242,10 @@ def _node_of_unit(findings: Findings, source: Source, nodes: list[str], system: 
     --use-openssl-ca (or --use-system-ca) it reads OpenSSL's default store instead. An
     environment that is no unit's (the scanning shell's, /etc/environment) changes every node."""
     lines = source.exec_start
-    if not source.unit and (source.values.get("NODE_EXTRA_CA_CERTS") or source.values.get("NODE_OPTIONS")):
+    # /etc/environment (login sessions) and the scanning shell reach every program; a file under
+    # /etc/default reaches only what reads it (a unit's EnvironmentFile=, counted with that unit).
+    everyone = source.name in (GLOBAL_ENVIRONMENT, SCANNING_SHELL)
+    if everyone and (source.values.get("NODE_EXTRA_CA_CERTS") or source.values.get("NODE_OPTIONS")):
         lines = nodes
     for line in lines:
         words = line.split()

@@ -91,7 +91,7 @@ def scan(request: ScanRequest) -> ScanResult:
         mine = {k: v for k, v in request.environ.items() if k in settings.STORE_VARIABLES}
         mine |= {k: v for k, v in request.environ.items() if k in settings.JAVA_VARIABLES}
         if mine:
-            sources.append(settings.Source("your environment", "the environment scan ran in", mine))
+            sources.append(settings.Source(finders.SCANNING_SHELL, "the environment scan ran in", mine))
     users_of: dict[str, list[str]] = {}
     for source in sources:
         if source.unit and source.user:

@@ -128,6 +128,8 @@ def test_node_builtin_roots_are_read_from_the_binary_and_a_units_extra_bundle_co
     assert [r["who"] for r in web["readers"]] == ["unit web.service"]
     assert set(web["verdicts"].values()) == {"survives"}
     assert web["notes"] == ["NODE_EXTRA_CA_CERTS=/etc/web/extra.pem adds to its roots"]
+    # /etc/default/web reaches node only through the unit that reads it: not a node store of its own.
+    assert [s["readers"][0]["who"] for s in nodes] == ["programs run with /usr/bin/node", "unit web.service"]
 
 
 @pytest.mark.skipif(NODE is None, reason="no node binary on this machine")
