@@ -297,7 +297,8 @@ class SystemStore:
         return (
             f"Python requests and pip use certifi, not this store: set REQUESTS_CA_BUNDLE={bundle}; "
             f"Pythons with their own OpenSSL (conda, python.org builds) need SSL_CERT_FILE={bundle}",
-            f"Node.js ignores the OS store: set NODE_EXTRA_CA_CERTS={bundle} (read at start: restart node)",
+            f"Node.js ignores the OS store: set NODE_EXTRA_CA_CERTS={bundle} (read at start: restart node; "
+            "which store each client reads: docs/clients.md)",
         )
 
     def plan(self, wanted: Sequence[Anchor]) -> Plan:
