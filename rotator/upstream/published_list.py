@@ -92,8 +92,12 @@ def fetch(source: str, settings: DownloadSettings) -> PublishedList:
         finally:
             downloader.close()
     else:
-        read_as = ReadAs("", "give the CA list's markdown source, a file or an https URL", ListUnreadable, "--source")
-        data = read_file(Path(source), read_as, limit=MAX_PAGE_BYTES, pipes=True)
+        read_as = ReadAs(
+            "", "save the CA list's markdown source to a file, or give an https URL", ListUnreadable, "--source"
+        )
+        # Never as a pipe: a FIFO with no writer would block the daemon's check forever, and a device
+        # never ends. A regular file is read no further than the cap.
+        data = read_file(Path(source), read_as, limit=MAX_PAGE_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:

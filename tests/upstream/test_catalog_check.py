@@ -12,7 +12,10 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
+import subprocess
 import tomllib
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -28,6 +31,7 @@ from rotator.upstream.proposal import AGREES, DISAGREES, SILENT, propose
 from tests.support.https_server import HttpsServer, Reply
 from tests.support.paths import DATA, embedded_pem
 from tests.support.pki import Issued, make_intermediate, make_root
+from tests.support.runs import run_process
 
 PAGE = (DATA / "azure-ca-details.md").read_text()
 PAGE_PATH = "/MicrosoftDocs/azure-docs/main/articles/security/fundamentals/azure-certificate-authority-details.md"
@@ -202,6 +206,45 @@ def test_a_local_file_source(tmp_path: Path, run) -> None:
     assert result.code == 0, result.out + result.err
     missing = run("catalog", "check", "--source", str(tmp_path / "nope.md"), "--state-dir", str(tmp_path / "state"))
     assert missing.code == 2 and "nope.md not found" in missing.err
+
+
+def _refused_source(tmp_path: Path, source: Path) -> str:
+    """``catalog check --source SOURCE`` as a real process: exit 2 with one line, well within the bound."""
+    try:
+        result = run_process(
+            "catalog", "check", "--source", str(source), "--state-dir", str(tmp_path / "s"), timeout=20
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"catalog check --source {source} did not return: it opened or read it whole")
+    assert result.code == 2, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"rotator: error: --source: {source} "), result.err
+    assert lines[0].endswith("save the CA list's markdown source to a file, or give an https URL")
+    return lines[0]
+
+
+def test_a_fifo_device_or_link_to_one_as_source_is_refused_unopened(tmp_path: Path) -> None:
+    fifo = tmp_path / "list.md"
+    os.mkfifo(fifo)  # no writer: opening it would block
+    link = tmp_path / "zero.md"
+    link.symlink_to("/dev/zero")
+    for source in (fifo, Path("/dev/zero"), link):
+        assert "is not a regular file (a FIFO, device or socket)" in _refused_source(tmp_path, source)
+
+
+def test_a_huge_source_is_refused_after_reading_no_more_than_the_cap(tmp_path: Path) -> None:
+    sparse = tmp_path / "list.md"
+    with open(sparse, "wb") as handle:
+        handle.truncate(1 << 30)  # 1 GiB, no blocks on disk
+    assert "is larger than 2 MiB" in _refused_source(tmp_path, sparse)
+    tracemalloc.start()
+    try:
+        with pytest.raises(upstream.ListUnreadable, match="is larger than 2 MiB"):
+            upstream.fetch(str(sparse), DownloadSettings())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"{peak} bytes allocated to refuse a 1 GiB file"
 
 
 # ------------------------------------------------------------------ differences
