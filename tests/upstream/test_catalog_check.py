@@ -28,7 +28,7 @@ from rotator.upstream import check as check_mod
 from rotator.upstream import published_list as upstream
 from rotator.upstream import record as published
 from rotator.upstream.proposal import AGREES, DISAGREES, SILENT, propose
-from tests.support.https_server import HttpsServer, Reply
+from tests.support.https_server import HttpsServer, Reply, plain_http_server
 from tests.support.paths import DATA, embedded_pem
 from tests.support.pki import Issued, make_intermediate, make_root
 from tests.support.runs import run_process
@@ -188,6 +188,46 @@ def test_unreadable_json_and_line_numbers(tmp_path: Path, https: HttpsServer, ru
 def test_a_plain_http_source_is_refused(tmp_path: Path, run) -> None:
     result = run("catalog", "check", "--source", "http://127.0.0.1:9/list.md", "--state-dir", str(tmp_path / "s"))
     assert result.code == 2 and "is not https" in result.err
+
+
+@pytest.mark.parametrize("caller", ["by hand", "daemon"])
+def test_an_https_source_redirecting_to_plain_http_is_refused(
+    tmp_path: Path, https: HttpsServer, run, caplog: pytest.LogCaptureFixture, caller: str
+) -> None:
+    import time
+
+    redirect = Reply(status=302, headers={"Location": ""})
+    with plain_http_server(PAGE.encode()) as plain:
+        downgrade = redirect.headers["Location"] = plain.url("/list.md")
+        if caller == "by hand":
+            url = https.serve(PAGE_PATH, redirect)
+            result = run(
+                "catalog",
+                "check",
+                "--source",
+                url,
+                "--download-ca-bundle",
+                str(https.ca_file),
+                "--config",
+                str(config_for(tmp_path)),
+                "--state-dir",
+                str(tmp_path / "state"),
+            )
+            said = f"exit {result.code}\n{result.err}"
+        else:
+            daemon = _daemon(tmp_path, https, PAGE)  # the daemon's source is PAGE_PATH too
+            url = https.serve(PAGE_PATH, redirect)
+            daemon.next_check = time.monotonic()
+            with caplog.at_level(logging.INFO):
+                _check_once(daemon)
+            said = caplog.text
+        assert plain.hits == 0
+    expected = f"{url}: redirected to {downgrade}, which is not https; a redirect never lowers https to http"
+    if caller == "by hand":
+        assert said.startswith("exit 2\n") and len(said.strip().splitlines()) == 2, said
+    assert expected in said
+    record = published.load(tmp_path / "state")
+    assert record is not None and record.ok is None and expected in (record.error or "")
 
 
 def test_a_local_file_source(tmp_path: Path, run) -> None:
