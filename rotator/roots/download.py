@@ -7,7 +7,7 @@ import logging
 import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from rotator.errors import ConfigError, SourceError
 
@@ -73,6 +73,8 @@ class Downloader:
         adapter = httpdeadline.adapter(self.watchdog, retry)
         self.session.mount("https://", adapter)
         self.session.mount("http://", adapter)
+        # Seen for every response, each hop of a redirect included, before the next hop is requested.
+        self.session.hooks["response"].append(_refuse_downgrade)
         self.session.headers["User-Agent"] = "rotator (Azure root CA updater)"
 
     def close(self) -> None:
@@ -140,6 +142,14 @@ class Downloader:
                     if time.monotonic() - started > limit:
                         raise SourceError(f"{url}: download took longer than {limit:g}s", "timed out")
                 return bytes(body)
+        except _Downgrade as exc:
+            via = f" (through {exc.here})" if exc.here != url else ""
+            target = ascii(exc.target)[1:-1]  # what the server sent, on one line
+            raise SourceError(
+                f"{url}: redirected{via} to {target[:200]}, which is not https; a redirect never lowers https "
+                "to http: use the https address it should serve, or have its owner redirect to https",
+                "redirect to http",
+            ) from None
         except requests.exceptions.SSLError as exc:
             raise SourceError(
                 f"{url}: TLS verification failed ({_short(exc)}); behind an intercepting proxy, "
@@ -170,6 +180,25 @@ class Downloader:
             raise SourceError(f"{url}: {_short(exc)}", type(exc).__name__) from exc
         except OSError as exc:  # a socket shut down under a read that requests does not wrap
             raise SourceError(f"{url}: {exc.strerror or _short(exc)}", type(exc).__name__) from exc
+
+
+class _Downgrade(Exception):
+    """A redirect from ``here`` (https) to ``target`` (not https), stopped before it was followed."""
+
+    def __init__(self, here: str, target: str) -> None:
+        super().__init__(here, target)
+        self.here, self.target = here, target
+
+
+def _refuse_downgrade(response: Any, *args: Any, **kwargs: Any) -> None:
+    """A redirect from https to anything else (plain http) is refused before it is followed: what
+    was asked for over TLS is never read from a connection anybody on the path can change."""
+    if not response.is_redirect or urlsplit(response.url).scheme.lower() != "https":
+        return
+    target = urljoin(response.url, response.headers.get("location", ""))
+    if urlsplit(target).scheme.lower() != "https":
+        response.close()  # its connection, left open by the redirect that is not followed
+        raise _Downgrade(response.url, target)
 
 
 def _name_not_resolved(exc: BaseException) -> bool:

@@ -231,7 +231,8 @@ class Daemon:
         if catalog_check.due(record, interval, now):
             return time.monotonic()
         assert record is not None
-        wait = (record.at_time + dt.timedelta(seconds=interval) - now).total_seconds()
+        # A difference of times, never a time plus the interval: that overflows for a record dated 9999.
+        wait = interval - (now - record.at_time).total_seconds()
         return time.monotonic() + max(wait, 0.0)
 
     def _maybe_check(self) -> None:

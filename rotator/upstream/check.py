@@ -128,8 +128,7 @@ def _keep(
 ) -> KeptCheck:
     if state_dir is None:
         return KeptCheck(make(None), checked, error)
-    previous = saved.load_or_note(state_dir)
-    record = make(None if previous is None or not previous.at else previous)
+    record = make(saved.load_quietly(state_dir))
     try:
         saved.save(state_dir, record)
     except (RotatorError, OSError) as exc:

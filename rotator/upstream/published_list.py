@@ -36,9 +36,17 @@ ROOT = "root"
 SUBORDINATE = "subordinate"
 _SECTIONS = ((ROOT, "root certificate authorities"), (SUBORDINATE, "subordinate certificate authorities"))
 
-_HEADING = re.compile(r"^\s{0,3}(#{1,6})\s+(.*?)\s*#*\s*$")
-_LINK = re.compile(r"\[([^\]]+)\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)")
-_BREAK = re.compile(r"<\s*/?\s*br\s*/?\s*>", re.IGNORECASE)
+# Every pattern below is linear in its input: each quantifier is followed by something it cannot
+# match (no two quantifiers compete for the same characters), so a failed attempt never backtracks,
+# and the link's text and URL stop at the next bracket, so attempts from nearby starts do not re-read
+# each other's characters. The daemon's check thread runs them on whatever the list's URL serves: a
+# backtracking pattern took minutes on a 10 KB heading line and grew with the square of a cell.
+_HEADING = re.compile(r"\s{0,3}(#{1,6})\s(.*)")  # the title's closing #s and spaces are stripped after
+_LINK = re.compile(r"\[([^\[\]]+)\]\(\s*<?([^\[\]()<>\s]+)>?\s*(?:\"[^\"]*\"\s*)?\)")
+_BREAK = re.compile(r"<\s*(?:/\s*)?br\s*(?:/\s*)?>", re.IGNORECASE)
+# The longest cell of the real page (a name and its download link) is under 200 characters.
+MAX_CELL = 2000
+_SHOWN = 80  # characters of a cell quoted in a message
 _SHA1 = re.compile(r"^[0-9a-f]{40}$")
 _SERIAL = re.compile(r"^(?:0x)?([0-9a-f]{1,80})$")
 
@@ -92,8 +100,12 @@ def fetch(source: str, settings: DownloadSettings) -> PublishedList:
         finally:
             downloader.close()
     else:
-        read_as = ReadAs("", "give the CA list's markdown source, a file or an https URL", ListUnreadable, "--source")
-        data = read_file(Path(source), read_as, limit=MAX_PAGE_BYTES, pipes=True)
+        read_as = ReadAs(
+            "", "save the CA list's markdown source to a file, or give an https URL", ListUnreadable, "--source"
+        )
+        # Never as a pipe: a FIFO with no writer would block the daemon's check forever, and a device
+        # never ends. A regular file is read no further than the cap.
+        data = read_file(Path(source), read_as, limit=MAX_PAGE_BYTES)
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -111,7 +123,8 @@ def parse(text: str, source: str) -> PublishedList:
     while i < len(lines):
         heading = _HEADING.match(lines[i])
         if heading:
-            section = _section(heading.group(2), len(heading.group(1)), section)
+            title = heading.group(2).rstrip().rstrip("#").rstrip()
+            section = _section(title, len(heading.group(1)), section)
             i += 1
             continue
         if section is not None and lines[i].lstrip().startswith("|"):
@@ -150,8 +163,25 @@ def _cells(line: str) -> list[str]:
     return [cell.strip() for cell in re.split(r"(?<!\\)\|", body)]
 
 
+def _shown(text: str) -> str:
+    """A cell for a message: quoted, and cut short (a message stays one readable line)."""
+    return repr(text if len(text) <= _SHOWN else text[:_SHOWN] + "...")
+
+
+def _bounded(cells: list[str], source: str, line: int) -> list[str]:
+    for cell in cells:
+        if len(cell) > MAX_CELL:
+            raise ListUnreadable(
+                f"{source}, line {line}: a cell of {len(cell)} characters (the page's cells hold a name and "
+                f"a link, at most {MAX_CELL}) starting {_shown(cell)}; the layout has changed or this is not "
+                "the Azure Certificate Authority details page, so nothing was compared"
+            )
+    return cells
+
+
 def _table(rows: list[str], first_line: int, kind: str, source: str) -> list[PublishedCA]:
     where = f"{source}, line {first_line}"
+    _bounded(_cells(rows[0]), source, first_line)
     if len(rows) < 2 or not all(set(c) <= set(":- ") and c for c in _cells(rows[1])):
         raise ListUnreadable(f"{where}: a table without a header and |---| line; the layout has changed")
     header = [_BREAK.sub(" ", c).lower() for c in _cells(rows[0])]
@@ -160,12 +190,12 @@ def _table(rows: list[str], first_line: int, kind: str, source: str) -> list[Pub
     if name_col is None or value_col is None:
         raise ListUnreadable(
             f"{where}: the table has no 'Certificate Authority' and 'Serial Number / Thumbprint' columns "
-            f"(found: {', '.join(header)}); the layout has changed"
+            f"(found: {_shown(', '.join(header))}); the layout has changed"
         )
     out = []
     for offset, row in enumerate(rows[2:], start=2):
         line = first_line + offset
-        cells = _cells(row)
+        cells = _bounded(_cells(row), source, line)
         if len(cells) != len(header):
             raise ListUnreadable(f"{source}, line {line}: {len(cells)} cells where the header has {len(header)}")
         out.append(_row(cells, name_col, value_col, kind, f"{source}, line {line}", line))
@@ -181,14 +211,15 @@ def _row(cells: list[str], name_col: int, value_col: int, kind: str, where: str,
         raise ListUnreadable(f"{where}: no certificate authority name")
     parts = [p.strip() for p in _BREAK.split(cells[value_col]) if p.strip()]
     if len(parts) != 2:
-        raise ListUnreadable(f"{where}: expected 'serial<br>SHA-1 thumbprint' for {name!r}, found {cells[value_col]!r}")
+        found = _shown(cells[value_col])
+        raise ListUnreadable(f"{where}: expected 'serial<br>SHA-1 thumbprint' for {_shown(name)}, found {found}")
     serial_text = re.sub(r"[\s:`]", "", parts[0]).lower()
     sha1 = re.sub(r"[\s:`]", "", parts[1]).lower()
     serial = _SERIAL.match(serial_text)
     if serial is None:
-        raise ListUnreadable(f"{where}: {parts[0]!r} is not a hexadecimal serial number ({name!r})")
+        raise ListUnreadable(f"{where}: {_shown(parts[0])} is not a hexadecimal serial number ({_shown(name)})")
     if not _SHA1.match(sha1):
-        raise ListUnreadable(f"{where}: {parts[1]!r} is not a SHA-1 thumbprint (40 hex digits) ({name!r})")
+        raise ListUnreadable(f"{where}: {_shown(parts[1])} is not a SHA-1 thumbprint (40 hex digits) ({_shown(name)})")
     url = link.group(2) if link else None
     return PublishedCA(kind=kind, name=name, url=url, serial=int(serial.group(1), 16), sha1=sha1, line=line)
 

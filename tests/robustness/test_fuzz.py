@@ -12,14 +12,17 @@ from __future__ import annotations
 
 import base64
 import contextlib
+import datetime as dt
 import io
 import json
 import os
 import re
 import tempfile
+import time
 from collections.abc import Iterator
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -558,3 +561,177 @@ def test_state(data: bytes) -> None:
             assert "state file" in err and "corrupt" in err, err
             assert not (work / "out.pem").exists()  # corrupt state: no store touched
         offline(work, "status", "--target", target, "--metrics-file", str(work / "m.prom"))
+
+
+# -- the catalog check's record ---------------------------------------------------------------------
+
+VALID_RECORD = {
+    "version": 1,
+    "at": "2026-01-01T00:00:00+00:00",
+    "source": "https://127.0.0.1:9/list.md",
+    "ok": False,
+    "error": None,
+    "differences": [{"kind": "unknown-root", "message": "'X' is published as a root"}],
+    "intermediates": {"b5ee89e77326ab2bf1775bd99c19a28947ff8184": "Microsoft TLS RSA Root G2"},
+    "last_read": "2026-01-01T00:00:00+00:00",
+}
+_offsets = st.integers(-1439, 1439).map(lambda m: dt.timezone(dt.timedelta(minutes=m)))
+times = st.one_of(
+    st.sampled_from(
+        [
+            "garbage",
+            "",
+            "2026-01-01T00:00:00",  # no zone
+            "2026-01-01",
+            "2026-01-01T00:00:00Z",
+            "2026-01-01 00:00:00+00:00",
+            "9999-12-31T23:59:59-05:00",  # the interval added to it overflows
+            "0001-01-01T00:00:00+05:00",
+            "2026-13-01T00:00:00+00:00",
+            "2026-01-01T00:00:00+24:00",
+            "2026-W01-1T00:00+00:00",
+        ]
+    ),
+    st.datetimes(timezones=st.one_of(st.none(), _offsets)).map(lambda d: d.isoformat()),
+    json_values,
+)
+
+
+@st.composite
+def record_files(draw: st.DrawFn) -> bytes:
+    doc: Any = json.loads(json.dumps(VALID_RECORD))
+    for _ in range(draw(st.integers(0, 3))):
+        key = draw(st.sampled_from([*VALID_RECORD, "difference", "intermediate", "whole"]))
+        if not isinstance(doc, dict):
+            break
+        if key in ("at", "last_read"):
+            doc[key] = draw(times)
+        elif key == "difference" and isinstance(doc.get("differences"), list) and doc["differences"]:
+            doc["differences"][0][draw(st.sampled_from(["kind", "message"]))] = draw(json_values)
+        elif key == "intermediate" and isinstance(doc.get("intermediates"), dict):
+            doc["intermediates"][draw(st.text(max_size=41))] = draw(json_values)
+        elif key == "whole":
+            doc = draw(json_values)
+        else:
+            doc[key] = draw(json_values)
+    data = json.dumps(doc, allow_nan=True).encode()
+    if draw(st.integers(0, 4)) == 0:
+        data = draw(damaged(data))
+    return data
+
+
+@FUZZ
+@given(data=record_files())
+def test_check_record(data: bytes) -> None:
+    """Whatever the record holds, sync (with metrics), status and the daemon's start go on: exit 0."""
+    from rotator.cli.arguments import build_parser, flags_of
+    from rotator.service.daemon import Daemon
+
+    with workdir() as work:
+        (work / "state").mkdir()
+        (work / "state" / "catalog-check.json").write_bytes(data)
+        target = f"pem:{work / 'out.pem'}"
+        code, err = offline(work, "sync", "--target", target, "--metrics-file", str(work / "m.prom"))
+        assert code == 0, err
+        code, err = offline(work, "status", "--target", target, "--json")
+        assert code == 0, err
+        config = work / "rotator.toml"
+        config.write_text('[daemon]\ncatalog_check = "1d"\ncatalog_source = "https://127.0.0.1:9/list.md"\n')
+        argv = ["daemon", "--config", str(config), "--state-dir", str(work / "state"), "--target", target]
+        daemon = Daemon(flags_of(build_parser().parse_args(argv)), {})
+        assert daemon.next_check >= 0
+
+
+# -- the published page -----------------------------------------------------------------------------
+
+PAGE = (Path(__file__).resolve().parent.parent / "data" / "azure-ca-details.md").read_text()
+PAGE_LINES = PAGE.splitlines()
+FRAGMENTS = [
+    "[a](", "[", "]", "(", ")", "<", ">", "<br>", "</br>", "<br/>", "< br / >", "<BR >", "<b r>", "\\|", "|",
+    '"', "*", "_", "`", " ", "\t", "x", "#", "0x", "https://127.0.0.1:9/r.crt", "[Name](https://127.0.0.1:9/r.crt)",
+    "\x00", "\x1b", "\x7f", "\u2028", "\x85", "\r", "\u00e9", "\ufeff",
+]  # fmt: skip
+BREAKS = ["<br>", "</br>", "<br/>", "<br />", "<BR>", "< br / >", "<br", "br>", " ", ""]
+cell_text = st.lists(st.tuples(st.sampled_from(FRAGMENTS), st.integers(1, 700)), max_size=4).map(
+    lambda parts: "".join(fragment * count for fragment, count in parts)
+)
+serials = st.one_of(st.sampled_from(["0x01", "01", "0x", "", "0x" + "f" * 81, "12:34", "`0a`"]), cell_text)
+sha1s = st.one_of(st.sampled_from(["ab" * 20, "AB" * 20, "ab" * 19, "zz" * 20, "ab " * 20]), cell_text)
+
+
+@st.composite
+def published_pages(draw: st.DrawFn) -> bytes:
+    lines = list(PAGE_LINES)
+    for _ in range(draw(st.integers(1, 4))):
+        op = draw(st.sampled_from(["name", "value", "row", "heading", "cells", "drop"]))
+        rows = [i for i, line in enumerate(lines) if line.startswith("| ") and line.count("|") == 3]
+        if not rows:
+            break
+        at = draw(st.sampled_from(rows))
+        if op == "name":
+            cell = draw(cell_text)
+            if draw(st.booleans()):
+                cell = f"[{cell}](https://127.0.0.1:9/r.crt)"
+            lines[at] = "| " + cell + " |" + lines[at].split("|")[-2] + "|"
+        elif op == "value":
+            value = f"{draw(serials)}{draw(st.sampled_from(BREAKS))}{draw(sha1s)}"
+            lines[at] = lines[at].rsplit("|", 2)[0] + f"| {value} |"
+        elif op == "row":
+            lines[at:at] = [lines[at]] * draw(st.integers(1, 50))  # the same root many times
+        elif op == "heading":
+            headings = [i for i, line in enumerate(lines) if line.startswith("#")]
+            if not headings:
+                continue
+            where = draw(st.sampled_from(headings))
+            hashes = "#" * draw(st.integers(1, 7))
+            space = draw(st.sampled_from([" ", "", "\t"]))
+            lines[where] = f"{hashes}{space}{lines[where].lstrip('# ')}{draw(cell_text)}"
+        elif op == "cells":
+            lines[at] = "|" + "|".join(draw(cell_text) for _ in range(draw(st.integers(0, 4)))) + "|"
+        else:
+            del lines[draw(st.integers(0, len(lines) - 1))]
+    data = "\n".join(lines).encode()
+    if draw(st.integers(0, 5)) == 0:
+        data = draw(damaged(data))
+    return data
+
+
+def check_invoke(*argv: str) -> tuple[int, str]:
+    """``catalog check``: exit 0 (agrees), 1 (differs: the report on stdout) or 2 (rotator's own error)."""
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(list(argv))
+    stderr = err.getvalue()
+    assert "Traceback" not in stderr and "catalog check crashed" not in stderr, stderr
+    assert code in (0, 1, 2), (code, stderr)
+    if code == 2:
+        assert re.search(r"^rotator: error: \S", stderr, re.MULTILINE), stderr
+        assert len(stderr.strip().splitlines()) == 1, stderr
+    if code == 1:
+        assert "differ" in out.getvalue().lower(), out.getvalue()
+    return code, stderr
+
+
+@FUZZ
+@given(page=published_pages())
+def test_published_page(page: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Parsed or refused within 2 s of CPU; then ``catalog check`` on it, and ``status`` on the record it kept."""
+    from rotator.upstream.published_list import ListUnreadable, parse
+
+    # A proposal downloads the row's link: nothing leaves this machine, and a refusal is at once.
+    monkeypatch.setenv("HTTPS_PROXY", "http://127.0.0.1:9")
+    monkeypatch.setenv("HTTP_PROXY", "http://127.0.0.1:9")
+    started = time.process_time()
+    with contextlib.suppress(ListUnreadable, UnicodeDecodeError):
+        parse(page.decode("utf-8"), "page.md")
+    assert time.process_time() - started < 2.0
+    with workdir() as work:
+        (work / "list.md").write_bytes(page)
+        config = work / "rotator.toml"
+        config.write_text("[download]\nretries = 0\nconnect_timeout = 1\nread_timeout = 1\n")
+        state = str(work / "state")
+        check_invoke(
+            "catalog", "check", "--source", str(work / "list.md"), "--config", str(config), "--state-dir", state
+        )
+        code, err = offline(work, "status", "--target", f"pem:{work / 'out.pem'}")
+        assert code in (0, 1), err

@@ -92,7 +92,7 @@ def _list_unreadable() -> type[RotatorError]:
 READERS = {
     "config file": Reader("rotator.toml", _config, ConfigError, 2),
     "--chain-file": Reader("chain.txt", _chain_file, ConfigError, 2),
-    "catalog check --source": Reader("details.md", _published_list, _list_unreadable(), 2),
+    "catalog check --source": Reader("details.md", _published_list, _list_unreadable(), 2, refuses_fifo=True),
     "storepass_file": Reader("storepass", _password_file, ConfigError, 2),
     "storepass_credential": Reader("app-storepass", _credential, ConfigError, 2),
     "state file": Reader("state.json", _state, RotatorError, 1, missing_is_error=False, refuses_fifo=True),

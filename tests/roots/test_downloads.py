@@ -10,7 +10,7 @@ import pytest
 
 from rotator.certs import parse_many
 from rotator.roots.catalog import Catalog
-from tests.support.https_server import HttpsServer, Reply
+from tests.support.https_server import HttpsServer, Reply, plain_http_server
 from tests.support.pki import Issued, make_intermediate, make_root
 
 CATALOG = Catalog.builtin()
@@ -173,6 +173,29 @@ def test_bad_body_falls_through_to_the_next_candidate(
     assert result.code == 0, result.err
     assert json.loads(result.out)["roots"][0]["location"] == good
     assert bad in result.err  # warned about
+
+
+def test_a_redirect_from_https_to_plain_http_is_refused_unfollowed(
+    tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path
+) -> None:
+    with plain_http_server(root.der) as plain:
+        downgrade = plain.url("/root.der")
+        url = https.serve("/root", Reply(status=302, headers={"Location": downgrade}))
+        hop = https.serve("/hop", Reply(status=301, headers={"Location": url}))  # https to https, then down
+        good = https.serve("/good", Reply(body=root.der))
+        result = sync(run, write_config(tmp_path, root, [url, hop], bundle), https)
+        assert plain.hits == 0  # never asked: the pinned root is proven anyway, but http is never read
+        assert result.code == 1
+        for asked in (url, hop):
+            said = [line for line in result.err.splitlines() if f"{asked}: redirected" in line]
+            assert said and f"to {downgrade}, which is not https; a redirect never lowers https to http" in said[0]
+        assert f"{hop}: redirected (through {url}) to {downgrade}" in result.err
+        assert bundle.read_bytes() == b"# existing content\n"
+
+        https.serve("/root", Reply(status=302, headers={"Location": good}))  # https to https is followed
+        result = sync(run, write_config(tmp_path, root, [url], bundle), https)
+        assert result.code == 0, result.err
+        assert plain.hits == 0
 
 
 def test_oversized_body_is_refused(tmp_path: Path, run, https: HttpsServer, root: Issued, bundle: Path) -> None:

@@ -150,3 +150,44 @@ def https_server(directory: Path, port: int = 0, ca: Issued | None = None) -> It
         yield server
     finally:
         server.stop()
+
+
+class PlainHttpServer:
+    """Plain http on 127.0.0.1: where a hostile redirect from https points. Every path answers ``body``;
+    ``hits`` counts the requests, so a test can tell that nothing followed the redirect."""
+
+    def __init__(self, body: bytes) -> None:
+        server = self
+        self.body = body
+        self.hits = 0
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def log_message(self, format: str, *args: object) -> None:  # quiet
+                pass
+
+            def do_GET(self) -> None:
+                server.hits += 1
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(server.body)))
+                self.end_headers()
+                self.wfile.write(server.body)
+
+        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.httpd.daemon_threads = True
+        self.port = self.httpd.server_address[1]
+        self.thread = threading.Thread(target=self.httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+
+@contextmanager
+def plain_http_server(body: bytes) -> Iterator[PlainHttpServer]:
+    server = PlainHttpServer(body)
+    server.thread.start()
+    try:
+        yield server
+    finally:
+        server.httpd.shutdown()
+        server.httpd.server_close()
+        server.thread.join(timeout=5)

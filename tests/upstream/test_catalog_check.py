@@ -12,7 +12,10 @@ import dataclasses
 import datetime as dt
 import json
 import logging
+import os
+import subprocess
 import tomllib
+import tracemalloc
 from pathlib import Path
 
 import pytest
@@ -25,9 +28,10 @@ from rotator.upstream import check as check_mod
 from rotator.upstream import published_list as upstream
 from rotator.upstream import record as published
 from rotator.upstream.proposal import AGREES, DISAGREES, SILENT, propose
-from tests.support.https_server import HttpsServer, Reply
+from tests.support.https_server import HttpsServer, Reply, plain_http_server
 from tests.support.paths import DATA, embedded_pem
 from tests.support.pki import Issued, make_intermediate, make_root
+from tests.support.runs import run_process
 
 PAGE = (DATA / "azure-ca-details.md").read_text()
 PAGE_PATH = "/MicrosoftDocs/azure-docs/main/articles/security/fundamentals/azure-certificate-authority-details.md"
@@ -186,6 +190,46 @@ def test_a_plain_http_source_is_refused(tmp_path: Path, run) -> None:
     assert result.code == 2 and "is not https" in result.err
 
 
+@pytest.mark.parametrize("caller", ["by hand", "daemon"])
+def test_an_https_source_redirecting_to_plain_http_is_refused(
+    tmp_path: Path, https: HttpsServer, run, caplog: pytest.LogCaptureFixture, caller: str
+) -> None:
+    import time
+
+    redirect = Reply(status=302, headers={"Location": ""})
+    with plain_http_server(PAGE.encode()) as plain:
+        downgrade = redirect.headers["Location"] = plain.url("/list.md")
+        if caller == "by hand":
+            url = https.serve(PAGE_PATH, redirect)
+            result = run(
+                "catalog",
+                "check",
+                "--source",
+                url,
+                "--download-ca-bundle",
+                str(https.ca_file),
+                "--config",
+                str(config_for(tmp_path)),
+                "--state-dir",
+                str(tmp_path / "state"),
+            )
+            said = f"exit {result.code}\n{result.err}"
+        else:
+            daemon = _daemon(tmp_path, https, PAGE)  # the daemon's source is PAGE_PATH too
+            url = https.serve(PAGE_PATH, redirect)
+            daemon.next_check = time.monotonic()
+            with caplog.at_level(logging.INFO):
+                _check_once(daemon)
+            said = caplog.text
+        assert plain.hits == 0
+    expected = f"{url}: redirected to {downgrade}, which is not https; a redirect never lowers https to http"
+    if caller == "by hand":
+        assert said.startswith("exit 2\n") and len(said.strip().splitlines()) == 2, said
+    assert expected in said
+    record = published.load(tmp_path / "state")
+    assert record is not None and record.ok is None and expected in (record.error or "")
+
+
 def test_a_local_file_source(tmp_path: Path, run) -> None:
     page = tmp_path / "list.md"
     page.write_text(PAGE)
@@ -202,6 +246,45 @@ def test_a_local_file_source(tmp_path: Path, run) -> None:
     assert result.code == 0, result.out + result.err
     missing = run("catalog", "check", "--source", str(tmp_path / "nope.md"), "--state-dir", str(tmp_path / "state"))
     assert missing.code == 2 and "nope.md not found" in missing.err
+
+
+def _refused_source(tmp_path: Path, source: Path) -> str:
+    """``catalog check --source SOURCE`` as a real process: exit 2 with one line, well within the bound."""
+    try:
+        result = run_process(
+            "catalog", "check", "--source", str(source), "--state-dir", str(tmp_path / "s"), timeout=20
+        )
+    except subprocess.TimeoutExpired:
+        pytest.fail(f"catalog check --source {source} did not return: it opened or read it whole")
+    assert result.code == 2, result.err
+    lines = result.err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"rotator: error: --source: {source} "), result.err
+    assert lines[0].endswith("save the CA list's markdown source to a file, or give an https URL")
+    return lines[0]
+
+
+def test_a_fifo_device_or_link_to_one_as_source_is_refused_unopened(tmp_path: Path) -> None:
+    fifo = tmp_path / "list.md"
+    os.mkfifo(fifo)  # no writer: opening it would block
+    link = tmp_path / "zero.md"
+    link.symlink_to("/dev/zero")
+    for source in (fifo, Path("/dev/zero"), link):
+        assert "is not a regular file (a FIFO, device or socket)" in _refused_source(tmp_path, source)
+
+
+def test_a_huge_source_is_refused_after_reading_no_more_than_the_cap(tmp_path: Path) -> None:
+    sparse = tmp_path / "list.md"
+    with open(sparse, "wb") as handle:
+        handle.truncate(1 << 30)  # 1 GiB, no blocks on disk
+    assert "is larger than 2 MiB" in _refused_source(tmp_path, sparse)
+    tracemalloc.start()
+    try:
+        with pytest.raises(upstream.ListUnreadable, match="is larger than 2 MiB"):
+            upstream.fetch(str(sparse), DownloadSettings())
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 8 * 1024 * 1024, f"{peak} bytes allocated to refuse a 1 GiB file"
 
 
 # ------------------------------------------------------------------ differences

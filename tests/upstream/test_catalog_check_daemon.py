@@ -122,6 +122,29 @@ def test_an_unreadable_list_is_logged_and_retried_later_not_every_cycle(
     assert record is not None and record.ok is None and "no table" in (record.error or "")
 
 
+@pytest.mark.parametrize("at", ["garbage", "2026-01-01T00:00:00"])
+def test_a_damaged_record_never_stops_the_daemon_and_is_rewritten(
+    tmp_path: Path, https: HttpsServer, notify: NotifySocket, at: str
+) -> None:
+    """Under systemd a traceback at start is a restart loop that never syncs."""
+    state = tmp_path / "state"
+    state.mkdir()
+    damaged = state / published.FILE_NAME
+    damaged.write_text(json.dumps({"version": 1, "at": at, "source": "x", "ok": True}))
+    config = write_config(tmp_path, https, "1d", tmp_path / "rotator.prom")
+    proc = start_daemon(tmp_path, config, notify)
+    try:
+        notify.collect("Azure's CA list differs from the catalog")  # synced, then checked at once
+        assert any(line.startswith("READY=1") for line in notify.messages)
+    finally:
+        code, _, err = stop(proc)
+    assert code == 0, err
+    assert "Traceback" not in err
+    assert f"catalog check record {damaged} is damaged" in err
+    record = published.load(state)
+    assert record is not None and record.ok is False and published.instant(record.at).tzinfo is not None
+
+
 def test_a_bad_check_interval_is_a_usage_error(tmp_path: Path, run) -> None:
     config = tmp_path / "rotator.toml"
     config.write_text('[daemon]\ncatalog_check = "weekly"\n')
