@@ -395,10 +395,7 @@ def _protocol_hint(endpoint: Endpoint, received: bytes, *, hung_up: bool = False
         return f"; the server sent {_mysql_what(received)} instead of TLS: it is a MySQL server; try --starttls mysql"
     if hung_up and not received:
         # PostgreSQL reads a ClientHello as a malformed startup packet and hangs up without a word.
-        return (
-            "; it hung up on the ClientHello without a word, as PostgreSQL does: "
-            "is this PostgreSQL? try --starttls postgres"
-        )
+        return "; PostgreSQL does that to a ClientHello: is this PostgreSQL? try --starttls postgres"
     return port_hint(endpoint)
 
 

@@ -159,6 +159,13 @@ class NoSslPostgres(_Server):
         conn.recv(1)
 
 
+class HangUp(_Server):
+    """Reads what the client sends and closes without a word, as PostgreSQL does to a ClientHello."""
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.recv(4)
+
+
 class Silent(_Server):
     """Accepts and never says anything: a handshake can only time out."""
 
