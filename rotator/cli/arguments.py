@@ -215,13 +215,18 @@ def _mirror_args(p: _Parser) -> None:
 
 
 def _probe_args(p: _Parser) -> None:
-    p.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?", help="port 5432 with --starttls postgres, else 443")
+    p.add_argument(
+        "endpoint",
+        metavar="HOST[:PORT]",
+        nargs="?",
+        help="port 5432 with --starttls postgres, 3306 with mysql, else 443",
+    )
     p.add_argument(
         "--chain-file",
         metavar="FILE",
         help="judge a saved chain instead of connecting (openssl s_client -showcerts output or a PEM bundle)",
     )
-    p.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres)")
+    p.add_argument("--starttls", choices=probe_options.STARTTLS, help="protocol to speak before TLS (postgres, mysql)")
     p.add_argument("--servername", metavar="NAME", help="SNI and the name checked (default: HOST)")
     p.add_argument(
         "--sslmode",

@@ -2,7 +2,7 @@
 
 Three steps, each usable on its own:
 
-1. ``rotator.probe.tlsfetch.fetch_chain`` connects (TLS directly, or PostgreSQL's SSLRequest first)
+1. ``rotator.probe.tlsfetch.fetch_chain`` connects (TLS directly, or PostgreSQL's or MySQL's SSLRequest first)
    and collects every certificate the server sends, without verifying anything.
 2. ``anchoring_roots`` names the catalog roots that anchor the chain by signature, not by name:
    Azure's chains are cross-signed, so several roots can anchor one chain.
@@ -37,7 +37,7 @@ from rotator.errors import PinMismatch, RootUnavailable, StoreError
 from rotator.probe.options import SSLMODES as SSLMODES
 from rotator.probe.options import VERIFY_CA as VERIFY_CA
 from rotator.probe.options import VERIFY_FULL as VERIFY_FULL
-from rotator.probe.tlsfetch import DEFAULT_TIMEOUT, Endpoint, Fetched, fetch_chain, is_ip
+from rotator.probe.tlsfetch import DEFAULT_TIMEOUT, LEGACY_TLS, Endpoint, Fetched, fetch_chain, is_ip
 from rotator.roots.catalog import CrossSign, Root, only_through, root_to_add
 from rotator.roots.obtain import Obtainer, ObtainSettings
 from stores.base import StoreContext, TargetSpec, TrustStore
@@ -309,6 +309,13 @@ class ProbeResult:
     has_leaf: bool = True  # False: a saved chain without its server certificate
     azure_intermediates: tuple[tuple[int, str], ...] = ()  # chain index, published name
     missing_cross_signs: tuple[CrossSign, ...] = ()  # hierarchies the server sends without their cross-sign
+    cipher: str | None = None  # the negotiated cipher suite
+    server_version: str | None = None  # what a MySQL server's greeting says it is
+
+    @property
+    def legacy_tls(self) -> bool:
+        """The server negotiated TLS below 1.2, which Azure refuses."""
+        return self.tls_version in LEGACY_TLS
 
     @property
     def hostname(self) -> str | None:
@@ -365,6 +372,11 @@ def assess(
     anchors = anchoring_roots(chain, roots)
     verdicts: list[TargetVerdict] = []
     notes = list(warnings)
+    if fetched.tls_version in LEGACY_TLS:
+        # One report line within 100 columns: the details are in docs/probe.md.
+        notes.append(
+            f"the server negotiated {fetched.tls_version}: Azure refuses TLS below 1.2, and so do default clients"
+        )
     notes.extend(validity_notes(chain, request.at))
     notes.extend(
         f"certificate {i} ({cert.common_name or cert.sha256[:16]}): {cert.signature_problem}"
@@ -408,6 +420,8 @@ def assess(
         sslmode=sslmode,
         chain=chain,
         tls_version=fetched.tls_version,
+        cipher=fetched.cipher,
+        server_version=fetched.server_version,
         anchors=tuple(anchors),
         targets=tuple(verdicts),
         configured_targets=configured,

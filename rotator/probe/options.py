@@ -6,7 +6,7 @@ verifier to do so: only ``probe`` itself needs them.
 
 from __future__ import annotations
 
-STARTTLS = ("postgres",)
+STARTTLS = ("postgres", "mysql")
 DEFAULT_TIMEOUT = 10.0
 
 VERIFY_FULL = "verify-full"

@@ -24,6 +24,9 @@ def probe_json(result: ProbeResult) -> dict[str, Any]:
         "at": result.at.isoformat(),
         "reachable": True,
         "tls_version": result.tls_version,
+        "tls_cipher": result.cipher,
+        "tls_legacy": result.legacy_tls,
+        "server_version": result.server_version,
         "server_certificate": result.has_leaf,
         "chain": [
             {
@@ -127,6 +130,18 @@ def _verdict(result: ProbeResult) -> str:
     return f"FAIL: {len(bad)} of {len(result.targets)} targets would reject {where}: {names}"
 
 
+def _negotiated(result: ProbeResult) -> list[str]:
+    """The TLS version and cipher suite the server chose, and what a MySQL server says it is."""
+    lines = []
+    if result.tls_version:
+        legacy = "  BELOW TLS 1.2 (Azure refuses it)" if result.legacy_tls else ""
+        cipher = f", cipher {result.cipher}" if result.cipher else ""
+        lines.append(f"negotiated {result.tls_version}{cipher}{legacy}")
+    if result.server_version:
+        lines.append(f"server version {result.server_version} (from its MySQL greeting)")
+    return lines
+
+
 def _anchor_label(result: ProbeResult, cert: Cert | None) -> str:
     if cert is None:
         return "nothing"
@@ -137,7 +152,9 @@ def _anchor_label(result: ProbeResult, cert: Cert | None) -> str:
 def probe_text(result: ProbeResult) -> list[str]:
     ep = result.endpoint
     tls = result.tls_version or "TLS"
-    how = f"PostgreSQL SSLRequest, then {tls}" if ep.starttls == "postgres" else tls
+    how = {"postgres": f"PostgreSQL SSLRequest, then {tls}", "mysql": f"MySQL SSLRequest, then {tls}"}.get(
+        ep.starttls or "", tls
+    )
     checked = f"name checked: {result.hostname}" if result.hostname else "name not checked (verify-ca)"
     count = f"{len(result.chain)} certificate{'s' if len(result.chain) != 1 else ''}"
     if result.chain_file:
@@ -150,6 +167,7 @@ def probe_text(result: ProbeResult) -> list[str]:
         lines.append(f"chain in the file ({count}, {held}):")
     else:
         lines = [f"probe {ep} ({how}); {checked}; at {result.at:%Y-%m-%d %H:%M}Z"]
+        lines.extend(_negotiated(result))
         lines.append(f"chain sent by the server ({count}):")
     for i, c in enumerate(result.chain):
         state = ""

@@ -87,7 +87,7 @@ def test_bash_completes_commands_actions_flags_and_choices(script: Path) -> None
     assert complete(script, "rotator", "service", "") == ["install", "dropin"]
     assert complete(script, "rotator", "sync", "--dr") == ["--dry-run"]
     assert complete(script, "rotator", "catalog", "check", "--so") == ["--source"]
-    assert complete(script, "rotator", "probe", "--starttls", "") == ["postgres"]
+    assert complete(script, "rotator", "probe", "--starttls", "") == ["postgres", "mysql"]
     assert complete(script, "rotator", "probe", "--sslmode", "verify-") == ["verify-full", "verify-ca"]
     # The value of a flag is not taken for a command: sync's flags still come after --target's value.
     assert complete(script, "rotator", "sync", "--target", "pem:x", "--sys") == ["--sysroot"]

@@ -158,6 +158,38 @@ def make_leaf(
     return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
 
 
+def make_cross_sign(subject: Issued, issuer: Issued, *, days: int = 1000) -> Issued:
+    """``subject``'s name and key, issued by ``issuer``: what Azure's cross-signed roots are (Microsoft
+    TLS RSA Root G2 by DigiCert Global Root G2)."""
+    builder = (
+        x509.CertificateBuilder()
+        .subject_name(subject.cert.subject)
+        .issuer_name(issuer.cert.subject)
+        .public_key(subject.key.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(NOW - dt.timedelta(days=1))
+        .not_valid_after(NOW + dt.timedelta(days=days))
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .add_extension(
+            x509.KeyUsage(
+                digital_signature=True,
+                key_cert_sign=True,
+                crl_sign=True,
+                content_commitment=False,
+                key_encipherment=False,
+                data_encipherment=False,
+                key_agreement=False,
+                encipher_only=False,
+                decipher_only=False,
+            ),
+            critical=True,
+        )
+        .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject.key.public_key()), critical=False)
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
+    )
+    return Issued(builder.sign(issuer.key, hashes.SHA256()), subject.key)
+
+
 @dataclass
 class Rotation:
     """An "old" and a "new" root, each with an intermediate and a ``localhost`` server certificate:

@@ -1,4 +1,5 @@
-"""Small servers on 127.0.0.1 for probe tests: direct TLS, a PostgreSQL SSLRequest responder, silence.
+"""Small servers on 127.0.0.1 for probe tests: direct TLS, a PostgreSQL SSLRequest responder, a MySQL
+greeting, silence.
 
 Each accepts connections on a thread until stopped; every one is bounded by timeouts so a
 broken test cannot hang the suite.
@@ -9,7 +10,9 @@ from __future__ import annotations
 import contextlib
 import socket
 import ssl
+import struct
 import threading
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,14 +56,11 @@ class _Server:
 class TlsServer(_Server):
     """Serves ``chain`` (server certificate first) with ``key``; ``starttls`` answers an SSLRequest first."""
 
-    def __init__(self, directory: Path, chain: list[Issued], key: Issued, *, starttls: bool = False) -> None:
+    def __init__(
+        self, directory: Path, chain: list[Issued], key: Issued, *, starttls: bool = False, legacy: bool = False
+    ) -> None:
         super().__init__()
-        directory.mkdir(parents=True, exist_ok=True)
-        cert_file, key_file = directory / "server-chain.pem", directory / "server.key"
-        cert_file.write_bytes(b"".join(c.pem for c in chain))
-        key_file.write_bytes(key.key_pem())
-        self.context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        self.context.load_cert_chain(cert_file, key_file)
+        self.context = server_context(directory, chain, key, legacy=legacy)
         self.starttls = starttls
 
     def handle(self, conn: socket.socket) -> None:
@@ -73,6 +73,83 @@ class TlsServer(_Server):
             tls.recv(1)  # until the client closes
 
 
+def server_context(directory: Path, chain: list[Issued], key: Issued, *, legacy: bool = False) -> ssl.SSLContext:
+    """A TLS server context for ``chain``; ``legacy``: TLS 1.0 and 1.1 only, as a server Azure would refuse."""
+    directory.mkdir(parents=True, exist_ok=True)
+    cert_file, key_file = directory / "server-chain.pem", directory / "server.key"
+    cert_file.write_bytes(b"".join(c.pem for c in chain))
+    key_file.write_bytes(key.key_pem())
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    context.load_cert_chain(cert_file, key_file)
+    if legacy:
+        with warnings.catch_warnings():  # ssl deprecates the very versions this server stands for
+            warnings.simplefilter("ignore", DeprecationWarning)
+            context.minimum_version = ssl.TLSVersion.TLSv1
+            context.maximum_version = ssl.TLSVersion.TLSv1_1
+        context.set_ciphers("DEFAULT:@SECLEVEL=0")
+    return context
+
+
+CLIENT_SSL = 0x0800
+
+
+def mysql_packet(seq: int, payload: bytes) -> bytes:
+    return len(payload).to_bytes(3, "little") + bytes([seq]) + payload
+
+
+def mysql_greeting(version: str = "8.0.36-fake", *, ssl: bool = True) -> bytes:
+    """A protocol 10 greeting as MySQL 8 sends it; ``ssl=False`` leaves CLIENT_SSL out of the flags."""
+    capabilities = 0xFFFFF7FF | (CLIENT_SSL if ssl else 0)
+    payload = (
+        b"\x0a"
+        + version.encode()
+        + b"\0"
+        + struct.pack("<I", 42)  # thread id
+        + b"abcdefgh\0"  # auth data, part 1, and the filler
+        + struct.pack("<H", capabilities & 0xFFFF)
+        + bytes([255])  # character set
+        + struct.pack("<H", 2)  # status flags
+        + struct.pack("<H", capabilities >> 16)
+        + bytes([21])  # auth data length
+        + b"\0" * 10
+        + b"ijklmnopqrst\0"
+        + b"caching_sha2_password\0"
+    )
+    return mysql_packet(0, payload)
+
+
+def mysql_error(code: int, message: str) -> bytes:
+    """An error packet as a server sends it instead of its greeting (no SQL state before the handshake)."""
+    return mysql_packet(0, b"\xff" + struct.pack("<H", code) + message.encode())
+
+
+class FakeMysql(_Server):
+    """Sends ``first`` (a greeting, an error packet, anything); with a TLS ``context``, then reads the
+    client's SSLRequest (kept in ``requests``) and starts TLS."""
+
+    def __init__(self, first: bytes, context: ssl.SSLContext | None = None) -> None:
+        super().__init__()
+        self.first = first
+        self.context = context
+        self.requests: list[bytes] = []
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.sendall(self.first)
+        if self.context is None:
+            while conn.recv(4096):  # read whatever comes, answer nothing, until the client gives up
+                pass
+            return
+        request = b""
+        while len(request) < 36:
+            chunk = conn.recv(36 - len(request))
+            if not chunk:
+                return
+            request += chunk
+        self.requests.append(request)
+        with self.context.wrap_socket(conn, server_side=True) as tls:
+            tls.recv(1)
+
+
 class NoSslPostgres(_Server):
     """Answers PostgreSQL's SSLRequest with N, as a server with ``ssl = off`` does."""
 
@@ -80,6 +157,13 @@ class NoSslPostgres(_Server):
         conn.recv(8)
         conn.sendall(b"N")
         conn.recv(1)
+
+
+class HangUp(_Server):
+    """Reads what the client sends and closes without a word, as PostgreSQL does to a ClientHello."""
+
+    def handle(self, conn: socket.socket) -> None:
+        conn.recv(4)
 
 
 class Silent(_Server):
