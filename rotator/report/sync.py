@@ -6,7 +6,6 @@ import datetime as dt
 from typing import Any
 
 from rotator.report import JSON_VERSION
-from rotator.report.width import wrapped
 from rotator.roots.catalog import Root
 from rotator.roots.scope import FOREIGN, REMOVED, SYNC_WITHHELD, ScopeNote, is_withheld
 from rotator.sync.engine import SyncResult
@@ -109,10 +108,10 @@ def sync_text(result: SyncResult) -> list[str]:
         if not t.plan.changes:
             parts.insert(0, "NOT refreshed (see the note)" if t.plan.unfinished else "up to date")
         lines.extend(_wrapped(f"{t.target}: {'; '.join(parts) or 'up to date'}"))
-        lines.extend(wrapped(f"  note: {note}" for note in t.plan.notes))
-        lines.extend(wrapped(_scope_line(n, result.dry_run) for n in t.scope_notes))
+        lines.extend(f"  note: {note}" for note in t.plan.notes)
+        lines.extend(_scope_line(n, result.dry_run) for n in t.scope_notes)
         if t.drift:
-            lines += wrapped([f"  drift: {', '.join(t.drift)} had been removed since the last run; put back"])
+            lines.append(f"  drift: {', '.join(t.drift)} had been removed since the last run; put back")
         if result.dry_run:
             for a in t.plan.add:
                 lines.append(f"  + {a.root_id} ({a.name}, sha256 {a.cert.sha256})")
