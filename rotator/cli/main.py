@@ -199,6 +199,13 @@ def cmd_catalog_check(args: argparse.Namespace) -> int:
     resolved = resolve(_flags(args), os.environ)
     request = resolved.request
     source = args.source or upstream.DEFAULT_SOURCE
+    from rotator.roots.locations import is_url
+
+    if args.source and not is_url(source) and not os.path.lexists(source):
+        # A mistyped path is the user's, not a failed read of Azure's list: nothing is recorded.
+        raise ConfigError(
+            f"--source: {source} not found; save the CA list's markdown source to a file, or give an https URL"
+        )
     kept = catalog_check.run_and_keep(
         source,
         tuple(resolved.catalog.roots.values()),

@@ -59,6 +59,12 @@ def parse_endpoint(text: str, starttls: str | None = None, servername: str | Non
         raise ConfigError(f"--starttls: {starttls!r} is not supported (known: {', '.join(STARTTLS)})")
     text = text.strip()
     port: int | None = None
+    if "://" in text:
+        # A URL pasted from a portal or a connection string: say what to give instead.
+        scheme, _, rest = text.partition("://")
+        host = rest.split("/", 1)[0].rsplit("@", 1)[-1]
+        example = host or "HOST"
+        raise _usage(f"{text!r} is a URL ({scheme}://); give HOST[:PORT], e.g. {example}")
     if text.startswith("["):
         host, sep, rest = text[1:].partition("]")
         if not sep or (rest and not rest.startswith(":")):

@@ -593,3 +593,12 @@ def test_any_store_kind_in_the_registry_is_judged(
     result = run("probe", f"localhost:{old_server.port}", "--target", "fake:one")
     assert result.code == 0, result.out + result.err
     assert "fake:one: trusted, anchored at 'Probe Old Root'" in result.out
+
+
+def test_a_url_is_told_to_give_host_and_port(run) -> None:  # type: ignore[no-untyped-def]
+    result = run("probe", "https://myserver.postgres.database.azure.com/", "--starttls", "postgres")
+    assert result.code == 2
+    assert result.err == (
+        "rotator: error: probe: 'https://myserver.postgres.database.azure.com/' is a URL (https://); "
+        "give HOST[:PORT], e.g. myserver.postgres.database.azure.com\n"
+    )

@@ -670,3 +670,14 @@ def test_a_damaged_record_is_replaced_by_the_next_check(
     assert "not kept" not in said
     record = published.load(state)
     assert record is not None and record.ok is True and record.error is None and record.intermediates
+
+
+def test_a_mistyped_source_path_is_a_usage_error_and_nothing_is_recorded(tmp_path: Path, run) -> None:
+    state = tmp_path / "state"
+    result = run("catalog", "check", "--source", str(tmp_path / "ca-lsit.md"), "--state-dir", str(state))
+    assert result.code == 2
+    assert result.err == (
+        f"rotator: error: --source: {tmp_path / 'ca-lsit.md'} not found; "
+        "save the CA list's markdown source to a file, or give an https URL\n"
+    )
+    assert not (state / "catalog-check.json").exists()  # not "Azure's list failed" in status
