@@ -340,6 +340,13 @@ class SystemStore:
                 plan = plan._replace(remove=plan.remove + tuple(stale))
         if plan.changes:
             # Said when the store changes, not on every no-op run of a daemon.
+            shipped = self.bundle_fingerprints() or set()
+            already = [a.root_id for a in plan.add if a.cert.sha256 in shipped]
+            if already:
+                notes.append(
+                    f"{', '.join(already)} already in {self.distro.bundle} from the distribution: "
+                    "anchored by rotator too, so that a distribution update cannot drop them"
+                )
             notes.append(refresh.note)
             notes.extend(self.hints())
         elif refresh.argv is None and self.read().problems:

@@ -541,3 +541,19 @@ def test_not_root_and_not_writable_names_the_directory(tmp_path: Path) -> None:
     finally:
         shutil.rmtree(image, ignore_errors=True)
         shutil.rmtree(image.parent / f"{image.name}-state", ignore_errors=True)
+
+
+def test_roots_the_distribution_already_ships_are_said_to_be_anchored_not_just_added(tmp_path: Path, run) -> None:
+    image = tmp_path / "image"
+    debian_tree(image)
+    bundle = image / "etc/ssl/certs/ca-certificates.crt"
+    bundle.parent.mkdir(parents=True, exist_ok=True)
+    bundle.write_bytes(embedded_pem("digicert-global-root-g2"))  # as Debian's bundle carries it
+    roots = ["--root", "digicert-global-root-g2", "--root", "microsoft-tls-rsa-root-g2"]
+    result = run("sync", "--offline", "--target", "system", "--sysroot", str(image), *roots)
+    assert result.code == 0, result.err
+    assert (
+        "note: digicert-global-root-g2 already in /etc/ssl/certs/ca-certificates.crt from the distribution: "
+        "anchored by rotator too, so that a distribution update cannot drop them"
+    ) in result.out
+    assert "microsoft-tls-rsa-root-g2 already" not in result.out  # not shipped: plainly added
