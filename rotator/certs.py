@@ -14,9 +14,9 @@ import hashlib
 import re
 import warnings
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from rotator.der import DerError, header
+from rotator.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cryptography import x509

@@ -14,7 +14,8 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+
+from rotator.records import NamedTuple
 
 JKS_MAGIC = bytes.fromhex("feedfeed")
 JCEKS_MAGIC = bytes.fromhex("cececece")
