@@ -12,7 +12,6 @@ import sys
 from collections.abc import Callable, Sequence
 
 from rotator import __version__
-from rotator.probe import options as probe_options
 from rotator.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -21,9 +20,18 @@ if TYPE_CHECKING:
     from rotator.config.settings import Flags
 
 
+_COLUMNS: list[int] = []  # found once: argparse asks for every argument it adds
+
+
 def _columns() -> int:
     """The terminal's width as ``shutil.get_terminal_size`` finds it ($COLUMNS, then the terminal,
     then 80), without importing shutil."""
+    if not _COLUMNS:
+        _COLUMNS.append(_find_columns())
+    return _COLUMNS[0]
+
+
+def _find_columns() -> int:
     try:
         columns = int(os.environ["COLUMNS"])
     except (KeyError, ValueError):
@@ -243,6 +251,8 @@ def _mirror_args(p: _Parser) -> None:
 
 
 def _probe_args(p: _Parser) -> None:
+    from rotator.probe import options as probe_options  # built only when probe's arguments are
+
     p.add_argument("endpoint", metavar="HOST[:PORT]", nargs="?", help="port 5432 with --starttls postgres, else 443")
     p.add_argument(
         "--chain-file",
@@ -373,16 +383,20 @@ _COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] =
 
 
 def build_parser(only: str | None = None) -> _Parser:
-    """The whole command line, or with ``only`` a parser whose other commands are names without
-    arguments: building every command's arguments is a tenth of a no-op run."""
+    """The whole command line, or with ``only`` a parser of that command alone: building every
+    command's parser is a tenth of a no-op run."""
     parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
     parser.add_argument("--version", action="version", version=f"rotator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (help_line, description, add_arguments) in _COMMAND_PARSERS.items():
+        # With the command known, the others are left out: nothing parses with them (the list of
+        # commands only shows in the top-level help and errors, which a known command never
+        # reaches), and each parser argparse builds costs a formatter and gettext lookups.
+        if only is not None and name != only:
+            continue
         p: _Parser = sub.add_parser(name, help=help_line, description=description)
         parser.commands[name] = p
-        if only is None or only == name:
-            add_arguments(p)
+        add_arguments(p)
     return parser
 
 

@@ -300,6 +300,14 @@ def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp
     # behind it (argparse's formatter asks it for a width), nor a glob for stale temp files.
     # (What the interpreter loads before rotator, such as an editable install's finder, aside.)
     assert not (no_op - _bare_modules()) & {"typing", "shutil", "bz2", "lzma", "glob", "fnmatch"}
+    # Nor the keystore code that opens a store (a stamp answers), nor base64 (binascii decodes
+    # the PEM) or the probe's option lists.
+    assert not (no_op - _bare_modules()) & {
+        "stores.keystore.dispatch",
+        "stores.keystore.jks_trusted",
+        "base64",
+        "rotator.probe.options",
+    }
     pem_only = _modules_after(
         ["sync", "--state-dir", str(tmp_path / "s2"), "--offline", "--target", f"pem:{tmp_path / 'c.pem'}"], tmp_path
     )
