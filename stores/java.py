@@ -113,7 +113,9 @@ class JavaKeystore:
         entries = []
         for number, trusted in enumerate(store.trusted(), start=1):
             try:
-                cert: Cert | None = Cert.from_der(trusted.der)
+                # Fingerprints decide a plan, as for a bundle: the X.509 parser loads only when a
+                # field is asked for (status), not for each of a cacerts' 140 entries.
+                cert: Cert | None = Cert.from_der_lazily(trusted.der)
             except NotACertificate:
                 cert = None
             label = trusted.alias if trusted.alias is not None else f"(certificate {number}, no alias)"

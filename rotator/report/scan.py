@@ -4,11 +4,14 @@ evidence with -v; one JSON document with --json (docs/scan.md)."""
 from __future__ import annotations
 
 import os
-from typing import Any
 
+from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
 from rotator.scan.run import ScanResult, StoreReport, bundle_targets
 from rotator.scan.verdict import FAILS, SURVIVES
+
+if TYPE_CHECKING:
+    from typing import Any
 
 WIDTH = 100
 

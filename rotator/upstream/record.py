@@ -16,10 +16,13 @@ import json
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rotator.errors import RotatorError
 from rotator.host.files import ReadAs, atomic_write, read_file_or_none
+from rotator.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 FILE_NAME = "catalog-check.json"
 RECORD_VERSION = 1

@@ -432,3 +432,23 @@ def test_a_scan_of_truststores_loads_no_x509_parser_keystore_library_or_logging(
     assert '"kind": "java-cacerts"' in proc.stdout and '"kind": "certifi"' in proc.stdout
     # The chains' signer keys are pinned, a truststore JKS is read directly, and scan logs nothing.
     assert not loaded & {"cryptography.x509", "jks", "logging", "dataclasses", "rotator.sync.state", "tomllib"}
+
+
+@pytest.mark.slow
+def test_adding_to_a_keytool_made_truststore_loads_no_keystore_library_or_x509_parser(tmp_path: Path) -> None:
+    from tests.support.hosttree import keystore
+    from tests.support.keytool import by_alias
+
+    store = keystore(tmp_path / "cacerts", "changeit", ["digicert-global-root-ca", "microsoft-ecc-root-2017"])
+    loaded = _modules_after(
+        ["sync", "--state-dir", str(tmp_path / "state"), "--offline", "--profile", "azure-postgresql",
+         "--target", f"jks:{store}", "--storepass-env", "ROTATOR_STOREPASS"],
+        tmp_path,
+    )  # fmt: skip
+    # The trusted-certificate JKS is read and written directly, and a plan needs fingerprints only.
+    assert not (loaded - _bare_modules()) & {"jks", "pyasn1", "Crypto", "cryptography", "typing", "socket"}
+    assert {alias for alias in by_alias(store, "changeit") if alias.startswith("rotator-")} == {
+        "rotator-digicert-global-root-g2",
+        "rotator-microsoft-rsa-root-2017",
+        "rotator-microsoft-tls-rsa-root-g2",
+    }
