@@ -452,3 +452,9 @@ def test_adding_to_a_keytool_made_truststore_loads_no_keystore_library_or_x509_p
         "rotator-microsoft-rsa-root-2017",
         "rotator-microsoft-tls-rsa-root-g2",
     }
+
+
+@pytest.mark.slow
+def test_catalog_loads_no_x509_parser_network_or_typing(tmp_path: Path) -> None:
+    loaded = _modules_after(["catalog"], tmp_path) - _bare_modules()
+    assert not loaded & {"cryptography", "ssl", "requests", "socket", "typing", "jks"}
