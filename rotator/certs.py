@@ -8,15 +8,15 @@ from the DER directly for the same reason.
 
 from __future__ import annotations
 
-import base64
+import binascii
 import datetime as dt
 import hashlib
 import re
 import warnings
 from functools import cached_property
-from typing import TYPE_CHECKING
 
 from rotator.der import DerError, header
+from rotator.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -170,7 +170,7 @@ class Cert:
         return self.x509.subject == self.x509.issuer
 
     def to_pem(self) -> bytes:
-        body = base64.encodebytes(self.der).replace(b"\n", b"")
+        body = binascii.b2a_base64(self.der, newline=False)  # base64 (and struct) stay unloaded
         lines = [body[i : i + 64] for i in range(0, len(body), 64)]
         return b"-----BEGIN CERTIFICATE-----\n" + b"\n".join(lines) + b"\n-----END CERTIFICATE-----\n"
 
@@ -244,7 +244,7 @@ def _reason(exc: BaseException) -> str:
 def decode_block(body: bytes) -> bytes:
     """The DER inside one PEM block's base64 body; NotACertificate when the base64 is damaged."""
     try:
-        return base64.b64decode(body, validate=False)
+        return binascii.a2b_base64(body)  # what base64.b64decode(body) does, non-strict
     except ValueError as exc:  # binascii.Error
         raise NotACertificate(f"damaged base64 in a PEM block ({exc})") from exc
 

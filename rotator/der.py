@@ -16,7 +16,8 @@ only and cheap to import: it is loaded on every certificate path.
 from __future__ import annotations
 
 from collections import namedtuple
-from typing import TYPE_CHECKING, NamedTuple
+
+from rotator.records import TYPE_CHECKING, NamedTuple
 
 
 class DerError(ValueError):

@@ -12,9 +12,9 @@ import hashlib
 import os
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple, Protocol
 
 from rotator.certs import Cert
+from rotator.records import NamedTuple, Protocol
 
 
 class Anchor(NamedTuple):

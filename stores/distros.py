@@ -9,9 +9,9 @@ from __future__ import annotations
 import os
 import shlex
 from pathlib import Path
-from typing import NamedTuple
 
 from rotator.host.files import read_optional
+from rotator.records import NamedTuple
 
 
 class Distro(NamedTuple):

@@ -29,7 +29,6 @@ from stores.base import (
     verify_present,
 )
 from stores.keystore.base import Format, Keystore, KeystoreProblem, Reason, TrustedCert, integrity_check
-from stores.keystore.dispatch import load, new
 from stores.passwords import PASSWORD_OPTIONS, StorePassword, store_password
 
 CACERTS_PASSWORD = "changeit"  # noqa: S105 - every JDK's cacerts ships with it (Temurin's: no password at all)
@@ -93,6 +92,8 @@ class JavaKeystore:
             if self._new_format is None:
                 raise StoreError(f"{self.name}: no such file; give the path of an existing JDK cacerts file")
             return None
+        from stores.keystore.dispatch import load  # a store answered from its stamp is never opened
+
         try:
             return load(data, self._password.value)
         except KeystoreProblem as problem:
@@ -112,7 +113,9 @@ class JavaKeystore:
         entries = []
         for number, trusted in enumerate(store.trusted(), start=1):
             try:
-                cert: Cert | None = Cert.from_der(trusted.der)
+                # Fingerprints decide a plan, as for a bundle: the X.509 parser loads only when a
+                # field is asked for (status), not for each of a cacerts' 140 entries.
+                cert: Cert | None = Cert.from_der_lazily(trusted.der)
             except NotACertificate:
                 cert = None
             label = trusted.alias if trusted.alias is not None else f"(certificate {number}, no alias)"
@@ -139,6 +142,8 @@ class JavaKeystore:
         store = self._load()
         if store is None:
             assert self._new_format is not None
+            from stores.keystore.dispatch import new
+
             store = new(self._new_format, self._password.value)
         adds = [TrustedCert(alias=ownership.label(a.root_id), der=a.cert.der) for a in plan.add]
         self._written = {ownership.label(a.root_id): a.cert.sha256 for a in plan.add}

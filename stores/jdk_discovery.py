@@ -11,7 +11,8 @@ from __future__ import annotations
 import os
 from collections.abc import Sequence
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
+
+from rotator.records import NamedTuple
 
 DEFAULT_JVM_DIRS = ("/usr/lib/jvm",)
 CACERTS_LAYOUTS = (("lib", "security", "cacerts"), ("jre", "lib", "security", "cacerts"))  # JDK 9+, JDK 8

@@ -5,9 +5,9 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import NamedTuple
 
 from rotator.errors import ConfigError
+from rotator.records import NamedTuple
 from stores.base import StoreContext, TargetSpec, TrustStore, target_path
 from stores.passwords import PASSWORD_OPTIONS
 

@@ -7,10 +7,10 @@ A missing or unreadable source is a configuration error (exit 2) found before an
 from __future__ import annotations
 
 from pathlib import Path
-from typing import NamedTuple
 
 from rotator.errors import ConfigError
 from rotator.host.files import ReadAs, read_file
+from rotator.records import NamedTuple
 from stores.base import StoreContext, TargetSpec
 
 PASSWORD_OPTIONS = frozenset({"storepass_file", "storepass_env", "storepass_credential"})

@@ -12,12 +12,12 @@ import contextlib
 import gc
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NamedTuple
 
 from rotator import ownership
 from rotator.certs import BEGIN_LINE, PEM_BLOCK, Cert, NotACertificate
 from rotator.errors import StoreError
 from rotator.host.files import atomic_write, read_optional, real_target
+from rotator.records import NamedTuple
 from stores.base import (
     Anchor,
     Entry,

@@ -7,19 +7,55 @@ and enum) is even imported.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
 
 from rotator import __version__
-from rotator.probe import options as probe_options
+from rotator.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from rotator.config.settings import Flags
+
+
+_COLUMNS: list[int] = []  # found once: argparse asks for every argument it adds
+
+
+def _columns() -> int:
+    """The terminal's width as ``shutil.get_terminal_size`` finds it ($COLUMNS, then the terminal,
+    then 80), without importing shutil."""
+    if not _COLUMNS:
+        _COLUMNS.append(_find_columns())
+    return _COLUMNS[0]
+
+
+def _find_columns() -> int:
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+    return columns or 80
+
+
+class _Formatter(argparse.HelpFormatter):
+    """argparse's own formatter, but for where its width comes from: argparse makes one for every
+    argument added (to check its metavar), and the default one imports shutil, which brings bz2,
+    lzma and zlib with it: about 2 ms of every run, for a width only --help uses."""
+
+    def __init__(self, prog: str, indent_increment: int = 2, max_help_position: int = 24, width: int | None = None):
+        super().__init__(prog, indent_increment, max_help_position, _columns() - 2 if width is None else width)
 
 
 class _Parser(argparse.ArgumentParser):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
+        kwargs.setdefault("formatter_class", _Formatter)
         super().__init__(*args, **kwargs)
         self.commands: dict[str, _Parser] = {}  # the sub-command parsers, for their own usage line
 
@@ -215,6 +251,8 @@ def _mirror_args(p: _Parser) -> None:
 
 
 def _probe_args(p: _Parser) -> None:
+    from rotator.probe import options as probe_options  # built only when probe's arguments are
+
     p.add_argument(
         "endpoint",
         metavar="HOST[:PORT]",
@@ -350,16 +388,20 @@ _COMMAND_PARSERS: dict[str, tuple[str, str | None, Callable[[_Parser], None]]] =
 
 
 def build_parser(only: str | None = None) -> _Parser:
-    """The whole command line, or with ``only`` a parser whose other commands are names without
-    arguments: building every command's arguments is a tenth of a no-op run."""
+    """The whole command line, or with ``only`` a parser of that command alone: building every
+    command's parser is a tenth of a no-op run."""
     parser = _Parser(prog="rotator", description="Keep Azure's root CAs in every trust store your clients read.")
     parser.add_argument("--version", action="version", version=f"rotator {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     for name, (help_line, description, add_arguments) in _COMMAND_PARSERS.items():
+        # With the command known, the others are left out: nothing parses with them (the list of
+        # commands only shows in the top-level help and errors, which a known command never
+        # reaches), and each parser argparse builds costs a formatter and gettext lookups.
+        if only is not None and name != only:
+            continue
         p: _Parser = sub.add_parser(name, help=help_line, description=description)
         parser.commands[name] = p
-        if only is None or only == name:
-            add_arguments(p)
+        add_arguments(p)
     return parser
 
 

@@ -12,17 +12,20 @@ import re
 from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any, NamedTuple
 
 from rotator.errors import ConfigError
 from rotator.host import safe_paths as filesafety
 from rotator.host.files import ReadAs, read_file
 from rotator.ownership import MAX_NAME, MAX_NOTE, one_line, valid_id
+from rotator.records import TYPE_CHECKING, NamedTuple
 from rotator.roots.catalog import SHA256_HEX, Root
 from rotator.roots.download import DownloadSettings
 from rotator.roots.locations import is_url
 from rotator.sync.hooks import DEFAULT_TIMEOUT as DEFAULT_HOOK_TIMEOUT
 from stores.base import TargetSpec
+
+if TYPE_CHECKING:
+    from typing import Any
 
 DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
 CONFIG_FILE = ReadAs("config file", "pass an existing file with --config", ConfigError)

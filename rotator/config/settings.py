@@ -8,21 +8,23 @@ import math
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple, TypeVar
 
 from rotator.errors import ConfigError
+from rotator.records import TYPE_CHECKING, NamedTuple
 
 # Light to import (the parser reads the defaults below for its help): what resolving a run needs
 # is imported when a run is resolved.
 if TYPE_CHECKING:
+    from typing import TypeVar
+
     from rotator.config.file import Config
     from rotator.roots.catalog import Catalog, Root
     from rotator.sync.engine import SyncRequest
     from stores.base import TargetSpec
 
-log = logging.getLogger(__name__)
+    T = TypeVar("T")
 
-T = TypeVar("T")
+log = logging.getLogger(__name__)
 
 
 # Defaults of the flags, each defined here only. A flag given as 0 or "" is a value, never "not given".

@@ -6,14 +6,16 @@ from __future__ import annotations
 import contextlib
 import errno
 import fcntl
-import glob
 import os
 import stat
 from pathlib import Path
-from typing import BinaryIO, NamedTuple
 
 from rotator.errors import RotatorError, StoreError
 from rotator.host import safe_paths as filesafety
+from rotator.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import BinaryIO
 
 TEMP_SUFFIX = ".rotator-tmp"
 
@@ -261,7 +263,18 @@ def _create_temp(directory: Path, name: str) -> tuple[int, str]:
 def _remove_stale_temps(directory: Path, name: str) -> None:
     """Temp files a killed run left for this target: those whose lock nobody holds any more.
     Their suffix keeps refresh tools (``*.crt`` only) and ``openssl rehash`` from reading them."""
-    for stale in directory.glob(f".{glob.escape(name)}.*{TEMP_SUFFIX}"):
+    # A listing and two string tests rather than a glob: pathlib's compiles a pattern per name,
+    # which cost a no-op run more than the rest of its state write.
+    prefix = f".{name}."
+    try:
+        with os.scandir(directory) as listing:
+            names = [e.name for e in listing if e.name.startswith(prefix) and e.name.endswith(TEMP_SUFFIX)]
+    except OSError:
+        return
+    for stale_name in names:
+        if len(stale_name) < len(prefix) + len(TEMP_SUFFIX):
+            continue  # the prefix and suffix overlap: not a name _create_temp makes
+        stale = os.path.join(directory, stale_name)
         try:
             fd = os.open(stale, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
         except OSError:

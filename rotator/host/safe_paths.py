@@ -19,9 +19,9 @@ import os
 import pwd
 import stat
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 from rotator.errors import ConfigError
+from rotator.records import NamedTuple
 
 MAX_LINKS = 40  # the kernel's limit on links followed in one path lookup (ELOOP)
 ROOT_GID = 0

@@ -18,12 +18,15 @@ import time
 import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from rotator.certs import Cert, NotACertificate
 from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 from rotator.probe.options import DEFAULT_TIMEOUT as DEFAULT_TIMEOUT
 from rotator.probe.options import STARTTLS as STARTTLS
+from rotator.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 # PostgreSQL's SSLRequest: length 8, then the magic request code 1234.5679.
 _SSL_REQUEST = struct.pack("!II", 8, 80877103)

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
 from rotator.roots.catalog import Catalog
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def catalog_json(catalog: Catalog) -> dict[str, Any]:

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
 from rotator.upstream.check import CheckRun
 from rotator.upstream.proposal import AGREES, DISAGREES, Proposal
 from rotator.upstream.published_list import PublishedCA
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _row(row: PublishedCA) -> dict[str, Any]:

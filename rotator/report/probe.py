@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 from rotator.certs import Cert
 from rotator.errors import ServerUnreachable
 from rotator.probe.judge import ProbeResult
+from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def probe_json(result: ProbeResult) -> dict[str, Any]:

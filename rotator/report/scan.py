@@ -4,12 +4,15 @@ evidence with -v; one JSON document with --json (docs/scan.md)."""
 from __future__ import annotations
 
 import os
-from typing import Any
 
+from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
 from rotator.report.width import WIDTH, wrapped
 from rotator.scan.run import ScanResult, StoreReport, bundle_targets
 from rotator.scan.verdict import FAILS, SURVIVES
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _status(store: StoreReport) -> str:

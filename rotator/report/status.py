@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
 from rotator.report.width import wrapped
 from rotator.roots.scope import WITHHELD, is_withheld
 from rotator.sync.state import State
 from rotator.sync.status import CROSS_SIGN, DIRECT, ERROR, MISSING, OWNED, PRESENT, Reach, StatusReport
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def status_json(status: StatusReport, state: State) -> dict[str, Any]:

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import Any
 
+from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
 from rotator.roots.catalog import Root
 from rotator.roots.scope import FOREIGN, REMOVED, SYNC_WITHHELD, ScopeNote, is_withheld
 from rotator.sync.engine import SyncResult
 from stores.base import Plan
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def sync_json(result: SyncResult) -> dict[str, Any]:

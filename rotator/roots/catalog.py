@@ -10,9 +10,9 @@ import re
 from collections.abc import Collection, Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
 
 from rotator.errors import ConfigError
+from rotator.records import NamedTuple
 
 SHA256_HEX = re.compile(r"^[0-9a-f]{64}$")
 

@@ -14,9 +14,12 @@ import socket
 import threading
 import time
 from collections.abc import Iterator
-from typing import Any
 
 from rotator.progress import unless_done_within
+from rotator.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 class Watchdog:

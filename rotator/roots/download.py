@@ -6,12 +6,14 @@ import errno
 import logging
 import time
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, NamedTuple
 from urllib.parse import urljoin, urlsplit
 
 from rotator.errors import ConfigError, SourceError
+from rotator.records import TYPE_CHECKING, NamedTuple
 
 if TYPE_CHECKING:
+    from typing import Any
+
     import requests
 
 log = logging.getLogger(__name__)

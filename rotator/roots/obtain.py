@@ -12,13 +12,13 @@ import logging
 import os
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import NamedTuple
 from urllib.parse import urlsplit
 
 from rotator.certs import Cert, NotACertificate, parse_one
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
 from rotator.host.files import atomic_write, read_problem, read_regular
 from rotator.progress import Progress, say_if_slow, silent
+from rotator.records import NamedTuple
 from rotator.roots.catalog import RETIRED, Root
 from rotator.roots.download import DEFAULT_MAX_BYTES, Downloader
 from rotator.roots.locations import is_url

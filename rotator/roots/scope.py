@@ -11,9 +11,9 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from rotator.errors import ConfigError
+from rotator.records import NamedTuple
 from rotator.roots.catalog import Catalog, Root
 from stores.base import TargetSpec
 from stores.kinds import is_host_wide

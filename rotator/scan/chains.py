@@ -13,9 +13,9 @@ from __future__ import annotations
 
 from functools import cache
 from pathlib import Path
-from typing import NamedTuple
 
 from rotator.certs import Cert, parse_one
+from rotator.records import NamedTuple
 
 OCSP_02 = "microsoft-tls-g2-rsa-ca-ocsp-02.pem"
 G2_CROSS_SIGN = "microsoft-tls-rsa-root-g2-xsign.pem"

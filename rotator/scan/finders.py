@@ -9,8 +9,8 @@ from __future__ import annotations
 
 import os
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
 
+from rotator.records import NamedTuple
 from rotator.scan import found as kinds
 from rotator.scan.found import Found, Reader, Unreadable
 from rotator.scan.settings import JAVA_VARIABLES, STORE_VARIABLES, Source, java_properties

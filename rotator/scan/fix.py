@@ -6,9 +6,9 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping, Sequence
 from pathlib import Path, PurePosixPath
-from typing import NamedTuple
 
 from rotator.errors import ConfigError, RotatorError, StoreError
+from rotator.records import NamedTuple
 from rotator.scan import found as kinds
 from rotator.scan.found import Found
 

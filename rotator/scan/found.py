@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from rotator.records import NamedTuple
 
 # Store kinds, as reported. Each maps to the target kind that keeps it right (``fix.py``), or to
 # a setting where nothing can be written (Node's built-in roots, an NSS database).

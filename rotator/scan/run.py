@@ -11,10 +11,10 @@ import os
 import time
 from collections.abc import Mapping
 from pathlib import Path
-from typing import NamedTuple
 
 from rotator.certs import Cert, NotACertificate, der_subject
 from rotator.der import DerError
+from rotator.records import NamedTuple
 from rotator.roots.catalog import BUILTIN_CROSS_SIGNS, BUILTIN_PROFILES, BUILTIN_ROOTS, Root
 from rotator.scan import chains as chain_table
 from rotator.scan import contents, finders, fix, settings, walk

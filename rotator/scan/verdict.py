@@ -12,10 +12,10 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 from collections.abc import Iterable, Mapping, Sequence
-from typing import NamedTuple
 
 from rotator.certs import Cert, NotACertificate, der_issuer, der_spki, der_subject
 from rotator.der import DerError
+from rotator.records import NamedTuple
 from rotator.roots.catalog import CrossSign, Root
 from rotator.scan.chains import Chain, Variant, signer_key
 

@@ -13,11 +13,11 @@ import logging
 import threading
 from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, NamedTuple
 
 from rotator import ownership
 from rotator.errors import RotatorError
 from rotator.progress import Progress, say_if_slow, silent
+from rotator.records import TYPE_CHECKING, NamedTuple
 from rotator.roots.catalog import CrossSign, Root
 from rotator.roots.download import Downloader, DownloadSettings
 from rotator.roots.obtain import Obtained, Obtainer, ObtainSettings

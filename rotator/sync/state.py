@@ -13,11 +13,14 @@ import json
 import os
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, NamedTuple
 
 from rotator.errors import RotatorError
 from rotator.host.files import ReadAs, atomic_write, read_file_or_none
+from rotator.records import TYPE_CHECKING, NamedTuple
 from stores.base import FileStamp
+
+if TYPE_CHECKING:
+    from typing import Any
 
 STATE_VERSION = 1
 FILE_NAME = "state.json"

@@ -17,10 +17,13 @@ import logging
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 from rotator.errors import RotatorError
 from rotator.host.files import ReadAs, atomic_write, read_file_or_none
+from rotator.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import Any
 
 log = logging.getLogger(__name__)
 

@@ -12,23 +12,56 @@ byte, and a bag it could not write back (a private or secret key, a CRL) makes t
 
 from __future__ import annotations
 
-import enum
 from collections.abc import Iterable, Sequence
-from typing import NamedTuple
+
+from rotator.records import TYPE_CHECKING, NamedTuple
+
+if TYPE_CHECKING:
+    from typing import ClassVar
 
 JKS_MAGIC = bytes.fromhex("feedfeed")
 JCEKS_MAGIC = bytes.fromhex("cececece")
 
 
-class Format(enum.Enum):
-    JKS = "JKS"
-    PKCS12 = "PKCS12"
+# Plain classes with one instance per member rather than enums: creating an enum class is a
+# tenth of a millisecond or more each, paid by every run that has a keystore target, and these
+# are only ever compared by identity and printed.
+class Format:
+    """A keystore file format; ``value`` is its name as keytool spells it."""
+
+    __slots__ = ("value",)
+    JKS: ClassVar[Format]
+    PKCS12: ClassVar[Format]
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Format.{self.value}"
 
 
-class Reason(enum.Enum):
-    PASSWORD = "password"  # noqa: S105 - the password did not open the store
-    DAMAGED = "damaged"  # truncated, corrupt, not a keystore
-    UNSUPPORTED = "unsupported"  # readable, but cannot be written back safely
+Format.JKS = Format("JKS")
+Format.PKCS12 = Format("PKCS12")
+
+
+class Reason:
+    """Why a store cannot be opened or written back."""
+
+    __slots__ = ("value",)
+    PASSWORD: ClassVar[Reason]  # the password did not open the store
+    DAMAGED: ClassVar[Reason]  # truncated, corrupt, not a keystore
+    UNSUPPORTED: ClassVar[Reason]  # readable, but cannot be written back safely
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __repr__(self) -> str:
+        return f"Reason.{self.value.upper()}"
+
+
+Reason.PASSWORD = Reason("password")
+Reason.DAMAGED = Reason("damaged")
+Reason.UNSUPPORTED = Reason("unsupported")
 
 
 # Both formats check integrity with a MAC keyed by the password: a wrong password and

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Iterable, Sequence
-from typing import Any
 
+from rotator.records import TYPE_CHECKING
 from stores.keystore.base import INTEGRITY_FAILED, Format, Keystore, KeystoreProblem, Reason, TrustedCert
+
+if TYPE_CHECKING:
+    from typing import Any
 
 
 def _pyjks() -> Any:

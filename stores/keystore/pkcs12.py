@@ -10,9 +10,9 @@ from __future__ import annotations
 import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from rotator.der import DerError, Tlv, read_exact, sequence
+from rotator.records import TYPE_CHECKING
 from stores.keystore.base import INTEGRITY_FAILED, Format, Keystore, KeystoreProblem, Reason, TrustedCert
 from stores.keystore.pkcs12_bags import BagProblem, Pfx, read_pfx, rewrite, trusted_bags
 

@@ -19,11 +19,13 @@ import hashlib
 import hmac
 import os
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any
 
 from rotator.der import DerError, Tlv, encode_length, read_all, read_exact, sequence
+from rotator.records import TYPE_CHECKING
 
 if TYPE_CHECKING:
+    from typing import Any
+
     from cryptography.hazmat.primitives.ciphers import Cipher, modes
 
 # cryptography's ciphers are imported where a container is decrypted or encrypted: runs that do

@@ -234,6 +234,15 @@ def _modules_after(args: list[str], tmp_path: Path) -> set[str]:
     return set(proc.stdout.split("\n")[-2].split())
 
 
+def _bare_modules() -> set[str]:
+    """The modules this interpreter has loaded before it runs any code of its own."""
+    proc = subprocess.run(
+        [sys.executable, "-c", "import sys; print(' '.join(sorted(sys.modules)))"],
+        capture_output=True, text=True, timeout=60, cwd=REPO, check=True,
+    )  # fmt: skip
+    return set(proc.stdout.split())
+
+
 @pytest.mark.slow
 def test_version_and_help_load_nothing_heavy(tmp_path: Path) -> None:
     for args in (["--version"], ["sync", "--help"]):
@@ -271,7 +280,9 @@ def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp
     ]
     first = _modules_after(["sync", *state, *targets], tmp_path)
     assert not first & {"ssl", "requests", "certifi", "rotator.probe.judge", "rotator.probe.tlsfetch"}
-    assert "jks" in first  # a new JKS is written with pyjks
+    # A JKS of trusted certificates is written directly (stores/keystore/jks_trusted.py): pyjks
+    # and what it pulls in (pyasn1, pycryptodome: about 60 ms) load only for a store holding keys.
+    assert not first & {"jks", "pyasn1", "Crypto"}
     _modules_after(["sync", *state, *targets], tmp_path)  # reads each store in full and stamps it
     no_op = _modules_after(["sync", *state, *targets], tmp_path)
     assert not no_op & {
@@ -285,6 +296,18 @@ def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp
     }
     # Nor what only a PKCS#12 write, a download, java-cacerts or a dataclass would load.
     assert not no_op & {"stores.keystore.pkcs12", "socket", "stores.jdk_discovery", "dataclasses"}
+    # Nor typing (named tuples come from rotator.records), nor shutil and the compression modules
+    # behind it (argparse's formatter asks it for a width), nor a glob for stale temp files.
+    # (What the interpreter loads before rotator, such as an editable install's finder, aside.)
+    assert not (no_op - _bare_modules()) & {"typing", "shutil", "bz2", "lzma", "glob", "fnmatch"}
+    # Nor the keystore code that opens a store (a stamp answers), nor base64 (binascii decodes
+    # the PEM) or the probe's option lists.
+    assert not (no_op - _bare_modules()) & {
+        "stores.keystore.dispatch",
+        "stores.keystore.jks_trusted",
+        "base64",
+        "rotator.probe.options",
+    }
     pem_only = _modules_after(
         ["sync", "--state-dir", str(tmp_path / "s2"), "--offline", "--target", f"pem:{tmp_path / 'c.pem'}"], tmp_path
     )
@@ -409,3 +432,29 @@ def test_a_scan_of_truststores_loads_no_x509_parser_keystore_library_or_logging(
     assert '"kind": "java-cacerts"' in proc.stdout and '"kind": "certifi"' in proc.stdout
     # The chains' signer keys are pinned, a truststore JKS is read directly, and scan logs nothing.
     assert not loaded & {"cryptography.x509", "jks", "logging", "dataclasses", "rotator.sync.state", "tomllib"}
+
+
+@pytest.mark.slow
+def test_adding_to_a_keytool_made_truststore_loads_no_keystore_library_or_x509_parser(tmp_path: Path) -> None:
+    from tests.support.hosttree import keystore
+    from tests.support.keytool import by_alias
+
+    store = keystore(tmp_path / "cacerts", "changeit", ["digicert-global-root-ca", "microsoft-ecc-root-2017"])
+    loaded = _modules_after(
+        ["sync", "--state-dir", str(tmp_path / "state"), "--offline", "--profile", "azure-postgresql",
+         "--target", f"jks:{store}", "--storepass-env", "ROTATOR_STOREPASS"],
+        tmp_path,
+    )  # fmt: skip
+    # The trusted-certificate JKS is read and written directly, and a plan needs fingerprints only.
+    assert not (loaded - _bare_modules()) & {"jks", "pyasn1", "Crypto", "cryptography", "typing", "socket"}
+    assert {alias for alias in by_alias(store, "changeit") if alias.startswith("rotator-")} == {
+        "rotator-digicert-global-root-g2",
+        "rotator-microsoft-rsa-root-2017",
+        "rotator-microsoft-tls-rsa-root-g2",
+    }
+
+
+@pytest.mark.slow
+def test_catalog_loads_no_x509_parser_network_or_typing(tmp_path: Path) -> None:
+    loaded = _modules_after(["catalog"], tmp_path) - _bare_modules()
+    assert not loaded & {"cryptography", "ssl", "requests", "socket", "typing", "jks"}
