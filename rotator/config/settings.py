@@ -117,7 +117,7 @@ def resolve(flags: Flags, environ: Mapping[str, str], *, use_recorded: bool = Fa
     from rotator.roots.scope import resolve_scope
     from rotator.sync.engine import SyncRequest
     from rotator.sync.locks import default_lock_dir
-    from rotator.sync.state import default_state_dir
+    from rotator.sync.state_dir import default_state_dir, state_file
     from stores.base import StoreContext
     from stores.kinds import parse_target
 
@@ -150,7 +150,7 @@ def resolve(flags: Flags, environ: Mapping[str, str], *, use_recorded: bool = Fa
             specs = tuple(
                 s._replace(options=tuple(o for o in s.options if o[0] not in ("profile", "include"))) for s in specs
             )
-        recorded_in = state_dir / "state.json" if specs else None
+        recorded_in = state_file(state_dir) if specs else None
     scopes = tuple(resolve_scope(spec, catalog, profile, include) for spec in specs)
     check_sources(cfg, specs, environ)
     cache_dir: Path | None

@@ -11,6 +11,7 @@ from rotator.errors import ConfigError, RotatorError, StoreError
 from rotator.records import NamedTuple
 from rotator.scan import found as kinds
 from rotator.scan.found import Found
+from rotator.sync import state_dir
 
 # The bundle Node is pointed at when a unit's node lacks the roots (NODE_EXTRA_CA_CERTS adds it
 # to node's own roots), unless a bundle rotator already manages is at hand.
@@ -140,12 +141,10 @@ def managed_paths(root: Path, environ: Mapping[str, str], config: Path | None) -
     out: set[str] = set()
     dirs = {root / "var/lib/rotator"}
     if root == Path("/"):
-        from rotator.sync import state as state_mod
-
         is_root = hasattr(os, "geteuid") and os.geteuid() == 0
-        dirs.add(state_mod.default_state_dir(environ, is_root))
+        dirs.add(state_dir.default_state_dir(environ, is_root))
     for directory in dirs:
-        if not (directory / "state.json").exists():  # state.FILE_NAME
+        if not state_dir.has_state(directory):
             continue  # no sync recorded anything here: the state reader is not even loaded
         from rotator.sync import state as state_mod
 

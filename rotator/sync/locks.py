@@ -50,7 +50,7 @@ def default_lock_dir(environ: Mapping[str, str], is_root: bool) -> Path:
     """``$ROTATOR_LOCK_DIR``, else ``locks`` in the default state directory (/var/lib/rotator/locks
     for root). Never derived from --state-dir: runs with different state directories must meet on
     the same store locks."""
-    from rotator.sync.state import default_state_dir
+    from rotator.sync.state_dir import default_state_dir
 
     explicit = environ.get(LOCK_DIR_ENV)
     if explicit:

@@ -11,19 +11,19 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
-from collections.abc import Mapping
 from pathlib import Path
 
 from rotator.errors import RotatorError
 from rotator.host.files import ReadAs, atomic_write, read_file_or_none
 from rotator.records import TYPE_CHECKING, NamedTuple
+from rotator.sync.state_dir import FILE_NAME as FILE_NAME
+from rotator.sync.state_dir import default_state_dir as default_state_dir
 from stores.base import FileStamp
 
 if TYPE_CHECKING:
     from typing import Any
 
 STATE_VERSION = 1
-FILE_NAME = "state.json"
 
 
 class RootRecord(NamedTuple):
@@ -175,16 +175,6 @@ def _path_gone(target: str) -> bool:
     """``pem:/a/b`` and the like whose path is gone; a target without a path (system) never is."""
     _, sep, path = target.partition(":")
     return bool(sep) and os.path.isabs(path) and not os.path.lexists(path)
-
-
-def default_state_dir(environ: Mapping[str, str], is_root: bool) -> Path:
-    """/var/lib/rotator for root, else the XDG state directory."""
-    if is_root:
-        return Path("/var/lib/rotator")
-    base = environ.get("XDG_STATE_HOME") or os.path.join(
-        environ.get("HOME") or os.path.expanduser("~"), ".local", "state"
-    )
-    return Path(base) / "rotator"
 
 
 def load(directory: Path) -> State:

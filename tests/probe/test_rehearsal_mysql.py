@@ -21,8 +21,8 @@ import pytest
 from rotator.certs import parse_many
 from rotator.probe.tlsfetch import Endpoint, fetch_chain
 from tests.support import mariadb as my
+from tests.support.dbserver import wait_until
 from tests.support.pki import Issued, make_cross_sign, make_intermediate, make_leaf, make_root
-from tests.support.postgres import wait_until
 
 pytestmark = pytest.mark.slow
 

@@ -1,9 +1,8 @@
 """A real MariaDB server (Debian's mariadb-server) with TLS on 127.0.0.1, for end-to-end tests.
 
-Like tests/support/postgres.py: when the tests run as root, the server runs as the unprivileged
-``rotatortest`` system user through ``runuser``, its whole tree (datadir, socket, TLS files, log)
-in a fresh directory under the system temp dir that this user owns. It listens on a free port on
-127.0.0.1 only. Every wait is bounded and the server is always stopped.
+Like tests/support/postgres.py: as root, the server runs as the unprivileged user of
+tests/support/dbserver.py, its whole tree (datadir, socket, TLS files, log) in a directory of its
+own. It listens on a free port on 127.0.0.1 only. Every wait is bounded and the server is always stopped.
 
 Usage::
 
@@ -20,37 +19,17 @@ import os
 import shutil
 import signal
 import subprocess
-import tempfile
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.support.dbserver import TIMEOUT, ServerTree, wait_until
+from tests.support.dbserver import TRUST_VARIABLES as TRUST_VARIABLES
+from tests.support.dbserver import client_env as client_env
 from tests.support.pki import Issued
-from tests.support.postgres import ensure_service_user, free_port, wait_until
 
 SERVER = os.environ.get("ROTATOR_TEST_MARIADBD", "/usr/sbin/mariadbd")
-TIMEOUT = 30  # seconds, for every wait and every subprocess
-
-# Trust settings a machine may set for every process: a client that inherits them measures them,
-# not the store under test.
-TRUST_VARIABLES = (
-    "SSL_CERT_FILE",
-    "SSL_CERT_DIR",
-    "REQUESTS_CA_BUNDLE",
-    "CURL_CA_BUNDLE",
-    "NODE_EXTRA_CA_CERTS",
-    "AWS_CA_BUNDLE",
-    "NIX_SSL_CERT_FILE",
-    "PGSSLROOTCERT",
-    "MYSQL_HOME",
-    "MARIADB_HOME",
-)
-
-
-def client_env() -> dict[str, str]:
-    """The environment for a client process: this one's, without any trust variable."""
-    return {k: v for k, v in os.environ.items() if k not in TRUST_VARIABLES}
 
 
 def available() -> str | None:
@@ -63,51 +42,22 @@ def available() -> str | None:
     return None
 
 
-class MariadbServer:
+class MariadbServer(ServerTree):
     """One datadir made by ``mariadb-install-db``; root@localhost without a password (TCP, TLS)."""
 
     def __init__(self, *, ssl: bool = True) -> None:
-        self.user = ensure_service_user()
-        self.base = Path(tempfile.mkdtemp(prefix="rotator-mariadb-"))
+        super().__init__("rotator-mariadb-")
         self.data = self.base / "data"
         self.tls = self.base / "tls"
         self.socket = self.base / "mariadb.sock"
-        self.log = self.base / "server.log"
-        self.port = free_port()
         self.ssl = ssl
         self.process: subprocess.Popen[bytes] | None = None
         self.tls.mkdir()
         self._own(self.base, self.tls)
         self.base.chmod(0o700)
 
-    def _as_user(self, argv: Sequence[str]) -> list[str]:
-        if self.user is None:
-            return list(argv)
-        return ["runuser", "-u", self.user, "--", *argv]
-
-    def _own(self, *paths: Path) -> None:
-        if self.user is None:
-            return
-        for path in paths:
-            shutil.chown(path, self.user, self.user)
-
-    def log_text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
-
     def install_chain(self, chain: Sequence[Issued], key: Issued) -> None:
-        """Server certificate plus intermediates in ``server.crt``, the key 0600 in ``server.key``;
-        written to temp names and renamed, so a TLS reload never reads half a file."""
-        cert_tmp, key_tmp = self.tls / "server.crt.new", self.tls / "server.key.new"
-        cert_tmp.write_bytes(b"".join(c.pem for c in chain))
-        key_tmp.write_bytes(key.key_pem())
-        key_tmp.chmod(0o600)
-        cert_tmp.chmod(0o644)
-        self._own(cert_tmp, key_tmp)
-        key_tmp.replace(self.tls / "server.key")
-        cert_tmp.replace(self.tls / "server.crt")
+        self.write_tls(self.tls, chain, key)
 
     def init(self) -> None:
         self.data.mkdir()
@@ -190,12 +140,6 @@ class MariadbServer:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait(timeout=TIMEOUT)
-
-    def destroy(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.base, ignore_errors=True)
 
 
 @contextlib.contextmanager

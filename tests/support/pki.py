@@ -85,17 +85,19 @@ def make_root(
     return Issued(builder.sign(key, hashes.SHA256()), key)
 
 
-def make_intermediate(issuer: Issued, cn: str = "Test Intermediate", *, days: int = 1825) -> Issued:
-    key = ec.generate_private_key(ec.SECP256R1())
+def _ca_certificate(
+    subject: x509.Name, key: ec.EllipticCurvePrivateKey, issuer: Issued, *, path_length: int | None, days: int
+) -> x509.Certificate:
+    """A CA certificate for ``subject`` and ``key``, signed by ``issuer``."""
     builder = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn))
+        .subject_name(subject)
         .issuer_name(issuer.cert.subject)
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(NOW - dt.timedelta(days=1))
         .not_valid_after(NOW + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=path_length), critical=True)
         .add_extension(
             x509.KeyUsage(
                 digital_signature=True,
@@ -113,7 +115,12 @@ def make_intermediate(issuer: Issued, cn: str = "Test Intermediate", *, days: in
         .add_extension(x509.SubjectKeyIdentifier.from_public_key(key.public_key()), critical=False)
         .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
     )
-    return Issued(builder.sign(issuer.key, hashes.SHA256()), key)
+    return builder.sign(issuer.key, hashes.SHA256())
+
+
+def make_intermediate(issuer: Issued, cn: str = "Test Intermediate", *, days: int = 1825) -> Issued:
+    key = ec.generate_private_key(ec.SECP256R1())
+    return Issued(_ca_certificate(_name(cn), key, issuer, path_length=0, days=days), key)
 
 
 def make_leaf(
@@ -161,33 +168,8 @@ def make_leaf(
 def make_cross_sign(subject: Issued, issuer: Issued, *, days: int = 1000) -> Issued:
     """``subject``'s name and key, issued by ``issuer``: what Azure's cross-signed roots are (Microsoft
     TLS RSA Root G2 by DigiCert Global Root G2)."""
-    builder = (
-        x509.CertificateBuilder()
-        .subject_name(subject.cert.subject)
-        .issuer_name(issuer.cert.subject)
-        .public_key(subject.key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(NOW - dt.timedelta(days=1))
-        .not_valid_after(NOW + dt.timedelta(days=days))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                key_cert_sign=True,
-                crl_sign=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(x509.SubjectKeyIdentifier.from_public_key(subject.key.public_key()), critical=False)
-        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()), critical=False)
-    )
-    return Issued(builder.sign(issuer.key, hashes.SHA256()), subject.key)
+    cert = _ca_certificate(subject.cert.subject, subject.key, issuer, path_length=None, days=days)
+    return Issued(cert, subject.key)
 
 
 @dataclass

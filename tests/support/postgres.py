@@ -1,9 +1,7 @@
 """A real PostgreSQL 15 server with TLS on 127.0.0.1, for end-to-end tests.
 
-PostgreSQL refuses to run as root. When the tests run as root (CI does), the server runs as an
-unprivileged system user (created once with ``useradd --system``) through ``runuser``; its
-whole tree lives in a fresh directory under the system temp dir that this user owns, so no
-pytest directory has to be opened up. Every wait is bounded and the server is always stopped.
+PostgreSQL refuses to run as root: as root, the server runs as the unprivileged user of
+tests/support/dbserver.py, in a tree of its own. Every wait is bounded and the server is always stopped.
 
 Usage::
 
@@ -17,22 +15,20 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import shutil
-import socket
 import subprocess
-import tempfile
-import time
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import pytest
 
+from tests.support.dbserver import TIMEOUT, ServerTree, client_env
+from tests.support.dbserver import ensure_service_user as ensure_service_user
+from tests.support.dbserver import free_port as free_port
+from tests.support.dbserver import wait_until as wait_until
 from tests.support.pki import Issued
 
 PG_BIN = Path(os.environ.get("ROTATOR_TEST_PG_BIN", "/usr/lib/postgresql/15/bin"))
-SERVICE_USER = "rotatortest"
-TIMEOUT = 30  # seconds, for every pg_ctl wait and every subprocess
 
 
 def available() -> str | None:
@@ -45,57 +41,13 @@ def available() -> str | None:
     return None
 
 
-def ensure_service_user() -> str | None:
-    """The unprivileged user the server runs as when we are root; None when we are not root."""
-    if os.geteuid() != 0:
-        return None
-    try:
-        pwd.getpwnam(SERVICE_USER)
-    except KeyError:
-        subprocess.run(
-            [
-                "useradd",
-                "--system",
-                "--no-create-home",
-                "--home-dir",
-                "/nonexistent",
-                "--shell",
-                "/usr/sbin/nologin",
-                SERVICE_USER,
-            ],
-            check=True,
-            capture_output=True,
-            timeout=TIMEOUT,
-        )
-    return SERVICE_USER
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port: int = s.getsockname()[1]
-    return port
-
-
-def wait_until(check: Callable[[], bool], timeout: float = 10.0, what: str = "condition") -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.1)
-    raise TimeoutError(f"{what} not reached within {timeout:g}s")
-
-
-class PostgresServer:
+class PostgresServer(ServerTree):
     """One cluster: ``initdb``, TLS files, ``pg_hba`` with hostssl + trust for 127.0.0.1."""
 
     def __init__(self, *, ssl: bool = True) -> None:
-        self.user = ensure_service_user()
-        self.base = Path(tempfile.mkdtemp(prefix="rotator-pg-"))
+        super().__init__("rotator-pg-")
         self.data = self.base / "data"
         self.sockets = self.base / "sockets"
-        self.log = self.base / "server.log"
-        self.port = free_port()
         self.ssl = ssl
         self.running = False
         self.sockets.mkdir()
@@ -104,11 +56,6 @@ class PostgresServer:
 
     # -- running commands as the server's user
 
-    def _as_user(self, argv: Sequence[str]) -> list[str]:
-        if self.user is None:
-            return list(argv)
-        return ["runuser", "-u", self.user, "--", *argv]
-
     def _run(self, *argv: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         proc = subprocess.run(self._as_user(argv), capture_output=True, text=True, timeout=TIMEOUT + 15, cwd=self.base)
         if check and proc.returncode != 0:
@@ -116,19 +63,6 @@ class PostgresServer:
                 f"{' '.join(argv)} exited {proc.returncode}:\n{proc.stdout}\n{proc.stderr}\n{self.log_text()}"
             )
         return proc
-
-    def _own(self, *paths: Path) -> None:
-        if self.user is None:
-            return
-        entry = pwd.getpwnam(self.user)
-        for path in paths:
-            os.chown(path, entry.pw_uid, entry.pw_gid)
-
-    def log_text(self) -> str:
-        try:
-            return self.log.read_text(errors="replace")[-4000:]
-        except OSError:
-            return ""
 
     # -- the cluster
 
@@ -165,19 +99,8 @@ class PostgresServer:
         )
 
     def install_chain(self, chain: Sequence[Issued], key: Issued) -> None:
-        """Server certificate plus intermediates in ``server.crt``, the key 0600 in ``server.key``.
-
-        Written to temp names and renamed, so a reload never sees half a file.
-        """
         self.data.mkdir(exist_ok=True)
-        cert_tmp, key_tmp = self.data / "server.crt.new", self.data / "server.key.new"
-        cert_tmp.write_bytes(b"".join(c.pem for c in chain))
-        key_tmp.write_bytes(key.key_pem())
-        key_tmp.chmod(0o600)
-        cert_tmp.chmod(0o644)
-        self._own(cert_tmp, key_tmp)
-        key_tmp.replace(self.data / "server.key")
-        cert_tmp.replace(self.data / "server.crt")
+        self.write_tls(self.data, chain, key)
 
     def start(self) -> None:
         self._run(str(PG_BIN / "pg_ctl"), "start", "-D", str(self.data), "-l", str(self.log), "-w", "-t", str(TIMEOUT))
@@ -208,12 +131,6 @@ class PostgresServer:
                 check=False,
             )
             self.running = False
-
-    def destroy(self) -> None:
-        try:
-            self.stop()
-        finally:
-            shutil.rmtree(self.base, ignore_errors=True)
 
 
 @contextlib.contextmanager
@@ -246,7 +163,7 @@ def postgres() -> Iterator[Callable[..., PostgresServer]]:
 
 def psql(conninfo: str, sql: str = "select 1", timeout: float = TIMEOUT) -> subprocess.CompletedProcess[str]:
     """Run psql (as the current user: a client may be root) with a bounded connect."""
-    env = dict(os.environ, PGCONNECT_TIMEOUT="10")
+    env = client_env(PGCONNECT_TIMEOUT="10")
     return subprocess.run(
         ["psql", conninfo, "-X", "-A", "-t", "-c", sql], capture_output=True, text=True, timeout=timeout, env=env
     )

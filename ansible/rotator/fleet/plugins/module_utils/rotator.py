@@ -234,6 +234,15 @@ def run(module, command, extra_args):
     return rc, parse_json(stdout), stdout, stderr
 
 
+def run_report(module, command, extra_args):
+    """Run a read-only rotator COMMAND (status, scan); returns (rc, doc). Exit 1 with a report is an
+    answer (not compliant, a store fails); anything else without a report fails the task."""
+    rc, doc, stdout, stderr = run(module, command, extra_args)
+    if doc is None or rc not in (0, 1):
+        module.fail_json(msg=error_message(stderr, rc), rc=rc, stdout=stdout, stderr=stderr)
+    return rc, doc
+
+
 # The options of the scan module (it takes none of COMMON_SPEC's store selection: scan finds the stores).
 SCAN_SPEC = {
     "service": {"type": "list", "elements": "str"},

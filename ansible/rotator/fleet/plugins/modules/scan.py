@@ -104,10 +104,7 @@ from ansible_collections.rotator.fleet.plugins.module_utils import rotator as ut
 
 def main():
     module = AnsibleModule(argument_spec=util.SCAN_SPEC, supports_check_mode=True)
-    rc, doc, stdout, stderr = util.run(module, "scan", util.scan_args(module.params))
-    # Exit 1 with a report is "a store fails", an answer; anything else without one is a failure.
-    if doc is None or rc not in (0, 1):
-        module.fail_json(msg=util.error_message(stderr, rc), rc=rc, stdout=stdout, stderr=stderr)
+    rc, doc = util.run_report(module, "scan", util.scan_args(module.params))
     # No "rc" in the result: Ansible would take a non-zero one for a failure of the task.
     module.exit_json(changed=False, **util.scan_result(doc, rc))
 

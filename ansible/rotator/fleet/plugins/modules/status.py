@@ -94,10 +94,7 @@ def main():
         mutually_exclusive=[("config", "targets")],
         supports_check_mode=True,
     )
-    rc, doc, stdout, stderr = util.run(module, "status", ["--warn-days", str(module.params["warn_days"])])
-    # Exit 1 with a report is "not compliant", an answer; anything else without one is a failure.
-    if doc is None or rc not in (0, 1):
-        module.fail_json(msg=util.error_message(stderr, rc), rc=rc, stdout=stdout, stderr=stderr)
+    rc, doc = util.run_report(module, "status", ["--warn-days", str(module.params["warn_days"])])
     compliant = doc.get("compliant")
     if not isinstance(compliant, bool):
         compliant = rc == 0
