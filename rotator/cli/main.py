@@ -20,6 +20,7 @@ from rotator.errors import ConfigError, RotatorError, ServerUnreachable
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import argparse
+    import logging
     from collections.abc import Sequence
     from typing import Any
 
@@ -40,12 +41,32 @@ def _setup_logging(args: argparse.Namespace) -> None:
         level = logging.ERROR
     handler = logging.StreamHandler(sys.stderr)
     # Plain lines: under systemd, journald adds the time and level itself.
-    handler.setFormatter(logging.Formatter("rotator: %(levelname)s: %(message)s"))
+    handler.setFormatter(_terminal_formatter("rotator: %(levelname)s: %(message)s"))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level)
     logging.getLogger("urllib3").setLevel(logging.ERROR)
     logging.getLogger("schedule").setLevel(logging.WARNING)
+
+
+def _error(message: object) -> None:
+    """rotator's one error line for ``message``, wrapped on a terminal."""
+    from rotator.report.width import for_terminal
+
+    print(for_terminal(f"rotator: error: {message}", sys.stderr), file=sys.stderr)
+
+
+def _terminal_formatter(fmt: str) -> logging.Formatter:
+    """A formatter whose lines wrap on a terminal (one line each in the journal or a pipe)."""
+    import logging
+
+    from rotator.report.width import for_terminal
+
+    class Wrapping(logging.Formatter):
+        def format(self, record: logging.LogRecord) -> str:
+            return for_terminal(super().format(record), sys.stderr)
+
+    return Wrapping(fmt)
 
 
 # Commands whose code logs nothing (all they say is their report): the logging package (7 ms with
@@ -73,7 +94,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(COMMANDS[args.command](args))
     except RotatorError as exc:
-        print(f"rotator: error: {exc}", file=sys.stderr)
+        _error(exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("rotator: interrupted; stores are written atomically, nothing is half-written", file=sys.stderr)
@@ -143,9 +164,9 @@ def cmd_sync(args: argparse.Namespace) -> int:
         _print(args, report.sync_text(result))
     for target in result.targets:
         if target.error:
-            print(f"rotator: error: {target.error}", file=sys.stderr)
+            _error(target.error)
         for hook_error in target.hook_errors:
-            print(f"rotator: error: {hook_error}", file=sys.stderr)
+            _error(hook_error)
     return 0 if result.ok else 1
 
 
@@ -170,7 +191,7 @@ def cmd_status(args: argparse.Namespace) -> int:
         _emit_json(report.status_json(status, state))
     elif args.quiet:
         for message in report.status_errors(status):
-            print(f"rotator: error: {message}", file=sys.stderr)
+            _error(message)
     else:
         _print(args, report.status_text(status, state, verbose=args.verbose))
     return 0 if status.compliant else 1
@@ -456,7 +477,7 @@ def _probe_output(args: argparse.Namespace, result: probe.ProbeResult) -> int:
         _emit_json(report.probe_json(result))
     elif args.quiet:
         if not result.ok:
-            print(f"rotator: error: {report.probe_verdict(result)}", file=sys.stderr)
+            _error(report.probe_verdict(result))
     else:
         _print(args, report.probe_text(result))
     return 0 if result.ok else 1
@@ -531,7 +552,7 @@ def cmd_scan(args: argparse.Namespace) -> int:
         _emit_json(report.scan_json(result))
     elif args.quiet:
         for store in result.failing:
-            print(f"rotator: error: {report.store_line(store)}", file=sys.stderr)
+            _error(report.store_line(store))
     else:
         _print(args, report.scan_text(result, verbose=args.verbose))
         if write_to is not None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
+from rotator.report.width import wrapped
 from rotator.roots.catalog import Catalog
 
 if TYPE_CHECKING:
@@ -57,21 +58,25 @@ def catalog_json(catalog: Catalog) -> dict[str, Any]:
 
 
 def catalog_text(catalog: Catalog) -> list[str]:
+    """Each root as a heading line (id, status, expiry) with its facts indented below it, so that a
+    full fingerprint and a long name fit 100 columns; prose wraps."""
     lines = ["roots:"]
     for r in catalog.roots.values():
-        expiry = f"not after {r.not_after}" if r.not_after else ""
-        lines.append(f"  {r.id:32} {r.status:8} {expiry:22} {r.name}")
-        lines.append(f"  {'':32} sha256 {r.sha256}")
+        expiry = f", not after {r.not_after}" if r.not_after else ""
+        lines.append(f"  {r.id}: {r.status}{expiry}")
+        lines.append(f"    {r.name}")
+        lines.append(f"    sha256 {r.sha256}")
         if r.role:
-            lines.append(f"  {'':32} role: {r.role}")
+            lines.append(f"    role: {r.role}")
         trust = r.public_trust_text + (f" ({r.public_trust_note})" if r.public_trust_note else "")
-        lines.append(f"  {'':32} public trust: {trust}")
+        lines.append(f"    public trust: {trust}")
         if r.note:
-            lines.append(f"  {'':32} {r.note}")
+            lines.append(f"    {r.note}")
     if catalog.cross_signs:
         lines.append("cross-signs (catalog facts, never written to a store as anchors):")
         for c in catalog.cross_signs:
-            lines.append(f"  {c.subject_name} signed by {c.issuer_id}: not after {c.not_after}, sha256 {c.sha256}")
+            lines.append(f"  {c.subject_name} signed by {c.issuer_id}: not after {c.not_after}")
+            lines.append(f"    sha256 {c.sha256}")
             if c.note:
                 lines.append(f"    {c.note}")
     lines.append("profiles:")
@@ -82,4 +87,4 @@ def catalog_text(catalog: Catalog) -> list[str]:
         "host-wide stores (system, java-cacerts) never get a root whose public trust is 'removed' unless "
         "the target sets allow_distrusted"
     )
-    return lines
+    return wrapped(lines)

@@ -6,6 +6,7 @@ import datetime as dt
 
 from rotator.records import TYPE_CHECKING
 from rotator.report import JSON_VERSION
+from rotator.report.width import WIDTH, wrapped
 from rotator.roots.catalog import Root
 from rotator.roots.scope import FOREIGN, REMOVED, SYNC_WITHHELD, ScopeNote, is_withheld
 from rotator.sync.engine import SyncResult
@@ -110,7 +111,7 @@ def sync_text(result: SyncResult) -> list[str]:
             parts.append(f"already present: {', '.join(a.root_id for a, _ in t.plan.keep)}")
         if not t.plan.changes:
             parts.insert(0, "NOT refreshed (see the note)" if t.plan.unfinished else "up to date")
-        lines.extend(_wrapped(f"{t.target}: {'; '.join(parts) or 'up to date'}"))
+        lines.extend(_wrapped(f"{t.target}:", "; ".join(parts) or "up to date"))
         lines.extend(f"  note: {note}" for note in t.plan.notes)
         lines.extend(_scope_line(n, result.dry_run) for n in t.scope_notes)
         if t.drift:
@@ -122,7 +123,8 @@ def sync_text(result: SyncResult) -> list[str]:
                 lines.append(f"  - {e.label}")
             for a, label in t.plan.keep:
                 lines.append(f"  = {a.root_id} as {label}")
-    return lines + _next_steps(result)
+    # Notes and scope lines name paths and commands: wrapped at spaces, never cut inside a word.
+    return wrapped(lines + _next_steps(result))
 
 
 def _next_steps(result: SyncResult) -> list[str]:
@@ -138,19 +140,16 @@ def _next_steps(result: SyncResult) -> list[str]:
     ]
 
 
-WIDTH = 100  # every line of the text output fits a terminal of this width
-
-
-def _wrapped(line: str) -> list[str]:
-    """A long line (a target and its lists of roots) broken after a ", " or "; " between root ids and
-    continued with an indent, so a phrase ("would remove", an id) is never split; one longer than the
-    width (a long path) stays whole."""
-    if len(line) <= WIDTH:
-        return [line]
+def _wrapped(head: str, body: str) -> list[str]:
+    """A target's line (``head``, its path, then what was done) broken after a ", " or "; " between
+    root ids and continued with an indent, so a phrase ("would remove", an id) is never split; a path
+    too long to share a line stands alone, and one longer than the width stays whole."""
+    if len(head) + 1 + len(body) <= WIDTH:
+        return [f"{head} {body}"]
     import re  # only for the long lines
 
-    pieces = re.split(r"(?<=[,;]) ", line)
-    out = [pieces[0]]
+    pieces = re.split(r"(?<=[,;]) ", body)
+    out = [f"{head} {pieces[0]}"] if len(head) + 1 + len(pieces[0]) <= WIDTH else [head, "    " + pieces[0]]
     for piece in pieces[1:]:
         if len(out[-1]) + 1 + len(piece) <= WIDTH:
             out[-1] += " " + piece

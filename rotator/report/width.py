@@ -4,6 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from rotator.records import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from typing import TextIO
+
 WIDTH = 100
 
 
@@ -22,3 +27,12 @@ def wrapped(lines: Iterable[str], width: int = WIDTH) -> list[str]:
             line
         ]
     return out
+
+
+def for_terminal(text: str, stream: TextIO) -> str:
+    """``text`` wrapped when ``stream`` is a terminal; whole otherwise, so that a log, the journal or
+    a script reading stderr gets each message on one line."""
+    isatty = getattr(stream, "isatty", None)
+    if len(text) <= WIDTH or isatty is None or not isatty():
+        return text
+    return "\n".join(wrapped(text.split("\n")))

@@ -566,3 +566,65 @@ def test_a_reader_that_stops_early_gets_no_traceback() -> None:
     err = done.stderr.decode()
     assert "Traceback" not in err and "BrokenPipe" not in err, err
     assert done.returncode == 1
+
+
+def _stderr_on_a_terminal(argv: list[str], cwd: Path) -> str:
+    """rotator's stderr as a terminal shows it (a pty), stdout discarded."""
+    import pty
+
+    leader, follower = pty.openpty()
+    try:
+        subprocess.run(
+            [sys.executable, "-m", "rotator", *argv],
+            stdout=subprocess.DEVNULL,
+            stderr=follower,
+            cwd=cwd,
+            env=dict(os.environ, PYTHONPATH=str(REPO)),
+            timeout=120,
+        )
+    finally:
+        os.close(follower)
+    chunks = []
+    while True:
+        try:
+            chunk = os.read(leader, 65536)
+        except OSError:  # the other end is closed and drained
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    os.close(leader)
+    return b"".join(chunks).decode().replace("\r\n", "\n")
+
+
+def test_errors_and_warnings_wrap_on_a_terminal_and_stay_one_line_in_a_pipe(tmp_path: Path) -> None:
+    store = tmp_path / "t.jks"
+    subprocess.run(
+        [
+            *("keytool", "-genkeypair", "-alias", "app", "-keyalg", "EC", "-dname", "CN=app", "-keystore", str(store)),
+            *("-storetype", "JKS", "-storepass", "rightpass", "-keypass", "rightpass"),
+        ],
+        check=True,
+        capture_output=True,
+        timeout=120,
+    )
+    before = store.read_bytes()
+    (tmp_path / "pass").write_text("wrongpass\n")  # 0644: a warning as well
+    argv = ["sync", "--offline", "--state-dir", str(tmp_path / "st"), "--cache-dir", str(tmp_path / "c")]
+    argv += ["--target", f"jks:{store}", "--storepass-file", str(tmp_path / "pass")]
+
+    shown = _stderr_on_a_terminal(argv, tmp_path)
+    lines = shown.splitlines()
+    assert max(len(line) for line in lines) <= 100, shown
+    heads = [line for line in lines if line.startswith("rotator: ")]
+    assert [h.split(":")[1] for h in heads] == [" WARNING", " error"], shown
+    assert all(line.startswith("    ") for line in lines if not line.startswith("rotator: ")), shown
+    joined = " ".join(line.strip() for line in lines)
+    assert "the password did not open the store" in joined and "the file was left untouched" in joined
+
+    piped = run_process(*argv, env=dict(os.environ, PYTHONPATH=str(REPO)))
+    # ... while a log, the journal or a script gets each message whole, on one line.
+    assert piped.code == 1 and len(piped.err.splitlines()) == 2, piped.err
+    assert max(len(line) for line in piped.err.splitlines()) > 100
+    assert " ".join(piped.err.split()) == " ".join(shown.split())
+    assert store.read_bytes() == before

@@ -3,7 +3,8 @@
 Every documented ``rotator ...`` command line must parse with the real command-line parser, and
 those that can run here do run, in document order, in a temp dir: every absolute path is moved
 under it, the network is cut (``unshare -n``) so nothing is downloaded, and the machine's own
-stores (``system``, ``java-cacerts``) are never written. Every TOML example must load as a config.
+stores (``system``, ``java-cacerts``) are never written; what each prints fits 100 columns. Every
+TOML example must load as a config.
 """
 
 from __future__ import annotations
@@ -167,6 +168,9 @@ def test_documented_commands_run_offline(page: str, tmp_path: Path) -> None:
         assert proc.returncode == 0 or (proc.returncode == 1 and not_yet), (
             f"{command} exited {proc.returncode}\n{proc.stdout}\n{proc.stderr}"
         )
+        # As the reader sees it, with the documented paths, not the test's longer ones: within 100 columns.
+        wide = [line for line in (proc.stdout + proc.stderr).replace(str(tmp_path), "").splitlines() if len(line) > 100]
+        assert not wide, f"{command}: {len(wide)} lines over 100 columns:\n" + "\n".join(wide)
     if not ran:
         pytest.skip(f"{page}: its commands need a server or the reader's machine; they are checked by parsing")
 

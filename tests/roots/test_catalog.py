@@ -133,4 +133,6 @@ def test_catalog_command_lists_roots_and_profiles(run) -> None:
     assert text.code == 0 and "digicert-global-root-g2" in text.out and "azure-minimal" in text.out
     assert "public trust: removed 2026-04-15" in text.out
     assert "Microsoft TLS RSA Root G2 signed by digicert-global-root-g2: not after 2029-06-19" in text.out
-    assert f"  azure-legacy: {CATALOG.purpose('azure-legacy')}" in text.out
+    assert f"  azure-legacy: {CATALOG.purpose('azure-legacy')}" in text.unwrapped
+    assert "  digicert-global-root-g2: current, not after 2038-01-15\n    DigiCert Global Root G2\n" in text.out
+    assert max(len(line) for line in text.out.splitlines()) <= 100

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import os
 import shutil
 from pathlib import Path
@@ -11,6 +10,7 @@ import pytest
 
 from tests.support import keytool as kt
 from tests.support.pki import make_intermediate, make_leaf, make_root
+from tests.support.runs import unwrapped
 from tests.support.targets import (
     DEBIAN_G1,
     DEBIAN_G2,
@@ -94,7 +94,7 @@ def test_jks_copy_of_jdk_cacerts(tmp_path: Path, run, reduced) -> None:
     before = store.read_bytes(), store.stat().st_mtime_ns
     again = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert again.code == 0, again.err
-    assert "up to date" in again.out
+    assert "up to date" in again.unwrapped
     assert (store.read_bytes(), store.stat().st_mtime_ns) == before
 
 
@@ -134,9 +134,10 @@ def test_dry_run_prints_alias_plan_and_writes_nothing(tmp_path: Path, run, reduc
     before = store.read_bytes()
     result = run("sync", "--offline", "--dry-run", "--profile", "azure-postgresql", "--target", f"java-cacerts:{store}")
     assert result.code == 0, result.err
-    assert f"  + digicert-global-root-g2 (DigiCert Global Root G2, sha256 {G2})" in result.out
+    assert f"  + digicert-global-root-g2 (DigiCert Global Root G2, sha256 {G2})" in result.unwrapped
     # host-wide: the distribution's G1 is reported, and left where it is
-    assert f"  left digicert-global-root-ca: DigiCert Global Root CA is here as {DEBIAN_G1}, not added by" in result.out
+    left = f"  left digicert-global-root-ca: DigiCert Global Root CA is here as {DEBIAN_G1}, not added by"
+    assert left in result.unwrapped
     assert store.read_bytes() == before
 
 
@@ -194,7 +195,7 @@ def test_kind_does_not_change_an_existing_format(tmp_path: Path, run, monkeypatc
     config = write_config(tmp_path, {"kind": "pkcs12", "path": store, "storepass_env": "APP_STOREPASS"})
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert result.code == 0, result.err
-    assert "the file is JKS and stays JKS" in result.out
+    assert "the file is JKS and stays JKS" in result.unwrapped
     assert store.read_bytes()[:4] == bytes.fromhex("feedfeed")
     # The alias from Azure's manual steps counts: G2 is not added a second time.
     assert kt.by_alias(store, PW, "JKS") == {
@@ -258,7 +259,7 @@ def test_jks_private_key_is_kept_intact(tmp_path: Path, run, monkeypatch: pytest
     config = write_config(tmp_path, {"kind": "jks", "path": store, "storepass_env": "APP_STOREPASS"})
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert result.code == 0, result.err
-    assert "1 private key entry kept unchanged" in result.out
+    assert "1 private key entry kept unchanged" in result.unwrapped
     after = kt.by_alias(store, PW)
     assert after["server"] == key_before == ("PrivateKeyEntry", key_before[1])
     assert len(after) == 4
@@ -426,11 +427,11 @@ def test_outside_systemd_a_credential_is_read_where_systemd_keeps_it(
     result = run(command, *args, "--sysroot", str(image), "--config", str(config), "--profile", "azure-postgresql")
     if command == "sync":
         assert result.code == 0, result.err
-        assert f"credential truststore-pass read from {image}/run/credstore/truststore-pass" in result.out
+        assert f"credential truststore-pass read from {image}/run/credstore/truststore-pass" in result.unwrapped
         assert_synced(kt.by_alias(store, PW), reduced[1])
     else:
         assert "CREDENTIALS_DIRECTORY" not in result.err, result.err
-        assert f"jks:{store}" in result.out
+        assert f"jks:{store}" in result.unwrapped
     # Without it anywhere, the error says where it looked and what to do.
     (image / "run/credstore/truststore-pass").unlink()
     missing = run(command, *args, "--sysroot", str(image), "--config", str(config))
@@ -598,9 +599,7 @@ def _openssl_bags(store: Path, password: str, legacy: bool) -> list[str]:
 
 def _listed(out: str, verb: str) -> list[str]:
     """The root ids sync lists after ``verb``, across the lines a long list wraps onto."""
-    first, *rest = out.split(verb, 1)[1].splitlines()
-    wrapped = [first, *itertools.takewhile(lambda line: line.startswith("    "), rest)]
-    return " ".join(part.strip() for part in wrapped).split(";")[0].split(", ")
+    return unwrapped(out).split(verb, 1)[1].splitlines()[0].split(";")[0].split(", ")
 
 
 @pytest.mark.parametrize("legacy", [False, True])
@@ -643,7 +642,7 @@ def test_pkcs12_made_by_openssl_keeps_foreign_trust(
 
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-all")
     assert result.code == 0, result.err
-    assert "2 certificates without Java's trust attribute kept as they are" in result.out
+    assert "2 certificates without Java's trust attribute kept as they are" in result.unwrapped
     listing = kt.by_alias(store, PW, "PKCS12")
     # G2 was in the file but untrusted by Java: rotator adds its own trusted copy, and Java trusts
     # exactly rotator's roots, nothing of the foreign ones.
@@ -659,4 +658,4 @@ def test_pkcs12_made_by_openssl_keeps_foreign_trust(
     assert removed and set(kt.by_alias(store, PW, "PKCS12")) == {f"rotator-{r}" for r in added if r not in removed}
     assert _openssl_bags(store, PW, legacy)[:2] == foreign
     again = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
-    assert again.code == 0 and "up to date" in again.out
+    assert again.code == 0 and "up to date" in again.unwrapped

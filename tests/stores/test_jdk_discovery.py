@@ -112,9 +112,9 @@ def test_java_cacerts_syncs_every_distinct_store(
     config = write_config(tmp_path, {"kind": "java-cacerts", "jvm_dirs": [host["jvm"]]})
     result = run("sync", "--offline", "--config", str(config), "--profile", "azure-postgresql")
     assert result.code == 0, result.err
-    targets = [line.split(": ")[0] for line in result.out.splitlines() if line.startswith("java-cacerts:")]
+    targets = [line.split(": ")[0] for line in result.unwrapped.splitlines() if line.startswith("java-cacerts:")]
     assert targets == [f"java-cacerts:{host[n]}" for n in ("custom", "shared", "jdk8", "temurin")]
-    assert f"note: used by {host['jvm'] / 'java-21-openjdk'} (java on PATH" in result.out
+    assert f"note: used by {host['jvm'] / 'java-21-openjdk'} (java on PATH" in result.unwrapped
     expected = {
         "isrg",
         "rotator-digicert-global-root-g2",
@@ -153,7 +153,7 @@ def test_java_cacerts_in_an_image_tree_stays_inside_it(tmp_path: Path, run) -> N
     machine = hashlib.sha256(kt.MACHINE_CACERTS.read_bytes()).hexdigest() if kt.MACHINE_CACERTS.exists() else None
     dry = run("sync", "--offline", "--dry-run", "--sysroot", str(image), "--target", "java-cacerts")
     assert dry.code == 0, dry.err
-    assert f"java-cacerts:{inside}:" in dry.out
+    assert f"java-cacerts:{inside}:" in dry.unwrapped
     result = run("sync", "--offline", "--sysroot", str(image), "--target", "java-cacerts")
     assert result.code == 0, result.err
     assert len(kt.by_alias(inside, PW)) == 8
@@ -169,9 +169,9 @@ def test_real_machine_discovery_dry_run(run) -> None:
     result = run("sync", "--offline", "--dry-run", "--target", "java-cacerts")
     assert result.code == 0, result.err
     real_java = Path(os.path.realpath(shutil.which("java") or "")).parent.parent
-    assert f"java-cacerts:{kt.MACHINE_CACERTS}:" in result.out
-    assert f"note: used by {real_java} (java on PATH" in result.out
-    assert sum(line.startswith("java-cacerts:") for line in result.out.splitlines()) == 1
+    assert f"java-cacerts:{kt.MACHINE_CACERTS}:" in result.unwrapped
+    assert f"note: used by {real_java} (java on PATH" in result.unwrapped
+    assert sum(line.startswith("java-cacerts:") for line in result.unwrapped.splitlines()) == 1
     assert kt.MACHINE_CACERTS.read_bytes() == before
 
 

@@ -83,9 +83,9 @@ def test_debian_real_refresh_adds_links_bundle_and_removes_only_its_own(
     first = run("sync", "--offline", "--config", str(with_root), "--sysroot", str(image))
     assert first.code == 0, first.err
     assert len(calls(log)) == 1
-    assert "refresh: `update-ca-certificates" in first.out
-    assert "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt" in first.out
-    assert "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" in first.out
+    assert "refresh: `update-ca-certificates" in first.unwrapped
+    assert "REQUESTS_CA_BUNDLE=/etc/ssl/certs/ca-certificates.crt" in first.unwrapped
+    assert "NODE_EXTRA_CA_CERTS=/etc/ssl/certs/ca-certificates.crt" in first.unwrapped
 
     # one PEM anchor per root, named rotator-<id>.crt, mode 0644
     for root_id in [*AZURE_IDS, "test-root"]:
@@ -223,17 +223,17 @@ def test_stand_in_distributions(
 
     result = run("sync", "--offline", "--config", str(cfg), "--sysroot", str(image))
     assert result.code == 0, result.err
-    assert f"system:{distro} (sysroot {image})" in result.out
+    assert f"system:{distro} (sysroot {image})" in result.unwrapped
     assert calls(log) == [args]
     assert sorted(p.name for p in anchors.iterdir()) == sorted(f"rotator-{i}{suffix}" for i in AZURE_IDS)
     for root_id in AZURE_IDS:
         anchor = anchors / f"rotator-{root_id}{suffix}"
         assert anchor.read_bytes() == parse_one(embedded_pem(root_id)).to_pem()  # PEM text, one certificate
         assert stat.S_IMODE(anchor.stat().st_mode) == 0o644
-    assert f"REQUESTS_CA_BUNDLE=/{bundle}" in result.out
+    assert f"REQUESTS_CA_BUNDLE=/{bundle}" in result.unwrapped
 
     again = run("sync", "--offline", "--config", str(cfg), "--sysroot", str(image))
-    assert again.code == 0 and "up to date" in again.out
+    assert again.code == 0 and "up to date" in again.unwrapped
     assert calls(log) == [args]  # no refresh without a change
 
 
@@ -445,7 +445,7 @@ def test_dry_run_writes_nothing_and_runs_nothing(tmp_path: Path, run, monkeypatc
     cfg.write_text(HOST_REFRESH)
     result = run("sync", "--offline", "--dry-run", "--config", str(cfg), "--sysroot", str(image))
     assert result.code == 0, result.err
-    assert "would add" in result.out and "refresh: `update-ca-trust extract`" in result.out
+    assert "would add" in result.unwrapped and "refresh: `update-ca-trust extract`" in result.unwrapped
     assert list(anchors.iterdir()) == [] and calls(log) == []
 
 
@@ -555,5 +555,5 @@ def test_roots_the_distribution_already_ships_are_said_to_be_anchored_not_just_a
     assert (
         "note: digicert-global-root-g2 already in /etc/ssl/certs/ca-certificates.crt from the distribution: "
         "anchored by rotator too, so that a distribution update cannot drop them"
-    ) in result.out
+    ) in result.unwrapped
     assert "microsoft-tls-rsa-root-g2 already" not in result.out  # not shipped: plainly added

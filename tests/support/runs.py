@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -16,6 +17,16 @@ class Run:
     code: int
     out: str
     err: str
+
+    @property
+    def unwrapped(self) -> str:
+        """``out`` with each wrapped line joined again: text output wraps at 100 columns, continuing a
+        line with an indent of four spaces or more, where an indented line of its own has two."""
+        return unwrapped(self.out)
+
+
+def unwrapped(text: str) -> str:
+    return re.sub(r"\n {4,}", " ", text)
 
 
 def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:

@@ -276,7 +276,7 @@ def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
 
     dry = run(*sync, "--dry-run")
     assert dry.code == 0, dry.err
-    assert "skipped digicert-global-root-ca" in dry.out and not app.exists() and not bundle.exists()
+    assert "skipped digicert-global-root-ca" in dry.unwrapped and not app.exists() and not bundle.exists()
 
     first = run(*sync)
     assert first.code == 0, first.err
@@ -290,15 +290,15 @@ def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
     assert (
         f"  skipped digicert-global-root-ca: DigiCert Global Root CA: the public trust programs removed it on "
         f"2026-04-15, and {system_name} serves every program on this host"
-    ) in first.out
-    assert 'include = ["digicert-global-root-ca"]' in first.out and "allow_distrusted" in first.out
+    ) in first.unwrapped
+    assert 'include = ["digicert-global-root-ca"]' in first.out and "allow_distrusted" in first.unwrapped
     # the JDK cacerts copy: keytool lists no rotator G1; the distribution's own G1 is reported and kept
     listing = kt.by_alias(cacerts, PW)
     assert "rotator-digicert-global-root-ca" not in listing and listing[DEBIAN_G1][1] == G1.sha256
     assert listing["rotator-microsoft-tls-rsa-root-g2"] == ("trustedCertEntry", MS_TLS.sha256)
     assert (
         f"  left digicert-global-root-ca: DigiCert Global Root CA is here as {DEBIAN_G1}, not added by "
-        "rotator, so it is left as it is" in first.out
+        "rotator, so it is left as it is" in first.unwrapped
     )
 
     # allowed explicitly: G1 goes in, under rotator's names
@@ -318,7 +318,7 @@ def test_host_wide_stores_refuse_g1_unless_allowed_and_rotator_removes_its_own(
     assert (
         "  removed digicert-global-root-ca (as rotator-digicert-global-root-ca.crt): DigiCert Global Root CA, "
         "which rotator had added: the public trust programs removed it on 2026-04-15"
-    ) in removed.out
+    ) in removed.unwrapped
     assert any("--fresh" in c for c in calls(tmp_path / "refresh.log"))
     assert G1.sha256 in fps(app)  # the application bundle keeps it
     assert run(*sync).out.count("up to date") == 3
@@ -353,15 +353,15 @@ def test_g1_rotator_added_earlier_leaves_host_wide_stores_foreign_g1_stays(
 
     result = run(*sync)
     assert result.code == 0, result.err
-    assert "removed digicert-global-root-ca (as rotator-digicert-global-root-ca.crt)" in result.out
-    assert "removed digicert-global-root-ca (as rotator-digicert-global-root-ca)" in result.out  # the keystore
-    assert "left digicert-global-root-ca: DigiCert Global Root CA is here as corp-needs-g1.crt" in result.out
+    assert "removed digicert-global-root-ca (as rotator-digicert-global-root-ca.crt)" in result.unwrapped
+    assert "removed digicert-global-root-ca (as rotator-digicert-global-root-ca)" in result.unwrapped  # the keystore
+    assert "left digicert-global-root-ca: DigiCert Global Root CA is here as corp-needs-g1.crt" in result.unwrapped
     assert admin.read_bytes() == G1.embedded_bytes()  # never touched
     assert G1.sha256 in fps(bundle)  # still trusted through the admin's file, as the admin wants
     assert "rotator-digicert-global-root-ca" not in kt.by_alias(cacerts, PW)
     # the application bundle, no longer selecting G1 (azure-all), loses rotator's copy with a hint
     assert G1.sha256 not in fps(app)
-    assert "is no longer selected for" in result.out and 'profile = "azure-legacy"' in result.out
+    assert "is no longer selected for" in result.unwrapped and 'profile = "azure-legacy"' in result.out
     after = run("status", "--json", "--config", str(config), "--sysroot", str(image))
     assert after.code == 0, after.out  # the foreign G1 is a warning, not a failure
     assert [f["severity"] for f in json.loads(after.out)["findings"] if "digicert-global-root-ca" in f["message"]] == [
@@ -383,7 +383,7 @@ def test_status_table_shows_withheld_and_json_lists_it(tmp_path: Path, run) -> N
     assert [(n["action"], n["root"], n["as"]) for n in scope if n["action"] == "skipped"] == [
         ("skipped", "digicert-global-root-ca", None)
     ]
-    text = run("sync", *args).out
+    text = run("sync", *args).unwrapped
     assert "  skipped digicert-global-root-ca: DigiCert Global Root CA: the public trust programs removed" in text
     result = run("status", "--json", "--metrics-file", str(metrics), *args)
     target = json.loads(result.out)["targets"][0]
@@ -479,5 +479,5 @@ def test_a_host_wide_store_is_read_once_to_plan_and_to_find_foreign_g1(
     monkeypatch.setattr(JavaKeystore, "_load", counted)
     result = run(*args)
     assert result.code == 0, result.err
-    assert f"here as {theirs}" in " ".join(result.out.split()), result.out  # a long note wraps
+    assert f"here as {theirs}" in result.unwrapped, result.out  # a long note wraps
     assert loads == [cacerts], "the plan's read also answers which foreign copies are there"
