@@ -106,6 +106,32 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
 
 
+def run() -> None:
+    """The ``rotator`` command and ``python -m rotator``: ``main``, then a quick exit."""
+    exit_quickly(main())
+
+
+def exit_quickly(code: int) -> None:
+    """Exit as a normal exit does, without the interpreter's teardown of every module and object
+    (about 10 ms, a sixth of a no-op sync): the output is flushed and the exit handlers run
+    (logging's, a coverage tool's, temporary files' finalizers); only the freeing of memory the
+    process is about to give back is skipped. With another thread alive, the normal exit joins it."""
+    threading = sys.modules.get("threading")
+    if threading is not None and threading.active_count() > 1:
+        sys.exit(code)
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except BrokenPipeError:  # the reader went away (`rotator catalog | head`): as main says
+            code = code or 1
+        except (OSError, ValueError):  # a closed or failing stream: nothing more can be said on it
+            pass
+    import atexit
+
+    atexit._run_exitfuncs()
+    os._exit(code)
+
+
 def _flags(args: argparse.Namespace) -> Flags:
     from rotator.cli.arguments import flags_of  # loaded already: main parsed the command line with it
 

@@ -11,15 +11,17 @@ import os
 import re
 from collections.abc import Mapping
 from pathlib import Path
-from types import MappingProxyType
 
+from rotator.config.model import DEFAULT_PATH as DEFAULT_PATH
+from rotator.config.model import Config as Config
+from rotator.config.model import DownloadConfig as DownloadConfig
+from rotator.config.model import locate as locate
 from rotator.errors import ConfigError
 from rotator.host import safe_paths as filesafety
 from rotator.host.files import ReadAs, read_file
 from rotator.ownership import MAX_NAME, MAX_NOTE, one_line, valid_id
-from rotator.records import TYPE_CHECKING, NamedTuple
+from rotator.records import TYPE_CHECKING
 from rotator.roots.catalog import SHA256_HEX, Root
-from rotator.roots.download import DownloadSettings
 from rotator.roots.locations import is_url
 from rotator.sync.hooks import DEFAULT_TIMEOUT as DEFAULT_HOOK_TIMEOUT
 from stores.base import TargetSpec
@@ -27,7 +29,6 @@ from stores.base import TargetSpec
 if TYPE_CHECKING:
     from typing import Any
 
-DEFAULT_PATH = Path("/etc/rotator/rotator.toml")
 CONFIG_FILE = ReadAs("config file", "pass an existing file with --config", ConfigError)
 
 TOP_KEYS = {
@@ -59,48 +60,6 @@ DOWNLOAD_KEYS = {
 }
 DAEMON_KEYS = {"interval", "jitter", "retry", "catalog_check", "catalog_source"}
 DAEMON_DURATIONS = ("interval", "jitter", "retry", "catalog_check")  # catalog_check may also be "off"
-
-
-_DOWNLOAD = DownloadSettings()
-
-
-class DownloadConfig(NamedTuple):
-    offline: bool = False  # as --offline: cache, mirror directory, local files, embedded copies only
-    ca_bundle: Path | None = None
-    mirror: str | None = None
-    # The download defaults are DownloadSettings' own: defined once, in rotator.roots.download.
-    connect_timeout: float = _DOWNLOAD.connect_timeout
-    read_timeout: float = _DOWNLOAD.read_timeout
-    total_timeout: float = _DOWNLOAD.total_timeout  # one download, headers to last byte
-    budget: float = _DOWNLOAD.budget  # every download of one run together; then the run goes on offline
-    retries: int = _DOWNLOAD.retries
-    max_bytes: int = _DOWNLOAD.max_bytes
-
-
-class Config(NamedTuple):
-    source: Path | None = None
-    profile: str | None = None
-    include: tuple[str, ...] = ()
-    keep: tuple[str, ...] = ()
-    roots: tuple[Root, ...] = ()
-    profiles: Mapping[str, tuple[str, ...]] = MappingProxyType({})
-    targets: tuple[TargetSpec, ...] = ()
-    download: DownloadConfig = DownloadConfig()
-    cache_dir: Path | None = None
-    state_dir: Path | None = None
-    metrics_file: Path | None = None
-    on_change: tuple[tuple[str, ...], ...] = ()
-    hook_timeout: float = DEFAULT_HOOK_TIMEOUT
-    daemon: Mapping[str, str] = MappingProxyType({})
-
-
-def locate(explicit: str | None, environ: Mapping[str, str]) -> Path | None:
-    """``--config``, else ``$ROTATOR_CONFIG``, else the system file when it exists."""
-    if explicit:
-        return Path(explicit)
-    if environ.get("ROTATOR_CONFIG"):
-        return Path(environ["ROTATOR_CONFIG"])
-    return DEFAULT_PATH if DEFAULT_PATH.is_file() else None
 
 
 def load(path: Path | None) -> Config:

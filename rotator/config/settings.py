@@ -17,7 +17,7 @@ from rotator.records import TYPE_CHECKING, NamedTuple
 if TYPE_CHECKING:
     from typing import TypeVar
 
-    from rotator.config.file import Config
+    from rotator.config.model import Config
     from rotator.roots.catalog import Catalog, Root
     from rotator.sync.engine import SyncRequest
     from stores.base import TargetSpec
@@ -110,9 +110,9 @@ def _with_password(spec: TargetSpec, flags: Flags) -> TargetSpec:
 def resolve(flags: Flags, environ: Mapping[str, str], *, use_recorded: bool = False) -> Resolved:
     """``use_recorded``: with no target given anywhere, take the ones the state file recorded
     (``status``, ``sync`` and ``probe`` by hand after a first sync; never the daemon)."""
-    from rotator.config import file as config_mod
+    from rotator.config import model
     from rotator.roots.catalog import DEFAULT_PROFILE, Catalog
-    from rotator.roots.download import DownloadSettings
+    from rotator.roots.download_settings import DownloadSettings
     from rotator.roots.obtain import ObtainSettings, default_cache_dir
     from rotator.roots.scope import resolve_scope
     from rotator.sync.engine import SyncRequest
@@ -125,8 +125,13 @@ def resolve(flags: Flags, environ: Mapping[str, str], *, use_recorded: bool = Fa
         raise ConfigError("--lock-timeout: expected seconds, 0 or more (0: do not wait)")
     if flags.warn_days is not None and flags.warn_days < 0:
         raise ConfigError("--warn-days: expected a number of days, 0 or more")
-    config_path = config_mod.locate(flags.config, environ)
-    cfg = config_mod.load(config_path)
+    config_path = model.locate(flags.config, environ)
+    if config_path is None:
+        cfg = model.Config()  # the TOML reader and its checks are not even loaded
+    else:
+        from rotator.config import file as config_mod
+
+        cfg = config_mod.load(config_path)
     try:
         catalog = Catalog.builtin().extended(cfg.roots, cfg.profiles, keep=cfg.keep)
     except ConfigError as exc:  # roots, profiles and keep come from the file alone: name it

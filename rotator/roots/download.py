@@ -5,11 +5,12 @@ from __future__ import annotations
 import errno
 import logging
 import time
-from pathlib import Path
 from urllib.parse import urljoin, urlsplit
 
 from rotator.errors import ConfigError, SourceError
-from rotator.records import TYPE_CHECKING, NamedTuple
+from rotator.records import TYPE_CHECKING
+from rotator.roots.download_settings import DEFAULT_MAX_BYTES as DEFAULT_MAX_BYTES
+from rotator.roots.download_settings import DownloadSettings as DownloadSettings
 
 if TYPE_CHECKING:
     from typing import Any
@@ -18,19 +19,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-DEFAULT_MAX_BYTES = 64 * 1024
 MAX_RETRY_AFTER = 30  # seconds; a server asking for more is treated as down for this run
-
-
-class DownloadSettings(NamedTuple):
-    ca_bundle: Path | None = None  # None: certifi's bundle (never the REQUESTS_CA_BUNDLE env var)
-    connect_timeout: float = 10.0
-    read_timeout: float = 20.0
-    total_timeout: float = 60.0
-    budget: float = 120.0  # every download of one Downloader (one run) together
-    retries: int = 3  # never after a failed name lookup or a refused connection: those are final
-    backoff: float = 0.5
-    max_bytes: int = DEFAULT_MAX_BYTES
 
 
 class Downloader:

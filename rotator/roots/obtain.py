@@ -18,10 +18,13 @@ from rotator.certs import Cert, NotACertificate, parse_one
 from rotator.errors import PinMismatch, RootUnavailable, SourceError
 from rotator.host.files import atomic_write, read_problem, read_regular
 from rotator.progress import Progress, say_if_slow, silent
-from rotator.records import NamedTuple
+from rotator.records import TYPE_CHECKING, NamedTuple
 from rotator.roots.catalog import RETIRED, Root
-from rotator.roots.download import DEFAULT_MAX_BYTES, Downloader
+from rotator.roots.download_settings import DEFAULT_MAX_BYTES
 from rotator.roots.locations import is_url
+
+if TYPE_CHECKING:
+    from rotator.roots.download import Downloader
 
 log = logging.getLogger(__name__)
 

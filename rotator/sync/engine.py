@@ -19,7 +19,7 @@ from rotator.errors import RotatorError
 from rotator.progress import Progress, say_if_slow, silent
 from rotator.records import TYPE_CHECKING, NamedTuple
 from rotator.roots.catalog import CrossSign, Root
-from rotator.roots.download import Downloader, DownloadSettings
+from rotator.roots.download_settings import DownloadSettings
 from rotator.roots.obtain import Obtained, Obtainer, ObtainSettings
 from rotator.roots.scope import REMOVED, Scope, ScopeNote, everything, foreign_note, removed_note, withheld_note
 from rotator.sync import hooks, locks
@@ -41,6 +41,7 @@ from stores.base import (
 from stores.kinds import build_stores as stores_for
 
 if TYPE_CHECKING:
+    from rotator.roots.download import Downloader
     from rotator.sync.status import StatusReport
 
 log = logging.getLogger(__name__)
@@ -318,13 +319,21 @@ def _needed(request: SyncRequest, stores: Sequence[Bound]) -> tuple[list[Root], 
     return active, inactive
 
 
+def _downloader(settings: DownloadSettings) -> Downloader:
+    # Loaded only when a root is not in the cache or the package: an offline run or one answered
+    # from the cache never imports the download code.
+    from rotator.roots.download import Downloader
+
+    return Downloader(settings)
+
+
 def _run(request: SyncRequest, stores: Sequence[Bound], state: State, progress: Progress) -> SyncResult:
     active, inactive = _needed(request, stores)
     day = request.at.date()
     result = SyncResult(at=request.at, dry_run=request.dry_run, inactive=inactive)
     control = request.control or RunControl()
     obtainer = Obtainer(
-        request.obtain, downloader=lambda: Downloader(request.download), check=control.check, progress=progress
+        request.obtain, downloader=lambda: _downloader(request.download), check=control.check, progress=progress
     )
     try:
         # A PinMismatch escapes here: no target has been touched yet.

@@ -280,6 +280,9 @@ def test_offline_runs_load_neither_probe_nor_downloads_and_a_no_op_no_parser(tmp
     ]
     first = _modules_after(["sync", *state, *targets], tmp_path)
     assert not first & {"ssl", "requests", "certifi", "rotator.probe.judge", "rotator.probe.tlsfetch"}
+    # An offline run has nothing to download, and without a config file nothing to parse: neither
+    # the download code nor the TOML reader and its checks are loaded.
+    assert not first & {"rotator.roots.download", "rotator.config.file", "tomllib"}
     # A JKS of trusted certificates is written directly (stores/keystore/jks_trusted.py): pyjks
     # and what it pulls in (pyasn1, pycryptodome: about 60 ms) load only for a store holding keys.
     assert not first & {"jks", "pyasn1", "Crypto"}
