@@ -336,7 +336,8 @@ def record_files(draw: st.DrawFn) -> bytes:
         if key in ("at", "last_read"):
             doc[key] = draw(times)
         elif key == "difference" and isinstance(doc.get("differences"), list) and doc["differences"]:
-            doc["differences"][0][draw(st.sampled_from(["kind", "message"]))] = draw(json_values)
+            if isinstance(doc["differences"][0], dict):  # the list may have been replaced by anything
+                doc["differences"][0][draw(st.sampled_from(["kind", "message"]))] = draw(json_values)
         elif key == "intermediate" and isinstance(doc.get("intermediates"), dict):
             doc["intermediates"][draw(st.text(max_size=41))] = draw(json_values)
         elif key == "whole":
