@@ -388,6 +388,9 @@ def test_a_relative_target_path_is_refused_naming_it() -> None:
 
     problem = util.target_problem(1, {"kind": "pem", "path": "roots.pem"})
     assert problem is not None and problem.startswith("targets[1].path 'roots.pem': give an absolute path")
+    # ~ of a user the host does not have stays as written, so it is relative too (found by fuzzing).
+    assert util.target_problem(0, {"kind": "pem", "path": "~no-such-user-here/roots.pem"}) is not None
+    assert util.target_problem(0, {"kind": "pem", "path": "~root/roots.pem"}) is None
     for fine in (
         {"kind": "pem", "path": "/etc/azure/roots.pem"},
         {"kind": "pem", "path": "~/roots.pem"},

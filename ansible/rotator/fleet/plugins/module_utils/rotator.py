@@ -41,9 +41,10 @@ def target_problem(index, target):
     one (removed after the run): the store would be written there and lost.
     """
     path = target.get("path")
-    if path and not (path.startswith("/") or path.startswith("~")):
+    # As rotator reads it: ~ and ~user expanded (here, on the managed host); "~nosuchuser/x" stays relative.
+    if path and not os.path.isabs(os.path.expanduser(path)):
         return (
-            f"targets[{index}].path {path!r}: give an absolute path (or one starting with ~); "
+            f"targets[{index}].path {path!r}: give an absolute path (or one starting with ~/); "
             "a relative one has no fixed place on the managed host"
         )
     return None
