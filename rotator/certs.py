@@ -188,6 +188,12 @@ class Cert:
         except UnsupportedAlgorithm:
             oid = self.x509.signature_algorithm_oid.dotted_string
             return f"signature algorithm {oid} not supported: cannot tell whether it signed the next one"
+        except ValueError as exc:  # a known algorithm with parameters it cannot take (RSASSA-PSS without any)
+            oid = self.x509.signature_algorithm_oid.dotted_string
+            return (
+                f"signature algorithm {oid} with unreadable parameters ({exc}): "
+                "cannot tell whether it signed the next one"
+            )
         return None
 
     def signed_by(self, issuer: Cert) -> bool:
@@ -209,7 +215,7 @@ def signature_valid(cert: x509.Certificate, key: object) -> bool:
 
     try:
         algorithm = cert.signature_hash_algorithm
-    except UnsupportedAlgorithm:
+    except (UnsupportedAlgorithm, ValueError):  # ValueError: parameters that cannot be read (PSS)
         return False
     try:
         if isinstance(key, rsa.RSAPublicKey):

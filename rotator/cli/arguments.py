@@ -59,6 +59,15 @@ class _Parser(argparse.ArgumentParser):
         super().__init__(*args, **kwargs)
         self.commands: dict[str, _Parser] = {}  # the sub-command parsers, for their own usage line
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> Any:
+        # Python before 3.13 drops a "--" that is an option's own value (--state-dir=--), which left
+        # the option a list and ended in a traceback: "--" is taken as written, like any other value.
+        if arg_strings == ["--"] and action.nargs is None:
+            value = self._get_value(action, "--")
+            self._check_value(action, value)
+            return value
+        return super()._get_values(action, arg_strings)
+
     def error(self, message: str) -> Any:  # argparse exits 2 already; keep its one line
         self.print_usage(sys.stderr)
         self.exit(2, f"rotator: error: {message}\n")

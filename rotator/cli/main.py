@@ -452,13 +452,11 @@ def _probe_mode(args: argparse.Namespace) -> tuple[tlsfetch.Endpoint, str]:
     return tlsfetch.Endpoint(host="", port=0, servername=args.servername), sslmode
 
 
-def cmd_probe(args: argparse.Namespace) -> int:
-    from pathlib import Path
-
+def probe_request(args: argparse.Namespace) -> probe.ProbeRequest:
+    """What ``rotator probe`` judges, from its parsed arguments: endpoint, roots, targets and options."""
     from rotator.config.settings import resolve
     from rotator.probe import judge as probe
     from rotator.probe import tlsfetch
-    from rotator.report import probe as report
     from rotator.roots.locations import is_url
     from rotator.upstream import record as published
 
@@ -470,7 +468,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         )
     resolved = resolve(_flags(args), os.environ, use_recorded=True)
     _say_recorded(args, resolved)
-    request = probe.ProbeRequest(
+    return probe.ProbeRequest(
         endpoint=endpoint,
         roots=tuple(resolved.catalog.roots.values()),
         selected=resolved.selected,
@@ -483,6 +481,15 @@ def cmd_probe(args: argparse.Namespace) -> int:
         cross_signs=resolved.catalog.cross_signs,
         intermediates=published.intermediates(published.load_or_note(resolved.request.state_dir)),
     )
+
+
+def cmd_probe(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from rotator.probe import judge as probe
+    from rotator.report import probe as report
+
+    request = probe_request(args)
     if args.chain_file is not None:
         from rotator.probe import chainfile
 
@@ -491,7 +498,7 @@ def cmd_probe(args: argparse.Namespace) -> int:
         result = probe.probe(request)
     except ServerUnreachable as exc:
         if args.json:
-            _emit_json(report.probe_unreachable_json(exc, endpoint.starttls))
+            _emit_json(report.probe_unreachable_json(exc, request.endpoint.starttls))
         raise
     return _probe_output(args, result)
 

@@ -39,6 +39,8 @@ def check_servername(value: str) -> str | None:
             a_label = value.encode("idna").decode("ascii")
         except UnicodeError:
             return "not ASCII, and not a name IDNA can encode; give the A-label (xn--...) clients send"
+        if check_servername(a_label) is not None:  # IDNA keeps ASCII as it is: control characters, "_", ...
+            return "not ASCII, and its IDNA form is not a host name either; give the A-label (xn--...) clients send"
         return f"not ASCII; give the A-label clients send: {a_label}"
     name = value[:-1] if value.endswith(".") else value
     if "*" in name:

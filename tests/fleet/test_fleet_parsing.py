@@ -360,3 +360,43 @@ def test_ansible_doc_reads_the_modules_documentation(module: str, tmp_path: Path
         assert parsed["options"]["service"]["type"] == "list" and parsed["options"]["include"]["elements"] == "path"
     else:
         assert parsed["options"]["targets"]["suboptions"]["password"]["type"] == "str"
+
+
+def test_option_values_reach_rotator_as_given_even_when_they_start_with_dashes() -> None:
+    """Each value is one ``--flag=VALUE`` word: ``--profile -x`` made rotator stop with "expected one
+    argument", and ``--root --offline`` would have been two options (found by fuzzing the modules)."""
+    from rotator.cli.arguments import build_parser
+
+    params = {"profile": "-x", "state_dir": "--", "roots": ["--offline", "a b"], "at": "-1", "sysroot": "=/s"}
+    parsed = build_parser().parse_args(util.common_args(params, "status"))
+    assert (parsed.profile, parsed.state_dir, parsed.root, parsed.at, parsed.sysroot) == (
+        "-x",
+        "--",
+        ["--offline", "a b"],
+        "-1",
+        "=/s",
+    )
+    assert parsed.offline is False
+    scan = build_parser().parse_args(["scan", *util.scan_args({"include": ["-d"], "time_limit": 5.0})])
+    assert scan.include == ["-d"] and scan.time_limit == 5.0
+
+
+def test_a_relative_target_path_is_refused_naming_it() -> None:
+    """The module's config lives in a temporary directory, and rotator takes a relative path from the
+    config's directory: ``path: roots.pem`` wrote the store there, and it was removed with it."""
+    from tests.support.fleet_modules import run_module
+
+    problem = util.target_problem(1, {"kind": "pem", "path": "roots.pem"})
+    assert problem is not None and problem.startswith("targets[1].path 'roots.pem': give an absolute path")
+    # ~ of a user the host does not have stays as written, so it is relative too (found by fuzzing).
+    assert util.target_problem(0, {"kind": "pem", "path": "~no-such-user-here/roots.pem"}) is not None
+    assert util.target_problem(0, {"kind": "pem", "path": "~root/roots.pem"}) is None
+    for fine in (
+        {"kind": "pem", "path": "/etc/azure/roots.pem"},
+        {"kind": "pem", "path": "~/roots.pem"},
+        {"kind": "system"},
+    ):
+        assert util.target_problem(0, fine) is None
+    outcome = run_module("sync", {"targets": [{"kind": "pem", "path": "/a.pem"}, {"kind": "pem", "path": "b.pem"}]})
+    assert outcome.result["failed"] and outcome.result["msg"].startswith("targets[1].path 'b.pem'")
+    assert outcome.calls == []  # rotator never started

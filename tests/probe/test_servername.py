@@ -33,6 +33,9 @@ BAD = {
     "a_b.example": "label 'a_b' is not letters, digits and '-'",
     "-db.example": "starts or ends with '-'",
     "bücher.example": "not ASCII; give the A-label clients send: xn--bcher-kva.example",
+    # The IDNA form of a name holding a line break is no host name: not suggested (nor a second line).
+    "ú·y\nRg.example": "not ASCII, and its IDNA form is not a host name either",
+    "bücher_db.example": "not ASCII, and its IDNA form is not a host name either",
     "": "empty; give the name clients connect to",
     "x" * 64 + ".example": "is not letters, digits and '-' (at most 63)",
     "has space.example": "is not letters, digits and '-'",

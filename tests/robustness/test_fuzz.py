@@ -1,8 +1,10 @@
 """Every reader fuzzed through ``rotator.cli.main.main``: rotator's own error or success, never another exception.
 
 Inputs are built from real pieces (rotator's embedded roots, certificates made here, keystores
-written by pyjks and cryptography) and then damaged: bytes flipped, cut, repeated, mixed with
-text. Each example runs a real sync (offline, every path in a temp directory) and status.
+written by pyjks and cryptography, saved s_client chains, the fleet modules' parameters) and then
+damaged: bytes flipped, cut, repeated, mixed with text; DER trees and transcripts changed by their
+structure (tests/support/fuzzing.py, shared with benchmarks/fuzz_volume.py). Each example runs a
+real sync (offline, every path in a temp directory) and status, or the probe of a saved chain.
 
 The number of examples per reader is ``ROTATOR_FUZZ_EXAMPLES`` (default 60, enough for CI);
 ``benchmarks/reliability.sh`` runs the same tests far longer.
@@ -10,9 +12,7 @@ The number of examples per reader is ``ROTATOR_FUZZ_EXAMPLES`` (default 60, enou
 
 from __future__ import annotations
 
-import base64
 import contextlib
-import datetime as dt
 import io
 import json
 import os
@@ -20,7 +20,6 @@ import re
 import tempfile
 import time
 from collections.abc import Iterator
-from importlib import resources
 from pathlib import Path
 from typing import Any
 
@@ -29,7 +28,25 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rotator.cli.main import main
-from tests.support.pki import make_intermediate, make_root
+from tests.support.fuzzing import (
+    CHAIN_BASES,
+    GOOD_DERS,
+    SERVER_NAME,
+    VALID_STATE,
+    WORK,
+    ServerName,
+    chain_files,
+    damaged,
+    der_certs,
+    fleet_params,
+    pem_bundles,
+    pem_of,
+    published_pages,
+    record_files,
+    server_names,
+    servername_exit,
+    state_files,
+)
 
 # Many generated cases through whole runs: outside the quick loop.
 pytestmark = pytest.mark.slow
@@ -42,177 +59,6 @@ FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large],
 )
 PW = "changeit"
-ROOT_IDS = ["digicert-global-root-g2", "microsoft-rsa-root-2017", "digicert-global-root-ca", "no-such-root"]
-EMBEDDED = sorted(p.name for p in resources.files("rotator.data").iterdir() if p.name.endswith(".pem"))
-
-
-def _embedded(name: str) -> bytes:
-    return resources.files("rotator.data").joinpath(name).read_bytes()
-
-
-FOREIGN_ROOT = make_root("Fuzz Foreign Root")
-FOREIGN_INTERMEDIATE = make_intermediate(FOREIGN_ROOT, "Fuzz Foreign Intermediate")
-GOOD_DERS = [FOREIGN_ROOT.der, FOREIGN_INTERMEDIATE.der] + [
-    base64.b64decode(b"".join(_embedded(n).split(b"\n")[1:-2])) for n in EMBEDDED[:3]
-]
-
-
-def pem_of(der: bytes) -> bytes:
-    body = base64.encodebytes(der).replace(b"\n", b"")
-    return (
-        b"-----BEGIN CERTIFICATE-----\n"
-        + b"\n".join(body[i : i + 64] for i in range(0, len(body), 64))
-        + b"\n-----END CERTIFICATE-----\n"
-    )
-
-
-# -- damaging bytes ---------------------------------------------------------------------------------
-
-
-@st.composite
-def damaged(draw: st.DrawFn, original: bytes) -> bytes:
-    """``original`` with a few edits: flipped or replaced bytes, a cut, a repeat, an insertion."""
-    data = bytearray(original)
-    for _ in range(draw(st.integers(1, 4))):
-        if not data:
-            break
-        op = draw(st.sampled_from(["flip", "set", "cut", "truncate", "insert", "repeat"]))
-        at = draw(st.integers(0, len(data) - 1))
-        if op == "flip":
-            data[at] ^= 1 << draw(st.integers(0, 7))
-        elif op == "set":
-            data[at] = draw(st.sampled_from([0x00, 0x01, 0x7F, 0x80, 0x81, 0x82, 0x84, 0xFF, 0x30, 0x02, 0xA0]))
-        elif op == "cut":
-            del data[at : at + draw(st.integers(1, 16))]
-        elif op == "truncate":
-            del data[at:]
-        elif op == "insert":
-            data[at:at] = draw(st.binary(min_size=1, max_size=8))
-        else:
-            data[at:at] = data[at : at + draw(st.integers(1, 32))]
-    return bytes(data)
-
-
-def _tlv(tag: int, value: bytes) -> bytes:
-    from rotator.der import encode_length
-
-    return bytes([tag]) + encode_length(len(value)) + value
-
-
-@st.composite
-def restructured(draw: st.DrawFn, der: bytes) -> bytes:
-    """Well-formed DER with a semantic fault: an element repeated, dropped, retagged or replaced
-    somewhere in the tree (a duplicate extension, a version 34, a missing field, ...)."""
-    from rotator.der import DerError, read_all, read_exact
-
-    def rewrite(raw: bytes, depth: int) -> bytes:
-        node = read_exact(raw)
-        try:
-            children = read_all(node.value) if node.constructed and node.value else []
-        except DerError:
-            children = []
-        if not children or (depth > 1 and draw(st.integers(0, 3)) == 0):
-            op = draw(st.sampled_from(["value", "tag", "keep"]))
-            if op == "value":
-                return _tlv(node.tag, draw(st.one_of(st.binary(max_size=6), st.just(b"\x22"), st.just(b""))))
-            if op == "tag":
-                return _tlv(
-                    draw(st.sampled_from([0x02, 0x04, 0x05, 0x06, 0x0C, 0x13, 0x30, 0x31, 0xA0, 0xA3])), node.value
-                )
-            return node.raw
-        parts = [c.raw for c in children]
-        at = draw(st.integers(0, len(parts) - 1))
-        op = draw(st.sampled_from(["descend", "descend", "descend", "repeat", "drop"]))
-        if op == "repeat":
-            parts.insert(at, parts[at])
-        elif op == "drop":
-            del parts[at]
-        else:
-            parts[at] = rewrite(parts[at], depth + 1)
-        return _tlv(node.tag, b"".join(parts))
-
-    return rewrite(der, 0)
-
-
-@st.composite
-def targeted(draw: st.DrawFn, der: bytes) -> bytes:
-    """The faults cryptography only notices late: a repeated or garbled extension, an odd version,
-    a name attribute of the wrong string type."""
-    from rotator.der import read_all, read_exact
-
-    cert = read_exact(der).children()
-    tbs = cert[0].children()
-    fault = draw(st.sampled_from(["repeat-extension", "garble-extension", "version", "name", "key"]))
-    if fault == "version" and tbs[0].tag == 0xA0:
-        tbs[0] = read_exact(_tlv(0xA0, _tlv(0x02, draw(st.sampled_from([b"\x22", b"\x03", b"\xff", b"\x00\x02"])))))
-    elif fault in ("repeat-extension", "garble-extension"):
-        where = next((i for i, t in enumerate(tbs) if t.tag == 0xA3), None)
-        if where is not None:
-            extensions = [e.raw for e in read_exact(tbs[where].value).children()]
-            at = draw(st.integers(0, len(extensions) - 1))
-            if fault == "repeat-extension":
-                extensions.insert(at, extensions[at])
-            else:
-                fields = read_all(read_exact(extensions[at]).value)
-                value = draw(st.binary(max_size=8))
-                extensions[at] = _tlv(0x30, b"".join(f.raw for f in fields[:-1]) + _tlv(0x04, value))
-            tbs[where] = read_exact(_tlv(0xA3, _tlv(0x30, b"".join(extensions))))
-    elif fault == "name":
-        subject = tbs[5 if tbs[0].tag == 0xA0 else 4]
-        rdns = subject.children()
-        if rdns:
-            attribute = rdns[-1].children()[0].children()
-            garbled = _tlv(
-                0x30, attribute[0].raw + _tlv(draw(st.sampled_from([0x1E, 0x1C, 0x12, 0x16, 0x03])), b"\xff\xfe\x00")
-            )
-            index = tbs.index(subject)
-            tbs[index] = read_exact(_tlv(0x30, b"".join(r.raw for r in rdns[:-1]) + _tlv(0x31, garbled)))
-    else:
-        index = 6 if tbs[0].tag == 0xA0 else 5
-        spki = tbs[index].children()
-        tbs[index] = read_exact(_tlv(0x30, spki[0].raw + _tlv(0x03, b"\x00" + draw(st.binary(max_size=12)))))
-    body = _tlv(0x30, b"".join(t.raw for t in tbs))
-    return _tlv(0x30, body + b"".join(c.raw for c in cert[1:]))
-
-
-def der_certs() -> st.SearchStrategy[bytes]:
-    """A certificate's DER: intact, or damaged (bad version, duplicate extensions, cut short, ...)."""
-    good = st.sampled_from(GOOD_DERS)
-    return st.one_of(
-        good,
-        good.flatmap(targeted),
-        good.flatmap(targeted),
-        good.flatmap(restructured),
-        good.flatmap(damaged),
-        st.binary(max_size=64),
-    )
-
-
-@st.composite
-def pem_fragment(draw: st.DrawFn) -> bytes:
-    kind = draw(st.sampled_from(["block", "block", "marker", "comment", "bad-base64", "no-end", "text", "binary"]))
-    if kind == "block":
-        return pem_of(draw(der_certs()))
-    if kind == "marker":
-        root_id = draw(st.sampled_from(ROOT_IDS))
-        cert = draw(st.one_of(st.sampled_from([_embedded(n) for n in EMBEDDED]), der_certs().map(pem_of)))
-        return f"# rotator-{root_id}: fuzz (sha256 0)\n".encode() + cert
-    if kind == "comment":
-        return b"# " + draw(st.text(max_size=30)).encode("utf-8", "replace").replace(b"\n", b" ") + b"\n"
-    if kind == "bad-base64":
-        return (
-            b"-----BEGIN CERTIFICATE-----\n"
-            + draw(st.binary(max_size=40)).replace(b"-", b"")
-            + b"\n-----END CERTIFICATE-----\n"
-        )
-    if kind == "no-end":
-        return pem_of(draw(st.sampled_from(GOOD_DERS))).split(b"-----END")[0]
-    if kind == "text":
-        return draw(st.text(max_size=40)).encode("utf-8", "replace")
-    return draw(st.binary(max_size=40))
-
-
-pem_bundles = st.lists(pem_fragment(), max_size=6).map(b"".join)
 
 
 # -- running ----------------------------------------------------------------------------------------
@@ -233,22 +79,29 @@ def workdir() -> Iterator[Path]:
                 os.environ["HOME"] = home
 
 
-def invoke(*argv: str) -> tuple[int, str]:
-    """main() in process; any exception but argparse's SystemExit fails the example."""
+def run_main(*argv: str) -> tuple[int, str, str]:
+    """main() in process: exit code, stdout, stderr; never a traceback."""
     out, err = io.StringIO(), io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
         try:
             code = main(list(argv))
         except SystemExit as exc:
             code = int(exc.code or 0)
-    stderr = err.getvalue()
+    assert code in (0, 1, 2), (code, err.getvalue())
+    assert "Traceback" not in err.getvalue(), err.getvalue()
+    return code, out.getvalue(), err.getvalue()
+
+
+def invoke(*argv: str) -> tuple[int, str]:
+    """main() in process; any exception but argparse's SystemExit fails the example."""
+    code, stdout, stderr = run_main(*argv)
     assert code in (0, 1, 2), (code, stderr)
     assert "Traceback" not in stderr, stderr
     if code != 0:  # a one-line error of rotator's own, or status saying what is not compliant
         said = re.search(r"^rotator: error: \S", stderr, re.MULTILINE) or (
-            argv[0] == "status" and code == 1 and "NOT COMPLIANT" in out.getvalue()
+            argv[0] == "status" and code == 1 and "NOT COMPLIANT" in stdout
         )
-        assert said, (code, out.getvalue(), stderr)
+        assert said, (code, stdout, stderr)
     return code, stderr
 
 
@@ -506,118 +359,32 @@ def test_config(text: str) -> None:
                 assert code == 2, (text, err)  # a hostile value is a config error, before anything is written
 
 
-VALID_STATE = {
-    "version": 1,
-    "last_success": "2026-01-01T00:00:00+00:00",
-    "last_failure": None,
-    "failures": 0,
-    "drift_repairs": 0,
-    "targets": {
-        "pem:/x": {"digicert-global-root-g2": {"sha256": "ab", "owned": True, "since": "2026-01-01T00:00:00+00:00"}}
-    },
-}
-json_leaves = st.one_of(
-    st.none(), st.booleans(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), st.text(max_size=10)
-)
-json_shallow = st.one_of(
-    json_leaves, st.lists(json_leaves, max_size=3), st.dictionaries(st.text(max_size=8), json_leaves, max_size=3)
-)
-json_values = st.one_of(
-    json_shallow, st.lists(json_shallow, max_size=3), st.dictionaries(st.text(max_size=8), json_shallow, max_size=3)
-)
+def test_the_state_fuzzed_is_the_state_written_today() -> None:
+    """The fuzzed state starts from every field a sync writes now: a field added later fails here."""
+    from rotator.sync.state import State, _parse
 
-
-@st.composite
-def state_files(draw: st.DrawFn) -> bytes:
-    doc = json.loads(json.dumps(VALID_STATE))
-    for _ in range(draw(st.integers(0, 3))):
-        key = draw(
-            st.sampled_from(
-                ["version", "last_success", "last_failure", "failures", "drift_repairs", "targets", "record"]
-            )
-        )
-        value = draw(json_values)
-        if key == "record":
-            record = doc["targets"].get("pem:/x", {}) if isinstance(doc["targets"], dict) else {}
-            if isinstance(record, dict) and isinstance(record.get("digicert-global-root-g2"), dict):
-                record["digicert-global-root-g2"][draw(st.sampled_from(["sha256", "owned", "since"]))] = value
-        else:
-            doc[key] = value
-    data = json.dumps(doc, allow_nan=True).encode()
-    if draw(st.integers(0, 4)) == 0:
-        data = draw(damaged(data))
-    return data
+    assert set(VALID_STATE) == set(State().to_json())
+    assert _parse(VALID_STATE).to_json() == VALID_STATE
+    assert all(VALID_STATE[table] for table in ("targets", "synced", "seen", "recorded"))
 
 
 @FUZZ
 @given(data=state_files())
-def test_state(data: bytes) -> None:
+def test_state(data: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("FUZZ_STOREPASS", PW)
     with workdir() as work:
         (work / "state").mkdir()
-        (work / "state" / "state.json").write_bytes(data)
+        (work / "state" / "state.json").write_bytes(data.replace(WORK.encode(), str(work).encode()))
         target = f"pem:{work / 'out.pem'}"
         code, err = offline(work, "sync", "--target", target, "--metrics-file", str(work / "m.prom"))
         if code != 0:
             assert "state file" in err and "corrupt" in err, err
             assert not (work / "out.pem").exists()  # corrupt state: no store touched
         offline(work, "status", "--target", target, "--metrics-file", str(work / "m.prom"))
-
-
-# -- the catalog check's record ---------------------------------------------------------------------
-
-VALID_RECORD = {
-    "version": 1,
-    "at": "2026-01-01T00:00:00+00:00",
-    "source": "https://127.0.0.1:9/list.md",
-    "ok": False,
-    "error": None,
-    "differences": [{"kind": "unknown-root", "message": "'X' is published as a root"}],
-    "intermediates": {"b5ee89e77326ab2bf1775bd99c19a28947ff8184": "Microsoft TLS RSA Root G2"},
-    "last_read": "2026-01-01T00:00:00+00:00",
-}
-_offsets = st.integers(-1439, 1439).map(lambda m: dt.timezone(dt.timedelta(minutes=m)))
-times = st.one_of(
-    st.sampled_from(
-        [
-            "garbage",
-            "",
-            "2026-01-01T00:00:00",  # no zone
-            "2026-01-01",
-            "2026-01-01T00:00:00Z",
-            "2026-01-01 00:00:00+00:00",
-            "9999-12-31T23:59:59-05:00",  # the interval added to it overflows
-            "0001-01-01T00:00:00+05:00",
-            "2026-13-01T00:00:00+00:00",
-            "2026-01-01T00:00:00+24:00",
-            "2026-W01-1T00:00+00:00",
-        ]
-    ),
-    st.datetimes(timezones=st.one_of(st.none(), _offsets)).map(lambda d: d.isoformat()),
-    json_values,
-)
-
-
-@st.composite
-def record_files(draw: st.DrawFn) -> bytes:
-    doc: Any = json.loads(json.dumps(VALID_RECORD))
-    for _ in range(draw(st.integers(0, 3))):
-        key = draw(st.sampled_from([*VALID_RECORD, "difference", "intermediate", "whole"]))
-        if not isinstance(doc, dict):
-            break
-        if key in ("at", "last_read"):
-            doc[key] = draw(times)
-        elif key == "difference" and isinstance(doc.get("differences"), list) and doc["differences"]:
-            doc["differences"][0][draw(st.sampled_from(["kind", "message"]))] = draw(json_values)
-        elif key == "intermediate" and isinstance(doc.get("intermediates"), dict):
-            doc["intermediates"][draw(st.text(max_size=41))] = draw(json_values)
-        elif key == "whole":
-            doc = draw(json_values)
-        else:
-            doc[key] = draw(json_values)
-    data = json.dumps(doc, allow_nan=True).encode()
-    if draw(st.integers(0, 4)) == 0:
-        data = draw(damaged(data))
-    return data
+        # No --target: the targets the state recorded (its "recorded" table) are built and read.
+        code, err = offline(work, "status")
+        if code == 2:
+            assert "state file" in err or "recorded" in err or "target" in err, err
 
 
 @FUZZ
@@ -640,60 +407,6 @@ def test_check_record(data: bytes) -> None:
         argv = ["daemon", "--config", str(config), "--state-dir", str(work / "state"), "--target", target]
         daemon = Daemon(flags_of(build_parser().parse_args(argv)), {})
         assert daemon.next_check >= 0
-
-
-# -- the published page -----------------------------------------------------------------------------
-
-PAGE = (Path(__file__).resolve().parent.parent / "data" / "azure-ca-details.md").read_text()
-PAGE_LINES = PAGE.splitlines()
-FRAGMENTS = [
-    "[a](", "[", "]", "(", ")", "<", ">", "<br>", "</br>", "<br/>", "< br / >", "<BR >", "<b r>", "\\|", "|",
-    '"', "*", "_", "`", " ", "\t", "x", "#", "0x", "https://127.0.0.1:9/r.crt", "[Name](https://127.0.0.1:9/r.crt)",
-    "\x00", "\x1b", "\x7f", "\u2028", "\x85", "\r", "\u00e9", "\ufeff",
-]  # fmt: skip
-BREAKS = ["<br>", "</br>", "<br/>", "<br />", "<BR>", "< br / >", "<br", "br>", " ", ""]
-cell_text = st.lists(st.tuples(st.sampled_from(FRAGMENTS), st.integers(1, 700)), max_size=4).map(
-    lambda parts: "".join(fragment * count for fragment, count in parts)
-)
-serials = st.one_of(st.sampled_from(["0x01", "01", "0x", "", "0x" + "f" * 81, "12:34", "`0a`"]), cell_text)
-sha1s = st.one_of(st.sampled_from(["ab" * 20, "AB" * 20, "ab" * 19, "zz" * 20, "ab " * 20]), cell_text)
-
-
-@st.composite
-def published_pages(draw: st.DrawFn) -> bytes:
-    lines = list(PAGE_LINES)
-    for _ in range(draw(st.integers(1, 4))):
-        op = draw(st.sampled_from(["name", "value", "row", "heading", "cells", "drop"]))
-        rows = [i for i, line in enumerate(lines) if line.startswith("| ") and line.count("|") == 3]
-        if not rows:
-            break
-        at = draw(st.sampled_from(rows))
-        if op == "name":
-            cell = draw(cell_text)
-            if draw(st.booleans()):
-                cell = f"[{cell}](https://127.0.0.1:9/r.crt)"
-            lines[at] = "| " + cell + " |" + lines[at].split("|")[-2] + "|"
-        elif op == "value":
-            value = f"{draw(serials)}{draw(st.sampled_from(BREAKS))}{draw(sha1s)}"
-            lines[at] = lines[at].rsplit("|", 2)[0] + f"| {value} |"
-        elif op == "row":
-            lines[at:at] = [lines[at]] * draw(st.integers(1, 50))  # the same root many times
-        elif op == "heading":
-            headings = [i for i, line in enumerate(lines) if line.startswith("#")]
-            if not headings:
-                continue
-            where = draw(st.sampled_from(headings))
-            hashes = "#" * draw(st.integers(1, 7))
-            space = draw(st.sampled_from([" ", "", "\t"]))
-            lines[where] = f"{hashes}{space}{lines[where].lstrip('# ')}{draw(cell_text)}"
-        elif op == "cells":
-            lines[at] = "|" + "|".join(draw(cell_text) for _ in range(draw(st.integers(0, 4)))) + "|"
-        else:
-            del lines[draw(st.integers(0, len(lines) - 1))]
-    data = "\n".join(lines).encode()
-    if draw(st.integers(0, 5)) == 0:
-        data = draw(damaged(data))
-    return data
 
 
 def check_invoke(*argv: str) -> tuple[int, str]:
@@ -735,3 +448,81 @@ def test_published_page(page: bytes, monkeypatch: pytest.MonkeyPatch) -> None:
         )
         code, err = offline(work, "status", "--target", f"pem:{work / 'out.pem'}")
         assert code in (0, 1), err
+
+
+# -- saved chains: probe --chain-file -----------------------------------------------------------------
+
+
+def probe_chain(work: Path, base: str, data: bytes, *extra: str) -> tuple[int, dict[str, Any] | None, str]:
+    """``probe --chain-file`` on ``data`` against the store that trusts ``base``'s intact chain.
+
+    Exit 0 or 1 comes with the JSON verdict (0: every target trusted); exit 2 with one line of
+    rotator's own naming the option at fault.
+    """
+    chain_base = CHAIN_BASES[base]
+    chain, store = work / "chain.txt", work / "store.pem"
+    chain.write_bytes(data)
+    store.write_bytes(chain_base.store)
+    argv = ["probe", "--chain-file", str(chain), "--target", f"pem:{store}", "--json"]
+    argv += ["--state-dir", str(work / "state"), *(["--at", chain_base.at] if chain_base.at else []), *extra]
+    code, out, err = run_main(*argv)
+    if code == 2:
+        lines = [line for line in err.splitlines() if line.startswith("rotator: error: ")]
+        assert len(lines) == 1 and re.match(r"rotator: error: --(chain-file|servername)\b", lines[0]), err
+        return code, None, lines[0]
+    doc = json.loads(out)
+    assert (code == 0) == all(t["trusted"] for t in doc["targets"]), doc
+    return code, doc, err
+
+
+@FUZZ
+@given(case=chain_files(), servername=st.booleans())
+def test_chain_file(case: Any, servername: bool) -> None:
+    """Mutated s_client transcripts and DER: a verdict or rotator's own refusal of the file."""
+    with workdir() as work:
+        code, doc, said = probe_chain(
+            work, case.base, case.data, *(["--servername", SERVER_NAME] if servername else [])
+        )
+        if case.expect == "trusted":
+            assert code == 0, (case.how, doc, said)
+        elif case.expect == "untrusted":
+            assert code == 1 and doc is not None, (case.how, doc, said)
+            assert any(case.finding in w for w in doc["warnings"]), doc["warnings"]
+        if doc is not None and servername:
+            assert doc["hostname_checked"] == (SERVER_NAME if CHAIN_BASES[case.base].has_leaf else None) or (
+                doc["server_certificate"] is False
+            ), doc
+
+
+@FUZZ
+@given(name=server_names())
+def test_servername(name: ServerName) -> None:
+    """A valid --servername is checked against the certificate (0 when it holds the name, else 1);
+    an invalid one is exit 2 naming the value."""
+    from tests.support.fuzzing import transcript
+
+    made = CHAIN_BASES["made"]
+    with workdir() as work:
+        code, doc, said = probe_chain(work, "made", transcript(made.ders).encode(), f"--servername={name.value}")
+        expected = servername_exit(name)
+        assert expected is None or code == expected, (name, code, said)
+        if code == 2:
+            assert said.startswith(f"rotator: error: --servername {name.value!r}: "), said
+        else:
+            assert doc is not None and doc["hostname_checked"] == name.value, doc
+
+
+# -- the fleet modules' arguments -------------------------------------------------------------------
+
+
+@FUZZ
+@given(module=fleet_params(), check_mode=st.booleans())
+def test_fleet_module_arguments(module: tuple[str, dict[str, Any]], check_mode: bool) -> None:
+    """Each module's main() with hostile parameters: refused with a message, or a command line and
+    a config file rotator reads back to exactly what the play gave."""
+    from tests.support.fleet_modules import check, run_module
+
+    name, params = module
+    outcome = run_module(name, params, check_mode=check_mode)
+    problem = check(name, outcome)
+    assert problem is None, (name, params, problem)

@@ -226,3 +226,24 @@ def test_a_pkcs12_store_that_is_not_der_is_damaged(tmp_path: Path, run, monkeypa
     assert result.code == 1, result.out + result.err
     assert "damaged" in result.err and "the file was left untouched" in result.err, result.err
     assert store.read_bytes() == before
+
+
+def test_an_option_whose_value_is_two_dashes_takes_it_as_written(
+    tmp_path: Path, run, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``--state-dir=--``: Python's argparse (before 3.13) dropped the value and left a list, and every
+    command ended in ``TypeError: expected str ... not list``. Found by fuzzing the fleet modules,
+    which pass each value as ``--flag=VALUE``."""
+    from rotator.cli.arguments import build_parser
+
+    assert build_parser().parse_args(["status", "--state-dir=--"]).state_dir == "--"
+    assert build_parser().parse_args(["scan", "--sysroot=--"]).sysroot == "--"
+    monkeypatch.chdir(tmp_path)
+    result = run("sync", "--offline", "--state-dir=--", "--target", f"pem:{tmp_path / 'roots.pem'}")
+    assert result.code == 0 and "Traceback" not in result.err, result.err
+    assert (tmp_path / "--" / "state.json").is_file()  # a directory named "--", as written
+    result = run("probe", "--chain-file=--")
+    assert result.code == 2 and "Traceback" not in result.err, result.err
+    assert result.err.splitlines()[-1].startswith("rotator: error: --chain-file: "), result.err
+    # "--state-dir --" is still the option without its value (what "--" means on a command line).
+    assert run("status", "--state-dir", "--").code == 2

@@ -77,3 +77,32 @@ def test_a_custom_root_with_an_unknown_algorithm_is_refused_by_name(tmp_path: Pa
         in result.err
     )
     assert bundle.read_bytes() == b"# app bundle\n"
+
+
+RSASSA_PSS = "1.2.840.113549.1.1.10"
+
+
+@pytest.mark.parametrize("position", ["leaf", "intermediate"])
+def test_rsassa_pss_without_its_parameters_is_a_finding_not_a_crash(tmp_path: Path, position: str) -> None:
+    """RSASSA-PSS is known, but without its parameters cryptography raises ValueError ("Invalid RSA PSS
+    parameters") where an unknown algorithm raises UnsupportedAlgorithm; the probe of a chain file
+    holding one ended in that traceback (found by benchmarks/fuzz_volume.py, chain-file). With parameters
+    of the wrong shape the certificate does not parse at all: a damaged block (exit 2), as before."""
+    from tests.support.fuzzing import pem_of, with_signature_algorithm
+
+    root = make_root("PSS Params Root")
+    issuing = make_intermediate(root)
+    leaf = make_leaf(issuing, ("db.example.com",))
+    ders = {"leaf": leaf.der, "intermediate": issuing.der}
+    ders[position] = with_signature_algorithm(ders[position], RSASSA_PSS)  # no parameters at all
+    chain = tmp_path / "chain.pem"
+    chain.write_bytes(pem_of(ders["leaf"]) + pem_of(ders["intermediate"]))
+    store = tmp_path / "store.pem"
+    store.write_bytes(root.pem)
+    args = ["probe", "--chain-file", str(chain), "--target", f"pem:{store}", "--state-dir", str(tmp_path / "s")]
+    result = run_process(*args, "--servername", "db.example.com", "--json")
+    assert "Traceback" not in result.err, result.err
+    assert result.code == 1, result.out + result.err
+    doc = json.loads(result.out)
+    assert [t["trusted"] for t in doc["targets"]] == [False]
+    assert any(f"signature algorithm {RSASSA_PSS} with unreadable parameters" in w for w in doc["warnings"]), doc

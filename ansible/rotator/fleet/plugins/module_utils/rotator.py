@@ -34,6 +34,22 @@ def toml_string(value):
     return json.dumps(str(value), ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
+def target_problem(index, target):
+    """Why one target cannot be written into the run's config, or None.
+
+    A relative path would be taken from the config file's directory, which is the module's temporary
+    one (removed after the run): the store would be written there and lost.
+    """
+    path = target.get("path")
+    # As rotator reads it: ~ and ~user expanded (here, on the managed host); "~nosuchuser/x" stays relative.
+    if path and not os.path.isabs(os.path.expanduser(path)):
+        return (
+            f"targets[{index}].path {path!r}: give an absolute path (or one starting with ~/); "
+            "a relative one has no fixed place on the managed host"
+        )
+    return None
+
+
 def targets_config(targets):
     """A config holding only the given targets, and the environment carrying their passwords.
 
@@ -68,29 +84,35 @@ COMMON_SPEC = {
 }
 
 
+def option(flag, value):
+    """One argv word ``--flag=value``: a value starting with ``-`` (or holding anything at all) is then
+    never taken for another option, as ``--flag VALUE`` would have it."""
+    return f"{flag}={value}"
+
+
 def common_args(params, command):
     """The flags both sync and status take, from the module's parameters."""
     args = [command, "--json"]
     if params.get("profile"):
-        args += ["--profile", params["profile"]]
+        args.append(option("--profile", params["profile"]))
     for root in params.get("roots") or []:
-        args += ["--root", root]
+        args.append(option("--root", root))
     if params.get("mirror"):
-        args += ["--mirror", params["mirror"]]
+        args.append(option("--mirror", params["mirror"]))
     if params.get("offline"):
         args.append("--offline")
     if params.get("download_ca_bundle"):
-        args += ["--download-ca-bundle", params["download_ca_bundle"]]
+        args.append(option("--download-ca-bundle", params["download_ca_bundle"]))
     if params.get("no_cache"):
         args.append("--no-cache")
     elif params.get("cache_dir"):
-        args += ["--cache-dir", params["cache_dir"]]
+        args.append(option("--cache-dir", params["cache_dir"]))
     if params.get("state_dir"):
-        args += ["--state-dir", params["state_dir"]]
+        args.append(option("--state-dir", params["state_dir"]))
     if params.get("at"):
-        args += ["--at", str(params["at"])]
+        args.append(option("--at", str(params["at"])))
     if params.get("sysroot"):
-        args += ["--sysroot", params["sysroot"]]
+        args.append(option("--sysroot", params["sysroot"]))
     return args
 
 
@@ -218,15 +240,19 @@ def run(module, command, extra_args):
     workdir = None
     try:
         if params.get("targets"):
+            for index, target in enumerate(params["targets"]):
+                problem = target_problem(index, target)
+                if problem:
+                    module.fail_json(msg=problem)
             text, environ = targets_config(params["targets"])
             workdir = tempfile.mkdtemp(prefix="rotator-fleet-")  # 0700, owned by the user running rotator
             path = os.path.join(workdir, "targets.toml")
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w", encoding="utf-8") as handle:
                 handle.write(text)
-            args += ["--config", path]
+            args.append(option("--config", path))
         elif params.get("config"):
-            args += ["--config", params["config"]]
+            args.append(option("--config", params["config"]))
         rc, stdout, stderr = module.run_command(args, environ_update=environ)
     finally:
         if workdir:
@@ -259,11 +285,11 @@ def scan_args(params):
     """The flags of ``rotator scan`` beyond those common_args gives (--json, --at, --sysroot)."""
     args = []
     for service in params.get("service") or []:
-        args += ["--service", service]
+        args.append(option("--service", service))
     for directory in params.get("include") or []:
-        args += ["--include", directory]
+        args.append(option("--include", directory))
     if params.get("time_limit"):
-        args += ["--time-limit", str(params["time_limit"])]
+        args.append(option("--time-limit", str(params["time_limit"])))
     return args
 
 
