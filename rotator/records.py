@@ -13,6 +13,7 @@ if TYPE_CHECKING:
     from typing import NamedTuple as NamedTuple
     from typing import Protocol as Protocol
 else:
+    import sys as _sys
     from _collections import _tuplegetter
 
     # What typing.NamedTuple refuses in a class body: a record defines them itself.
@@ -52,8 +53,9 @@ else:
 
         def _replace(self, /, **kwds):
             result = self._make(map(kwds.pop, self._fields, self))
-            if kwds:
-                raise ValueError(f"Got unexpected field names: {list(kwds)!r}")
+            if kwds:  # as collections.namedtuple says it: a TypeError from Python 3.13, a ValueError before
+                error = TypeError if _sys.version_info >= (3, 13) else ValueError
+                raise error(f"Got unexpected field names: {list(kwds)!r}")
             return result
 
         def __repr__(self):

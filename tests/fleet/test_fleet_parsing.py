@@ -381,6 +381,7 @@ def test_option_values_reach_rotator_as_given_even_when_they_start_with_dashes()
     assert scan.include == ["-d"] and scan.time_limit == 5.0
 
 
+@pytest.mark.fleet  # runs the module's main(), which imports Ansible
 def test_a_relative_target_path_is_refused_naming_it() -> None:
     """The module's config lives in a temporary directory, and rotator takes a relative path from the
     config's directory: ``path: roots.pem`` wrote the store there, and it was removed with it."""

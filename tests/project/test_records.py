@@ -4,6 +4,7 @@ records that are equal, hash, print, pickle, replace and fail alike."""
 from __future__ import annotations
 
 import pickle
+import sys
 import typing
 
 import pytest
@@ -71,7 +72,7 @@ def test_a_record_is_the_tuple_typing_would_make() -> None:
         (lambda cls: cls(), TypeError),  # x is missing
         (lambda cls: cls(1, 2, "l", 4), TypeError),
         (lambda cls: cls(1, z=2), TypeError),
-        (lambda cls: cls(1)._replace(z=2), ValueError),
+        (lambda cls: cls(1)._replace(z=2), TypeError if sys.version_info >= (3, 13) else ValueError),
         (lambda cls: cls._make([1]), TypeError),
     ],
 )

@@ -515,6 +515,7 @@ def test_servername(name: ServerName) -> None:
 # -- the fleet modules' arguments -------------------------------------------------------------------
 
 
+@pytest.mark.fleet  # runs each module's main(), which imports Ansible
 @FUZZ
 @given(module=fleet_params(), check_mode=st.booleans())
 def test_fleet_module_arguments(module: tuple[str, dict[str, Any]], check_mode: bool) -> None:
