@@ -4,17 +4,14 @@ Helpers that are not fixtures live in tests/support/, imported by name."""
 
 from __future__ import annotations
 
-import contextlib
-import io
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from rotator.cli.main import main
 from tests.support.daemon import NotifySocket
 from tests.support.https_server import HttpsServer, https_server
-from tests.support.runs import Run
+from tests.support.runs import Run, run_in_process
 
 
 @pytest.fixture(autouse=True)
@@ -66,13 +63,7 @@ def run(cache_dir: Path, state_dir: Path) -> object:
                 argv[1:1] = ["--cache-dir", str(cache_dir)]
             if "--state-dir" not in argv and argv[0] != "mirror":
                 argv[1:1] = ["--state-dir", str(state_dir)]
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exc:  # argparse
-                code = int(exc.code or 0)
-        return Run(code, out.getvalue(), err.getvalue())
+        return run_in_process(argv)
 
     return _run
 

@@ -32,23 +32,20 @@ from pathlib import Path
 
 import pytest
 
-from rotator.probe.tlsfetch import Endpoint, fetch_chain
 from rotator.roots.catalog import Catalog
 from tests.support import mariadb as my
 from tests.support import postgres as pg
 from tests.support.client_matrix import (
     CHAINS,
     TRUST_VARIABLES,
-    Hierarchy,
     Outcome,
     Rotator,
     client_env,
     https_chain_server,
-    make_hierarchy,
     parse_outcomes,
-    pgjdbc_jar,
 )
-from tests.support.pki import Issued
+from tests.support.paths import pgjdbc_jar
+from tests.support.pki import Hierarchy, make_hierarchy
 
 pytestmark = pytest.mark.slow
 
@@ -382,17 +379,6 @@ def build_clients(root: Path) -> tuple[Path, Path, Path]:
     return jre, classes, go_client
 
 
-def serve_mysql(db: my.MariadbServer, chain: list[Issued], key: Issued) -> None:
-    db.install_chain(chain, key)
-    db.reload_tls()
-
-    def served() -> bool:
-        got = fetch_chain(Endpoint("127.0.0.1", db.port, starttls="mysql", servername="localhost"), timeout=5)
-        return [c.sha256 for c in got.chain] == [c.sha256 for c in chain]
-
-    pg.wait_until(served, 15, "the new chain being served")
-
-
 class MatrixRun:
     def __init__(self, work: Work, rotator: Rotator, config: Path, mysql: my.MariadbServer, pki: Hierarchy) -> None:
         self.work, self.rotator, self.config, self.mysql, self.pki = work, rotator, config, mysql, pki
@@ -452,7 +438,7 @@ class MatrixRun:
         self.record(phase, https_rows, https_verdicts, self.work.https_ports)
         mysql_rows = [r for r in ROWS if r.protocol == "mysql"]
         for chain in CHAINS:
-            serve_mysql(self.mysql, *self.pki.chains[chain])
+            self.mysql.serve(*self.pki.chains[chain])
             self.record(phase, mysql_rows, {chain: self.probe(self.mysql.port, "mysql")}, {chain: self.mysql.port})
 
 

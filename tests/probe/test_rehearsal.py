@@ -8,10 +8,7 @@ store holding only the old root does not, and ``rotator probe`` said so before t
 
 from __future__ import annotations
 
-import glob
 import json
-import os
-import pwd
 import shutil
 import subprocess
 from collections.abc import Iterator
@@ -24,23 +21,13 @@ from rotator.certs import parse_many
 from rotator.errors import ServerUnreachable
 from rotator.probe.tlsfetch import Endpoint, fetch_chain
 from tests.support import postgres as pg
-from tests.support.paths import REPO
+from tests.support.paths import REPO, pgjdbc_jar
 from tests.support.pki import Rotation, make_rotation
 from tests.support.tls_server import free_port
 
 pytestmark = pytest.mark.slow
 
 JAVA_CLIENT = REPO / "tests" / "support" / "java" / "PgjdbcConnect.java"
-
-
-def pgjdbc_jar() -> str | None:
-    # The account's real home: the tests point $HOME at a temp dir.
-    home = pwd.getpwuid(os.getuid()).pw_dir
-    found = sorted(glob.glob(f"{home}/.m2/repository/org/postgresql/postgresql/*/postgresql-*.jar"))
-    found = [j for j in found if not j.endswith(("-sources.jar", "-javadoc.jar"))]
-    if found:
-        return found[-1]
-    return "/usr/share/java/postgresql.jar" if os.path.exists("/usr/share/java/postgresql.jar") else None
 
 
 @pytest.fixture(scope="module")

@@ -13,52 +13,24 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
 from rotator.certs import parse_many
-from rotator.probe.tlsfetch import Endpoint, fetch_chain
 from tests.support import mariadb as my
-from tests.support.dbserver import wait_until
-from tests.support.pki import Issued, make_cross_sign, make_intermediate, make_leaf, make_root
+from tests.support.pki import Hierarchy, make_hierarchy, make_leaf
 
 pytestmark = pytest.mark.slow
 
 
-@dataclass
-class Hierarchy:
-    g1: Issued  # DigiCert Global Root CA: the old root
-    g2: Issued  # DigiCert Global Root G2: a new root
-    rsa2017: Issued  # Microsoft RSA Root CA 2017: the other new root
-    ms_g2: Issued  # Microsoft TLS RSA Root G2, self-signed: in no profile
-    chains: dict[str, tuple[list[Issued], Issued]]  # name: (what the server sends, its key)
-
-
 @pytest.fixture(scope="module")
 def pki() -> Hierarchy:
-    g1, g2 = make_root("MySQL Rehearsal Global Root CA"), make_root("MySQL Rehearsal Global Root G2")
-    rsa2017, ms_g2 = make_root("MySQL Rehearsal RSA Root CA 2017"), make_root("MySQL Rehearsal TLS RSA Root G2")
-    old_ca = make_intermediate(g1, "MySQL Rehearsal G1 Issuing CA")
-    ms_ca = make_intermediate(ms_g2, "MySQL Rehearsal TLS G2 Issuing CA")
-    ca2017 = make_intermediate(rsa2017, "MySQL Rehearsal RSA 2017 Issuing CA")
-    cross = make_cross_sign(ms_g2, g2)
-    old_leaf, new_leaf, leaf2017 = make_leaf(old_ca), make_leaf(ms_ca), make_leaf(ca2017)
+    hierarchy = make_hierarchy("MySQL Rehearsal")
+    old_ca = hierarchy.chains["old"][0][1]
     other_host = make_leaf(old_ca, ("db.example.test",), ips=())
-    return Hierarchy(
-        g1,
-        g2,
-        rsa2017,
-        ms_g2,
-        {
-            "old": ([old_leaf, old_ca], old_leaf),
-            "new-with-cross-sign": ([new_leaf, ms_ca, cross], new_leaf),
-            "new-without-cross-sign": ([new_leaf, ms_ca], new_leaf),
-            "rsa-2017": ([leaf2017, ca2017], leaf2017),
-            "other-host": ([other_host, old_ca], other_host),
-        },
-    )
+    hierarchy.chains["other-host"] = ([other_host, old_ca], other_host)
+    return hierarchy
 
 
 @pytest.fixture(scope="module")
@@ -82,18 +54,6 @@ def write_config(directory: Path, pki: Hierarchy) -> Path:
     config = directory / "rotator.toml"
     config.write_text("\n".join(lines) + "\n")
     return config
-
-
-def serve(db: my.MariadbServer, chain: list[Issued], key: Issued) -> None:
-    """Rotate the running server to ``chain`` and wait until new connections get it."""
-    db.install_chain(chain, key)
-    db.reload_tls()
-
-    def served() -> bool:
-        got = fetch_chain(Endpoint("127.0.0.1", db.port, starttls="mysql", servername="localhost"), timeout=5)
-        return [c.sha256 for c in got.chain] == [c.sha256 for c in chain]
-
-    wait_until(served, 15, "the new chain being served")
 
 
 def client_verdict(db: my.MariadbServer, bundle: Path) -> tuple[bool, str]:
@@ -131,7 +91,7 @@ def test_probe_judges_each_chain_as_the_mariadb_client_does_before_and_after_a_s
         wanted = {"before": {pki.g1.sha256}, "after": {pki.g1.sha256, pki.g2.sha256, pki.rsa2017.sha256}}[profile]
         assert {c.sha256 for c in parse_many(bundle.read_bytes())} == wanted
         for name, (chain, key) in pki.chains.items():
-            serve(server, chain, key)
+            server.serve(chain, key)
             probed = run("probe", f"localhost:{server.port}", "--starttls", "mysql", "--json", *target)
             doc = json.loads(probed.out)
             assert [c["sha256"] for c in doc["chain"]] == [c.sha256 for c in chain], name
@@ -151,7 +111,7 @@ def test_probe_text_names_the_mysql_handshake_and_the_negotiated_version(
     tmp_path: Path, pki: Hierarchy, server: my.MariadbServer, run
 ) -> None:
     chain, key = pki.chains["old"]
-    serve(server, chain, key)
+    server.serve(chain, key)
     store = tmp_path / "g1.pem"
     store.write_bytes(pki.g1.pem)
     result = run("probe", f"localhost:{server.port}", "--starttls", "mysql", "--target", f"pem:{store}")

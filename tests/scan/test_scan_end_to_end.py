@@ -25,11 +25,10 @@ from typing import Any
 import pytest
 
 from rotator.roots.catalog import Catalog
-from tests.probe.test_rehearsal import pgjdbc_jar
 from tests.support import postgres as pg
 from tests.support.hosttree import G1, write
 from tests.support.https_server import https_server
-from tests.support.paths import REPO, embedded_pem
+from tests.support.paths import REPO, embedded_pem, pgjdbc_jar
 from tests.support.pki import Issued, make_intermediate, make_leaf, make_root
 
 pytestmark = pytest.mark.slow

@@ -1,19 +1,17 @@
 """Helpers for the client matrix (tests/clients/): Azure-style test chains, an HTTPS server per chain,
 a client environment built from scratch, rotator in this process, and the outcome of one connection.
 
-The chains are those of the MySQL rehearsal: stand-ins for DigiCert Global Root CA (the old root), G2 and
-Microsoft RSA Root CA 2017 (the new ones) and Microsoft TLS RSA Root G2 (cross-signed by G2, in no profile).
+The chains are ``tests.support.pki.make_hierarchy``'s, as in the MySQL rehearsal: stand-ins for DigiCert
+Global Root CA (the old root), G2 and Microsoft RSA Root CA 2017 (the new ones) and Microsoft TLS RSA
+Root G2 (cross-signed by G2, in no profile).
 """
 
 from __future__ import annotations
 
 import contextlib
-import glob
 import http.server
-import io
 import json
 import os
-import pwd
 import socket
 import ssl
 import threading
@@ -22,9 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rotator.cli.main import main
-from tests.support.pki import Issued, make_cross_sign, make_intermediate, make_leaf, make_root
-from tests.support.runs import Run
+from tests.support.pki import Issued
+from tests.support.runs import Run, run_in_process
 from tests.support.tls_server import server_context
 
 CHAINS = ("old", "new-with-cross-sign", "new-without-cross-sign", "rsa-2017")
@@ -110,37 +107,6 @@ def parse_outcomes(stdout: str, stderr: str, expected: list[str]) -> dict[str, O
     return found
 
 
-@dataclass
-class Hierarchy:
-    g1: Issued  # DigiCert Global Root CA: the old root
-    g2: Issued  # DigiCert Global Root G2: a new root
-    rsa2017: Issued  # Microsoft RSA Root CA 2017: the other new root
-    ms_g2: Issued  # Microsoft TLS RSA Root G2, self-signed: in no profile
-    chains: dict[str, tuple[list[Issued], Issued]]  # name: (what the server sends, its key)
-
-
-def make_hierarchy(label: str = "Matrix") -> Hierarchy:
-    g1, g2 = make_root(f"{label} Global Root CA"), make_root(f"{label} Global Root G2")
-    rsa2017, ms_g2 = make_root(f"{label} RSA Root CA 2017"), make_root(f"{label} TLS RSA Root G2")
-    old_ca = make_intermediate(g1, f"{label} G1 Issuing CA")
-    ms_ca = make_intermediate(ms_g2, f"{label} TLS G2 Issuing CA")
-    ca2017 = make_intermediate(rsa2017, f"{label} RSA 2017 Issuing CA")
-    cross = make_cross_sign(ms_g2, g2)
-    old_leaf, new_leaf, leaf2017 = make_leaf(old_ca), make_leaf(ms_ca), make_leaf(ca2017)
-    return Hierarchy(
-        g1,
-        g2,
-        rsa2017,
-        ms_g2,
-        {
-            "old": ([old_leaf, old_ca], old_leaf),
-            "new-with-cross-sign": ([new_leaf, ms_ca, cross], new_leaf),
-            "new-without-cross-sign": ([new_leaf, ms_ca], new_leaf),
-            "rsa-2017": ([leaf2017, ca2017], leaf2017),
-        },
-    )
-
-
 class _Handler(http.server.BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: object) -> None:  # quiet
         pass
@@ -201,21 +167,4 @@ class Rotator:
         self.cache, self.state = cache, state
 
     def __call__(self, *args: str) -> Run:
-        argv = [args[0], "--cache-dir", str(self.cache), "--state-dir", str(self.state), *args[1:]]
-        out, err = io.StringIO(), io.StringIO()
-        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-            try:
-                code = main(argv)
-            except SystemExit as exc:  # argparse
-                code = int(exc.code or 0)
-        return Run(code, out.getvalue(), err.getvalue())
-
-
-def pgjdbc_jar() -> str | None:
-    """The PostgreSQL JDBC driver: Maven's local repository of the account (its passwd home), else Debian's."""
-    home = pwd.getpwuid(os.getuid()).pw_dir
-    found = sorted(glob.glob(f"{home}/.m2/repository/org/postgresql/postgresql/*/postgresql-*.jar"))
-    found = [j for j in found if not j.endswith(("-sources.jar", "-javadoc.jar"))]
-    if found:
-        return found[-1]
-    return "/usr/share/java/postgresql.jar" if os.path.exists("/usr/share/java/postgresql.jar") else None
+        return run_in_process([args[0], "--cache-dir", str(self.cache), "--state-dir", str(self.state), *args[1:]])

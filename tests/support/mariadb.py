@@ -129,6 +129,19 @@ class MariadbServer(ServerTree):
         if proc.returncode != 0:
             raise RuntimeError(f"FLUSH SSL failed: {proc.stderr.strip()}\n{self.log_text()}")
 
+    def serve(self, chain: Sequence[Issued], key: Issued) -> None:
+        """Rotate the running server to ``chain`` and wait until new connections get it."""
+        from rotator.probe.tlsfetch import Endpoint, fetch_chain
+
+        self.install_chain(chain, key)
+        self.reload_tls()
+
+        def served() -> bool:
+            got = fetch_chain(Endpoint("127.0.0.1", self.port, starttls="mysql", servername="localhost"), timeout=5)
+            return [c.sha256 for c in got.chain] == [c.sha256 for c in chain]
+
+        wait_until(served, 15, "the new chain being served")
+
     def stop(self) -> None:
         process, self.process = self.process, None
         if process is None or process.poll() is not None:

@@ -201,3 +201,35 @@ def make_rotation(label: str, old_root_cn: str = "Old Root", new_root_cn: str = 
     return Rotation(
         old_root, old_ca, make_leaf(old_ca, ("localhost",)), new_root, new_ca, make_leaf(new_ca, ("localhost",))
     )
+
+
+@dataclass
+class Hierarchy:
+    g1: Issued  # DigiCert Global Root CA: the old root
+    g2: Issued  # DigiCert Global Root G2: a new root
+    rsa2017: Issued  # Microsoft RSA Root CA 2017: the other new root
+    ms_g2: Issued  # Microsoft TLS RSA Root G2, self-signed: in no profile
+    chains: dict[str, tuple[list[Issued], Issued]]  # name: (what the server sends, its key)
+
+
+def make_hierarchy(label: str = "Matrix") -> Hierarchy:
+    """Stand-ins for Azure's roots and the chains a server serves in turn through a rotation."""
+    g1, g2 = make_root(f"{label} Global Root CA"), make_root(f"{label} Global Root G2")
+    rsa2017, ms_g2 = make_root(f"{label} RSA Root CA 2017"), make_root(f"{label} TLS RSA Root G2")
+    old_ca = make_intermediate(g1, f"{label} G1 Issuing CA")
+    ms_ca = make_intermediate(ms_g2, f"{label} TLS G2 Issuing CA")
+    ca2017 = make_intermediate(rsa2017, f"{label} RSA 2017 Issuing CA")
+    cross = make_cross_sign(ms_g2, g2)
+    old_leaf, new_leaf, leaf2017 = make_leaf(old_ca), make_leaf(ms_ca), make_leaf(ca2017)
+    return Hierarchy(
+        g1,
+        g2,
+        rsa2017,
+        ms_g2,
+        {
+            "old": ([old_leaf, old_ca], old_leaf),
+            "new-with-cross-sign": ([new_leaf, ms_ca, cross], new_leaf),
+            "new-without-cross-sign": ([new_leaf, ms_ca], new_leaf),
+            "rsa-2017": ([leaf2017, ca2017], leaf2017),
+        },
+    )

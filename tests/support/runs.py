@@ -29,6 +29,22 @@ def unwrapped(text: str) -> str:
     return re.sub(r"\n {4,}", " ", text)
 
 
+def run_in_process(argv: list[str]) -> Run:
+    """Run ``rotator.cli.main.main`` in this process, its output captured (exit codes as main gives them)."""
+    import contextlib
+    import io
+
+    from rotator.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse
+            code = int(exc.code or 0)
+    return Run(code, out.getvalue(), err.getvalue())
+
+
 def run_process(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> Run:
     """Run ``python -m rotator`` as a real process (exit codes and output as a user sees them)."""
     proc = subprocess.run(
